@@ -1,0 +1,228 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+	"github.com/workestrator/workestrator/pkg/serializer"
+)
+
+// Request is one attempt of a call, as the host sends it to a worker.
+type Request struct {
+	// ID identifies the call among those in flight on the connection.
+	ID uint64
+	// Method is the registered function's name.
+	Method string
+	// Serializer is the name of the serializer that encoded Args.
+	Serializer string
+	// Args holds each positional argument, encoded on its own.
+	Args [][]byte
+	// Timeout, when positive, bounds the attempt inside the worker.
+	Timeout time.Duration
+}
+
+// Response is a worker's answer to one [Request].
+type Response struct {
+	// ID is the answered Request's ID.
+	ID uint64
+	// Result is the encoded result; nil for functions without one or on failure.
+	Result []byte
+
+	failure *workerpb.Error
+}
+
+// Failed reports whether the call failed in the worker.
+func (r *Response) Failed() bool { return r.failure != nil }
+
+// Err returns the call's failure as a [*RemoteError] (nil when it
+// succeeded), naming method and decoding details with s.
+func (r *Response) Err(method string, s serializer.Serializer) error {
+	if r.failure == nil {
+		return nil
+	}
+	return remoteErrorFromPB(method, r.failure, s)
+}
+
+// Info is what a worker says of itself in Describe.
+type Info struct {
+	// ProtocolVersion is the protocol the worker speaks.
+	ProtocolVersion int
+	// Methods maps each method name to its Go signature.
+	Methods map[string]string
+	// Serializers lists the serializers the worker knows.
+	Serializers []string
+	// PID is the worker's process id as it sees it.
+	PID int
+	// SDK identifies the worker's SDK.
+	SDK string
+}
+
+// ErrConnClosed is the error of a [Conn] whose stream was closed by its owner.
+var ErrConnClosed = errors.New("worker connection closed")
+
+// Conn is the host's connection to one worker: a stream that carries
+// batches of requests and cancels one way and batches of responses back.
+// It starts no goroutine per call: the goroutine that finds the stream idle
+// sends what is pending. Safe for concurrent use.
+type Conn struct {
+	client workerpb.WorkerClient
+	stream workerpb.Worker_StreamClient
+	cancel context.CancelFunc
+	out    batcher[outItem]
+	done   chan struct{}
+	err    error // set before done is closed
+}
+
+type outItem struct {
+	call   *workerpb.Call
+	cancel uint64
+}
+
+// openConn opens the data-plane stream and starts its receive loop, which
+// hands each batch of responses to onResponses (the slice is reused after
+// it returns).
+func openConn(client workerpb.WorkerClient, onResponses func([]Response)) (*Conn, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := client.Stream(ctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("open worker stream: %w", err)
+	}
+	c := &Conn{client: client, stream: stream, cancel: cancel, done: make(chan struct{})}
+	c.out.send = c.sendBatch
+	go c.receive(onResponses)
+	return c, nil
+}
+
+func (c *Conn) receive(onResponses func([]Response)) {
+	var rs []Response
+	for {
+		b, err := c.stream.Recv()
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				err = ErrConnClosed
+			}
+			c.err = err
+			close(c.done)
+			return
+		}
+		rs = rs[:0]
+		for _, r := range b.Replies {
+			rs = append(rs, Response{ID: r.Id, Result: r.Result, failure: r.Error})
+		}
+		onResponses(rs)
+		clear(rs)
+	}
+}
+
+func (c *Conn) sendBatch(items []outItem) error {
+	for len(items) > 0 {
+		b := &workerpb.CallBatch{}
+		size := 0
+		n := 0
+		for ; n < len(items); n++ {
+			it := items[n]
+			if it.call == nil {
+				b.Cancels = append(b.Cancels, it.cancel)
+				continue
+			}
+			s := 0
+			for _, a := range it.call.Args {
+				s += len(a)
+			}
+			if len(b.Calls) > 0 && size+s > maxBatchBytes {
+				break
+			}
+			size += s
+			b.Calls = append(b.Calls, it.call)
+		}
+		if err := c.stream.Send(b); err != nil {
+			return err
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
+// Enqueue adds r to the next message and reports whether the caller must
+// call [Conn.Flush] (once, after enqueueing all it has, outside its locks).
+func (c *Conn) Enqueue(r *Request) bool {
+	return c.out.add(outItem{call: &workerpb.Call{
+		Id:           r.ID,
+		Method:       r.Method,
+		Serializer:   r.Serializer,
+		Args:         r.Args,
+		TimeoutNanos: int64(r.Timeout),
+	}})
+}
+
+// EnqueueCancel asks the worker to cancel the context of call id, and
+// reports whether the caller must call [Conn.Flush].
+func (c *Conn) EnqueueCancel(id uint64) bool {
+	return c.out.add(outItem{cancel: id})
+}
+
+// Flush sends what is pending unless another goroutine is sending. It may
+// block while the stream is under flow control.
+func (c *Conn) Flush() { c.out.flush() }
+
+// Done is closed when the stream ends: the worker died, the connection
+// broke, or Close was called.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err says why the stream ended; nil while it is open.
+func (c *Conn) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// Close ends the stream and waits for the receive loop to stop.
+func (c *Conn) Close() {
+	c.cancel()
+	<-c.done
+}
+
+// Describe asks the worker for its methods, serializers and version.
+func (c *Conn) Describe(ctx context.Context) (*Info, error) {
+	return describe(ctx, c.client)
+}
+
+func describe(ctx context.Context, client workerpb.WorkerClient) (*Info, error) {
+	r, err := client.Describe(ctx, &workerpb.DescribeRequest{})
+	if err != nil {
+		return nil, err
+	}
+	info := &Info{
+		ProtocolVersion: int(r.ProtocolVersion),
+		Methods:         make(map[string]string, len(r.Methods)),
+		Serializers:     r.Serializers,
+		PID:             int(r.Pid),
+		SDK:             r.Sdk,
+	}
+	for _, m := range r.Methods {
+		info.Methods[m.Name] = m.Signature
+	}
+	return info, nil
+}
+
+// Invoke runs one call through the unary RPC, outside the stream.
+func (c *Conn) Invoke(ctx context.Context, r *Request) (Response, error) {
+	rep, err := c.client.Invoke(ctx, &workerpb.Call{
+		Id:           r.ID,
+		Method:       r.Method,
+		Serializer:   r.Serializer,
+		Args:         r.Args,
+		TimeoutNanos: int64(r.Timeout),
+	})
+	if err != nil {
+		return Response{}, err
+	}
+	return Response{ID: rep.Id, Result: rep.Result, failure: rep.Error}, nil
+}

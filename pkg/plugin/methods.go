@@ -1,0 +1,246 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime/debug"
+	"sort"
+
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+	"github.com/workestrator/workestrator/pkg/serializer"
+)
+
+// DefaultMethod is the name under which the function that a farm's Run calls
+// is registered.
+const DefaultMethod = "run"
+
+// Methods maps method names to plain Go functions. A function may take a
+// context.Context first, then any number of arguments of types the
+// serializer can decode (a final variadic parameter takes the remaining
+// arguments), and return nothing, a value, an error, or a value and an error.
+//
+//	plugin.Methods{
+//		plugin.DefaultMethod: func(ctx context.Context, n int) (float64, error) { ... },
+//		"add":                func(a, b, c int) int { return a + b + c },
+//	}
+type Methods map[string]any
+
+var (
+	ctxType   = reflect.TypeFor[context.Context]()
+	errorType = reflect.TypeFor[error]()
+)
+
+// method is one registered function with its shape worked out once.
+type method struct {
+	name      string
+	fn        reflect.Value
+	hasCtx    bool
+	params    []reflect.Type // without the context
+	variadic  bool
+	hasResult bool
+	hasErr    bool
+	signature string
+}
+
+// Validate checks every function's shape and returns an error naming each
+// method that is not a valid worker function. [Serve] runs it at start-up.
+func Validate(methods Methods) error {
+	_, err := compile(methods)
+	return err
+}
+
+func compile(methods Methods) (map[string]*method, error) {
+	if len(methods) == 0 {
+		return nil, errors.New("plugin: no methods to serve")
+	}
+	names := make([]string, 0, len(methods))
+	for name := range methods {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make(map[string]*method, len(methods))
+	var errs []error
+	for _, name := range names {
+		m, err := newMethod(name, methods[name])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out[name] = m
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+func newMethod(name string, fn any) (*method, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("plugin: method %q: %s", name, fmt.Sprintf(format, a...))
+	}
+	if name == "" {
+		return nil, bad("empty method name")
+	}
+	if fn == nil {
+		return nil, bad("nil function")
+	}
+	v := reflect.ValueOf(fn)
+	t := v.Type()
+	if t.Kind() != reflect.Func {
+		return nil, bad("%s is not a function", t)
+	}
+	if v.IsNil() {
+		return nil, bad("nil function")
+	}
+	m := &method{name: name, fn: v, variadic: t.IsVariadic(), signature: t.String()}
+	for i := 0; i < t.NumIn(); i++ {
+		p := t.In(i)
+		if i == 0 && p == ctxType {
+			m.hasCtx = true
+			continue
+		}
+		if p == ctxType {
+			return nil, bad("%s: context.Context must be the first parameter", t)
+		}
+		if m.variadic && i == t.NumIn()-1 {
+			p = p.Elem()
+		}
+		switch p.Kind() {
+		case reflect.Chan, reflect.Func, reflect.UnsafePointer:
+			return nil, bad("%s: parameter %d of type %s cannot be decoded", t, i+1, p)
+		}
+		m.params = append(m.params, p)
+	}
+	switch t.NumOut() {
+	case 0:
+	case 1:
+		if t.Out(0) == errorType {
+			m.hasErr = true
+		} else {
+			m.hasResult = true
+		}
+	case 2:
+		if t.Out(1) != errorType || t.Out(0) == errorType {
+			return nil, bad("%s: results must be (), (T), (error) or (T, error)", t)
+		}
+		m.hasResult, m.hasErr = true, true
+	default:
+		return nil, bad("%s: results must be (), (T), (error) or (T, error)", t)
+	}
+	if m.hasResult {
+		switch k := t.Out(0).Kind(); k {
+		case reflect.Chan, reflect.Func, reflect.UnsafePointer:
+			return nil, bad("%s: result of type %s cannot be encoded", t, t.Out(0))
+		}
+	}
+	return m, nil
+}
+
+// call decodes args, runs the function and encodes its result. It never
+// panics: a panic in the function becomes a PANIC error.
+func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]byte) (result []byte, perr *workerpb.Error) {
+	fixed := len(m.params)
+	if m.variadic {
+		fixed--
+	}
+	if len(args) < fixed || (!m.variadic && len(args) != fixed) {
+		want := fmt.Sprintf("%d", fixed)
+		if m.variadic {
+			want = fmt.Sprintf("at least %d", fixed)
+		}
+		return nil, &workerpb.Error{
+			Code:    workerpb.Error_BAD_ARGUMENTS,
+			Type:    "arguments",
+			Message: fmt.Sprintf("%s takes %s argument(s), got %d", m.signature, want, len(args)),
+		}
+	}
+	in := make([]reflect.Value, 0, len(args)+1)
+	if m.hasCtx {
+		in = append(in, reflect.ValueOf(ctx))
+	}
+	for i, a := range args {
+		pt := m.params[min(i, len(m.params)-1)]
+		pv := reflect.New(pt)
+		if err := ser.Unmarshal(a, pv.Interface()); err != nil {
+			return nil, &workerpb.Error{
+				Code:    workerpb.Error_BAD_ARGUMENTS,
+				Type:    "arguments",
+				Message: fmt.Sprintf("argument %d of %s: %v", i+1, m.signature, err),
+			}
+		}
+		in = append(in, pv.Elem())
+	}
+	out, perr := m.invoke(in)
+	if perr != nil {
+		return nil, perr
+	}
+	if m.hasErr {
+		if errv := out[len(out)-1]; !errv.IsNil() {
+			return nil, encodeError(ctx, ser, errv.Interface().(error))
+		}
+	}
+	if !m.hasResult {
+		return nil, nil
+	}
+	b, err := ser.Marshal(out[0].Interface())
+	if err != nil {
+		return nil, &workerpb.Error{
+			Code:    workerpb.Error_BAD_RESULT,
+			Type:    "result",
+			Message: fmt.Sprintf("result of %s: %v", m.signature, err),
+		}
+	}
+	return b, nil
+}
+
+func (m *method) invoke(in []reflect.Value) (out []reflect.Value, perr *workerpb.Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			perr = &workerpb.Error{
+				Code:    workerpb.Error_PANIC,
+				Type:    "panic",
+				Message: fmt.Sprint(r),
+				Stack:   string(debug.Stack()),
+			}
+		}
+	}()
+	return m.fn.Call(in), nil
+}
+
+// encodeError turns a function's error into its wire form: type name,
+// message, exported fields as details, permanent flag.
+func encodeError(ctx context.Context, ser serializer.Serializer, err error) *workerpb.Error {
+	pe := &workerpb.Error{Code: workerpb.Error_APPLICATION, Message: err.Error()}
+	var perm *permanentError
+	if errors.As(err, &perm) {
+		pe.Permanent = true
+		err = perm.err
+	}
+	pe.Type = reflect.TypeOf(err).String()
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		pe.Code = workerpb.Error_CANCELED
+	}
+	if hasExportedFields(reflect.TypeOf(err)) {
+		if b, merr := ser.Marshal(err); merr == nil {
+			pe.Details = b
+		}
+	}
+	return pe
+}
+
+func hasExportedFields(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).IsExported() {
+			return true
+		}
+	}
+	return false
+}

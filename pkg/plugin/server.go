@@ -1,0 +1,166 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+	"github.com/workestrator/workestrator/pkg/serializer"
+)
+
+// server implements the Worker service inside a worker process.
+type server struct {
+	workerpb.UnimplementedWorkerServer
+	methods    map[string]*method
+	names      []string
+	sers       *serializer.Registry
+	maxMessage int
+}
+
+func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*server, error) {
+	ms, err := compile(methods)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(ms))
+	for n := range ms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return &server{methods: ms, names: names, sers: sers, maxMessage: maxMessage}, nil
+}
+
+func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb.DescribeResponse, error) {
+	r := &workerpb.DescribeResponse{
+		ProtocolVersion: ProtocolVersion,
+		Serializers:     s.sers.Names(),
+		Pid:             int64(os.Getpid()),
+		Sdk:             SDKName,
+	}
+	for _, n := range s.names {
+		r.Methods = append(r.Methods, &workerpb.Method{Name: n, Signature: s.methods[n].signature})
+	}
+	return r, nil
+}
+
+func (s *server) Invoke(ctx context.Context, c *workerpb.Call) (*workerpb.Reply, error) {
+	if c.TimeoutNanos > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(c.TimeoutNanos))
+		defer cancel()
+	}
+	return s.run(ctx, c), nil
+}
+
+// run executes one call; it never fails as a transport: every failure is in
+// the reply.
+func (s *server) run(ctx context.Context, c *workerpb.Call) *workerpb.Reply {
+	r := &workerpb.Reply{Id: c.Id}
+	m := s.methods[c.Method]
+	if m == nil {
+		r.Error = &workerpb.Error{
+			Code:    workerpb.Error_UNKNOWN_METHOD,
+			Type:    "method",
+			Message: fmt.Sprintf("no method %q; the worker has: %s", c.Method, strings.Join(s.names, ", ")),
+		}
+		return r
+	}
+	ser, err := s.sers.Lookup(c.Serializer)
+	if err != nil {
+		r.Error = &workerpb.Error{Code: workerpb.Error_UNKNOWN_SERIALIZER, Type: "serializer", Message: err.Error()}
+		return r
+	}
+	r.Result, r.Error = m.call(ctx, ser, c.Args)
+	if s.maxMessage > 0 && len(r.Result) > s.maxMessage {
+		r.Error = &workerpb.Error{
+			Code:    workerpb.Error_TOO_LARGE,
+			Type:    "result",
+			Message: fmt.Sprintf("result of %d bytes exceeds the limit of %d bytes", len(r.Result), s.maxMessage),
+		}
+		r.Result = nil
+	}
+	return r
+}
+
+// Stream serves the farm's data plane: each call runs in its own goroutine;
+// replies are batched back by whichever goroutine finds the stream free.
+func (s *server) Stream(st workerpb.Worker_StreamServer) error {
+	ctx := st.Context()
+	out := &batcher[*workerpb.Reply]{send: func(rs []*workerpb.Reply) error {
+		return sendReplies(st, rs)
+	}}
+	var (
+		mu      sync.Mutex
+		running = make(map[uint64]context.CancelFunc)
+		wg      sync.WaitGroup
+	)
+	defer func() {
+		mu.Lock()
+		for _, cancel := range running {
+			cancel()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
+	for {
+		b, err := st.Recv()
+		if err != nil {
+			return nil
+		}
+		mu.Lock()
+		for _, id := range b.Cancels {
+			if cancel := running[id]; cancel != nil {
+				cancel()
+			}
+		}
+		for _, c := range b.Calls {
+			var (
+				cctx   context.Context
+				cancel context.CancelFunc
+			)
+			if c.TimeoutNanos > 0 {
+				cctx, cancel = context.WithTimeout(ctx, time.Duration(c.TimeoutNanos))
+			} else {
+				cctx, cancel = context.WithCancel(ctx)
+			}
+			running[c.Id] = cancel
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := s.run(cctx, c)
+				mu.Lock()
+				delete(running, c.Id)
+				mu.Unlock()
+				cancel()
+				if out.add(r) {
+					out.flush()
+				}
+			}()
+		}
+		mu.Unlock()
+	}
+}
+
+// maxBatchBytes caps the payload bytes gathered in one stream message; a
+// single larger item still goes alone.
+const maxBatchBytes = 4 << 20
+
+func sendReplies(st workerpb.Worker_StreamServer, rs []*workerpb.Reply) error {
+	for len(rs) > 0 {
+		n, size := 0, 0
+		for n < len(rs) && (n == 0 || size+len(rs[n].Result) <= maxBatchBytes) {
+			size += len(rs[n].Result)
+			n++
+		}
+		if err := st.Send(&workerpb.ReplyBatch{Replies: rs[:n]}); err != nil {
+			return err
+		}
+		rs = rs[n:]
+	}
+	return nil
+}

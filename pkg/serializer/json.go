@@ -1,0 +1,35 @@
+package serializer
+
+import "encoding/json"
+
+// JSON is the default [Serializer], named "json". It uses encoding/json with
+// its default settings, so the usual encoding/json rules apply: NaN and ±Inf
+// are refused, []byte travels as a base64 string, maps need string, integer
+// or encoding.TextMarshaler keys, and decoding into an interface value gives
+// float64, string, bool, nil, []any and map[string]any. See TABLE.md for the
+// full list of what survives a round trip.
+//
+// JSON is safe for concurrent use. Its failures are *[Error] values.
+var JSON = jsonSerializer{}
+
+// jsonSerializer implements [JSON].
+type jsonSerializer struct{}
+
+var _ Serializer = JSON
+
+// Name returns "json".
+func (jsonSerializer) Name() string { return "json" }
+
+// Marshal encodes v with json.Marshal.
+func (s jsonSerializer) Marshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, wrap(s.Name(), OpMarshal, v, err)
+	}
+	return b, nil
+}
+
+// Unmarshal decodes data with json.Unmarshal into the value v points to.
+func (s jsonSerializer) Unmarshal(data []byte, v any) error {
+	return wrap(s.Name(), OpUnmarshal, v, json.Unmarshal(data, v))
+}
