@@ -53,6 +53,9 @@ type LaunchConfig struct {
 	AutoMTLS bool
 	// MaxMessage is the largest result the worker may return, in bytes.
 	MaxMessage int
+	// OnStart, when set, is called with the pid as soon as the process
+	// started; if it returns false the process is killed at once.
+	OnStart func(pid int) bool
 	// OnResponses receives each batch of responses from the receive loop.
 	OnResponses func([]Response)
 }

@@ -125,6 +125,9 @@ func (r *procRunner) Start(context.Context) error {
 	r.stdoutR, r.stderrR, r.lifeline = stdoutR, stderrR, lifeW
 	r.pid = r.cmd.Process.Pid
 	go r.wait()
+	if r.cfg.OnStart != nil && !r.cfg.OnStart(r.pid) {
+		_ = r.Kill(context.Background())
+	}
 	return nil
 }
 

@@ -1,0 +1,161 @@
+// Package testutil builds the fixture worker binaries the tests need and
+// offers helpers to wait for conditions and check processes.
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildMu  sync.Mutex
+	buildDir string
+	built    = map[string]string{}
+)
+
+// moduleRoot returns the repository root, from this file's location.
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Build compiles the Go package pkg (a path relative to the module root,
+// such as "./internal/testutil/fixtures/worker") once per process and
+// returns the binary's path.
+func Build(pkg string) (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p, nil
+	}
+	if buildDir == "" {
+		d, err := os.MkdirTemp("", "workestrator-fixtures-")
+		if err != nil {
+			return "", err
+		}
+		buildDir = d
+	}
+	out := filepath.Join(buildDir, strings.NewReplacer("/", "_", ".", "_").Replace(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = moduleRoot()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	built[pkg] = out
+	return out, nil
+}
+
+// MustBuild is Build for tests: it fails t on error.
+func MustBuild(t testing.TB, pkg string) string {
+	t.Helper()
+	p, err := Build(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Cleanup removes the built binaries; call it at the end of TestMain.
+func Cleanup() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	buildDir = ""
+	built = map[string]string{}
+}
+
+// Worker is the package path of the main fixture worker.
+const Worker = "./internal/testutil/fixtures/worker"
+
+// Eventually polls cond every few milliseconds until it returns true, and
+// fails t if that takes longer than timeout.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !WaitFor(timeout, cond) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	}
+}
+
+// WaitFor polls cond until it returns true (true) or timeout passes (false).
+func WaitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// Alive reports whether process pid exists and is not a zombie.
+func Alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
+}
+
+// Children returns the pids of the live child processes of pid.
+func Children(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		var p int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &p); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		var state byte
+		var ppid int
+		if _, err := fmt.Sscanf(s[i+2:], "%c %d", &state, &ppid); err == nil && ppid == pid && state != 'Z' {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// NoChildren fails t unless the test process has no live child process
+// left within timeout.
+func NoChildren(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	var left []int
+	if !WaitFor(timeout, func() bool {
+		left = Children(os.Getpid())
+		return len(left) == 0
+	}) {
+		t.Fatalf("child processes left behind: %v", left)
+	}
+}

@@ -1,0 +1,51 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// WorkerReply is one worker's answer to a broadcast.
+type WorkerReply struct {
+	// Slot is the worker's slot, PID the process that answered (0 if none did).
+	Slot int
+	PID  int
+	// Result is the answer when Err is nil.
+	Result Result
+	// Err is the call's error on that worker.
+	Err error
+}
+
+// Broadcast calls the default method on every worker slot. See
+// [Farm.BroadcastMethod].
+func (f *Farm) Broadcast(ctx context.Context, args ...any) ([]WorkerReply, error) {
+	return f.BroadcastMethod(ctx, defaultMethod, args...)
+}
+
+// BroadcastMethod calls method once on every worker slot (for setup or a
+// configuration reload) and waits for all of them. It returns one reply per
+// slot, in slot order, each attributed to the worker that answered; the
+// error joins the failures, each naming its slot and pid, and is nil when
+// every worker succeeded. A call whose worker dies is retried on that
+// slot's replacement, as Config.MaxRetries says.
+func (f *Farm) BroadcastMethod(ctx context.Context, method string, args ...any) ([]WorkerReply, error) {
+	enc, err := f.encodeArgs(method, args)
+	if err != nil {
+		return nil, err
+	}
+	futures := make([]*Future, len(f.slots))
+	for i, s := range f.slots {
+		futures[i] = f.submitEncoded(ctx, method, s, enc)
+	}
+	replies := make([]WorkerReply, len(futures))
+	var errs []error
+	for i, fu := range futures {
+		r, err := fu.Result()
+		replies[i] = WorkerReply{Slot: i, PID: fu.pid, Result: r, Err: err}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("slot %d (pid %d): %w", i, fu.pid, err))
+		}
+	}
+	return replies, errors.Join(errs...)
+}

@@ -1,0 +1,171 @@
+package farm
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+type callState uint8
+
+const (
+	stQueued  callState = iota // in a queue, or waiting out a retry backoff
+	stRunning                  // sent to a worker
+	stDone                     // answered
+)
+
+// call is one call from submission to answer; a [Future] is its public face.
+// Every field after the first block is guarded by the farm's lock until done
+// is closed, then read-only.
+type call struct {
+	f      *Farm
+	ctx    context.Context
+	method string
+	args   [][]byte
+	pin    *slot // broadcast: the slot that must run it
+	done   chan struct{}
+
+	id         uint64
+	state      callState
+	attempt    int
+	wire       uint64  // the current attempt's id on the wire
+	w          *worker // the worker running the current attempt
+	stopCtx    func() bool
+	timer      *time.Timer
+	submitted  time.Time
+	dispatched time.Time
+
+	result []byte
+	err    error
+	slot   int // the slot and pid that answered, -1 if none
+	pid    int
+}
+
+// Run calls the worker's default method (plugin.DefaultMethod) with args
+// and waits for the answer. See [Farm.RunMethod].
+func (f *Farm) Run(ctx context.Context, args ...any) (Result, error) {
+	return f.RunMethod(ctx, defaultMethod, args...)
+}
+
+// RunMethod calls method on the least busy worker with args, each encoded
+// by the farm's serializer, and waits for the answer. The call waits in a
+// FIFO queue while every worker is at its MaxConcurrentCallsPerWorker;
+// failed attempts are retried as Config.MaxRetries says. ctx bounds the
+// whole call, queued and running: when it ends, the call returns ctx's
+// error, its context in the worker is cancelled and it is not retried.
+func (f *Farm) RunMethod(ctx context.Context, method string, args ...any) (Result, error) {
+	fu := f.submit(ctx, method, nil, args)
+	<-fu.done
+	return Result{raw: fu.result, ser: f.cfg.Serializer}, fu.err
+}
+
+// Go starts a call of method and returns its [Future] without waiting. It
+// starts no goroutine: 100,000 calls in flight cost about their arguments
+// and a few hundred bytes each. Errors that refuse the call at once (bad
+// arguments, MaxConcurrentCalls, a killed farm) are in the Future.
+func (f *Farm) Go(ctx context.Context, method string, args ...any) *Future {
+	return f.submit(ctx, method, nil, args)
+}
+
+const defaultMethod = "run" // plugin.DefaultMethod
+
+func (f *Farm) submit(ctx context.Context, method string, pin *slot, args []any) *Future {
+	if err := ctx.Err(); err != nil {
+		return f.newFuture(ctx, method, pin).refuse(err)
+	}
+	enc, err := f.encodeArgs(method, args)
+	if err != nil {
+		return f.newFuture(ctx, method, pin).refuse(err)
+	}
+	return f.submitEncoded(ctx, method, pin, enc)
+}
+
+func (f *Farm) newFuture(ctx context.Context, method string, pin *slot) *Future {
+	return &Future{call: call{f: f, ctx: ctx, method: method, pin: pin, done: make(chan struct{}), slot: -1}}
+}
+
+// encodeArgs encodes each argument on its own with the farm's serializer.
+func (f *Farm) encodeArgs(method string, args []any) ([][]byte, error) {
+	if method == "" {
+		return nil, fmt.Errorf("%w: empty method name", ErrUnknownMethod)
+	}
+	enc := make([][]byte, len(args))
+	size := 0
+	for i, a := range args {
+		b, err := f.cfg.Serializer.Marshal(a)
+		if err != nil {
+			return nil, fmt.Errorf("method %q: argument %d: %w", method, i+1, err)
+		}
+		enc[i] = b
+		size += len(b)
+	}
+	if size > f.cfg.MaxMessageSize {
+		return nil, fmt.Errorf("method %q: %w: arguments of %d bytes exceed MaxMessageSize (%d)",
+			method, ErrTooLarge, size, f.cfg.MaxMessageSize)
+	}
+	return enc, nil
+}
+
+func (f *Farm) submitEncoded(ctx context.Context, method string, pin *slot, args [][]byte) *Future {
+	fu := f.newFuture(ctx, method, pin)
+	c := &fu.call
+	c.args = args
+	c.submitted = time.Now()
+	f.mu.Lock()
+	switch {
+	case f.state == farmKilled:
+		f.mu.Unlock()
+		return fu.refuse(ErrFarmKilled)
+	case f.state == farmDraining:
+		f.mu.Unlock()
+		return fu.refuse(ErrShutdown)
+	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls:
+		f.st.refused++
+		f.mu.Unlock()
+		return fu.refuse(fmt.Errorf("%w: %d calls queued or in flight (MaxConcurrentCalls)", ErrMaxConcurrentCalls, f.active))
+	}
+	f.nextCall++
+	c.id = f.nextCall
+	f.active++
+	f.st.submitted++
+	f.enqueueLocked(c, false)
+	if ctx.Done() != nil {
+		c.stopCtx = context.AfterFunc(ctx, func() { f.cancel(c) })
+	}
+	var buf [4]*worker
+	fl := f.dispatchLocked(buf[:0])
+	f.mu.Unlock()
+	flush(fl)
+	return fu
+}
+
+// refuse answers a call that never entered the farm.
+func (fu *Future) refuse(err error) *Future {
+	fu.err = err
+	fu.state = stDone
+	close(fu.done)
+	return fu
+}
+
+// cancel ends a call whose context ended: queued, it leaves the queue;
+// running, its context in the worker is cancelled and its worker slot stays
+// busy until the worker answers (or is recycled, after KillTimeout).
+func (f *Farm) cancel(c *call) {
+	f.mu.Lock()
+	if c.state == stDone {
+		f.mu.Unlock()
+		return
+	}
+	var buf [1]*worker
+	fl := buf[:0]
+	if c.state == stRunning {
+		fl = f.abandonLocked(c, fl)
+	} else {
+		f.queued--
+		delete(f.backoff, c)
+	}
+	f.settleLocked(c, nil, c.ctx.Err())
+	fl = f.dispatchLocked(fl)
+	f.mu.Unlock()
+	flush(fl)
+}

@@ -1,0 +1,204 @@
+package farm
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/workestrator/workestrator/pkg/serializer"
+)
+
+// NoRetries as Config.MaxRetries turns retries off: a failed call returns
+// its raw error after one attempt.
+const NoRetries = -1
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultMaxConcurrentCallsPerWorker = 10
+	DefaultMaxRetries                  = 3
+	DefaultKillTimeout                 = 500 * time.Millisecond
+	DefaultStartTimeout                = 10 * time.Second
+	DefaultMaxMessageSize              = 256 << 20
+)
+
+// LogEnv is the environment variable that sets the level of the default
+// logger, for the farm and its workers: "trace", "debug", "info", "warn"
+// (the default), "error" or "off". It is read by New when Config.Logger is
+// nil.
+const LogEnv = "WORKESTRATOR_LOG"
+
+// Config configures a [Farm]. The zero value of every field but Path means
+// the documented default; New never modifies the caller's Config.
+type Config struct {
+	// Path is the worker executable, built with pkg/plugin. Required.
+	Path string
+	// Args are the worker's command-line arguments.
+	Args []string
+	// Env holds extra KEY=VALUE environment entries for the worker; they win
+	// over the host's environment, which the worker inherits.
+	Env []string
+	// Dir is the worker's working directory; empty means the host's.
+	Dir string
+
+	// Workers is the number of worker processes; 0 means runtime.NumCPU().
+	Workers int
+	// MaxConcurrentCalls caps the calls queued plus in flight; one more is
+	// refused with ErrMaxConcurrentCalls. 0 means unlimited.
+	MaxConcurrentCalls int
+	// MaxConcurrentCallsPerWorker caps the calls in flight on one worker;
+	// 0 means 10.
+	MaxConcurrentCallsPerWorker int
+
+	// MaxRetries is how many times a failed call is run again; 0 means 3,
+	// NoRetries means none.
+	MaxRetries int
+	// RetryBackoff, when positive, delays each retry: the n-th retry waits
+	// RetryBackoff×2^(n-1), at most 30 s. 0 means retry at once.
+	RetryBackoff time.Duration
+	// RetryIf, when set, is asked whether a retryable failure should be
+	// retried. It is never asked about failures that are never retried.
+	RetryIf func(err error) bool
+
+	// Timeout bounds each attempt from its dispatch; 0 means none. A call
+	// still running in the worker KillTimeout after its timeout gets its
+	// worker recycled.
+	Timeout time.Duration
+	// TTL is the number of calls a worker takes before it is replaced;
+	// 0 means no limit.
+	TTL int
+	// MaxIdleTime recycles a worker with nothing in flight for that long;
+	// 0 means never.
+	MaxIdleTime time.Duration
+	// KillTimeout is how long a stopping worker may take to exit before it
+	// is killed with SIGKILL; 0 means 500 ms.
+	KillTimeout time.Duration
+	// StartTimeout bounds a worker's start and handshake; 0 means 10 s.
+	StartTimeout time.Duration
+
+	// Serializer encodes arguments and results; nil means serializer.JSON.
+	// A custom serializer must also be given to the worker's plugin.Serve.
+	Serializer serializer.Serializer
+	// MaxMessageSize caps the encoded arguments of a call and its result,
+	// in bytes; 0 means 256 MiB.
+	MaxMessageSize int
+
+	// Logger receives the farm's logs and the workers' re-logged lines;
+	// nil means a logger on stderr at the level LogEnv says (warn by default).
+	Logger hclog.Logger
+	// OnEvent, when set, receives every Event in order, on a goroutine of
+	// its own; a slow or panicking listener never blocks dispatch.
+	OnEvent func(Event)
+
+	// Checksum is a SHA-256 the worker executable must match before every
+	// start; nil means no check.
+	Checksum []byte
+	// AutoMTLS secures each worker connection with one-off TLS
+	// certificates (about 10 ms more per start).
+	AutoMTLS bool
+}
+
+// withDefaults validates c and returns a copy with defaults applied.
+func (c Config) withDefaults() (Config, error) {
+	bad := func(field string, v any, why string) error {
+		return fmt.Errorf("%w: %s = %v: %s", ErrInvalidConfig, field, v, why)
+	}
+	switch {
+	case c.Path == "":
+		return c, bad("Path", `""`, "the worker executable is required")
+	case c.Workers < 0:
+		return c, bad("Workers", c.Workers, "must be 0 (one per CPU) or positive")
+	case c.MaxConcurrentCalls < 0:
+		return c, bad("MaxConcurrentCalls", c.MaxConcurrentCalls, "must be 0 (unlimited) or positive")
+	case c.MaxConcurrentCallsPerWorker < 0:
+		return c, bad("MaxConcurrentCallsPerWorker", c.MaxConcurrentCallsPerWorker, "must be 0 (10) or positive")
+	case c.MaxRetries < NoRetries:
+		return c, bad("MaxRetries", c.MaxRetries, "must be NoRetries (-1), 0 (3) or positive")
+	case c.RetryBackoff < 0:
+		return c, bad("RetryBackoff", c.RetryBackoff, "must not be negative")
+	case c.Timeout < 0:
+		return c, bad("Timeout", c.Timeout, "must be 0 (none) or positive")
+	case c.TTL < 0:
+		return c, bad("TTL", c.TTL, "must be 0 (no limit) or positive")
+	case c.MaxIdleTime < 0:
+		return c, bad("MaxIdleTime", c.MaxIdleTime, "must be 0 (never) or positive")
+	case c.KillTimeout < 0:
+		return c, bad("KillTimeout", c.KillTimeout, "must be 0 (500ms) or positive")
+	case c.StartTimeout < 0:
+		return c, bad("StartTimeout", c.StartTimeout, "must be 0 (10s) or positive")
+	case c.MaxMessageSize < 0:
+		return c, bad("MaxMessageSize", c.MaxMessageSize, "must be 0 (256 MiB) or positive")
+	case c.MaxMessageSize > 1<<31-1:
+		return c, bad("MaxMessageSize", c.MaxMessageSize, "must be below 2 GiB")
+	case c.Checksum != nil && len(c.Checksum) != 32:
+		return c, bad("Checksum", fmt.Sprintf("%d bytes", len(c.Checksum)), "a SHA-256 checksum has 32 bytes")
+	case c.Serializer != nil && c.Serializer.Name() == "":
+		return c, bad("Serializer", fmt.Sprintf("%T", c.Serializer), "has an empty name")
+	}
+	for i, kv := range c.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return c, bad(fmt.Sprintf("Env[%d]", i), fmt.Sprintf("%q", kv), "must be KEY=VALUE")
+		}
+	}
+	if c.Workers == 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.MaxConcurrentCallsPerWorker == 0 {
+		c.MaxConcurrentCallsPerWorker = DefaultMaxConcurrentCallsPerWorker
+	}
+	switch c.MaxRetries {
+	case 0:
+		c.MaxRetries = DefaultMaxRetries
+	case NoRetries:
+		c.MaxRetries = 0
+	}
+	if c.KillTimeout == 0 {
+		c.KillTimeout = DefaultKillTimeout
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = DefaultStartTimeout
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.Serializer == nil {
+		c.Serializer = serializer.JSON
+	}
+	if c.Logger == nil {
+		c.Logger = defaultLogger()
+	}
+	c.Args = append([]string(nil), c.Args...)
+	c.Env = append([]string(nil), c.Env...)
+	return c, nil
+}
+
+// defaultLogger logs to stderr at the level LogEnv names, warn by default.
+func defaultLogger() hclog.Logger {
+	level := hclog.LevelFromString(os.Getenv(LogEnv))
+	if level == hclog.NoLevel {
+		level = hclog.Warn
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "workestrator", Level: level, Output: os.Stderr})
+}
+
+// workerLogLevel is the level name passed to workers: the logger's own.
+func workerLogLevel(l hclog.Logger) string {
+	switch l.GetLevel() {
+	case hclog.Trace:
+		return "trace"
+	case hclog.Debug:
+		return "debug"
+	case hclog.Info:
+		return "info"
+	case hclog.Warn:
+		return "warn"
+	case hclog.Error:
+		return "error"
+	case hclog.Off:
+		return "off"
+	}
+	return "info"
+}

@@ -1,0 +1,298 @@
+package farm
+
+import (
+	"time"
+
+	"github.com/workestrator/workestrator/pkg/plugin"
+)
+
+// enqueueLocked puts a call in its queue: the farm's FIFO, or its slot's
+// for a broadcast; a retried call goes to the front.
+func (f *Farm) enqueueLocked(c *call, front bool) {
+	c.state = stQueued
+	f.queued++
+	q := &f.queue
+	if c.pin != nil {
+		q = &c.pin.pinned
+	}
+	if front {
+		q.pushFront(c)
+	} else {
+		q.pushBack(c)
+	}
+}
+
+// dispatchLocked sends queued calls to available workers: broadcast calls
+// to their slot, then the FIFO queue to the available worker with the
+// fewest calls in flight (ties to the lowest slot). It returns fl with the
+// workers whose connection must be flushed once the lock is released.
+func (f *Farm) dispatchLocked(fl []*worker) []*worker {
+	if f.state == farmKilled {
+		return fl
+	}
+	for _, s := range f.slots {
+		for s.pinned.len() > 0 {
+			if s.pinned.front().state == stDone {
+				s.pinned.popFront() // cancelled while queued
+				continue
+			}
+			w := s.cur
+			if !w.available() {
+				break
+			}
+			fl = f.startLocked(s.pinned.popFront(), w, fl)
+		}
+	}
+	for f.queue.len() > 0 {
+		if f.queue.front().state == stDone {
+			f.queue.popFront() // cancelled while queued
+			continue
+		}
+		w := f.pickLocked()
+		if w == nil {
+			break
+		}
+		fl = f.startLocked(f.queue.popFront(), w, fl)
+	}
+	return fl
+}
+
+// pickLocked returns the available worker with the fewest calls in flight,
+// the lowest slot on ties, or nil.
+func (f *Farm) pickLocked() *worker {
+	var best *worker
+	for _, s := range f.slots {
+		if w := s.cur; w.available() && (best == nil || w.pending < best.pending) {
+			best = w
+		}
+	}
+	return best
+}
+
+// startLocked sends one attempt of c to w.
+func (f *Farm) startLocked(c *call, w *worker, fl []*worker) []*worker {
+	f.queued--
+	f.nextWire++
+	c.state = stRunning
+	c.attempt++
+	c.wire = f.nextWire
+	c.w = w
+	c.dispatched = time.Now()
+	f.st.queueWait.add(c.dispatched.Sub(c.submitted))
+	w.inflight[c.wire] = c
+	w.pending++
+	w.calls++
+	w.stopIdleTimer()
+	if t := f.cfg.Timeout; t > 0 {
+		wire := c.wire
+		c.timer = time.AfterFunc(t, func() { f.onTimeout(c, wire) })
+	}
+	req := plugin.Request{
+		ID:         c.wire,
+		Method:     c.method,
+		Serializer: f.cfg.Serializer.Name(),
+		Args:       c.args,
+		Timeout:    f.cfg.Timeout,
+	}
+	if w.conn.Enqueue(&req) {
+		fl = addFlush(fl, w)
+	}
+	if ttl := f.cfg.TTL; ttl > 0 && w.calls >= ttl {
+		f.emitLocked(Event{Type: EventTTL, worker: w})
+		f.retireLocked(w)
+	}
+	return fl
+}
+
+func addFlush(fl []*worker, w *worker) []*worker {
+	for _, x := range fl {
+		if x == w {
+			return fl
+		}
+	}
+	return append(fl, w)
+}
+
+// flush sends what dispatch enqueued; called without the farm's lock.
+func flush(fl []*worker) {
+	for _, w := range fl {
+		w.conn.Flush()
+	}
+}
+
+// onResponses settles the calls a worker answered; it runs on the
+// connection's receive goroutine.
+func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
+	now := time.Now()
+	f.mu.Lock()
+	for i := range rs {
+		r := &rs[i]
+		c, ok := w.inflight[r.ID]
+		if !ok {
+			continue
+		}
+		delete(w.inflight, r.ID)
+		w.pending--
+		if c == nil { // the answer of an abandoned attempt
+			w.zombies--
+			continue
+		}
+		w.answered++
+		f.st.runTime.add(now.Sub(c.dispatched))
+		if err := r.Err(c.method, f.cfg.Serializer); err != nil {
+			f.attemptFailedLocked(c, err)
+		} else {
+			f.settleLocked(c, r.Result, nil)
+		}
+	}
+	f.workerChangedLocked(w)
+	var buf [4]*worker
+	fl := f.dispatchLocked(buf[:0])
+	f.mu.Unlock()
+	flush(fl)
+}
+
+// settleLocked answers c.
+func (f *Farm) settleLocked(c *call, result []byte, err error) {
+	if c.state == stDone {
+		return
+	}
+	if c.stopCtx != nil {
+		c.stopCtx()
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if w := c.w; w != nil {
+		c.slot, c.pid = w.slot.index, w.pid
+		c.w = nil
+	}
+	c.state = stDone
+	c.result, c.err = result, err
+	f.active--
+	if err == nil {
+		f.st.succeeded++
+	} else {
+		f.st.failed++
+	}
+	if f.ev.on() {
+		f.emitLocked(Event{Type: EventMessage, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, Slot: c.slot, PID: c.pid})
+	}
+	close(c.done)
+	if f.state == farmDraining && f.active == 0 {
+		close(f.drained)
+	}
+}
+
+// attemptFailedLocked applies the retry policy to a failed attempt: back to
+// the front of the queue (after the backoff, if any) or answered with the
+// error.
+func (f *Farm) attemptFailedLocked(c *call, err error) {
+	if w := c.w; w != nil {
+		c.slot, c.pid = w.slot.index, w.pid
+		c.w = nil
+	}
+	switch {
+	case c.ctx.Err() != nil:
+		f.settleLocked(c, nil, c.ctx.Err())
+		return
+	case f.state == farmKilled:
+		f.settleLocked(c, nil, ErrFarmKilled)
+		return
+	}
+	if !retryable(err) || (f.cfg.RetryIf != nil && !f.cfg.RetryIf(err)) {
+		f.settleLocked(c, nil, err)
+		return
+	}
+	if c.attempt > f.cfg.MaxRetries {
+		if f.cfg.MaxRetries > 0 {
+			err = &MaxRetriesError{Method: c.method, Attempts: c.attempt, Last: err}
+		}
+		f.settleLocked(c, nil, err)
+		return
+	}
+	f.st.retried++
+	f.emitLocked(Event{Type: EventRetry, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, Slot: c.slot, PID: c.pid})
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if d := f.retryDelay(c.attempt); d > 0 {
+		c.state = stQueued
+		f.queued++
+		f.backoff[c] = struct{}{}
+		c.timer = time.AfterFunc(d, func() { f.endBackoff(c) })
+		return
+	}
+	f.enqueueLocked(c, true)
+}
+
+// retryDelay is the backoff before retry n (the attempt that failed was n).
+func (f *Farm) retryDelay(n int) time.Duration {
+	b := f.cfg.RetryBackoff
+	if b <= 0 {
+		return 0
+	}
+	for i := 1; i < n && b < 30*time.Second; i++ {
+		b *= 2
+	}
+	return min(b, 30*time.Second)
+}
+
+func (f *Farm) endBackoff(c *call) {
+	f.mu.Lock()
+	if _, ok := f.backoff[c]; !ok || c.state != stQueued {
+		f.mu.Unlock()
+		return
+	}
+	delete(f.backoff, c)
+	f.queued--
+	f.enqueueLocked(c, true)
+	var buf [4]*worker
+	fl := f.dispatchLocked(buf[:0])
+	f.mu.Unlock()
+	flush(fl)
+}
+
+// abandonLocked detaches a running attempt from its call: the worker is
+// told to cancel it, its slot stays busy until the worker answers, and if
+// that takes longer than KillTimeout the worker is recycled.
+func (f *Farm) abandonLocked(c *call, fl []*worker) []*worker {
+	w, wire := c.w, c.wire
+	w.inflight[wire] = nil
+	w.zombies++
+	if w.conn.EnqueueCancel(wire) {
+		fl = addFlush(fl, w)
+	}
+	time.AfterFunc(f.cfg.KillTimeout, func() { f.abandonedExpired(w, wire) })
+	return fl
+}
+
+func (f *Farm) abandonedExpired(w *worker, wire uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := w.inflight[wire]; ok && c == nil && w.state == workerOnline {
+		f.log.Warn("worker ignores cancellation; recycling it", "slot", w.slot.index, "pid", w.pid)
+		f.st.hung++
+		f.retireLocked(w)
+	}
+}
+
+// onTimeout ends an attempt that ran past Config.Timeout.
+func (f *Farm) onTimeout(c *call, wire uint64) {
+	f.mu.Lock()
+	if c.state != stRunning || c.wire != wire {
+		f.mu.Unlock()
+		return
+	}
+	w := c.w
+	var buf [4]*worker
+	fl := f.abandonLocked(c, buf[:0])
+	f.st.timedOut++
+	err := &TimeoutError{Method: c.method, Timeout: f.cfg.Timeout.String(), Attempt: c.attempt, PID: w.pid}
+	f.emitLocked(Event{Type: EventTimeout, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, worker: w})
+	c.timer = nil
+	f.attemptFailedLocked(c, err)
+	fl = f.dispatchLocked(fl)
+	f.mu.Unlock()
+	flush(fl)
+}

@@ -1,0 +1,240 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+type farmState uint8
+
+const (
+	farmRunning farmState = iota
+	farmDraining
+	farmKilled
+)
+
+// Farm runs calls in a set of worker processes. Create one with [New]; it
+// is safe for concurrent use. After [Farm.Kill] or [Farm.Shutdown], every
+// call returns ErrFarmKilled or ErrShutdown at once.
+type Farm struct {
+	cfg     Config
+	log     hclog.Logger
+	sockDir string
+	ev      *emitter
+
+	mu       sync.Mutex
+	state    farmState
+	queue    deque[*call]
+	queued   int // calls waiting: in a queue or a retry backoff
+	backoff  map[*call]struct{} // calls waiting out a retry backoff
+	active   int // calls queued or in flight
+	slots    []*slot
+	nextCall uint64
+	nextWire uint64
+	nextWID  int
+	drained  chan struct{} // closed when draining and active == 0
+	st       counters
+
+	killed   chan struct{} // closed when Kill starts
+	done     chan struct{} // closed when Kill has finished
+	killOnce sync.Once
+	wg       sync.WaitGroup // supervisors and worker watchers
+}
+
+// New validates cfg, starts cfg.Workers worker processes and returns when
+// all are ready for calls. A bad Config value is an error matching
+// ErrInvalidConfig that names the field; a worker that cannot start (a
+// missing or non-executable binary, a program that is not a worker, a
+// worker of another protocol version) is a *StartError, returned within
+// StartTimeout, with no process left behind.
+func New(cfg Config) (*Farm, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	removeStaleSocketDirs()
+	dir, err := os.MkdirTemp("", socketDirPrefix()+"*")
+	if err != nil {
+		return nil, fmt.Errorf("farm: socket directory: %w", err)
+	}
+	f := &Farm{
+		cfg:     c,
+		log:     c.Logger,
+		sockDir: dir,
+		killed:  make(chan struct{}),
+		done:    make(chan struct{}),
+		drained: make(chan struct{}),
+		backoff: make(map[*call]struct{}),
+	}
+	f.ev = newEmitter(c.OnEvent, c.Logger)
+	f.slots = make([]*slot, c.Workers)
+	var first sync.WaitGroup
+	first.Add(c.Workers)
+	for i := range f.slots {
+		s := &slot{f: f, index: i, wake: make(chan struct{}, 1)}
+		f.slots[i] = s
+		f.wg.Add(1)
+		go s.supervise(&first)
+	}
+	first.Wait()
+	var errs []error
+	for _, s := range f.slots {
+		if s.firstErr != nil {
+			errs = append(errs, s.firstErr)
+		}
+	}
+	if len(errs) > 0 {
+		f.Kill()
+		return nil, errs[0]
+	}
+	register(f)
+	f.log.Debug("farm started", "workers", c.Workers, "path", c.Path)
+	return f, nil
+}
+
+// Kill stops the farm at once: every queued and in-flight call returns
+// ErrFarmKilled, every worker is asked to exit and killed after
+// KillTimeout, and no worker process is left when Kill returns (within
+// KillTimeout plus a few milliseconds). Later calls return ErrFarmKilled.
+// Kill is idempotent and safe to call concurrently; every call waits for
+// the first to finish.
+func (f *Farm) Kill() {
+	f.killOnce.Do(func() {
+		f.mu.Lock()
+		f.state = farmKilled
+		close(f.killed)
+		f.failAllLocked(ErrFarmKilled)
+		for _, s := range f.slots {
+			for _, w := range s.workers() {
+				f.stopWorkerLocked(w)
+			}
+			s.killStarting()
+		}
+		f.mu.Unlock()
+		f.wg.Wait()
+		_ = os.RemoveAll(f.sockDir)
+		unregister(f)
+		f.ev.close()
+		f.log.Debug("farm killed")
+		close(f.done)
+	})
+	<-f.done
+}
+
+// Shutdown stops the farm gracefully: new calls return ErrShutdown at
+// once, queued and in-flight calls run to their end, then the workers
+// stop. If ctx ends first, Shutdown kills the farm (the remaining calls
+// return ErrFarmKilled) and returns ctx's error. Idempotent and safe to
+// call concurrently with Kill.
+func (f *Farm) Shutdown(ctx context.Context) error {
+	f.mu.Lock()
+	if f.state == farmRunning {
+		f.state = farmDraining
+		if f.active == 0 {
+			close(f.drained)
+		}
+	}
+	f.mu.Unlock()
+	select {
+	case <-f.drained:
+		f.Kill()
+		return nil
+	case <-f.killed:
+		<-f.done
+		return nil
+	case <-ctx.Done():
+		f.Kill()
+		return ctx.Err()
+	}
+}
+
+// failAllLocked settles every queued and in-flight call with err.
+func (f *Farm) failAllLocked(err error) {
+	for f.queue.len() > 0 {
+		if c := f.queue.popFront(); c.state != stDone {
+			f.settleLocked(c, nil, err)
+		}
+	}
+	for _, s := range f.slots {
+		for s.pinned.len() > 0 {
+			if c := s.pinned.popFront(); c.state != stDone {
+				f.settleLocked(c, nil, err)
+			}
+		}
+		for _, w := range s.workers() {
+			for wire, c := range w.inflight {
+				if c != nil {
+					f.settleLocked(c, nil, err)
+				}
+				delete(w.inflight, wire)
+			}
+		}
+	}
+	// Calls waiting out a retry backoff are in no queue.
+	for c := range f.backoff {
+		f.settleLocked(c, nil, err)
+	}
+	f.queued = 0
+}
+
+// The process-wide set of live farms, for KillAll.
+var (
+	farmsMu sync.Mutex
+	farms   = map[*Farm]struct{}{}
+)
+
+func register(f *Farm) {
+	farmsMu.Lock()
+	farms[f] = struct{}{}
+	farmsMu.Unlock()
+}
+
+func unregister(f *Farm) {
+	farmsMu.Lock()
+	delete(farms, f)
+	farmsMu.Unlock()
+}
+
+// KillAll kills every farm of the process, concurrently, and returns when
+// all are dead.
+func KillAll() {
+	farmsMu.Lock()
+	all := make([]*Farm, 0, len(farms))
+	for f := range farms {
+		all = append(all, f)
+	}
+	farmsMu.Unlock()
+	var wg sync.WaitGroup
+	for _, f := range all {
+		wg.Go(f.Kill)
+	}
+	wg.Wait()
+}
+
+// Socket directories are named workestrator-<host pid>-<random>; those of
+// hosts that no longer run are removed by the next New.
+func socketDirPrefix() string { return "workestrator-" + strconv.Itoa(os.Getpid()) + "-" }
+
+func removeStaleSocketDirs() {
+	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "workestrator-*-*"))
+	for _, m := range matches {
+		rest := strings.TrimPrefix(filepath.Base(m), "workestrator-")
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(m)
+		}
+	}
+}

@@ -1,0 +1,66 @@
+package farm_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/pkg/farm"
+)
+
+var workerBin string
+
+func TestMain(m *testing.M) {
+	var err error
+	workerBin, err = testutil.Build(testutil.Worker)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	testutil.Cleanup()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// newFarm starts a farm of the fixture worker and kills it when the test
+// ends, checking that no worker process is left.
+func newFarm(t testing.TB, cfg farm.Config) *farm.Farm {
+	t.Helper()
+	if cfg.Path == "" {
+		cfg.Path = workerBin
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 2
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}})
+	}
+	f, err := farm.New(cfg)
+	if err != nil {
+		t.Fatalf("farm.New: %v", err)
+	}
+	t.Cleanup(func() {
+		f.Kill()
+		testutil.NoChildren(t, 2*time.Second)
+	})
+	return f
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Logf("%s", b)
+	return len(b), nil
+}

@@ -1,0 +1,73 @@
+package farm
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/workestrator/workestrator/pkg/serializer"
+)
+
+// Result is a call's encoded result. Decode it into any Go value of a type
+// the function's result decodes into.
+type Result struct {
+	raw []byte
+	ser serializer.Serializer
+}
+
+// Decode decodes the result into the value v points to. It returns
+// ErrNoResult when the function returns no value.
+func (r Result) Decode(v any) error {
+	if len(r.raw) == 0 {
+		return ErrNoResult
+	}
+	if err := r.ser.Unmarshal(r.raw, v); err != nil {
+		return fmt.Errorf("farm: decode result: %w", err)
+	}
+	return nil
+}
+
+// Bytes returns the result as the serializer encoded it; nil when the
+// function returns no value.
+func (r Result) Bytes() []byte { return r.raw }
+
+// Future is an asynchronous call, returned by [Farm.Go]. It costs no
+// goroutine: wait on it with [Future.Wait], or select on [Future.Done] and
+// then read [Future.Result]. Safe for concurrent use.
+type Future struct {
+	call
+}
+
+// Done is closed when the call is answered.
+func (fu *Future) Done() <-chan struct{} { return fu.done }
+
+// Result returns the call's result and error once Done is closed; before
+// that it blocks until it is.
+func (fu *Future) Result() (Result, error) {
+	<-fu.done
+	return Result{raw: fu.result, ser: fu.f.cfg.Serializer}, fu.err
+}
+
+// Wait blocks until the call is answered or ctx ends. A ctx that ends only
+// stops the wait; the call goes on (cancel it through the context given to
+// Go).
+func (fu *Future) Wait(ctx context.Context) (Result, error) {
+	select {
+	case <-fu.done:
+		return fu.Result()
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// Call runs method on a worker and decodes its result into a T.
+//
+//	sum, err := farm.Call[int](ctx, f, "add", 1, 2, 3)
+func Call[T any](ctx context.Context, f *Farm, method string, args ...any) (T, error) {
+	var v T
+	r, err := f.RunMethod(ctx, method, args...)
+	if err != nil {
+		return v, err
+	}
+	err = r.Decode(&v)
+	return v, err
+}

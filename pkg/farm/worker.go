@@ -1,0 +1,378 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/workestrator/workestrator/pkg/plugin"
+)
+
+type workerState uint8
+
+const (
+	workerOnline   workerState = iota // takes calls
+	workerRetiring                    // finishes its calls, takes no more
+	workerStopping                    // asked to exit
+	workerDead                        // gone
+)
+
+// worker is one worker process of a slot. Guarded by the farm's lock.
+type worker struct {
+	slot    *slot
+	id      int
+	pid     int
+	proc    *plugin.Process
+	conn    *plugin.Conn
+	state   workerState
+	stopReq chan struct{} // closed to ask the watcher to stop the process
+
+	inflight map[uint64]*call // by wire id; nil value: an abandoned attempt
+	pending  int              // entries in inflight
+	zombies  int              // abandoned entries in inflight
+	calls    int              // attempts dispatched, for TTL
+	answered int              // attempts answered
+	started  time.Time
+	idle     *time.Timer
+	idleFrom time.Time
+}
+
+// available reports whether w may take one more call.
+func (w *worker) available() bool {
+	return w != nil && w.state == workerOnline && w.pending < w.slot.f.cfg.MaxConcurrentCallsPerWorker
+}
+
+func (w *worker) stopIdleTimer() {
+	if w.idle != nil {
+		w.idle.Stop()
+	}
+}
+
+// slot is one of the farm's Workers places. Its supervisor goroutine keeps
+// a worker in it: starts one, and a replacement whenever the current one
+// dies or retires, with a backoff when starts keep failing.
+type slot struct {
+	f     *Farm
+	index int
+	wake  chan struct{}
+
+	// Guarded by the farm's lock.
+	cur         *worker   // the worker taking calls, nil while starting
+	old         []*worker // retiring workers finishing their calls
+	pinned      deque[*call]
+	startingPID int // pid of a process being started, 0 if none
+	failures    int // consecutive failed starts or early deaths
+	restarts    int
+
+	firstErr error // the first start's error, read by New
+}
+
+func (s *slot) wakeup() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// workers returns the slot's live workers.
+func (s *slot) workers() []*worker {
+	ws := s.old
+	if s.cur != nil {
+		ws = append(ws[:len(ws):len(ws)], s.cur)
+	}
+	return ws
+}
+
+// killStarting kills a process being started, so that Kill need not wait
+// for its handshake.
+func (s *slot) killStarting() {
+	if s.startingPID > 0 {
+		_ = syscall.Kill(-s.startingPID, syscall.SIGKILL)
+		_ = syscall.Kill(s.startingPID, syscall.SIGKILL)
+	}
+}
+
+// supervise is the slot's owner goroutine.
+func (s *slot) supervise(first *sync.WaitGroup) {
+	f := s.f
+	defer f.wg.Done()
+	err := s.start()
+	s.firstErr = err
+	first.Done()
+	if err != nil {
+		return
+	}
+	var retry *time.Timer
+	var retryC <-chan time.Time
+	for {
+		select {
+		case <-f.killed:
+			if retry != nil {
+				retry.Stop()
+			}
+			return
+		case <-s.wake:
+		case <-retryC:
+			retry, retryC = nil, nil
+		}
+		if retryC != nil {
+			continue // a backoff is running
+		}
+		f.mu.Lock()
+		need := f.state != farmKilled && s.cur == nil
+		delay := s.backoffLocked()
+		f.mu.Unlock()
+		if !need {
+			continue
+		}
+		if delay > 0 {
+			retry = time.NewTimer(delay)
+			retryC = retry.C
+			continue
+		}
+		if err := s.start(); err != nil {
+			s.wakeup() // try again, after the backoff
+		}
+	}
+}
+
+// backoffLocked is the wait before the next start: none after one failure,
+// then 50 ms doubling up to 5 s.
+func (s *slot) backoffLocked() time.Duration {
+	if s.failures < 2 {
+		return 0
+	}
+	d := 50 * time.Millisecond
+	for i := 2; i < s.failures && d < 5*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Second)
+}
+
+// start launches a worker into the slot.
+func (s *slot) start() error {
+	f := s.f
+	w := &worker{slot: s, stopReq: make(chan struct{}), inflight: make(map[uint64]*call)}
+	f.mu.Lock()
+	f.nextWID++
+	w.id = f.nextWID
+	f.mu.Unlock()
+	name := "worker-" + strconv.Itoa(s.index)
+	proc, err := plugin.Launch(context.Background(), plugin.LaunchConfig{
+		Path:         f.cfg.Path,
+		Args:         f.cfg.Args,
+		Env:          f.cfg.Env,
+		Dir:          f.cfg.Dir,
+		Name:         name,
+		Logger:       f.log,
+		LogLevel:     workerLogLevel(f.log),
+		SocketDir:    f.sockDir,
+		StartTimeout: f.cfg.StartTimeout,
+		Checksum:     f.cfg.Checksum,
+		AutoMTLS:     f.cfg.AutoMTLS,
+		MaxMessage:   f.cfg.MaxMessageSize,
+		OnStart: func(pid int) bool {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			w.pid = pid
+			s.startingPID = pid
+			f.st.started++
+			f.emitLocked(Event{Type: EventFork, worker: w})
+			return f.state != farmKilled
+		},
+		OnResponses: func(rs []plugin.Response) { f.onResponses(w, rs) },
+	})
+	f.mu.Lock()
+	s.startingPID = 0
+	if err != nil {
+		serr := &StartError{Slot: s.index, Err: err}
+		s.failures++
+		f.st.startFailures++
+		f.emitLocked(Event{Type: EventError, Err: serr, Slot: s.index, WorkerID: w.id, PID: w.pid})
+		if f.state != farmKilled {
+			f.log.Warn("worker failed to start", "slot", s.index, "error", err)
+			f.startFailedLocked(s, serr)
+		}
+		f.mu.Unlock()
+		return serr
+	}
+	w.proc, w.conn, w.pid = proc, proc.Conn(), proc.PID()
+	w.started = time.Now()
+	if f.state == farmKilled {
+		f.mu.Unlock()
+		proc.Stop(0)
+		return ErrFarmKilled
+	}
+	s.cur = w
+	f.emitLocked(Event{Type: EventOnline, worker: w})
+	f.log.Debug("worker online", "slot", s.index, "pid", w.pid)
+	f.wg.Add(1)
+	go f.watch(w)
+	f.workerChangedLocked(w)
+	var buf [4]*worker
+	fl := f.dispatchLocked(buf[:0])
+	f.mu.Unlock()
+	flush(fl)
+	return nil
+}
+
+// startFailedLocked fails the calls that cannot run: the slot's broadcast
+// calls, and every queued call when no worker is online at all.
+func (f *Farm) startFailedLocked(s *slot, err error) {
+	for s.pinned.len() > 0 {
+		if c := s.pinned.popFront(); c.state != stDone {
+			f.queued--
+			f.settleLocked(c, nil, err)
+		}
+	}
+	for _, o := range f.slots {
+		if o.cur != nil {
+			return
+		}
+	}
+	for f.queue.len() > 0 {
+		if c := f.queue.popFront(); c.state != stDone {
+			f.queued--
+			f.settleLocked(c, nil, err)
+		}
+	}
+}
+
+// watch owns a worker process once it is online: it waits for its death or
+// a stop request, stops the process and settles what it was running.
+func (f *Farm) watch(w *worker) {
+	defer f.wg.Done()
+	planned := false
+	select {
+	case <-w.proc.Exited():
+	case <-w.conn.Done():
+	case <-w.stopReq:
+		planned = true
+	}
+	f.mu.Lock()
+	f.emitLocked(Event{Type: EventDisconnect, worker: w})
+	f.mu.Unlock()
+	w.proc.Stop(f.cfg.KillTimeout)
+	status := w.proc.ExitStatus()
+
+	f.mu.Lock()
+	s := w.slot
+	w.state = workerDead
+	w.stopIdleTimer()
+	if s.cur == w {
+		s.cur = nil
+	}
+	for i, o := range s.old {
+		if o == w {
+			s.old = append(s.old[:i], s.old[i+1:]...)
+			break
+		}
+	}
+	exitErr := &WorkerExitError{Slot: s.index, PID: w.pid, Status: status}
+	if err := w.conn.Err(); err != nil && !errors.Is(err, plugin.ErrConnClosed) {
+		exitErr.Cause = err
+	}
+	for wire, c := range w.inflight {
+		delete(w.inflight, wire)
+		if c != nil {
+			f.attemptFailedLocked(c, exitErr)
+		}
+	}
+	w.pending, w.zombies = 0, 0
+	f.st.exited++
+	if !planned {
+		f.st.crashed++
+		if w.answered == 0 || time.Since(w.started) < time.Second {
+			s.failures++
+		}
+		if f.state != farmKilled {
+			f.log.Warn("worker terminated", "slot", s.index, "pid", w.pid, "status", status.String())
+		}
+	} else {
+		f.st.recycled++
+	}
+	if w.answered > 0 && time.Since(w.started) >= time.Second {
+		s.failures = 0
+	}
+	f.emitLocked(Event{Type: EventExit, worker: w, Exit: &status})
+	f.emitLocked(Event{Type: EventClose, worker: w})
+	if f.state != farmKilled {
+		s.restarts++
+		s.wakeup()
+	}
+	var buf [4]*worker
+	fl := f.dispatchLocked(buf[:0])
+	f.mu.Unlock()
+	flush(fl)
+}
+
+// retireLocked stops giving w calls and starts its replacement at once; w
+// stops when its last live call is answered.
+func (f *Farm) retireLocked(w *worker) {
+	if w.state != workerOnline {
+		return
+	}
+	w.state = workerRetiring
+	w.stopIdleTimer()
+	s := w.slot
+	if s.cur == w {
+		s.cur = nil
+		s.old = append(s.old, w)
+	}
+	if f.state != farmKilled {
+		s.wakeup()
+	}
+	f.maybeStopLocked(w)
+}
+
+// maybeStopLocked asks a retiring worker with no live call to stop.
+func (f *Farm) maybeStopLocked(w *worker) {
+	if w.state == workerRetiring && w.pending-w.zombies == 0 {
+		f.stopWorkerLocked(w)
+	}
+}
+
+// stopWorkerLocked asks w's watcher to stop the process.
+func (f *Farm) stopWorkerLocked(w *worker) {
+	if w.state == workerStopping || w.state == workerDead {
+		return
+	}
+	w.state = workerStopping
+	close(w.stopReq)
+}
+
+// workerChangedLocked runs after w's calls changed: a retiring worker may
+// stop, an idle one starts its idle clock.
+func (f *Farm) workerChangedLocked(w *worker) {
+	if w.state == workerRetiring {
+		f.maybeStopLocked(w)
+		return
+	}
+	if w.state != workerOnline || w.pending > 0 || f.cfg.MaxIdleTime <= 0 {
+		return
+	}
+	w.idleFrom = time.Now()
+	if w.idle == nil {
+		w.idle = time.AfterFunc(f.cfg.MaxIdleTime, func() { f.onIdle(w) })
+	} else {
+		w.idle.Reset(f.cfg.MaxIdleTime)
+	}
+}
+
+func (f *Farm) onIdle(w *worker) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if w.state != workerOnline || w.pending > 0 || f.state == farmKilled {
+		return
+	}
+	if left := f.cfg.MaxIdleTime - time.Since(w.idleFrom); left > 0 {
+		w.idle.Reset(left) // it was busy in between
+		return
+	}
+	f.log.Debug("worker idle; recycling it", "slot", w.slot.index, "pid", w.pid)
+	f.emitLocked(Event{Type: EventIdle, worker: w})
+	f.retireLocked(w)
+}
