@@ -34,9 +34,9 @@ type Farm struct {
 	mu       sync.Mutex
 	state    farmState
 	queue    deque[*call]
-	queued   int // calls waiting: in a queue or a retry backoff
+	queued   int                // calls waiting: in a queue or a retry backoff
 	backoff  map[*call]struct{} // calls waiting out a retry backoff
-	active   int // calls queued or in flight
+	active   int                // calls queued or in flight
 	slots    []*slot
 	nextCall uint64
 	nextWire uint64
@@ -80,8 +80,9 @@ func New(cfg Config) (*Farm, error) {
 	var first sync.WaitGroup
 	first.Add(c.Workers)
 	for i := range f.slots {
-		s := &slot{f: f, index: i, wake: make(chan struct{}, 1)}
-		f.slots[i] = s
+		f.slots[i] = &slot{f: f, index: i, wake: make(chan struct{}, 1)}
+	}
+	for _, s := range f.slots {
 		f.wg.Add(1)
 		go s.supervise(&first)
 	}

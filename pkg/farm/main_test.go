@@ -45,7 +45,7 @@ func newFarm(t testing.TB, cfg farm.Config) *farm.Farm {
 		cfg.Workers = 2
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}})
+		cfg.Logger = testLogger(t)
 	}
 	f, err := farm.New(cfg)
 	if err != nil {
@@ -56,6 +56,11 @@ func newFarm(t testing.TB, cfg farm.Config) *farm.Farm {
 		testutil.NoChildren(t, 2*time.Second)
 	})
 	return f
+}
+
+// testLogger logs warnings and errors into the test's log.
+func testLogger(t testing.TB) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})
 }
 
 type testWriter struct{ t testing.TB }

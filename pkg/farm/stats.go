@@ -7,8 +7,8 @@ import (
 // counters are the farm's running totals, guarded by its lock.
 type counters struct {
 	submitted, succeeded, failed, retried, timedOut, refused uint64
-	started, startFailures, exited, crashed, recycled, hung   uint64
-	queueWait, runTime                                        histogram
+	started, startFailures, exited, crashed, recycled, hung  uint64
+	queueWait, runTime                                       histogram
 }
 
 // histogram counts durations in buckets of 2^(i/4) microseconds: about 19 %

@@ -70,6 +70,8 @@ type Process struct {
 	info   *Info
 	stderr *tail
 
+	handshook bool // go-plugin connected: its Kill has state to release
+
 	stopOnce sync.Once
 	stopped  chan struct{}
 }
@@ -107,9 +109,11 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 	})
 	rpc, err := p.client.Client()
 	if err != nil {
+		serr := p.startError(err)
 		p.abort()
-		return nil, p.startError(err)
+		return nil, serr
 	}
+	p.handshook = true
 	raw, err := rpc.Dispense(PluginName)
 	if err != nil {
 		p.abort()
@@ -166,6 +170,8 @@ func (p *Process) startError(err error) error {
 	case strings.Contains(msg, "Incompatible API version"), strings.Contains(msg, "incompatible API version"):
 		err = fmt.Errorf("%w: %v", ErrProtocolVersion, err)
 	case errors.Is(err, ErrChecksumMismatch):
+	case p.exitedSoon():
+		err = fmt.Errorf("%w: it exited with %v before the handshake", ErrNotWorker, p.run.status)
 	case strings.Contains(msg, "Unrecognized remote plugin message"),
 		strings.Contains(msg, "exited before we could connect"),
 		strings.Contains(msg, "timeout while waiting for plugin to start"),
@@ -177,6 +183,22 @@ func (p *Process) startError(err error) error {
 		return fmt.Errorf("worker %s: %w; its stderr ends with:\n%s", p.cfg.Path, err, t)
 	}
 	return fmt.Errorf("worker %s: %w", p.cfg.Path, err)
+}
+
+// exitedSoon reports whether a process that failed its start has exited on
+// its own, waiting a little for the exit to be seen.
+func (p *Process) exitedSoon() bool {
+	if p.run.exited == nil || p.run.pid == 0 {
+		return false
+	}
+	t := time.NewTimer(50 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-p.run.exited:
+		return p.run.status.Signal != "killed"
+	case <-t.C:
+		return false
+	}
 }
 
 // abort kills a process whose start failed and cleans up after it.
@@ -233,8 +255,11 @@ func (p *Process) Stop(grace time.Duration) {
 			p.conn.Close()
 		}
 		// The process is gone: go-plugin's Kill only releases its own
-		// goroutines and the socket directory now.
-		p.client.Kill()
+		// goroutines and the socket directory now. After a failed start
+		// go-plugin has released them itself.
+		if p.handshook {
+			p.client.Kill()
+		}
 		if r.sockDir != "" {
 			_ = os.RemoveAll(r.sockDir)
 		}

@@ -51,10 +51,9 @@ type procRunner struct {
 	lifeline *os.File // host's write end; closing it asks the worker to exit
 	sockDir  string
 
-	exited  chan struct{}
-	status  ExitStatus
-	waitErr error
-	pid     int
+	exited chan struct{}
+	status ExitStatus
+	pid    int
 
 	closePipes sync.Once
 }
@@ -135,8 +134,7 @@ func (r *procRunner) Start(context.Context) error {
 // its pipes shortly after, so that go-plugin's readers end even when a
 // grandchild still holds the write ends.
 func (r *procRunner) wait() {
-	err := r.cmd.Wait()
-	r.waitErr = err
+	_ = r.cmd.Wait()
 	st := r.cmd.ProcessState
 	r.status = ExitStatus{Code: st.ExitCode()}
 	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -154,9 +152,11 @@ func (r *procRunner) wait() {
 	})
 }
 
+// Wait waits for the process to end. It returns nil whatever the exit
+// status: the farm reports deaths itself, with their context.
 func (r *procRunner) Wait(context.Context) error {
 	<-r.exited
-	return r.waitErr
+	return nil
 }
 
 // Kill sends SIGKILL to the worker's process group.

@@ -1,0 +1,196 @@
+package farm_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/internal/testutil/fixturetypes"
+	"github.com/workestrator/workestrator/pkg/farm"
+)
+
+func TestRunDefaultMethod(t *testing.T) {
+	f := newFarm(t, farm.Config{})
+	r, err := f.Run(ctx(t), "a", 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var echo fixturetypes.Echo
+	if err := r.Decode(&echo); err != nil {
+		t.Fatal(err)
+	}
+	if echo.PID <= 0 || len(echo.Args) != 3 || echo.Args[0] != "a" || echo.Args[1] != 2.0 || echo.Args[2] != true {
+		t.Fatalf("echo = %+v", echo)
+	}
+}
+
+func TestRunMethodAndCall(t *testing.T) {
+	f := newFarm(t, farm.Config{})
+	r, err := f.RunMethod(ctx(t), "add", 1, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := r.Decode(&n); err != nil || n != 6 {
+		t.Fatalf("decode = %d, %v", n, err)
+	}
+	if string(r.Bytes()) != "6" {
+		t.Fatalf("Bytes = %q", r.Bytes())
+	}
+	// A function without a result.
+	r, err = f.RunMethod(ctx(t), "print", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Decode(&n); !errors.Is(err, farm.ErrNoResult) {
+		t.Fatalf("Decode of no result = %v", err)
+	}
+}
+
+func TestFutures(t *testing.T) {
+	f := newFarm(t, farm.Config{MaxConcurrentCallsPerWorker: 64})
+	const n = 20000
+	futures := make([]*farm.Future, n)
+	for i := range futures {
+		futures[i] = f.Go(ctx(t), "add", i, 1, 1)
+	}
+	for i, fu := range futures {
+		if i%2 == 0 {
+			<-fu.Done()
+		}
+		r, err := fu.Wait(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := r.Decode(&got); err != nil || got != i+2 {
+			t.Fatalf("call %d = %d, %v", i, got, err)
+		}
+	}
+	st := f.Stats()
+	if st.Succeeded != n || st.Queued != 0 || st.InFlight != 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestFutureWaitContext(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1})
+	fu := f.Go(ctx(t), "sleep", 200)
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := fu.Wait(c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait = %v", err)
+	}
+	// The call itself goes on.
+	if _, err := fu.Wait(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDispatchSpreads(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 2})
+	pids := map[int]int{}
+	var futures []*farm.Future
+	for range 20 {
+		futures = append(futures, f.Go(ctx(t), "sleep", 20))
+	}
+	for _, fu := range futures {
+		r, err := fu.Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pid int
+		_ = r.Decode(&pid)
+		pids[pid]++
+	}
+	if len(pids) != 2 {
+		t.Fatalf("calls went to %d workers: %v", len(pids), pids)
+	}
+	for pid, n := range pids {
+		if n != 10 {
+			t.Errorf("worker %d got %d calls, want 10 (least pending)", pid, n)
+		}
+	}
+}
+
+func TestPerWorkerCap(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 2, KillTimeout: 50 * time.Millisecond})
+	for range 6 {
+		f.Go(ctx(t), "block")
+	}
+	testutil.Eventually(t, 5*time.Second, "4 calls in flight", func() bool {
+		st := f.Stats()
+		return st.InFlight == 4 && st.Queued == 2
+	})
+	st := f.Stats()
+	for _, w := range st.Workers {
+		if w.InFlight != 2 {
+			t.Errorf("worker %d has %d in flight, want 2", w.Slot, w.InFlight)
+		}
+	}
+}
+
+func TestMaxConcurrentCalls(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, MaxConcurrentCalls: 3, KillTimeout: 50 * time.Millisecond})
+	var held []*farm.Future
+	for range 3 {
+		held = append(held, f.Go(ctx(t), "sleep", 300))
+	}
+	_, err := f.RunMethod(ctx(t), "add", 1, 2, 3)
+	if !errors.Is(err, farm.ErrMaxConcurrentCalls) {
+		t.Fatalf("4th call = %v, want ErrMaxConcurrentCalls", err)
+	}
+	if st := f.Stats(); st.Refused != 1 || st.Retried != 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+	for _, fu := range held {
+		if _, err := fu.Result(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.RunMethod(ctx(t), "add", 1, 2, 3); err != nil {
+		t.Fatalf("after the others finished: %v", err)
+	}
+}
+
+func TestBroadcast(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 3})
+	replies, err := f.BroadcastMethod(ctx(t), "pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for i, r := range replies {
+		var pid int
+		if err := r.Result.Decode(&pid); err != nil {
+			t.Fatal(err)
+		}
+		if r.Slot != i || r.PID != pid || seen[pid] {
+			t.Fatalf("reply %d = %+v (pid %d), seen %v", i, r, pid, seen)
+		}
+		seen[pid] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("broadcast reached %d workers", len(seen))
+	}
+	// Failures are attributed to each worker.
+	replies, err = f.BroadcastMethod(ctx(t), "fail", "permanent")
+	if err == nil || len(replies) != 3 {
+		t.Fatalf("broadcast of failures = %v, %v", replies, err)
+	}
+	for _, r := range replies {
+		if !errors.Is(r.Err, farm.ErrPermanent) || r.PID == 0 {
+			t.Fatalf("reply = %+v", r)
+		}
+	}
+}
+
+func TestBroadcastDefaultMethod(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 2})
+	replies, err := f.Broadcast(ctx(t), "init")
+	if err != nil || len(replies) != 2 {
+		t.Fatalf("Broadcast = %v, %v", replies, err)
+	}
+}

@@ -1,0 +1,155 @@
+package farm_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/pkg/farm"
+)
+
+func TestConfigValidation(t *testing.T) {
+	cases := []struct {
+		field string
+		cfg   farm.Config
+	}{
+		{"Path", farm.Config{}},
+		{"Workers", farm.Config{Path: "x", Workers: -1}},
+		{"MaxConcurrentCalls", farm.Config{Path: "x", MaxConcurrentCalls: -1}},
+		{"MaxConcurrentCallsPerWorker", farm.Config{Path: "x", MaxConcurrentCallsPerWorker: -2}},
+		{"MaxRetries", farm.Config{Path: "x", MaxRetries: -2}},
+		{"RetryBackoff", farm.Config{Path: "x", RetryBackoff: -time.Second}},
+		{"Timeout", farm.Config{Path: "x", Timeout: -time.Second}},
+		{"TTL", farm.Config{Path: "x", TTL: -1}},
+		{"MaxIdleTime", farm.Config{Path: "x", MaxIdleTime: -time.Second}},
+		{"KillTimeout", farm.Config{Path: "x", KillTimeout: -time.Second}},
+		{"StartTimeout", farm.Config{Path: "x", StartTimeout: -time.Second}},
+		{"MaxMessageSize", farm.Config{Path: "x", MaxMessageSize: -1}},
+		{"MaxMessageSize", farm.Config{Path: "x", MaxMessageSize: 1 << 32}},
+		{"Checksum", farm.Config{Path: "x", Checksum: []byte{1, 2}}},
+		{"Env[0]", farm.Config{Path: "x", Env: []string{"NOEQUALS"}}},
+	}
+	for _, c := range cases {
+		_, err := farm.New(c.cfg)
+		if !errors.Is(err, farm.ErrInvalidConfig) {
+			t.Errorf("%s: err = %v, want ErrInvalidConfig", c.field, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: error %q does not name the field", c.field, err)
+		}
+	}
+}
+
+func TestConfigNotModified(t *testing.T) {
+	cfg := farm.Config{Path: workerBin, Workers: 1, Env: []string{"A=1"}}
+	before := cfg
+	newFarm(t, cfg)
+	if cfg.MaxRetries != before.MaxRetries || cfg.KillTimeout != 0 || cfg.Serializer != nil || cfg.Logger != nil {
+		t.Fatalf("New modified the caller's Config: %+v", cfg)
+	}
+}
+
+// startFails checks that New fails with ErrWorkerStart and want, quickly,
+// leaving no process behind.
+func startFails(t *testing.T, cfg farm.Config, want error, text string) {
+	t.Helper()
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 3 * time.Second
+	}
+	cfg.Logger = testLogger(t)
+	start := time.Now()
+	f, err := farm.New(cfg)
+	if err == nil {
+		f.Kill()
+		t.Fatal("New succeeded")
+	}
+	if d := time.Since(start); d > cfg.StartTimeout+2*time.Second {
+		t.Errorf("New took %v", d)
+	}
+	if !errors.Is(err, farm.ErrWorkerStart) {
+		t.Errorf("err = %v, want ErrWorkerStart", err)
+	}
+	if want != nil && !errors.Is(err, want) {
+		t.Errorf("err = %v, want %v", err, want)
+	}
+	if !strings.Contains(err.Error(), text) {
+		t.Errorf("err = %q, want it to mention %q", err, text)
+	}
+	testutil.NoChildren(t, 2*time.Second)
+}
+
+func TestNewMissingBinary(t *testing.T) {
+	startFails(t, farm.Config{Path: "/nonexistent/worker", Workers: 2}, fs.ErrNotExist, "/nonexistent/worker")
+}
+
+func TestNewDirectory(t *testing.T) {
+	startFails(t, farm.Config{Path: t.TempDir(), Workers: 1}, nil, "directory")
+}
+
+func TestNewNotExecutable(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "worker")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startFails(t, farm.Config{Path: p, Workers: 1}, nil, "not executable")
+}
+
+func TestNewNotAWorker(t *testing.T) {
+	bin := testutil.MustBuild(t, "./internal/testutil/fixtures/notworker")
+	startFails(t, farm.Config{Path: bin, Workers: 2}, farm.ErrNotWorker, "hello, I am not a worker")
+	startFails(t, farm.Config{Path: bin, Args: []string{"exit"}, Workers: 1}, farm.ErrNotWorker, "not a workestrator worker")
+	startFails(t, farm.Config{Path: "/bin/true", Workers: 1}, farm.ErrNotWorker, "/bin/true")
+}
+
+func TestNewSilentProgramTimesOut(t *testing.T) {
+	startFails(t, farm.Config{Path: "/bin/sleep", Args: []string{"60"}, Workers: 1, StartTimeout: 300 * time.Millisecond},
+		farm.ErrNotWorker, "timeout")
+}
+
+func TestNewProtocolMismatch(t *testing.T) {
+	startFails(t, farm.Config{Path: workerBin, Workers: 1, Env: []string{"FIXTURE_PROTOCOL=99"}}, farm.ErrProtocolVersion, "99")
+}
+
+func TestNewBadFunctionShape(t *testing.T) {
+	bin := testutil.MustBuild(t, "./internal/testutil/fixtures/badshape")
+	startFails(t, farm.Config{Path: bin, Workers: 1}, nil, `method "bad"`)
+}
+
+func TestNewStdoutBeforeHandshake(t *testing.T) {
+	startFails(t, farm.Config{Path: workerBin, Workers: 1, Env: []string{"FIXTURE_STDOUT_BEFORE=1"}}, farm.ErrNotWorker, "noise before the handshake")
+}
+
+func TestChecksum(t *testing.T) {
+	sum := sha256File(t, workerBin)
+	f := newFarm(t, farm.Config{Workers: 1, Checksum: sum})
+	if _, err := farm.Call[int](ctx(t), f, "add", 1, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Kill()
+	bad := append([]byte(nil), sum...)
+	bad[0] ^= 0xff
+	startFails(t, farm.Config{Path: workerBin, Workers: 1, Checksum: bad}, farm.ErrChecksumMismatch, "sha256")
+}
+
+func TestArgsEnvDir(t *testing.T) {
+	dir := t.TempDir()
+	f := newFarm(t, farm.Config{Workers: 1, Env: []string{"FIXTURE_VALUE=hello"}, Dir: dir})
+	v, err := farm.Call[string](ctx(t), f, "env", "FIXTURE_VALUE")
+	if err != nil || v != "hello" {
+		t.Fatalf("env = %q, %v", v, err)
+	}
+	cwd, err := farm.Call[string](ctx(t), f, "cwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := filepath.EvalSymlinks(dir)
+	if got, _ := filepath.EvalSymlinks(cwd); got != want {
+		t.Fatalf("cwd = %q, want %q", cwd, dir)
+	}
+}
