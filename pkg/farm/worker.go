@@ -108,6 +108,7 @@ func (s *slot) supervise(first *sync.WaitGroup) {
 	var retry *time.Timer
 	var retryC <-chan time.Time
 	for {
+		waited := false
 		select {
 		case <-f.killed:
 			if retry != nil {
@@ -115,11 +116,11 @@ func (s *slot) supervise(first *sync.WaitGroup) {
 			}
 			return
 		case <-s.wake:
+			if retryC != nil {
+				continue // a backoff is running
+			}
 		case <-retryC:
-			retry, retryC = nil, nil
-		}
-		if retryC != nil {
-			continue // a backoff is running
+			retry, retryC, waited = nil, nil, true
 		}
 		f.mu.Lock()
 		need := f.state != farmKilled && s.cur == nil
@@ -128,7 +129,7 @@ func (s *slot) supervise(first *sync.WaitGroup) {
 		if !need {
 			continue
 		}
-		if delay > 0 {
+		if delay > 0 && !waited {
 			retry = time.NewTimer(delay)
 			retryC = retry.C
 			continue

@@ -1,0 +1,141 @@
+package main
+
+// Spec is what one run of one workload on one system needs. The compare
+// program passes it as JSON to every runner: the peers' scripts and its own
+// child process for workestrator-go.
+type Spec struct {
+	System   string `json:"system"`
+	Workload string `json:"workload"`
+	Workers  int    `json:"workers"`
+	// Calls is the number of measured calls; Warmup calls run before them
+	// (seq only).
+	Calls  int `json:"calls,omitempty"`
+	Warmup int `json:"warmup,omitempty"`
+	// Window is the number of calls outstanding at a time.
+	Window int `json:"window,omitempty"`
+	// PerWorker is the per-worker cap on calls in flight, for the systems
+	// that have one (workestrator-go, node-worker-farm, piscina's
+	// concurrentTasksPerWorker).
+	PerWorker int `json:"per_worker,omitempty"`
+	// TTL is the number of calls after which a worker is replaced.
+	TTL int `json:"ttl,omitempty"`
+	// Points and Chunks size the pi workload; BaselineChunks is how many of
+	// the chunks the single-process baseline runs (its time is scaled up to
+	// all chunks).
+	Points         int `json:"points,omitempty"`
+	Chunks         int `json:"chunks,omitempty"`
+	BaselineChunks int `json:"baseline_chunks,omitempty"`
+	// Size is the payload size in bytes.
+	Size int `json:"size,omitempty"`
+	// HangTimeoutS bounds a run that is known to hang (python-ppe ttl1000).
+	HangTimeoutS float64 `json:"hang_timeout_s,omitempty"`
+	// WorkerPath is the workestrator-go worker binary.
+	WorkerPath string `json:"worker_path,omitempty"`
+}
+
+// Row is one measured value of one run.
+type Row struct {
+	Workload string  `json:"workload"`
+	Metric   string  `json:"metric"`
+	Value    float64 `json:"value"`
+}
+
+// Output is what a runner prints on stdout, as the last line: rows, or a
+// reason to skip the pair, or an error.
+type Output struct {
+	Rows  []Row  `json:"rows,omitempty"`
+	Skip  string `json:"skip,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Info is a free-form note (workestrator-go: farm statistics), shown
+	// with -v.
+	Info string `json:"info,omitempty"`
+}
+
+// sizes holds the workload sizes of a full or a quick run.
+type sizes struct {
+	seqCalls, seqWarmup     int
+	windowCalls             int
+	burstCalls              int
+	ttlCalls                int
+	piPoints, piChunks      int
+	payloadCalls            map[string]int
+	hangTimeoutS            float64
+	runTimeoutS             float64
+	pythonBaselineChunks    int
+	perWorker, burstPerWork int
+}
+
+var fullSizes = sizes{
+	seqCalls: 5000, seqWarmup: 1000,
+	windowCalls:  20000,
+	burstCalls:   200000,
+	ttlCalls:     20000,
+	piPoints:     200_000_000,
+	piChunks:     100,
+	payloadCalls: map[string]int{"payload-1KiB": 5000, "payload-1MiB": 200, "payload-16MiB": 16},
+	hangTimeoutS: 60, runTimeoutS: 600,
+	pythonBaselineChunks: 10,
+	perWorker:            64, burstPerWork: 256,
+}
+
+var quickSizes = sizes{
+	seqCalls: 1000, seqWarmup: 300,
+	windowCalls:  5000,
+	burstCalls:   50000,
+	ttlCalls:     5000,
+	piPoints:     20_000_000,
+	piChunks:     100,
+	payloadCalls: map[string]int{"payload-1KiB": 1000, "payload-1MiB": 32, "payload-16MiB": 4},
+	hangTimeoutS: 10, runTimeoutS: 120,
+	pythonBaselineChunks: 10,
+	perWorker:            64, burstPerWork: 256,
+}
+
+var payloadSizes = map[string]int{
+	"payload-1KiB":  1 << 10,
+	"payload-1MiB":  1 << 20,
+	"payload-16MiB": 16 << 20,
+}
+
+// allWorkloads in the order they run and print.
+var allWorkloads = []string{
+	"seq", "window64", "burst200k", "ttl1000", "pi", "startup",
+	"payload-1KiB", "payload-1MiB", "payload-16MiB",
+}
+
+const goSystem = "workestrator-go"
+
+var allSystems = []string{goSystem, "node-worker-farm", "piscina", "python-ppe", "python-mp-pool"}
+
+// specFor builds the spec of one run.
+func (z sizes) specFor(system, workload, workerPath string) Spec {
+	s := Spec{System: system, Workload: workload, Workers: 2, PerWorker: z.perWorker}
+	switch workload {
+	case "seq":
+		s.Calls, s.Warmup = z.seqCalls, z.seqWarmup
+	case "window64":
+		s.Calls, s.Window = z.windowCalls, 64
+	case "burst200k":
+		s.Calls, s.PerWorker = z.burstCalls, z.burstPerWork
+	case "ttl1000":
+		s.Calls, s.Window, s.TTL = z.ttlCalls, 64, 1000
+		if system == "python-ppe" {
+			s.HangTimeoutS = z.hangTimeoutS
+		}
+	case "pi":
+		s.Points, s.Chunks, s.PerWorker = z.piPoints, z.piChunks, 2
+		s.BaselineChunks = z.piChunks
+		if system == "python-ppe" || system == "python-mp-pool" {
+			s.BaselineChunks = z.pythonBaselineChunks
+		}
+	case "startup":
+	default:
+		if size, ok := payloadSizes[workload]; ok {
+			s.Size, s.Calls, s.Window, s.PerWorker = size, z.payloadCalls[workload], 4, 2
+		}
+	}
+	if system == goSystem {
+		s.WorkerPath = workerPath
+	}
+	return s
+}

@@ -1,0 +1,139 @@
+package farm_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/pkg/farm"
+)
+
+func workerPIDs(f *farm.Farm) []int {
+	var pids []int
+	for _, w := range f.Stats().Workers {
+		pids = append(pids, w.PID)
+	}
+	return pids
+}
+
+func TestKillSettlesEverything(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 2, KillTimeout: 200 * time.Millisecond})
+	pids := workerPIDs(f)
+	var futures []*farm.Future
+	for range 4 {
+		futures = append(futures, f.Go(ctx(t), "block")) // in flight
+	}
+	for range 10 {
+		futures = append(futures, f.Go(ctx(t), "add", 1, 2, 3)) // queued
+	}
+	testutil.Eventually(t, 5*time.Second, "4 in flight", func() bool { return f.Stats().InFlight == 4 })
+	start := time.Now()
+	f.Kill()
+	if d := time.Since(start); d > 200*time.Millisecond+300*time.Millisecond {
+		t.Errorf("Kill took %v with KillTimeout 200ms", d)
+	}
+	for i, fu := range futures {
+		select {
+		case <-fu.Done():
+		default:
+			t.Fatalf("call %d not settled after Kill", i)
+		}
+		if _, err := fu.Result(); !errors.Is(err, farm.ErrFarmKilled) {
+			t.Fatalf("call %d: %v, want ErrFarmKilled", i, err)
+		}
+	}
+	for _, pid := range pids {
+		if testutil.Alive(pid) {
+			t.Errorf("worker %d alive after Kill", pid)
+		}
+	}
+	if _, err := f.RunMethod(ctx(t), "add", 1, 2, 3); !errors.Is(err, farm.ErrFarmKilled) {
+		t.Fatalf("call after Kill: %v", err)
+	}
+}
+
+func TestKillConcurrentAndIdempotent(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 2})
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(f.Kill)
+		wg.Go(func() { _ = f.Shutdown(context.Background()) })
+	}
+	wg.Wait()
+	f.Kill()
+}
+
+func TestKillAll(t *testing.T) {
+	a := newFarm(t, farm.Config{Workers: 1})
+	b := newFarm(t, farm.Config{Workers: 1})
+	pids := append(workerPIDs(a), workerPIDs(b)...)
+	fu := b.Go(ctx(t), "block")
+	farm.KillAll()
+	if _, err := fu.Result(); !errors.Is(err, farm.ErrFarmKilled) {
+		t.Fatalf("in-flight call: %v", err)
+	}
+	for _, pid := range pids {
+		if testutil.Alive(pid) {
+			t.Errorf("worker %d alive after KillAll", pid)
+		}
+	}
+	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "workestrator-"+strconv.Itoa(os.Getpid())+"-*"))
+	if len(matches) != 0 {
+		t.Fatalf("socket directories left: %v", matches)
+	}
+}
+
+func TestShutdownDrains(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, MaxConcurrentCallsPerWorker: 1})
+	var futures []*farm.Future
+	for range 5 {
+		futures = append(futures, f.Go(ctx(t), "sleep", 20))
+	}
+	if err := f.Shutdown(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for i, fu := range futures {
+		if _, err := fu.Result(); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if _, err := f.RunMethod(ctx(t), "add", 1, 2, 3); !errors.Is(err, farm.ErrFarmKilled) && !errors.Is(err, farm.ErrShutdown) {
+		t.Fatalf("after Shutdown: %v", err)
+	}
+}
+
+func TestShutdownRefusesNewCalls(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1})
+	fu := f.Go(ctx(t), "sleep", 300)
+	done := make(chan error)
+	go func() { done <- f.Shutdown(ctx(t)) }()
+	testutil.Eventually(t, 5*time.Second, "new calls refused", func() bool {
+		_, err := f.RunMethod(ctx(t), "add", 1, 2, 3)
+		return errors.Is(err, farm.ErrShutdown)
+	})
+	if _, err := fu.Result(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestShutdownDeadlineKills(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, KillTimeout: 50 * time.Millisecond})
+	fu := f.Go(ctx(t), "block")
+	c, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := f.Shutdown(c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	if _, err := fu.Result(); !errors.Is(err, farm.ErrFarmKilled) {
+		t.Fatalf("blocked call: %v", err)
+	}
+}

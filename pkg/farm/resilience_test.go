@@ -1,0 +1,273 @@
+package farm_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/pkg/farm"
+)
+
+func TestTimeoutHonouredKeepsWorker(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, Timeout: 50 * time.Millisecond, MaxRetries: farm.NoRetries})
+	pid := workerPIDs(f)[0]
+	_, err := f.RunMethod(ctx(t), "sleep", 5000)
+	var te *farm.TimeoutError
+	if !errors.Is(err, farm.ErrTimeout) || !errors.As(err, &te) || te.PID != pid {
+		t.Fatalf("err = %v", err)
+	}
+	// The function returned on its cancelled context: same worker, free again.
+	testutil.Eventually(t, 5*time.Second, "the abandoned call to end", func() bool {
+		st := f.Stats()
+		return len(st.Workers) == 1 && st.Workers[0].InFlight == 0
+	})
+	if got, err := farm.Call[int](ctx(t), f, "pid"); err != nil || got != pid {
+		t.Fatalf("worker after timeout: pid %d (was %d), %v", got, pid, err)
+	}
+}
+
+func TestTimeoutIgnoredRecyclesWorker(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, Timeout: 50 * time.Millisecond, KillTimeout: 100 * time.Millisecond, MaxRetries: 1})
+	pid := workerPIDs(f)[0]
+	start := time.Now()
+	_, err := f.RunMethod(ctx(t), "block")
+	var mr *farm.MaxRetriesError
+	if !errors.Is(err, farm.ErrTimeout) || !errors.As(err, &mr) || mr.Attempts != 2 {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("two 50ms attempts took %v", d)
+	}
+	testutil.Eventually(t, 5*time.Second, "the hung worker to be killed", func() bool { return !testutil.Alive(pid) })
+	// Capacity comes back: a fresh worker answers.
+	got, err := farm.Call[int](ctx(t), f, "pid")
+	if err != nil || got == pid {
+		t.Fatalf("after recycling: pid %d (hung %d), %v", got, pid, err)
+	}
+	if st := f.Stats(); st.TimedOut != 2 || st.WorkersHung == 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestContextCancelWhileQueued(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, MaxConcurrentCallsPerWorker: 1})
+	blocker := f.Go(ctx(t), "sleep", 300)
+	c, cancel := context.WithCancel(context.Background())
+	fu := f.Go(c, "add", 1, 2, 3)
+	cancel()
+	if _, err := fu.Wait(ctx(t)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("queued call: %v", err)
+	}
+	if _, err := blocker.Result(); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.Stats(); st.Queued != 0 || st.Retried != 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestContextDeadlineWhileRunning(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1})
+	pid := workerPIDs(f)[0]
+	c, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := f.RunMethod(c, "sleep", 5000)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("cancellation took %v", d)
+	}
+	testutil.Eventually(t, 5*time.Second, "the cancelled call to end in the worker", func() bool {
+		return f.Stats().Workers[0].InFlight == 0
+	})
+	if st := f.Stats(); st.Retried != 0 || st.Workers[0].PID != pid {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestWorkerExitRetried(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 2})
+	marker := filepath.Join(t.TempDir(), "marker")
+	pid, err := farm.Call[int](ctx(t), f, "flaky", marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid <= 0 {
+		t.Fatalf("pid = %d", pid)
+	}
+	testutil.Eventually(t, 5*time.Second, "the slot refilled", func() bool {
+		st := f.Stats()
+		return len(st.Workers) == 2 && st.WorkersCrashed == 1
+	})
+}
+
+func TestWorkerExitNoRetries(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 2, MaxRetries: farm.NoRetries})
+	other := f.Go(ctx(t), "sleep", 200) // on the other worker: untouched
+	_, err := f.RunMethod(ctx(t), "exit", 7)
+	var we *farm.WorkerExitError
+	if !errors.As(err, &we) || !errors.Is(err, farm.ErrWorkerTerminated) || we.Status.Code != 7 {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := other.Result(); err != nil {
+		t.Fatalf("the other worker's call: %v", err)
+	}
+	testutil.Eventually(t, 5*time.Second, "a replacement", func() bool { return len(f.Stats().Workers) == 2 })
+}
+
+func TestWorkerKilledFromOutside(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, MaxRetries: farm.NoRetries})
+	pid := workerPIDs(f)[0]
+	fu := f.Go(ctx(t), "block")
+	testutil.Eventually(t, 5*time.Second, "call running", func() bool { return f.Stats().InFlight == 1 })
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, err := fu.Wait(ctx(t))
+	var we *farm.WorkerExitError
+	if !errors.As(err, &we) || we.Status.Signal != "killed" || we.PID != pid {
+		t.Fatalf("err = %v", err)
+	}
+	got, err := farm.Call[int](ctx(t), f, "pid")
+	if err != nil || got == pid {
+		t.Fatalf("replacement: %d, %v", got, err)
+	}
+}
+
+func TestCrashRetriedOnReplacement(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, MaxRetries: 2})
+	_, err := f.RunMethod(ctx(t), "exit", 1)
+	var mr *farm.MaxRetriesError
+	if !errors.As(err, &mr) || mr.Attempts != 3 || !errors.Is(err, farm.ErrWorkerTerminated) {
+		t.Fatalf("err = %v", err)
+	}
+	if st := f.Stats(); st.WorkersCrashed != 3 {
+		t.Fatalf("crashed = %d", st.WorkersCrashed)
+	}
+}
+
+func TestTTLRecycles(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, TTL: 5})
+	pids := map[int]int{}
+	for range 12 {
+		pid, err := farm.Call[int](ctx(t), f, "pid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids[pid]++
+	}
+	if len(pids) != 3 {
+		t.Fatalf("pids = %v, want 3 workers for 12 calls with TTL 5", pids)
+	}
+	for pid, n := range pids {
+		if n > 5 {
+			t.Fatalf("worker %d took %d calls", pid, n)
+		}
+	}
+}
+
+func TestTTLNoCallLost(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 2, TTL: 10, MaxConcurrentCallsPerWorker: 4})
+	var futures []*farm.Future
+	for i := range 300 {
+		futures = append(futures, f.Go(ctx(t), "add", i, 0, 0))
+	}
+	for i, fu := range futures {
+		r, err := fu.Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := r.Decode(&n); err != nil || n != i {
+			t.Fatalf("call %d = %d, %v", i, n, err)
+		}
+	}
+	if st := f.Stats(); st.WorkersRecycled < 20 || st.Retried != 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestIdleRecycles(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, MaxIdleTime: 50 * time.Millisecond})
+	pid := workerPIDs(f)[0]
+	testutil.Eventually(t, 5*time.Second, "the idle worker to be replaced", func() bool {
+		ws := workerPIDs(f)
+		return len(ws) == 1 && ws[0] != pid && !testutil.Alive(pid)
+	})
+	if _, err := farm.Call[int](ctx(t), f, "pid"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStopStubbornWorker(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, KillTimeout: 100 * time.Millisecond})
+	pid, err := farm.Call[int](ctx(t), f, "stubborn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	f.Kill()
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Kill of a worker ignoring SIGTERM took %v", d)
+	}
+	if testutil.Alive(pid) {
+		t.Fatal("worker alive")
+	}
+}
+
+func TestStopFrozenWorker(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, KillTimeout: 100 * time.Millisecond})
+	pid := workerPIDs(f)[0]
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	f.Kill()
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Kill of a SIGSTOPped worker took %v", d)
+	}
+	if testutil.Alive(pid) {
+		t.Fatal("worker alive")
+	}
+}
+
+func TestStopWorkerWithGrandchild(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, KillTimeout: 100 * time.Millisecond})
+	child, err := farm.Call[int](ctx(t), f, "spawn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := workerPIDs(f)[0]
+	start := time.Now()
+	f.Kill()
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Kill of a worker whose child holds its pipes took %v", d)
+	}
+	if testutil.Alive(pid) || testutil.Alive(child) {
+		t.Fatalf("left alive: worker %v, grandchild %v", testutil.Alive(pid), testutil.Alive(child))
+	}
+}
+
+func TestGrandchildHoldingPipesAfterCrash(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, MaxRetries: farm.NoRetries})
+	if _, err := farm.Call[int](ctx(t), f, "spawn"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := f.RunMethod(ctx(t), "exit", 5)
+	if !errors.Is(err, farm.ErrWorkerTerminated) {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("death seen after %v", d)
+	}
+	if _, err := farm.Call[int](ctx(t), f, "pid"); err != nil {
+		t.Fatal(err)
+	}
+}
