@@ -1,0 +1,100 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+	"github.com/workestrator/workestrator/pkg/serializer"
+)
+
+func TestValidateShapes(t *testing.T) {
+	good := Methods{
+		"none":     func() {},
+		"value":    func(a, b int) int { return a + b },
+		"err":      func(string) error { return nil },
+		"both":     func(ctx context.Context, s []byte) (string, error) { return "", nil },
+		"ctxonly":  func(context.Context) {},
+		"variadic": func(prefix string, xs ...int) int { return len(xs) },
+		"any":      func(v any) any { return v },
+	}
+	if err := Validate(good); err != nil {
+		t.Fatalf("Validate(good) = %v", err)
+	}
+	bad := map[string]any{
+		"notfunc":    42,
+		"nilfunc":    (func())(nil),
+		"tworesults": func() (int, int) { return 0, 0 },
+		"errfirst":   func() (error, int) { return nil, 0 },
+		"three":      func() (int, int, error) { return 0, 0, nil },
+		"ctxlater":   func(int, context.Context) {},
+		"chanparam":  func(chan int) {},
+		"funcresult": func() func() { return nil },
+	}
+	for name, fn := range bad {
+		err := Validate(Methods{name: fn})
+		if err == nil || !strings.Contains(err.Error(), `"`+name+`"`) {
+			t.Errorf("%s: Validate = %v, want an error naming it", name, err)
+		}
+	}
+	if err := Validate(Methods{}); err == nil {
+		t.Error("no methods accepted")
+	}
+	if err := Validate(Methods{"": func() {}}); err == nil {
+		t.Error("empty name accepted")
+	}
+}
+
+func call(t *testing.T, fn any, args ...any) ([]byte, *workerpb.Error) {
+	t.Helper()
+	m, err := newMethod("m", fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var enc [][]byte
+	for _, a := range args {
+		b, _ := serializer.JSON.Marshal(a)
+		enc = append(enc, b)
+	}
+	return m.call(context.Background(), serializer.JSON, enc)
+}
+
+func TestMethodCall(t *testing.T) {
+	if r, e := call(t, func(a, b int) int { return a + b }, 2, 3); e != nil || string(r) != "5" {
+		t.Fatalf("add = %s, %v", r, e)
+	}
+	if r, e := call(t, func(p string, xs ...int) int { return len(xs) }, "p", 1, 2, 3); e != nil || string(r) != "3" {
+		t.Fatalf("variadic = %s, %v", r, e)
+	}
+	if _, e := call(t, func(p string, xs ...int) int { return len(xs) }); e == nil || e.Code != workerpb.Error_BAD_ARGUMENTS {
+		t.Fatalf("variadic without its fixed argument: %v", e)
+	}
+	if r, e := call(t, func() {}); e != nil || r != nil {
+		t.Fatalf("no result = %s, %v", r, e)
+	}
+	if _, e := call(t, func(a int) int { return a }, "x"); e == nil || e.Code != workerpb.Error_BAD_ARGUMENTS || !strings.Contains(e.Message, "argument 1") {
+		t.Fatalf("bad type: %v", e)
+	}
+	if _, e := call(t, func() int { panic("boom") }); e == nil || e.Code != workerpb.Error_PANIC || e.Message != "boom" || e.Stack == "" {
+		t.Fatalf("panic: %v", e)
+	}
+	if _, e := call(t, func() error { return Permanent(errors.New("no")) }); e == nil || !e.Permanent || e.Type != "*errors.errorString" {
+		t.Fatalf("permanent: %v", e)
+	}
+	if Permanent(nil) != nil {
+		t.Fatal("Permanent(nil) != nil")
+	}
+}
+
+func TestRemoteErrorIs(t *testing.T) {
+	re := remoteErrorFromPB("m", &workerpb.Error{Code: workerpb.Error_UNKNOWN_METHOD, Message: "x"}, nil)
+	if !errors.Is(re, ErrUnknownMethod) || errors.Is(re, ErrPanic) || re.Retryable() {
+		t.Fatalf("%v", re)
+	}
+	re = remoteErrorFromPB("m", &workerpb.Error{Code: workerpb.Error_APPLICATION, Type: "T", Message: "x"}, nil)
+	if !re.Retryable() || re.Error() != `method "m": T: x` {
+		t.Fatalf("%v", re)
+	}
+}
