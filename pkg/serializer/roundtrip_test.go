@@ -279,6 +279,15 @@ func TestTable(t *testing.T) {
 	if string(old) != b.String() {
 		t.Errorf("%s is stale; run go test -run TestTable -update. Want:\n%s", path, b.String())
 	}
+	// The README carries the same table.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := b.String()[strings.Index(b.String(), "| Go value |"):]
+	if !strings.Contains(string(readme), rows) {
+		t.Errorf("README.md's serializer table differs from %s; copy it from there", path)
+	}
 }
 
 func cell(e expect) string {

@@ -1,0 +1,71 @@
+package farm_test
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/workestrator/workestrator/pkg/farm"
+)
+
+// BenchmarkSeq measures one call at a time: the round-trip latency.
+func BenchmarkSeq(b *testing.B) {
+	f := newFarm(b, farm.Config{Workers: 2})
+	c := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := f.RunMethod(c, "add", i, 1, 2); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkWindow64 keeps 64 calls in flight.
+func BenchmarkWindow64(b *testing.B) {
+	f := newFarm(b, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 64})
+	c := context.Background()
+	window := make([]*farm.Future, 64)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		slot := i % 64
+		if fu := window[slot]; fu != nil {
+			if _, err := fu.Result(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		window[slot] = f.Go(c, "add", i, 1, 2)
+	}
+	for _, fu := range window {
+		if fu != nil {
+			fu.Result()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
+
+// BenchmarkBurst submits b.N calls at once as futures, then waits for all.
+func BenchmarkBurst(b *testing.B) {
+	f := newFarm(b, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 256})
+	c := context.Background()
+	futures := make([]*farm.Future, b.N)
+	b.ResetTimer()
+	for i := range futures {
+		futures[i] = f.Go(c, "add", i, 1, 2)
+	}
+	for _, fu := range futures {
+		if _, err := fu.Result(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
