@@ -3,6 +3,7 @@ package farm_test
 import (
 	"context"
 	"sort"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,9 +29,25 @@ func BenchmarkSeq(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
 
+func cpuNow() (self, children time.Duration) {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru)
+	children = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return
+}
+
 // BenchmarkWindow64 keeps 64 calls in flight.
 func BenchmarkWindow64(b *testing.B) {
+	s0, c0 := cpuNow()
 	f := newFarm(b, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 64})
+	defer func() {
+		f.Kill()
+		s1, c1 := cpuNow()
+		b.ReportMetric(float64((s1-s0).Microseconds())/float64(b.N), "host-cpu-µs/call")
+		b.ReportMetric(float64((c1-c0).Microseconds())/float64(b.N), "worker-cpu-µs/call")
+	}()
 	c := context.Background()
 	window := make([]*farm.Future, 64)
 	b.ResetTimer()

@@ -5,12 +5,14 @@ import (
 	"sync"
 )
 
-// batcher gathers items from many goroutines into batches for one sender,
-// without a goroutine of its own: the goroutine that finds no send in
-// progress becomes the sender and keeps sending until nothing is pending,
-// while the others only append. A lone item is therefore sent at once, by
-// the goroutine that produced it, and items that arrive during a send share
-// the next message.
+// batcher gathers items from many goroutines into batches for one sender.
+// Two ways to send what is pending: flush, by the producing goroutine
+// itself, for a lone item that must leave at once (no hand-off to another
+// goroutine on the latency path); or wake, which hands the send to the
+// batcher's own goroutine, so that the producer goes on producing while the
+// previous message is written and what it adds meanwhile shares the next
+// one. Either way one goroutine sends at a time and keeps sending until
+// nothing is pending.
 type batcher[T any] struct {
 	mu      sync.Mutex
 	pending []T
@@ -18,6 +20,33 @@ type batcher[T any] struct {
 	sending bool
 	err     error
 	send    func([]T) error
+	kick    chan struct{}
+}
+
+func newBatcher[T any](send func([]T) error) *batcher[T] {
+	return &batcher[T]{send: send, kick: make(chan struct{}, 1)}
+}
+
+// loop is the batcher's sending goroutine; it returns when done is closed.
+func (b *batcher[T]) loop(done <-chan struct{}) {
+	for {
+		select {
+		case <-b.kick:
+		case <-done:
+			return
+		}
+		// Let the producers that were woken with us add their items first.
+		runtime.Gosched()
+		b.flush()
+	}
+}
+
+// wake asks the batcher's goroutine to send what is pending.
+func (b *batcher[T]) wake() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
 }
 
 // add appends v and reports whether the caller must call flush.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
@@ -71,9 +72,10 @@ type Conn struct {
 	client workerpb.WorkerClient
 	stream workerpb.Worker_StreamClient
 	cancel context.CancelFunc
-	out    batcher[outItem]
+	out    *batcher[outItem]
 	done   chan struct{}
 	err    error // set before done is closed
+	sender sync.WaitGroup
 }
 
 type outItem struct {
@@ -92,8 +94,9 @@ func openConn(client workerpb.WorkerClient, onResponses func([]Response)) (*Conn
 		return nil, fmt.Errorf("open worker stream: %w", err)
 	}
 	c := &Conn{client: client, stream: stream, cancel: cancel, done: make(chan struct{})}
-	c.out.send = c.sendBatch
+	c.out = newBatcher(c.sendBatch)
 	go c.receive(onResponses)
+	c.sender.Go(func() { c.out.loop(c.done) })
 	return c, nil
 }
 
@@ -165,9 +168,15 @@ func (c *Conn) EnqueueCancel(id uint64) bool {
 	return c.out.add(outItem{cancel: id})
 }
 
-// Flush sends what is pending unless another goroutine is sending. It may
-// block while the stream is under flow control.
+// Flush sends what is pending from the calling goroutine, unless another
+// goroutine is sending. It may block while the stream is under flow
+// control. Use it for a lone call that must leave at once.
 func (c *Conn) Flush() { c.out.flush() }
+
+// Wake hands what is pending to the connection's sending goroutine and
+// returns at once. Use it when more calls are coming: they will share the
+// next message.
+func (c *Conn) Wake() { c.out.wake() }
 
 // Done is closed when the stream ends: the worker died, the connection
 // broke, or Close was called.
@@ -187,6 +196,7 @@ func (c *Conn) Err() error {
 func (c *Conn) Close() {
 	c.cancel()
 	<-c.done
+	c.sender.Wait()
 }
 
 // Describe asks the worker for its methods, serializers and version.

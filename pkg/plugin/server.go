@@ -6,7 +6,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
@@ -76,6 +75,12 @@ func (s *server) run(ctx context.Context, c *workerpb.Call) *workerpb.Reply {
 		return r
 	}
 	r.Result, r.Error = m.call(ctx, ser, c.Args)
+	s.checkSize(r)
+	return r
+}
+
+// checkSize replaces a result over the size limit with a TOO_LARGE error.
+func (s *server) checkSize(r *workerpb.Reply) {
 	if s.maxMessage > 0 && len(r.Result) > s.maxMessage {
 		r.Error = &workerpb.Error{
 			Code:    workerpb.Error_TOO_LARGE,
@@ -83,66 +88,6 @@ func (s *server) run(ctx context.Context, c *workerpb.Call) *workerpb.Reply {
 			Message: fmt.Sprintf("result of %d bytes exceeds the limit of %d bytes", len(r.Result), s.maxMessage),
 		}
 		r.Result = nil
-	}
-	return r
-}
-
-// Stream serves the farm's data plane: each call runs in its own goroutine;
-// replies are batched back by whichever goroutine finds the stream free.
-func (s *server) Stream(st workerpb.Worker_StreamServer) error {
-	ctx := st.Context()
-	out := &batcher[*workerpb.Reply]{send: func(rs []*workerpb.Reply) error {
-		return sendReplies(st, rs)
-	}}
-	var (
-		mu      sync.Mutex
-		running = make(map[uint64]context.CancelFunc)
-		wg      sync.WaitGroup
-	)
-	defer func() {
-		mu.Lock()
-		for _, cancel := range running {
-			cancel()
-		}
-		mu.Unlock()
-		wg.Wait()
-	}()
-	for {
-		b, err := st.Recv()
-		if err != nil {
-			return nil
-		}
-		mu.Lock()
-		for _, id := range b.Cancels {
-			if cancel := running[id]; cancel != nil {
-				cancel()
-			}
-		}
-		for _, c := range b.Calls {
-			var (
-				cctx   context.Context
-				cancel context.CancelFunc
-			)
-			if c.TimeoutNanos > 0 {
-				cctx, cancel = context.WithTimeout(ctx, time.Duration(c.TimeoutNanos))
-			} else {
-				cctx, cancel = context.WithCancel(ctx)
-			}
-			running[c.Id] = cancel
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := s.run(cctx, c)
-				mu.Lock()
-				delete(running, c.Id)
-				mu.Unlock()
-				cancel()
-				if out.add(r) {
-					out.flush()
-				}
-			}()
-		}
-		mu.Unlock()
 	}
 }
 

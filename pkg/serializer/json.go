@@ -22,6 +22,9 @@ func (jsonSerializer) Name() string { return "json" }
 
 // Marshal encodes v with json.Marshal.
 func (s jsonSerializer) Marshal(v any) ([]byte, error) {
+	if b, ok := appendFast(v); ok {
+		return b, nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, wrap(s.Name(), OpMarshal, v, err)
@@ -31,5 +34,8 @@ func (s jsonSerializer) Marshal(v any) ([]byte, error) {
 
 // Unmarshal decodes data with json.Unmarshal into the value v points to.
 func (s jsonSerializer) Unmarshal(data []byte, v any) error {
+	if decodeFast(data, v) {
+		return nil
+	}
 	return wrap(s.Name(), OpUnmarshal, v, json.Unmarshal(data, v))
 }

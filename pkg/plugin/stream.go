@@ -1,0 +1,156 @@
+package plugin
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+)
+
+// maxIdleRunners is how many call-running goroutines of a session may wait
+// for the next call; more exit when their call ends.
+const maxIdleRunners = 64
+
+// Stream serves the farm's data plane for one host connection.
+func (s *server) Stream(st workerpb.Worker_StreamServer) error {
+	ss := &session{
+		s:       s,
+		ctx:     st.Context(),
+		out:     newBatcher(func(rs []*workerpb.Reply) error { return sendReplies(st, rs) }),
+		cancels: make(map[uint64]context.CancelFunc),
+		jobs:    make(chan job),
+		stop:    make(chan struct{}),
+	}
+	ss.sender.Go(func() { ss.out.loop(ss.stop) })
+	defer ss.close()
+	for {
+		b, err := st.Recv()
+		if err != nil {
+			return nil
+		}
+		for _, c := range b.Calls {
+			ss.start(c)
+		}
+		if len(b.Cancels) > 0 {
+			ss.mu.Lock()
+			for _, id := range b.Cancels {
+				if cancel := ss.cancels[id]; cancel != nil {
+					cancel()
+				}
+			}
+			ss.mu.Unlock()
+		}
+	}
+}
+
+// session runs the calls of one stream. Each call runs on a goroutine of
+// its own (a function may block), taken from a set of goroutines that stay
+// a while for the next call, so that their stacks are grown once rather
+// than for every call.
+type session struct {
+	s        *server
+	ctx      context.Context
+	out      *batcher[*workerpb.Reply]
+	mu       sync.Mutex
+	cancels  map[uint64]context.CancelFunc // calls whose function takes a context
+	inflight atomic.Int64
+	idle     atomic.Int64
+	jobs     chan job
+	stop     chan struct{}
+	runners  sync.WaitGroup
+	sender   sync.WaitGroup
+}
+
+type job struct {
+	call   *workerpb.Call
+	m      *method
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// start hands a call to an idle runner goroutine, or to a new one. A
+// function that takes a context gets one here, registered before any
+// cancel frame that follows the call can be read.
+func (ss *session) start(c *workerpb.Call) {
+	j := job{call: c, m: ss.s.methods[c.Method], ctx: ss.ctx}
+	if j.m != nil && j.m.hasCtx {
+		if c.TimeoutNanos > 0 {
+			j.ctx, j.cancel = context.WithTimeout(ss.ctx, time.Duration(c.TimeoutNanos))
+		} else {
+			j.ctx, j.cancel = context.WithCancel(ss.ctx)
+		}
+		ss.mu.Lock()
+		ss.cancels[c.Id] = j.cancel
+		ss.mu.Unlock()
+	}
+	ss.inflight.Add(1)
+	select {
+	case ss.jobs <- j:
+	default:
+		ss.runners.Add(1)
+		go ss.runner(j)
+	}
+}
+
+func (ss *session) runner(j job) {
+	defer ss.runners.Done()
+	for {
+		ss.run(j)
+		if ss.idle.Add(1) > maxIdleRunners {
+			ss.idle.Add(-1)
+			return
+		}
+		select {
+		case j = <-ss.jobs:
+			ss.idle.Add(-1)
+		case <-ss.stop:
+			return
+		}
+	}
+}
+
+func (ss *session) run(j job) {
+	var r *workerpb.Reply
+	if j.m == nil {
+		r = ss.s.run(j.ctx, j.call) // answers "unknown method"
+	} else {
+		r = &workerpb.Reply{Id: j.call.Id}
+		ser, err := ss.s.sers.Lookup(j.call.Serializer)
+		if err != nil {
+			r.Error = &workerpb.Error{Code: workerpb.Error_UNKNOWN_SERIALIZER, Type: "serializer", Message: err.Error()}
+		} else {
+			r.Result, r.Error = j.m.call(j.ctx, ser, j.call.Args)
+			ss.s.checkSize(r)
+		}
+	}
+	if j.cancel != nil {
+		ss.mu.Lock()
+		delete(ss.cancels, j.call.Id)
+		ss.mu.Unlock()
+		j.cancel()
+	}
+	alone := ss.inflight.Add(-1) == 0
+	if ss.out.add(r) {
+		if alone {
+			ss.out.flush() // the last reply: send it now
+		} else {
+			ss.out.wake() // more are coming: let them share a message
+		}
+	}
+}
+
+// close cancels what still runs and waits for every goroutine of the
+// session. A function that ignores its context keeps the session open
+// until it returns; the host kills such a worker.
+func (ss *session) close() {
+	ss.mu.Lock()
+	for _, cancel := range ss.cancels {
+		cancel()
+	}
+	ss.mu.Unlock()
+	close(ss.stop)
+	ss.runners.Wait()
+	ss.sender.Wait()
+}

@@ -1,0 +1,152 @@
+package serializer
+
+import (
+	"strconv"
+)
+
+// Fast paths of JSON for the scalars that make up most call arguments and
+// results (integers, booleans, plain strings, and decoding of plain
+// numbers). Each gives exactly the bytes or the value encoding/json gives;
+// anything else goes to encoding/json.
+
+// appendFast encodes v if it is a scalar with a fast path.
+func appendFast(v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case int:
+		return strconv.AppendInt(make([]byte, 0, 20), int64(x), 10), true
+	case int64:
+		return strconv.AppendInt(make([]byte, 0, 20), x, 10), true
+	case int32:
+		return strconv.AppendInt(make([]byte, 0, 11), int64(x), 10), true
+	case uint:
+		return strconv.AppendUint(make([]byte, 0, 20), uint64(x), 10), true
+	case uint64:
+		return strconv.AppendUint(make([]byte, 0, 20), x, 10), true
+	case uint32:
+		return strconv.AppendUint(make([]byte, 0, 10), uint64(x), 10), true
+	case bool:
+		if x {
+			return []byte("true"), true
+		}
+		return []byte("false"), true
+	case string:
+		if len(x) > 256 || !plainASCII(x) {
+			return nil, false
+		}
+		b := make([]byte, 0, len(x)+2)
+		b = append(b, '"')
+		b = append(b, x...)
+		return append(b, '"'), true
+	}
+	return nil, false
+}
+
+// plainASCII reports whether s needs no escaping in JSON, as encoding/json
+// writes it (which also escapes <, > and &).
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeFast decodes data into v if both have a fast path, and reports
+// whether it did.
+func decodeFast(data []byte, v any) bool {
+	switch p := v.(type) {
+	case *int:
+		if n, ok := parseInt(data, strconv.IntSize); ok {
+			*p = int(n)
+			return true
+		}
+	case *int64:
+		if n, ok := parseInt(data, 64); ok {
+			*p = n
+			return true
+		}
+	case *float64:
+		if jsonNumber(data) {
+			if f, err := strconv.ParseFloat(string(data), 64); err == nil {
+				*p = f
+				return true
+			}
+		}
+	case *bool:
+		switch string(data) {
+		case "true":
+			*p = true
+			return true
+		case "false":
+			*p = false
+			return true
+		}
+	case *string:
+		if n := len(data); n >= 2 && n <= 258 && data[0] == '"' && data[n-1] == '"' && plainASCII(string(data[1:n-1])) {
+			*p = string(data[1 : n-1])
+			return true
+		}
+	}
+	return false
+}
+
+// parseInt parses a JSON integer literal: an optional minus sign and digits
+// without a leading zero.
+func parseInt(data []byte, bits int) (int64, bool) {
+	d := data
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 19 || (d[0] == '0' && len(d) > 1) {
+		return 0, false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(string(data), 10, bits)
+	return n, err == nil
+}
+
+// jsonNumber reports whether data is exactly a JSON number literal.
+func jsonNumber(data []byte) bool {
+	i, n := 0, len(data)
+	if i < n && data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < n && data[i] == '0':
+		i++
+	case i < n && data[i] >= '1' && data[i] <= '9':
+		for i < n && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < n && data[i] == '.' {
+		i++
+		if i >= n || data[i] < '0' || data[i] > '9' {
+			return false
+		}
+		for i < n && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+	}
+	if i < n && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < n && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if i >= n || data[i] < '0' || data[i] > '9' {
+			return false
+		}
+		for i < n && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+	}
+	return i == n
+}
