@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -22,8 +23,8 @@ import (
 )
 
 // runGo runs one workload on workestrator-go in this (child) process.
-func runGo(spec Spec) (Output, error) {
-	r := goRunner{spec: spec}
+func runGo(spec Spec, profile string) (Output, error) {
+	r := goRunner{spec: spec, profile: profile}
 	var err error
 	switch w := spec.Workload; {
 	case w == "seq":
@@ -49,9 +50,10 @@ func runGo(spec Spec) (Output, error) {
 }
 
 type goRunner struct {
-	spec Spec
-	rows []Row
-	info []string
+	spec    Spec
+	profile string // the host's CPU profile, "" if none
+	rows    []Row
+	info    []string
 }
 
 func (r *goRunner) add(workload, metric string, v float64) {
@@ -65,10 +67,19 @@ func (r *goRunner) newFarm(ser serializer.Serializer, ttl int) (*farm.Farm, erro
 		MaxConcurrentCallsPerWorker: r.spec.PerWorker,
 		TTL:                         ttl,
 		Serializer:                  ser,
+		Env:                         r.workerEnv(),
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name: "workestrator", Level: hclog.Error, Output: os.Stderr,
 		}),
 	})
+}
+
+// workerEnv passes the -cpuprofile prefix on to the workers.
+func (r *goRunner) workerEnv() []string {
+	if r.profile == "" {
+		return nil
+	}
+	return []string{"BENCH_WORKER_CPUPROFILE=" + strings.TrimSuffix(r.profile, ".pprof") + "-worker"}
 }
 
 // stats summarises where a farm's time went, for -v.
@@ -103,6 +114,7 @@ func (r *goRunner) seq() error {
 		}
 	}
 	lat := make([]float64, r.spec.Calls)
+	cpu0 := cpuTimes(f)
 	t0 := time.Now()
 	for i := range lat {
 		t := time.Now()
@@ -116,6 +128,7 @@ func (r *goRunner) seq() error {
 	r.add(r.spec.Workload, "p50_us", percentile(lat, 0.50))
 	r.add(r.spec.Workload, "p99_us", percentile(lat, 0.99))
 	r.add(r.spec.Workload, "calls_per_s", float64(len(lat))/total.Seconds())
+	r.info = append(r.info, "CPU "+cpuTimes(f).since(cpu0))
 	r.stats("seq", f)
 	return nil
 }
@@ -141,6 +154,7 @@ func (r *goRunner) window(ttl int) error {
 	var wg sync.WaitGroup
 	errs := make([]error, r.spec.Window)
 	n := int64(r.spec.Calls)
+	cpu0 := cpuTimes(f)
 	t0 := time.Now()
 	for g := range r.spec.Window {
 		wg.Go(func() {
@@ -158,8 +172,52 @@ func (r *goRunner) window(ttl int) error {
 		return err
 	}
 	r.add(r.spec.Workload, "calls_per_s", float64(n)/el.Seconds())
+	if ttl == 0 {
+		r.info = append(r.info, "CPU "+cpuTimes(f).since(cpu0))
+	}
 	r.stats(r.spec.Workload, f)
 	return nil
+}
+
+// cpuUse is the CPU time used so far by this process and by each worker.
+type cpuUse struct {
+	host    time.Duration
+	workers map[int]time.Duration // by pid
+}
+
+func cpuTimes(f *farm.Farm) cpuUse {
+	u := cpuUse{workers: map[int]time.Duration{}}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		u.host = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	for _, w := range f.Stats().Workers {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.PID))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		fs := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(fs) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(fs[11], 10, 64) // utime, in clock ticks (100 Hz)
+		st, _ := strconv.ParseInt(fs[12], 10, 64) // stime
+		u.workers[w.PID] = time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return u
+}
+
+// since describes the CPU time used between u0 and u: the host's, then
+// each worker's that lived through both readings.
+func (u cpuUse) since(u0 cpuUse) string {
+	s := fmt.Sprintf("host %v", (u.host - u0.host).Round(time.Millisecond))
+	for pid, t := range u.workers {
+		if t0, ok := u0.workers[pid]; ok {
+			s += fmt.Sprintf(", worker %d %v", pid, (t - t0).Round(time.Millisecond))
+		}
+	}
+	return s
 }
 
 // burst submits Calls futures at once and waits for all of them, then
@@ -175,6 +233,7 @@ func (r *goRunner) burst() error {
 		return err
 	}
 	futures := make([]*farm.Future, r.spec.Calls)
+	cpu0 := cpuTimes(f)
 	t0 := time.Now()
 	for i := range futures {
 		futures[i] = f.Go(ctx, "add", 1, 2, i)
@@ -185,7 +244,8 @@ func (r *goRunner) burst() error {
 	}
 	el := time.Since(t0)
 	r.add(r.spec.Workload, "calls_per_s", float64(len(futures))/el.Seconds())
-	r.info = append(r.info, fmt.Sprintf("submitting %d futures took %v of %v", len(futures), submitted.Round(time.Millisecond), el.Round(time.Millisecond)))
+	r.info = append(r.info, fmt.Sprintf("submitting %d futures took %v of %v; CPU %s",
+		len(futures), submitted.Round(time.Millisecond), el.Round(time.Millisecond), cpuTimes(f).since(cpu0)))
 	r.stats("burst", f)
 	clear(futures)
 	bpc, err := r.bytesPerQueuedCall(f, futures)

@@ -1,5 +1,7 @@
 package main
 
+import "fmt"
+
 // Spec is what one run of one workload on one system needs. The compare
 // program passes it as JSON to every runner: the peers' scripts and its own
 // child process for workestrator-go.
@@ -65,6 +67,13 @@ type sizes struct {
 	perWorker, burstPerWork int
 }
 
+// describe lists the sizes, for the table's heading.
+func (z sizes) describe() string {
+	return fmt.Sprintf("seq %d calls after %d; window64 %d; burst200k %d; ttl1000 %d; pi %.0e points in %d chunks; payloads %d / %d / %d calls",
+		z.seqCalls, z.seqWarmup, z.windowCalls, z.burstCalls, z.ttlCalls, float64(z.piPoints), z.piChunks,
+		z.payloadCalls["payload-1KiB"], z.payloadCalls["payload-1MiB"], z.payloadCalls["payload-16MiB"])
+}
+
 var fullSizes = sizes{
 	seqCalls: 5000, seqWarmup: 1000,
 	windowCalls:  20000,
@@ -81,13 +90,13 @@ var fullSizes = sizes{
 var quickSizes = sizes{
 	seqCalls: 1000, seqWarmup: 300,
 	windowCalls:  5000,
-	burstCalls:   50000,
+	burstCalls:   20000,
 	ttlCalls:     5000,
-	piPoints:     20_000_000,
+	piPoints:     10_000_000,
 	piChunks:     100,
-	payloadCalls: map[string]int{"payload-1KiB": 1000, "payload-1MiB": 32, "payload-16MiB": 4},
+	payloadCalls: map[string]int{"payload-1KiB": 500, "payload-1MiB": 32, "payload-16MiB": 2},
 	hangTimeoutS: 10, runTimeoutS: 120,
-	pythonBaselineChunks: 10,
+	pythonBaselineChunks: 5,
 	perWorker:            64, burstPerWork: 256,
 }
 
@@ -131,7 +140,8 @@ func (z sizes) specFor(system, workload, workerPath string) Spec {
 	case "startup":
 	default:
 		if size, ok := payloadSizes[workload]; ok {
-			s.Size, s.Calls, s.Window, s.PerWorker = size, z.payloadCalls[workload], 4, 2
+			s.Size, s.Calls, s.PerWorker = size, z.payloadCalls[workload], 2
+			s.Window = min(4, s.Calls)
 		}
 	}
 	if system == goSystem {
