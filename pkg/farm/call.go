@@ -32,13 +32,14 @@ type call struct {
 	w          *worker // the worker running the current attempt
 	stopCtx    func() bool
 	timer      *time.Timer
-	submitted  time.Time
+	submitted  time.Time // when it entered the queue: submission, or retry
 	dispatched time.Time
 
 	result []byte
 	err    error
 	slot   int // the slot and pid that answered, -1 if none
 	pid    int
+	wid    int // the id of the worker that answered, for events
 }
 
 // Run calls the worker's default method (plugin.DefaultMethod) with args

@@ -10,6 +10,9 @@ import (
 // for a broadcast; a retried call goes to the front.
 func (f *Farm) enqueueLocked(c *call, front bool) {
 	c.state = stQueued
+	if c.attempt > 0 {
+		c.submitted = time.Now() // a retry's queue wait starts now
+	}
 	f.queued++
 	q := &f.queue
 	if c.pin != nil {
@@ -95,9 +98,14 @@ func (f *Farm) startLocked(c *call, w *worker, fl []*worker) []*worker {
 		Timeout:    f.cfg.Timeout,
 	}
 	if w.conn.Enqueue(&req) {
-		fl = addFlush(fl, w)
+		if w.pending == 1 {
+			fl = addFlush(fl, w) // alone: the caller sends it at once
+		} else {
+			w.conn.Wake() // more in flight: the sender batches them
+		}
 	}
 	if ttl := f.cfg.TTL; ttl > 0 && w.calls >= ttl {
+		f.log.Debug("worker reached its TTL; recycling it", "slot", w.slot.index, "pid", w.pid, "calls", w.calls)
 		f.emitLocked(Event{Type: EventTTL, worker: w})
 		f.retireLocked(w)
 	}
@@ -163,8 +171,9 @@ func (f *Farm) settleLocked(c *call, result []byte, err error) {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+	f.emitCallLocked(EventMessage, c, err)
 	if w := c.w; w != nil {
-		c.slot, c.pid = w.slot.index, w.pid
+		c.slot, c.wid, c.pid = w.slot.index, w.id, w.pid
 		c.w = nil
 	}
 	c.state = stDone
@@ -174,9 +183,6 @@ func (f *Farm) settleLocked(c *call, result []byte, err error) {
 		f.st.succeeded++
 	} else {
 		f.st.failed++
-	}
-	if f.ev.on() {
-		f.emitLocked(Event{Type: EventMessage, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, Slot: c.slot, PID: c.pid})
 	}
 	close(c.done)
 	if f.state == farmDraining && f.active == 0 {
@@ -189,7 +195,7 @@ func (f *Farm) settleLocked(c *call, result []byte, err error) {
 // error.
 func (f *Farm) attemptFailedLocked(c *call, err error) {
 	if w := c.w; w != nil {
-		c.slot, c.pid = w.slot.index, w.pid
+		c.slot, c.wid, c.pid = w.slot.index, w.id, w.pid
 		c.w = nil
 	}
 	switch {
@@ -212,7 +218,7 @@ func (f *Farm) attemptFailedLocked(c *call, err error) {
 		return
 	}
 	f.st.retried++
-	f.emitLocked(Event{Type: EventRetry, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, Slot: c.slot, PID: c.pid})
+	f.emitCallLocked(EventRetry, c, err)
 	if c.timer != nil {
 		c.timer.Stop()
 	}

@@ -124,7 +124,7 @@ func (f *Farm) Kill() {
 		f.wg.Wait()
 		_ = os.RemoveAll(f.sockDir)
 		unregister(f)
-		f.ev.close()
+		f.ev.close(f.cfg.KillTimeout)
 		f.log.Debug("farm killed")
 		close(f.done)
 	})

@@ -188,6 +188,15 @@ func (s *slot) start() error {
 	})
 	f.mu.Lock()
 	s.startingPID = 0
+	if err != nil && f.state == farmKilled {
+		// Kill interrupted the start: not a failure of the worker.
+		if w.pid > 0 {
+			f.st.exited++
+			f.emitLocked(Event{Type: EventClose, worker: w})
+		}
+		f.mu.Unlock()
+		return ErrFarmKilled
+	}
 	if err != nil {
 		serr := &StartError{Slot: s.index, Err: err}
 		s.failures++
@@ -205,6 +214,12 @@ func (s *slot) start() error {
 	if f.state == farmKilled {
 		f.mu.Unlock()
 		proc.Stop(0)
+		status := proc.ExitStatus()
+		f.mu.Lock()
+		f.st.exited++
+		f.emitLocked(Event{Type: EventExit, worker: w, Exit: &status})
+		f.emitLocked(Event{Type: EventClose, worker: w})
+		f.mu.Unlock()
 		return ErrFarmKilled
 	}
 	s.cur = w
@@ -293,7 +308,7 @@ func (f *Farm) watch(w *worker) {
 			f.log.Warn("worker terminated", "slot", s.index, "pid", w.pid, "status", status.String())
 		}
 	} else {
-		f.st.recycled++
+		f.log.Debug("worker stopped", "slot", s.index, "pid", w.pid, "status", status.String(), "answered", w.answered)
 	}
 	if w.answered > 0 && time.Since(w.started) >= time.Second {
 		s.failures = 0
@@ -317,6 +332,7 @@ func (f *Farm) retireLocked(w *worker) {
 		return
 	}
 	w.state = workerRetiring
+	f.st.recycled++
 	w.stopIdleTimer()
 	s := w.slot
 	if s.cur == w {

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func launch(t *testing.T, onResponses func([]plugin.Response)) *plugin.Process {
+func launch(t testing.TB, onResponses func([]plugin.Response)) *plugin.Process {
 	t.Helper()
 	p, err := plugin.Launch(context.Background(), plugin.LaunchConfig{
 		Path: workerBin, Name: "worker-0", SocketDir: t.TempDir(), OnResponses: onResponses,

@@ -46,7 +46,9 @@ var (
 
 // Logger returns the worker's logger: JSON lines on the process's stderr,
 // which the host re-logs at their level under the worker's name. Its level
-// comes from the host (WORKESTRATOR_LOG). Safe for concurrent use.
+// comes from the host (WORKESTRATOR_LOG). It has no name of its own, so
+// that the host's ("worker-2") names each line; prefer With to Named, whose
+// @module would replace it in a JSON host log. Safe for concurrent use.
 func Logger() hclog.Logger {
 	loggerOnce.Do(func() {
 		level := hclog.LevelFromString(os.Getenv(EnvLogLevel))
@@ -54,7 +56,6 @@ func Logger() hclog.Logger {
 			level = hclog.Info
 		}
 		logger = hclog.New(&hclog.LoggerOptions{
-			Name:       "worker",
 			Level:      level,
 			Output:     stderr,
 			JSONFormat: true,
@@ -113,7 +114,7 @@ func Serve(methods Methods, opts ...ServeOption) {
 			)
 			return grpc.NewServer(opts...)
 		},
-		Logger: log.Named("go-plugin"),
+		Logger: log.With("from", "go-plugin"),
 	})
 }
 
