@@ -1,6 +1,7 @@
 package farm_test
 
 import (
+	"os"
 	"context"
 	"sort"
 	"syscall"
@@ -12,7 +13,7 @@ import (
 
 // BenchmarkSeq measures one call at a time: the round-trip latency.
 func BenchmarkSeq(b *testing.B) {
-	f := newFarm(b, farm.Config{Workers: 2})
+	f := newFarm(b, farm.Config{Workers: 2, Env: benchEnv()})
 	c := context.Background()
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -41,7 +42,7 @@ func cpuNow() (self, children time.Duration) {
 // BenchmarkWindow64 keeps 64 calls in flight.
 func BenchmarkWindow64(b *testing.B) {
 	s0, c0 := cpuNow()
-	f := newFarm(b, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 64})
+	f := newFarm(b, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 64, Env: benchEnv()})
 	defer func() {
 		f.Kill()
 		s1, c1 := cpuNow()
@@ -71,7 +72,7 @@ func BenchmarkWindow64(b *testing.B) {
 
 // BenchmarkBurst submits b.N calls at once as futures, then waits for all.
 func BenchmarkBurst(b *testing.B) {
-	f := newFarm(b, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 256})
+	f := newFarm(b, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 256, Env: benchEnv()})
 	c := context.Background()
 	futures := make([]*farm.Future, b.N)
 	b.ResetTimer()
@@ -85,4 +86,11 @@ func BenchmarkBurst(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
+
+func benchEnv() []string {
+	if v := os.Getenv("BENCH_WORKER_GOMAXPROCS"); v != "" {
+		return []string{"GOMAXPROCS=" + v}
+	}
+	return nil
 }

@@ -39,7 +39,9 @@ type Config struct {
 	// Args are the worker's command-line arguments.
 	Args []string
 	// Env holds extra KEY=VALUE environment entries for the worker; they win
-	// over the host's environment, which the worker inherits.
+	// over the host's environment, which the worker inherits. Workers run
+	// with GOMAXPROCS=1 (one of Workers processes per core) unless Env or
+	// the host's environment sets GOMAXPROCS.
 	Env []string
 	// Dir is the worker's working directory; empty means the host's.
 	Dir string

@@ -165,7 +165,7 @@ func (s *slot) start() error {
 	proc, err := plugin.Launch(context.Background(), plugin.LaunchConfig{
 		Path:         f.cfg.Path,
 		Args:         f.cfg.Args,
-		Env:          f.cfg.Env,
+		Env:          f.workerEnv,
 		Dir:          f.cfg.Dir,
 		Name:         name,
 		Logger:       f.log,
@@ -175,6 +175,7 @@ func (s *slot) start() error {
 		Checksum:     f.cfg.Checksum,
 		AutoMTLS:     f.cfg.AutoMTLS,
 		MaxMessage:   f.cfg.MaxMessageSize,
+		KillTimeout:  f.cfg.KillTimeout,
 		OnStart: func(pid int) bool {
 			f.mu.Lock()
 			defer f.mu.Unlock()

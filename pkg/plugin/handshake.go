@@ -37,6 +37,9 @@ const (
 	EnvLifelineFD = "WORKESTRATOR_LIFELINE_FD"
 	// EnvLogLevel is the hclog level of the worker's logger.
 	EnvLogLevel = "WORKESTRATOR_WORKER_LOG_LEVEL"
+	// EnvKillTimeout is the host's KillTimeout (a Go duration): a worker
+	// whose host died exits that long after, even if its shutdown hooks hang.
+	EnvKillTimeout = "WORKESTRATOR_KILL_TIMEOUT"
 	// EnvMaxMessage is the largest payload in bytes the worker accepts or
 	// returns.
 	EnvMaxMessage = "WORKESTRATOR_MAX_MESSAGE"

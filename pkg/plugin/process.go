@@ -51,6 +51,9 @@ type LaunchConfig struct {
 	Checksum []byte
 	// AutoMTLS secures the connection with one-off certificates.
 	AutoMTLS bool
+	// KillTimeout tells the worker how long its shutdown may take; past it,
+	// a worker whose host died exits on its own.
+	KillTimeout time.Duration
 	// MaxMessage is the largest result the worker may return, in bytes.
 	MaxMessage int
 	// OnStart, when set, is called with the pid as soon as the process
@@ -172,6 +175,15 @@ func (p *Process) startError(err error) error {
 	case errors.Is(err, ErrChecksumMismatch):
 	case p.exitedSoon():
 		err = fmt.Errorf("%w: it exited with %v before the handshake", ErrNotWorker, p.run.status)
+		// Its last words are on stderr: let go-plugin copy them first.
+		if p.run.stderrDone != nil {
+			t := time.NewTimer(500 * time.Millisecond)
+			select {
+			case <-p.run.stderrDone:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 	case strings.Contains(msg, "Unrecognized remote plugin message"),
 		strings.Contains(msg, "exited before we could connect"),
 		strings.Contains(msg, "timeout while waiting for plugin to start"),

@@ -56,6 +56,22 @@ type procRunner struct {
 	pid    int
 
 	closePipes sync.Once
+	stderrDone chan struct{} // closed when stderr has been read to its end
+}
+
+// eofReader closes done when a read fails (EOF or closed pipe).
+type eofReader struct {
+	io.ReadCloser
+	done chan struct{}
+	once sync.Once
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.ReadCloser.Read(p)
+	if err != nil {
+		e.once.Do(func() { close(e.done) })
+	}
+	return n, err
 }
 
 var _ runner.Runner = (*procRunner)(nil)
@@ -71,6 +87,9 @@ func (r *procRunner) prepare(spec *exec.Cmd, sockDir string) (runner.Runner, err
 	if r.cfg.LogLevel != "" {
 		cmd.Env = append(cmd.Env, EnvLogLevel+"="+r.cfg.LogLevel)
 	}
+	if r.cfg.KillTimeout > 0 {
+		cmd.Env = append(cmd.Env, EnvKillTimeout+"="+r.cfg.KillTimeout.String())
+	}
 	if r.cfg.MaxMessage > 0 {
 		cmd.Env = append(cmd.Env, EnvMaxMessage+"="+strconv.Itoa(r.cfg.MaxMessage))
 	}
@@ -78,6 +97,7 @@ func (r *procRunner) prepare(spec *exec.Cmd, sockDir string) (runner.Runner, err
 	r.cmd = cmd
 	r.sockDir = sockDir
 	r.exited = make(chan struct{})
+	r.stderrDone = make(chan struct{})
 	return r, nil
 }
 
@@ -169,7 +189,7 @@ func (r *procRunner) Kill(context.Context) error {
 }
 
 func (r *procRunner) Stdout() io.ReadCloser { return r.stdoutR }
-func (r *procRunner) Stderr() io.ReadCloser { return r.stderrR }
+func (r *procRunner) Stderr() io.ReadCloser { return &eofReader{ReadCloser: r.stderrR, done: r.stderrDone} }
 func (r *procRunner) Name() string          { return r.cfg.Name }
 func (r *procRunner) ID() string            { return strconv.Itoa(r.pid) }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
@@ -90,7 +91,17 @@ func Serve(methods Methods, opts ...ServeOption) {
 		fail(err)
 	}
 	log := Logger()
+	grace := time.Second
+	if d, err := time.ParseDuration(os.Getenv(EnvKillTimeout)); err == nil && d > 0 {
+		grace = d
+	}
 	stop := sync.OnceFunc(func() {
+		// The host kills a worker that takes longer than its KillTimeout to
+		// stop; a dead host cannot, so the worker bounds its hooks itself.
+		time.AfterFunc(grace, func() {
+			log.Warn("shutdown hooks still running after the kill timeout; exiting", "timeout", grace)
+			os.Exit(1)
+		})
 		for _, fn := range o.onShutdown {
 			fn()
 		}
