@@ -23,6 +23,10 @@ type call struct {
 	method string
 	args   [][]byte
 	pin    *slot // broadcast: the slot that must run it
+	// isolate: the call was on a worker that died; it runs alone on a
+	// worker from now on, so that a call that kills its worker does not
+	// take other calls down with it again.
+	isolate bool
 	done   chan struct{}
 
 	id         uint64

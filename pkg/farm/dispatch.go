@@ -1,6 +1,7 @@
 package farm
 
 import (
+	"errors"
 	"time"
 
 	"github.com/workestrator/workestrator/pkg/plugin"
@@ -15,8 +16,11 @@ func (f *Farm) enqueueLocked(c *call, front bool) {
 	}
 	f.queued++
 	q := &f.queue
-	if c.pin != nil {
+	switch {
+	case c.pin != nil:
 		q = &c.pin.pinned
+	case c.isolate:
+		q = &f.isolated
 	}
 	if front {
 		q.pushFront(c)
@@ -46,6 +50,7 @@ func (f *Farm) dispatchLocked(fl []*worker) []*worker {
 			fl = f.startLocked(s.pinned.popFront(), w, fl)
 		}
 	}
+	fl = f.dispatchIsolatedLocked(fl)
 	for f.queue.len() > 0 {
 		if f.queue.front().state == stDone {
 			f.queue.popFront() // cancelled while queued
@@ -56,6 +61,43 @@ func (f *Farm) dispatchLocked(fl []*worker) []*worker {
 			break
 		}
 		fl = f.startLocked(f.queue.popFront(), w, fl)
+	}
+	return fl
+}
+
+// dispatchIsolatedLocked runs each call that was on a worker that died
+// alone on an idle worker. When none is idle, it reserves the least busy
+// workers, one per waiting call: they finish their calls and take no other.
+func (f *Farm) dispatchIsolatedLocked(fl []*worker) []*worker {
+	for f.isolated.len() > 0 {
+		if f.isolated.front().state == stDone {
+			f.isolated.popFront()
+			continue
+		}
+		var idle *worker
+		for _, s := range f.slots {
+			if s.cur.idleFor() && (idle == nil || (s.cur.reserved && !idle.reserved)) {
+				idle = s.cur
+			}
+		}
+		if idle == nil {
+			break
+		}
+		idle.reserved = false
+		fl = f.startLocked(f.isolated.popFront(), idle, fl)
+	}
+	waiting, reserved := f.isolated.len(), 0
+	for _, s := range f.slots {
+		if s.cur != nil && s.cur.reserved {
+			reserved++
+		}
+	}
+	for ; reserved < waiting; reserved++ {
+		w := f.pickLocked()
+		if w == nil {
+			break
+		}
+		w.reserved = true
 	}
 	return fl
 }
@@ -85,6 +127,9 @@ func (f *Farm) startLocked(c *call, w *worker, fl []*worker) []*worker {
 	w.inflight[c.wire] = c
 	w.pending++
 	w.calls++
+	if c.isolate {
+		w.isolatedWire = c.wire
+	}
 	w.stopIdleTimer()
 	if t := f.cfg.Timeout; t > 0 {
 		wire := c.wire
@@ -103,6 +148,12 @@ func (f *Farm) startLocked(c *call, w *worker, fl []*worker) []*worker {
 		} else {
 			w.conn.Wake() // more in flight: the sender batches them
 		}
+	}
+	if ttl := f.cfg.TTL; ttl > 0 && w.calls >= ttl-ttl/4 && w.slot.cur == w && w.slot.standby == nil && !w.slot.wantStandby {
+		// Start the replacement early, so that capacity does not drop
+		// while it starts.
+		w.slot.wantStandby = true
+		w.slot.wakeup()
 	}
 	if ttl := f.cfg.TTL; ttl > 0 && w.calls >= ttl {
 		f.log.Debug("worker reached its TTL; recycling it", "slot", w.slot.index, "pid", w.pid, "calls", w.calls)
@@ -141,6 +192,9 @@ func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
 		}
 		delete(w.inflight, r.ID)
 		w.pending--
+		if r.ID == w.isolatedWire {
+			w.isolatedWire = 0
+		}
 		if c == nil { // the answer of an abandoned attempt
 			w.zombies--
 			continue
@@ -148,6 +202,10 @@ func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
 		w.answered++
 		f.st.runTime.add(now.Sub(c.dispatched))
 		if err := r.Err(c.method, f.cfg.Serializer); err != nil {
+			if errors.Is(err, ErrCanceled) && f.cfg.Timeout > 0 && c.ctx.Err() == nil {
+				// The worker's own deadline for the attempt ended first.
+				err = f.timedOutLocked(c, w)
+			}
 			f.attemptFailedLocked(c, err)
 		} else {
 			f.settleLocked(c, r.Result, nil)
@@ -283,6 +341,14 @@ func (f *Farm) abandonedExpired(w *worker, wire uint64) {
 	}
 }
 
+// timedOutLocked counts and reports the timeout of c's attempt on w.
+func (f *Farm) timedOutLocked(c *call, w *worker) error {
+	f.st.timedOut++
+	err := &TimeoutError{Method: c.method, Timeout: f.cfg.Timeout.String(), Attempt: c.attempt, PID: w.pid}
+	f.emitLocked(Event{Type: EventTimeout, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, worker: w})
+	return err
+}
+
 // onTimeout ends an attempt that ran past Config.Timeout.
 func (f *Farm) onTimeout(c *call, wire uint64) {
 	f.mu.Lock()
@@ -293,9 +359,7 @@ func (f *Farm) onTimeout(c *call, wire uint64) {
 	w := c.w
 	var buf [4]*worker
 	fl := f.abandonLocked(c, buf[:0])
-	f.st.timedOut++
-	err := &TimeoutError{Method: c.method, Timeout: f.cfg.Timeout.String(), Attempt: c.attempt, PID: w.pid}
-	f.emitLocked(Event{Type: EventTimeout, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, worker: w})
+	err := f.timedOutLocked(c, w)
 	c.timer = nil
 	f.attemptFailedLocked(c, err)
 	fl = f.dispatchLocked(fl)

@@ -37,6 +37,7 @@ type Farm struct {
 	mu       sync.Mutex
 	state    farmState
 	queue    deque[*call]
+	isolated deque[*call] // calls that must run alone, before the queue
 	queued   int                // calls waiting: in a queue or a retry backoff
 	backoff  map[*call]struct{} // calls waiting out a retry backoff
 	active   int                // calls queued or in flight
@@ -164,9 +165,11 @@ func (f *Farm) Shutdown(ctx context.Context) error {
 
 // failAllLocked settles every queued and in-flight call with err.
 func (f *Farm) failAllLocked(err error) {
-	for f.queue.len() > 0 {
-		if c := f.queue.popFront(); c.state != stDone {
-			f.settleLocked(c, nil, err)
+	for _, q := range []*deque[*call]{&f.isolated, &f.queue} {
+		for q.len() > 0 {
+			if c := q.popFront(); c.state != stDone {
+				f.settleLocked(c, nil, err)
+			}
 		}
 	}
 	for _, s := range f.slots {

@@ -271,3 +271,61 @@ func TestGrandchildHoldingPipesAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTTLStandbyStartsEarly(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, TTL: 20})
+	first := workerPIDs(f)[0]
+	for range 16 { // past TTL-TTL/4 = 15 calls
+		if _, err := farm.Call[int](ctx(t), f, "pid"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var standby int
+	testutil.Eventually(t, 5*time.Second, "a standby worker", func() bool {
+		for _, w := range f.Stats().Workers {
+			if w.State == "standby" {
+				standby = w.PID
+				return true
+			}
+		}
+		return false
+	})
+	// The standby takes over at the TTL, with no start in between.
+	pids := map[int]int{}
+	for range 10 {
+		pid, err := farm.Call[int](ctx(t), f, "pid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids[pid]++
+	}
+	if pids[first] != 4 || pids[standby] != 6 {
+		t.Fatalf("calls per worker after the standby started: %v (first %d, standby %d)", pids, first, standby)
+	}
+	if st := f.Stats(); st.WorkersStarted < 2 || st.WorkersRecycled != 1 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestPoisonCallIsolated(t *testing.T) {
+	// A call that kills its worker on every attempt: the calls that shared
+	// its worker are retried apart from it and succeed.
+	f := newFarm(t, farm.Config{Workers: 2, MaxRetries: 3, MaxConcurrentCallsPerWorker: 8})
+	var innocents []*farm.Future
+	for range 6 {
+		innocents = append(innocents, f.Go(ctx(t), "sleep", 100))
+	}
+	poison := f.Go(ctx(t), "exit", 9)
+	for range 6 {
+		innocents = append(innocents, f.Go(ctx(t), "sleep", 100))
+	}
+	var mr *farm.MaxRetriesError
+	if _, err := poison.Result(); !errors.As(err, &mr) || mr.Attempts != 4 || !errors.Is(err, farm.ErrWorkerTerminated) {
+		t.Fatalf("poison: %v", err)
+	}
+	for i, fu := range innocents {
+		if _, err := fu.Result(); err != nil {
+			t.Errorf("innocent %d: %v", i, err)
+		}
+	}
+}

@@ -106,7 +106,8 @@ type WorkerStats struct {
 	Slot     int
 	WorkerID int
 	PID      int
-	// State is "online" (takes calls), "retiring" (recycled: finishes its
+	// State is "online" (takes calls), "standby" (started early to replace
+	// the slot's worker at its TTL), "retiring" (recycled: finishes its
 	// calls, takes no more) or "stopping" (asked to exit). A slot whose
 	// worker is starting has no entry.
 	State string
@@ -176,9 +177,13 @@ func (f *Farm) Stats() Stats {
 	}
 	for _, s := range f.slots {
 		for _, w := range s.workers() {
+			state := workerStates[w.state]
+			if w == s.standby {
+				state = "standby"
+			}
 			st.Workers = append(st.Workers, WorkerStats{
 				Slot: s.index, WorkerID: w.id, PID: w.pid,
-				State:    workerStates[w.state],
+				State:    state,
 				InFlight: w.pending, Abandoned: w.zombies,
 				Calls: w.calls, Answered: w.answered,
 				Age: now.Sub(w.started), Restarts: s.restarts,

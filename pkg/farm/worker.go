@@ -38,11 +38,23 @@ type worker struct {
 	started  time.Time
 	idle     *time.Timer
 	idleFrom time.Time
+
+	// isolatedWire is the attempt of a call that ran on a worker that died,
+	// running alone on this worker (see isolate); reserved marks a worker
+	// that finishes its calls and takes no more, to run such a call next.
+	isolatedWire uint64
+	reserved     bool
 }
 
-// available reports whether w may take one more call.
+// available reports whether w may take one more ordinary call.
 func (w *worker) available() bool {
-	return w != nil && w.state == workerOnline && w.pending < w.slot.f.cfg.MaxConcurrentCallsPerWorker
+	return w != nil && w.state == workerOnline && w.pending < w.slot.f.cfg.MaxConcurrentCallsPerWorker &&
+		w.isolatedWire == 0 && !w.reserved
+}
+
+// idleFor reports whether w may run a call alone now.
+func (w *worker) idleFor() bool {
+	return w != nil && w.state == workerOnline && w.pending == 0 && w.isolatedWire == 0
 }
 
 func (w *worker) stopIdleTimer() {
@@ -61,6 +73,8 @@ type slot struct {
 
 	// Guarded by the farm's lock.
 	cur         *worker   // the worker taking calls, nil while starting
+	standby     *worker   // started early to replace cur at its TTL
+	wantStandby bool      // cur nears its TTL: start its replacement
 	old         []*worker // retiring workers finishing their calls
 	pinned      deque[*call]
 	startingPID int // pid of a process being started, 0 if none
@@ -79,11 +93,30 @@ func (s *slot) wakeup() {
 
 // workers returns the slot's live workers.
 func (s *slot) workers() []*worker {
-	ws := s.old
+	ws := s.old[:len(s.old):len(s.old)]
 	if s.cur != nil {
-		ws = append(ws[:len(ws):len(ws)], s.cur)
+		ws = append(ws, s.cur)
+	}
+	if s.standby != nil {
+		ws = append(ws, s.standby)
 	}
 	return ws
+}
+
+// needsStartLocked reports whether the slot needs a worker process started.
+func (s *slot) needsStartLocked() bool {
+	return s.f.state != farmKilled && (s.cur == nil || (s.wantStandby && s.standby == nil))
+}
+
+// promoteLocked makes the standby, if any, the slot's current worker; it
+// runs when the current worker leaves.
+func (s *slot) promoteLocked() {
+	s.wantStandby = false
+	if s.cur != nil || s.standby == nil {
+		return
+	}
+	s.cur, s.standby = s.standby, nil
+	s.f.workerChangedLocked(s.cur)
 }
 
 // killStarting kills a process being started, so that Kill need not wait
@@ -123,7 +156,7 @@ func (s *slot) supervise(first *sync.WaitGroup) {
 			retry, retryC, waited = nil, nil, true
 		}
 		f.mu.Lock()
-		need := f.state != farmKilled && s.cur == nil
+		need := s.needsStartLocked()
 		delay := s.backoffLocked()
 		f.mu.Unlock()
 		if !need {
@@ -223,9 +256,14 @@ func (s *slot) start() error {
 		f.mu.Unlock()
 		return ErrFarmKilled
 	}
-	s.cur = w
+	if s.cur == nil {
+		s.cur = w
+	} else {
+		// Started early: it takes over when the current worker retires.
+		s.standby, s.wantStandby = w, false
+	}
 	f.emitLocked(Event{Type: EventOnline, worker: w})
-	f.log.Debug("worker online", "slot", s.index, "pid", w.pid)
+	f.log.Debug("worker online", "slot", s.index, "pid", w.pid, "standby", s.standby == w)
 	f.wg.Add(1)
 	go f.watch(w)
 	f.workerChangedLocked(w)
@@ -250,10 +288,12 @@ func (f *Farm) startFailedLocked(s *slot, err error) {
 			return
 		}
 	}
-	for f.queue.len() > 0 {
-		if c := f.queue.popFront(); c.state != stDone {
-			f.queued--
-			f.settleLocked(c, nil, err)
+	for _, q := range []*deque[*call]{&f.isolated, &f.queue} {
+		for q.len() > 0 {
+			if c := q.popFront(); c.state != stDone {
+				f.queued--
+				f.settleLocked(c, nil, err)
+			}
 		}
 	}
 }
@@ -281,6 +321,10 @@ func (f *Farm) watch(w *worker) {
 	w.stopIdleTimer()
 	if s.cur == w {
 		s.cur = nil
+		s.promoteLocked()
+	}
+	if s.standby == w {
+		s.standby = nil
 	}
 	for i, o := range s.old {
 		if o == w {
@@ -295,6 +339,9 @@ func (f *Farm) watch(w *worker) {
 	for wire, c := range w.inflight {
 		delete(w.inflight, wire)
 		if c != nil {
+			// One of them may have killed the worker: each is retried
+			// alone, so that it cannot take the others down again.
+			c.isolate = c.pin == nil
 			f.attemptFailedLocked(c, exitErr)
 		}
 	}
@@ -302,8 +349,12 @@ func (f *Farm) watch(w *worker) {
 	f.st.exited++
 	if !planned {
 		f.st.crashed++
-		if w.answered == 0 || time.Since(w.started) < time.Second {
+		// A worker that never answered counts as a failed start (a crash
+		// loop backs off); one that did resets the count.
+		if w.answered == 0 {
 			s.failures++
+		} else {
+			s.failures = 0
 		}
 		if f.state != farmKilled {
 			f.log.Warn("worker terminated", "slot", s.index, "pid", w.pid, "status", status.String())
@@ -311,7 +362,7 @@ func (f *Farm) watch(w *worker) {
 	} else {
 		f.log.Debug("worker stopped", "slot", s.index, "pid", w.pid, "status", status.String(), "answered", w.answered)
 	}
-	if w.answered > 0 && time.Since(w.started) >= time.Second {
+	if planned && w.answered > 0 {
 		s.failures = 0
 	}
 	f.emitLocked(Event{Type: EventExit, worker: w, Exit: &status})
@@ -339,8 +390,9 @@ func (f *Farm) retireLocked(w *worker) {
 	if s.cur == w {
 		s.cur = nil
 		s.old = append(s.old, w)
+		s.promoteLocked()
 	}
-	if f.state != farmKilled {
+	if f.state != farmKilled && s.needsStartLocked() {
 		s.wakeup()
 	}
 	f.maybeStopLocked(w)
@@ -369,7 +421,7 @@ func (f *Farm) workerChangedLocked(w *worker) {
 		f.maybeStopLocked(w)
 		return
 	}
-	if w.state != workerOnline || w.pending > 0 || f.cfg.MaxIdleTime <= 0 {
+	if w.state != workerOnline || w.pending > 0 || f.cfg.MaxIdleTime <= 0 || w.slot.cur != w {
 		return
 	}
 	w.idleFrom = time.Now()
@@ -383,7 +435,7 @@ func (f *Farm) workerChangedLocked(w *worker) {
 func (f *Farm) onIdle(w *worker) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if w.state != workerOnline || w.pending > 0 || f.state == farmKilled {
+	if w.state != workerOnline || w.pending > 0 || f.state == farmKilled || w.slot.cur != w {
 		return
 	}
 	if left := f.cfg.MaxIdleTime - time.Since(w.idleFrom); left > 0 {

@@ -1,0 +1,60 @@
+// Command worker is the chaos soak's worker. Its one method, "chaos", does
+// what the host tells it in each call: answer, fail, panic, end the process
+// or hang. The host picks every call's fate with a seeded RNG, so it knows
+// what each answer must be.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/workestrator/workestrator/pkg/plugin"
+)
+
+// ExitCode is the status of the process when a call's fate is "exit".
+const ExitCode = 42
+
+func main() {
+	plugin.Serve(plugin.Methods{
+		// chaos runs call idx with the given fate. Its answer, when it has
+		// one, is idx*2; its error messages name idx.
+		"chaos": func(ctx context.Context, idx int, fate string) (int, error) {
+			switch fate {
+			case "ok":
+				return idx * 2, nil
+			case "error":
+				return 0, fmt.Errorf("chaos error %d", idx)
+			case "permanent":
+				return 0, plugin.Permanent(fmt.Errorf("chaos permanent %d", idx))
+			case "panic":
+				panic(fmt.Sprintf("chaos panic %d", idx))
+			case "exit":
+				os.Exit(ExitCode)
+			case "kill":
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			case "hang": // ignores its context: the host must recycle the worker
+				select {}
+			case "hangctx", "cancel": // honours its context
+				<-ctx.Done()
+				return 0, ctx.Err()
+			}
+			return 0, plugin.Permanent(fmt.Errorf("unknown fate %q", fate))
+		},
+		// sleep answers idx*2 after ms milliseconds, or its context's error.
+		"sleep": func(ctx context.Context, idx, ms int) (int, error) {
+			t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return idx * 2, nil
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		},
+		"pid": os.Getpid,
+	})
+}
