@@ -1,8 +1,8 @@
 package farm_test
 
 import (
-	"os"
 	"context"
+	"os"
 	"sort"
 	"syscall"
 	"testing"

@@ -27,7 +27,7 @@ type call struct {
 	// worker from now on, so that a call that kills its worker does not
 	// take other calls down with it again.
 	isolate bool
-	done   chan struct{}
+	done    chan struct{}
 
 	id         uint64
 	state      callState

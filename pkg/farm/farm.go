@@ -37,7 +37,7 @@ type Farm struct {
 	mu       sync.Mutex
 	state    farmState
 	queue    deque[*call]
-	isolated deque[*call] // calls that must run alone, before the queue
+	isolated deque[*call]       // calls that must run alone, before the queue
 	queued   int                // calls waiting: in a queue or a retry backoff
 	backoff  map[*call]struct{} // calls waiting out a retry backoff
 	active   int                // calls queued or in flight
