@@ -57,7 +57,8 @@
 // # Observability
 //
 // Config.OnEvent receives an [Event] for each worker fork, online,
-// message, retry, timeout, ttl, idle, disconnect, exit and close.
+// message, retry, timeout, ttl, idle, disconnect, exit and close, and an
+// error for a failed start.
 // [Farm.Stats] returns counters and queue-wait and run-time percentiles.
 // Logs go to Config.Logger, an hclog.Logger; by default warnings and errors
 // go to stderr, and WORKESTRATOR_LOG=debug (or trace) shows more, for the
