@@ -3,7 +3,10 @@ package farm_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -327,5 +330,88 @@ func TestPoisonCallIsolated(t *testing.T) {
 		if _, err := fu.Result(); err != nil {
 			t.Errorf("innocent %d: %v", i, err)
 		}
+	}
+}
+
+func TestStartFailuresFailWaitingCalls(t *testing.T) {
+	// A worker binary that is replaced by a program that is not a worker:
+	// once the worker dies, its slot cannot be refilled.
+	bin := filepath.Join(t.TempDir(), "worker")
+	copyFile(t, workerBin, bin)
+	f := newFarm(t, farm.Config{Path: bin, Workers: 1, MaxRetries: farm.NoRetries})
+	copyFile(t, "/bin/true", bin)
+	if _, err := f.RunMethod(ctx(t), "exit", 1); !errors.Is(err, farm.ErrWorkerTerminated) {
+		t.Fatalf("exit: %v", err)
+	}
+	start := time.Now()
+	_, err := f.RunMethod(ctx(t), "add", 1, 2, 3)
+	var se *farm.StartError
+	if !errors.As(err, &se) || !errors.Is(err, farm.ErrWorkerStart) || !errors.Is(err, farm.ErrNotWorker) {
+		t.Fatalf("queued call: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the start error took %v", d)
+	}
+	// Restarts back off rather than spin.
+	testutil.Eventually(t, 5*time.Second, "a few failed starts", func() bool { return f.Stats().StartFailures >= 3 })
+	n := f.Stats().StartFailures
+	if n > 8 {
+		t.Fatalf("%d failed starts: no backoff", n)
+	}
+}
+
+func TestSocketDirectoryPrivate(t *testing.T) {
+	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "workestrator-"+strconv.Itoa(os.Getpid())+"-*"))
+	f := newFarm(t, farm.Config{Workers: 1})
+	after, _ := filepath.Glob(filepath.Join(os.TempDir(), "workestrator-"+strconv.Itoa(os.Getpid())+"-*"))
+	var mine []string
+	for _, d := range after {
+		if !slices.Contains(before, d) {
+			mine = append(mine, d)
+		}
+	}
+	if len(mine) != 1 {
+		t.Fatalf("new socket directories: %v", mine)
+	}
+	st, err := os.Stat(mine[0])
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("socket directory %s: %v, %v", mine[0], st.Mode(), err)
+	}
+	f.Kill()
+	if _, err := os.Stat(mine[0]); !os.IsNotExist(err) {
+		t.Fatalf("socket directory left after Kill: %v", err)
+	}
+}
+
+func TestAutoMTLS(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, AutoMTLS: true})
+	if n, err := farm.Call[int](ctx(t), f, "add", 1, 2, 3); err != nil || n != 6 {
+		t.Fatalf("add over mTLS = %d, %v", n, err)
+	}
+	futures := make([]*farm.Future, 200)
+	for i := range futures {
+		futures[i] = f.Go(ctx(t), "add", i, 0, 0)
+	}
+	for i, fu := range futures {
+		r, err := fu.Result()
+		var n int
+		if err != nil || r.Decode(&n) != nil || n != i {
+			t.Fatalf("call %d: %d, %v", i, n, err)
+		}
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := to + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		t.Fatal(err)
 	}
 }
