@@ -3,14 +3,11 @@ package soak_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/workestrator/workestrator/internal/soak"
 	"github.com/workestrator/workestrator/internal/testutil"
@@ -20,32 +17,12 @@ import (
 var chaosBin, orphanBin, chaosWorker, fixtureWorker string
 
 func TestMain(m *testing.M) {
-	for _, b := range []struct {
-		dst *string
-		pkg string
-	}{
-		{&chaosBin, "./internal/soak/chaos"},
-		{&orphanBin, "./internal/soak/orphan"},
-		{&chaosWorker, soak.WorkerPkg},
-		{&fixtureWorker, testutil.Worker},
-	} {
-		p, err := testutil.Build(b.pkg)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			testutil.Cleanup()
-			os.Exit(1)
-		}
-		*b.dst = p
-	}
-	code := m.Run()
-	testutil.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(testutil.Main(m, map[*string]string{
+		&chaosBin:      "./internal/soak/chaos",
+		&orphanBin:     "./internal/soak/orphan",
+		&chaosWorker:   soak.WorkerPkg,
+		&fixtureWorker: testutil.Worker,
+	}))
 }
 
 // runProgram runs a built program, bounded by timeout, and returns its

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 var (
@@ -158,4 +160,30 @@ func NoChildren(t testing.TB, timeout time.Duration) {
 	}) {
 		t.Fatalf("child processes left behind: %v", left)
 	}
+}
+
+// Main is the TestMain of a package whose tests run fixture workers: it
+// builds each package of bins (a map from the variable that receives the
+// binary's path to the package path), runs the tests, removes the binaries
+// and fails the run if a goroutine was left behind. It returns the exit
+// code for os.Exit.
+func Main(m *testing.M, bins map[*string]string) int {
+	for dst, pkg := range bins {
+		p, err := Build(pkg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			Cleanup()
+			return 1
+		}
+		*dst = p
+	}
+	code := m.Run()
+	Cleanup()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+			code = 1
+		}
+	}
+	return code
 }

@@ -1,12 +1,9 @@
 package farm_test
 
 import (
-	"fmt"
 	"os"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -17,21 +14,7 @@ import (
 var workerBin string
 
 func TestMain(m *testing.M) {
-	var err error
-	workerBin, err = testutil.Build(testutil.Worker)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	testutil.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(testutil.Main(m, map[*string]string{&workerBin: testutil.Worker}))
 }
 
 // newFarm starts a farm of the fixture worker and kills it when the test
