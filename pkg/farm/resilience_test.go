@@ -5,11 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/workestrator/workestrator/internal/testutil"
 	"github.com/workestrator/workestrator/pkg/farm"
@@ -413,5 +416,29 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.Rename(tmp, to); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWorkerFloodingItsOutput(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, Logger: hclog.NewNullLogger()})
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	pid, err := farm.Call[int](ctx(t), f, "flood", 32<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The worker keeps serving, and the host did not keep the flood.
+	if got, err := farm.Call[int](ctx(t), f, "add", 1, 2, 3); err != nil || got != 6 {
+		t.Fatalf("after the flood: %d, %v", got, err)
+	}
+	if workerPIDs(f)[0] != pid {
+		t.Fatal("the flooding worker was replaced")
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 16<<20 {
+		t.Fatalf("host heap grew by %d MiB", grew>>20)
 	}
 }

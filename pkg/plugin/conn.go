@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
@@ -59,23 +60,27 @@ type Info struct {
 	PID int
 	// SDK identifies the worker's SDK.
 	SDK string
+
+	dataPlane      string // the socket data plane's address, if offered
+	dataPlaneToken []byte
 }
 
-// ErrConnClosed is the error of a [Conn] whose stream was closed by its owner.
+// ErrConnClosed is the error of a [Conn] whose data plane was closed by its owner.
 var ErrConnClosed = errors.New("worker connection closed")
 
-// Conn is the host's connection to one worker: a stream that carries
-// batches of requests and cancels one way and batches of responses back.
-// It starts no goroutine per call: the goroutine that finds the stream idle
-// sends what is pending. Safe for concurrent use.
+// Conn is the host's connection to one worker: a data plane that carries
+// batches of requests and cancels one way and batches of responses back,
+// over the worker's own socket when it offers one, else over the gRPC
+// stream. It starts no goroutine per call: the goroutine that finds the
+// connection idle sends what is pending. Safe for concurrent use.
 type Conn struct {
-	client workerpb.WorkerClient
-	stream workerpb.Worker_StreamClient
-	cancel context.CancelFunc
-	out    *batcher[outItem]
-	done   chan struct{}
-	err    error // set before done is closed
-	sender sync.WaitGroup
+	client  workerpb.WorkerClient
+	tr      transport
+	out     *batcher[outItem]
+	done    chan struct{}
+	err     error // set before done is closed
+	closing atomic.Bool
+	sender  sync.WaitGroup
 }
 
 type outItem struct {
@@ -83,32 +88,38 @@ type outItem struct {
 	cancel uint64
 }
 
-// openConn opens the data-plane stream and starts its receive loop, which
-// hands each batch of responses to onResponses (the slice is reused after
-// it returns).
-func openConn(client workerpb.WorkerClient, onResponses func([]Response)) (*Conn, error) {
+// openStream opens the gRPC data-plane stream.
+func openStream(client workerpb.WorkerClient) (transport, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := client.Stream(ctx)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("open worker stream: %w", err)
 	}
-	c := &Conn{client: client, stream: stream, cancel: cancel, done: make(chan struct{})}
+	return &grpcTransport{stream: stream, cancel: cancel}, nil
+}
+
+// newConn starts the receive loop of a data plane, which hands each batch
+// of responses to onResponses (the slice is reused after it returns).
+func newConn(client workerpb.WorkerClient, tr transport, onResponses func([]Response)) *Conn {
+	c := &Conn{client: client, tr: tr, done: make(chan struct{})}
 	c.out = newBatcher(c.sendBatch)
 	go c.receive(onResponses)
 	c.sender.Go(func() { c.out.loop(c.done) })
-	return c, nil
+	return c
 }
 
 func (c *Conn) receive(onResponses func([]Response)) {
 	var rs []Response
 	for {
-		b, err := c.stream.Recv()
+		b, err := c.tr.recv()
 		if err != nil {
-			if errors.Is(err, context.Canceled) {
+			if c.closing.Load() || errors.Is(err, context.Canceled) {
 				err = ErrConnClosed
 			}
 			c.err = err
+			// Unblock a sender still writing to a broken connection.
+			c.tr.close()
 			close(c.done)
 			return
 		}
@@ -142,12 +153,12 @@ func (c *Conn) sendBatch(items []outItem) error {
 			size += s
 			b.Calls = append(b.Calls, it.call)
 		}
-		if err := c.stream.Send(b); err != nil {
+		if err := c.tr.send(b); err != nil {
 			return err
 		}
 		items = items[n:]
 	}
-	return nil
+	return c.tr.flush()
 }
 
 // Enqueue adds r to the next message and reports whether the caller must
@@ -155,8 +166,8 @@ func (c *Conn) sendBatch(items []outItem) error {
 func (c *Conn) Enqueue(r *Request) bool {
 	return c.out.add(outItem{call: &workerpb.Call{
 		Id:           r.ID,
-		Method:       r.Method,
-		Serializer:   r.Serializer,
+		Method:       validUTF8(r.Method), // an invalid name is then unknown
+		Serializer:   validUTF8(r.Serializer),
 		Args:         r.Args,
 		TimeoutNanos: int64(r.Timeout),
 	}})
@@ -169,7 +180,7 @@ func (c *Conn) EnqueueCancel(id uint64) bool {
 }
 
 // Flush sends what is pending from the calling goroutine, unless another
-// goroutine is sending. It may block while the stream is under flow
+// goroutine is sending. It may block while the connection is under flow
 // control. Use it for a lone call that must leave at once.
 func (c *Conn) Flush() { c.out.flush() }
 
@@ -178,11 +189,11 @@ func (c *Conn) Flush() { c.out.flush() }
 // next message.
 func (c *Conn) Wake() { c.out.wake() }
 
-// Done is closed when the stream ends: the worker died, the connection
+// Done is closed when the data plane ends: the worker died, the connection
 // broke, or Close was called.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
-// Err says why the stream ended; nil while it is open.
+// Err says why the data plane ended; nil while it is open.
 func (c *Conn) Err() error {
 	select {
 	case <-c.done:
@@ -192,9 +203,10 @@ func (c *Conn) Err() error {
 	}
 }
 
-// Close ends the stream and waits for the receive loop to stop.
+// Close ends the data plane and waits for its goroutines to stop.
 func (c *Conn) Close() {
-	c.cancel()
+	c.closing.Store(true)
+	c.tr.close()
 	<-c.done
 	c.sender.Wait()
 }
@@ -215,6 +227,8 @@ func describe(ctx context.Context, client workerpb.WorkerClient) (*Info, error) 
 		Serializers:     r.Serializers,
 		PID:             int(r.Pid),
 		SDK:             r.Sdk,
+		dataPlane:       r.DataPlane,
+		dataPlaneToken:  r.DataPlaneToken,
 	}
 	for _, m := range r.Methods {
 		info.Methods[m.Name] = m.Signature
@@ -222,7 +236,7 @@ func describe(ctx context.Context, client workerpb.WorkerClient) (*Info, error) 
 	return info, nil
 }
 
-// Invoke runs one call through the unary RPC, outside the stream.
+// Invoke runs one call through the unary RPC, outside the data plane.
 func (c *Conn) Invoke(ctx context.Context, r *Request) (Response, error) {
 	rep, err := c.client.Invoke(ctx, &workerpb.Call{
 		Id:           r.ID,

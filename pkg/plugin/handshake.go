@@ -43,7 +43,14 @@ const (
 	// EnvMaxMessage is the largest payload in bytes the worker accepts or
 	// returns.
 	EnvMaxMessage = "WORKESTRATOR_MAX_MESSAGE"
+	// EnvDataPlane set to [DataPlaneGRPC] makes the data plane use the gRPC
+	// stream: a worker then offers no socket of its own, and a host (which
+	// reads it from its own environment) does not use one.
+	EnvDataPlane = "WORKESTRATOR_DATA_PLANE"
 )
+
+// DataPlaneGRPC is the value of [EnvDataPlane] that forces the gRPC stream.
+const DataPlaneGRPC = "grpc"
 
 // GRPCPlugin is the go-plugin plugin for the Worker service: Impl is set
 // in a worker, nil in a host.

@@ -49,8 +49,13 @@ type LaunchConfig struct {
 	StartTimeout time.Duration
 	// Checksum is the SHA-256 the executable must match before the start.
 	Checksum []byte
-	// AutoMTLS secures the connection with one-off certificates.
+	// AutoMTLS secures the connection with one-off certificates. The data
+	// plane then uses the gRPC stream (TLS), not the worker's socket.
 	AutoMTLS bool
+	// GRPCStream makes the data plane use the gRPC stream even when the
+	// worker offers its faster socket; so does WORKESTRATOR_DATA_PLANE=grpc
+	// in the host's environment.
+	GRPCStream bool
 	// KillTimeout tells the worker how long its shutdown may take; past it,
 	// a worker whose host died exits on its own.
 	KillTimeout time.Duration
@@ -80,7 +85,8 @@ type Process struct {
 }
 
 // Launch starts a worker process, completes the handshake, checks the
-// protocol version with Describe and opens the data-plane stream. On error
+// protocol version with Describe and opens the data plane (the worker's
+// socket when it offers one, else the gRPC stream). On error
 // no process is left behind.
 func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 	if err := checkExecutable(cfg.Path); err != nil {
@@ -140,12 +146,34 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 	if onResponses == nil {
 		onResponses = func([]Response) {}
 	}
-	p.conn, err = openConn(wc, onResponses)
+	tr, err := p.openDataPlane(ctx, wc, info)
 	if err != nil {
 		p.abort()
 		return nil, fmt.Errorf("worker %s: %w", cfg.Path, err)
 	}
+	p.conn = newConn(wc, tr, onResponses)
 	return p, nil
+}
+
+// useSocket reports whether the data plane may use the worker's socket.
+func (c *LaunchConfig) useSocket() bool {
+	return !c.GRPCStream && !c.AutoMTLS && os.Getenv(EnvDataPlane) != DataPlaneGRPC
+}
+
+// openDataPlane connects to the worker's data-plane socket when it offers
+// one and the config allows it, else opens the gRPC stream.
+func (p *Process) openDataPlane(ctx context.Context, wc workerpb.WorkerClient, info *Info) (transport, error) {
+	if info.dataPlane != "" && p.cfg.useSocket() {
+		dctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
+		tr, err := dialDataPlane(dctx, info.dataPlane, info.dataPlaneToken)
+		cancel()
+		if err == nil {
+			return tr, nil
+		}
+		p.cfg.Logger.Warn("worker data plane socket unusable; using the gRPC stream",
+			"worker", p.cfg.Name, "address", info.dataPlane, "error", err)
+	}
+	return openStream(wc)
 }
 
 func checkExecutable(path string) error {
@@ -280,25 +308,55 @@ func (p *Process) Stop(grace time.Duration) {
 }
 
 // lineLogger re-logs what a worker writes on its redirected stdout or
-// stderr, line by line, at info level.
+// stderr, line by line, at info level. A line longer than maxLogLine is
+// cut there; the rest of it is dropped.
 type lineLogger struct {
 	log    hclog.Logger
 	stream string
 	mu     sync.Mutex
 	part   []byte
+	skip   bool // dropping the rest of a line that was too long
 }
+
+// maxLogLine is the longest line of a worker's output that is re-logged.
+const maxLogLine = 64 << 10
 
 func (l *lineLogger) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.part = append(l.part, b...)
-	for {
-		i := bytes.IndexByte(l.part, '\n')
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
+			if !l.skip {
+				l.add(b)
+			}
 			break
 		}
-		l.log.Info(string(l.part[:i]), "stream", l.stream)
-		l.part = l.part[i+1:]
+		if !l.skip {
+			l.add(b[:i])
+			if !l.skip {
+				l.log.Info(string(l.part), "stream", l.stream)
+			}
+		}
+		l.part = l.part[:0]
+		l.skip = false
+		b = b[i+1:]
 	}
-	return len(b), nil
+	if len(l.part) == 0 && cap(l.part) > maxLogLine {
+		l.part = nil
+	}
+	return n, nil
+}
+
+// add appends to the current line, or logs it cut if it gets too long.
+func (l *lineLogger) add(b []byte) {
+	if room := maxLogLine - len(l.part); len(b) > room {
+		l.part = append(l.part, b[:room]...)
+		l.log.Info(string(l.part), "stream", l.stream, "truncated", true)
+		l.part = l.part[:0]
+		l.skip = true
+		return
+	}
+	l.part = append(l.part, b...)
 }

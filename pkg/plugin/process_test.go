@@ -1,10 +1,15 @@
 package plugin_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,9 +41,15 @@ func TestMain(m *testing.M) {
 
 func launch(t testing.TB, onResponses func([]plugin.Response)) *plugin.Process {
 	t.Helper()
-	p, err := plugin.Launch(context.Background(), plugin.LaunchConfig{
-		Path: workerBin, Name: "worker-0", SocketDir: t.TempDir(), OnResponses: onResponses,
-	})
+	return launchWith(t, plugin.LaunchConfig{OnResponses: onResponses})
+}
+
+// launchWith starts the fixture worker with cfg, whose Path, Name and
+// SocketDir it fills.
+func launchWith(t testing.TB, cfg plugin.LaunchConfig) *plugin.Process {
+	t.Helper()
+	cfg.Path, cfg.Name, cfg.SocketDir = workerBin, "worker-0", t.TempDir()
+	p, err := plugin.Launch(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +60,68 @@ func launch(t testing.TB, onResponses func([]plugin.Response)) *plugin.Process {
 		}
 	})
 	return p
+}
+
+// transports are the two data planes: the worker's socket and the gRPC
+// stream every worker serves.
+var transports = []struct {
+	name       string
+	grpcStream bool
+}{{"socket", false}, {"grpc", true}}
+
+// forEachTransport runs test over each data plane with a worker launched
+// for it, whose responses arrive on the returned channel.
+func forEachTransport(t *testing.T, test func(t *testing.T, p *plugin.Process, got <-chan plugin.Response)) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			got := make(chan plugin.Response, 1000)
+			p := launchWith(t, plugin.LaunchConfig{
+				GRPCStream: tr.grpcStream,
+				OnResponses: func(rs []plugin.Response) {
+					for _, r := range rs {
+						got <- r
+					}
+				},
+			})
+			if tp := p.Conn().Transport(); tp != tr.name {
+				t.Fatalf("transport = %s, want %s", tp, tr.name)
+			}
+			test(t, p, got)
+		})
+	}
+}
+
+func send(c *plugin.Conn, rs ...*plugin.Request) {
+	flush := false
+	for _, r := range rs {
+		flush = c.Enqueue(r) || flush
+	}
+	if flush {
+		c.Flush()
+	}
+}
+
+func jsonArgs(args ...any) [][]byte {
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		b, err := json.Marshal(a)
+		if err != nil {
+			panic(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+func receive(t *testing.T, got <-chan plugin.Response, within time.Duration) plugin.Response {
+	t.Helper()
+	select {
+	case r := <-got:
+		return r
+	case <-time.After(within):
+		t.Fatalf("no response within %v", within)
+		return plugin.Response{}
+	}
 }
 
 func TestDescribe(t *testing.T) {
@@ -84,50 +157,226 @@ func TestInvokeUnary(t *testing.T) {
 }
 
 func TestStreamBatches(t *testing.T) {
-	got := make(chan plugin.Response, 100)
-	p := launch(t, func(rs []plugin.Response) {
-		for _, r := range rs {
-			got <- r
+	forEachTransport(t, func(t *testing.T, p *plugin.Process, got <-chan plugin.Response) {
+		c := p.Conn()
+		flush := false
+		for i := range 50 {
+			flush = c.Enqueue(&plugin.Request{ID: uint64(i), Method: "add", Args: jsonArgs(i, 0, 0)}) || flush
 		}
-	})
-	c := p.Conn()
-	flush := false
-	for i := range 50 {
-		flush = c.Enqueue(&plugin.Request{ID: uint64(i), Method: "add", Args: [][]byte{[]byte(fmt.Sprint(i)), []byte("0"), []byte("0")}}) || flush
-	}
-	if !flush {
-		t.Fatal("no flush asked")
-	}
-	c.Flush()
-	seen := map[uint64]bool{}
-	timeout := time.After(10 * time.Second)
-	for len(seen) < 50 {
-		select {
-		case r := <-got:
+		if !flush {
+			t.Fatal("no flush asked")
+		}
+		c.Flush()
+		seen := map[uint64]bool{}
+		for len(seen) < 50 {
+			r := receive(t, got, 10*time.Second)
 			if string(r.Result) != fmt.Sprint(r.ID) || seen[r.ID] {
 				t.Fatalf("response %+v", r)
 			}
 			seen[r.ID] = true
-		case <-timeout:
-			t.Fatalf("%d of 50 responses", len(seen))
 		}
+		// Many goroutines at once, some woken, some flushing.
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 200 {
+					id := uint64(1000 + g*1000 + i)
+					if c.Enqueue(&plugin.Request{ID: id, Method: "add", Args: jsonArgs(id, 0, 0)}) {
+						if i%2 == 0 {
+							c.Flush()
+						} else {
+							c.Wake()
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for range 8 * 200 {
+			r := receive(t, got, 10*time.Second)
+			if string(r.Result) != fmt.Sprint(r.ID) || seen[r.ID] {
+				t.Fatalf("response %+v", r)
+			}
+			seen[r.ID] = true
+		}
+	})
+}
+
+func TestStreamCancel(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, p *plugin.Process, got <-chan plugin.Response) {
+		c := p.Conn()
+		send(c, &plugin.Request{ID: 1, Method: "sleep", Args: jsonArgs(60_000)})
+		time.Sleep(20 * time.Millisecond)
+		start := time.Now()
+		if c.EnqueueCancel(1) {
+			c.Flush()
+		}
+		r := receive(t, got, 5*time.Second)
+		if r.ID != 1 || !errors.Is(r.Err("sleep", nil), plugin.ErrCanceled) {
+			t.Fatalf("cancelled call: %+v, %v", r, r.Err("sleep", nil))
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("cancel took %v", d)
+		}
+		// A timeout ends the call inside the worker too.
+		send(c, &plugin.Request{ID: 2, Method: "sleep", Args: jsonArgs(60_000), Timeout: 50 * time.Millisecond})
+		r = receive(t, got, 5*time.Second)
+		if r.ID != 2 || !errors.Is(r.Err("sleep", nil), plugin.ErrCanceled) {
+			t.Fatalf("timed out call: %+v, %v", r, r.Err("sleep", nil))
+		}
+		// A call blocked forever does not stop the others nor the cancels.
+		send(c, &plugin.Request{ID: 3, Method: "block"}, &plugin.Request{ID: 4, Method: "sleep", Args: jsonArgs(60_000)})
+		time.Sleep(20 * time.Millisecond)
+		if c.EnqueueCancel(4) {
+			c.Flush()
+		}
+		if r := receive(t, got, 5*time.Second); r.ID != 4 {
+			t.Fatalf("response %+v", r)
+		}
+	})
+}
+
+func TestStreamLargePayloads(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, p *plugin.Process, got <-chan plugin.Response) {
+		big := bytes.Repeat([]byte{'a'}, 16<<20)
+		arg := jsonArgs(string(big))
+		// Three calls of 16 MiB and a small one in one go: more than one
+		// message each way.
+		send(p.Conn(),
+			&plugin.Request{ID: 1, Method: "echoString", Args: arg},
+			&plugin.Request{ID: 2, Method: "echoString", Args: arg},
+			&plugin.Request{ID: 3, Method: "add", Args: jsonArgs(1, 2, 3)},
+			&plugin.Request{ID: 4, Method: "echoString", Args: arg},
+		)
+		for range 4 {
+			r := receive(t, got, 20*time.Second)
+			if err := r.Err("echo", nil); err != nil {
+				t.Fatal(err)
+			}
+			want := arg[0]
+			if r.ID == 3 {
+				want = []byte("6")
+			}
+			if !bytes.Equal(r.Result, want) {
+				t.Fatalf("call %d: %d bytes back, want %d", r.ID, len(r.Result), len(want))
+			}
+		}
+	})
+}
+
+func TestStreamInvalidUTF8(t *testing.T) {
+	// protobuf refuses invalid UTF-8 in strings: such a name must neither
+	// break the data plane nor lose the call.
+	forEachTransport(t, func(t *testing.T, p *plugin.Process, got <-chan plugin.Response) {
+		send(p.Conn(), &plugin.Request{ID: 1, Method: "add\xff"})
+		if r := receive(t, got, 5*time.Second); r.ID != 1 || !errors.Is(r.Err("add", nil), plugin.ErrUnknownMethod) {
+			t.Fatalf("response %+v", r)
+		}
+		send(p.Conn(), &plugin.Request{ID: 2, Method: "add", Args: jsonArgs(1, 2, 3)})
+		if r := receive(t, got, 5*time.Second); r.ID != 2 || string(r.Result) != "6" {
+			t.Fatalf("response %+v", r)
+		}
+	})
+}
+
+func TestStreamWorkerDeath(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, p *plugin.Process, got <-chan plugin.Response) {
+		c := p.Conn()
+		send(c, &plugin.Request{ID: 1, Method: "sleep", Args: jsonArgs(60_000)}, &plugin.Request{ID: 2, Method: "exit", Args: jsonArgs(3)})
+		select {
+		case <-c.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("data plane open after the worker died")
+		}
+		if err := c.Err(); err == nil || errors.Is(err, plugin.ErrConnClosed) {
+			t.Fatalf("Err after the worker died = %v", err)
+		}
+		// Sending on a dead connection neither blocks nor panics.
+		send(c, &plugin.Request{ID: 3, Method: "add", Args: jsonArgs(1, 2, 3)})
+		if st := p.ExitStatus(); st.Code != 3 {
+			t.Fatalf("exit status %v", st)
+		}
+	})
+}
+
+func TestStreamCloseWithBlockedCall(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, p *plugin.Process, got <-chan plugin.Response) {
+		c := p.Conn()
+		send(c, &plugin.Request{ID: 1, Method: "block"})
+		time.Sleep(20 * time.Millisecond)
+		closed := make(chan struct{})
+		go func() { c.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close hangs")
+		}
+		if err := c.Err(); !errors.Is(err, plugin.ErrConnClosed) {
+			t.Fatalf("Err after Close = %v", err)
+		}
+		c.Close() // twice is fine
+	})
+}
+
+func TestDataPlaneChoice(t *testing.T) {
+	// The socket is gone once the host is connected: nobody else can.
+	p := launch(t, nil)
+	if p.Conn().Transport() != "socket" {
+		t.Fatalf("transport = %s", p.Conn().Transport())
+	}
+	addr := p.Info().DataPlane()
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		t.Fatalf("data plane address %q", addr)
+	}
+	// A connection that comes before the socket is gone is hung up on.
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Write(make([]byte, 64))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		c.Close()
+		if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("a second connection to the data plane socket was served: %v", err)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, "data plane socket removed", func() bool {
+		_, err := os.Stat(path)
+		return errors.Is(err, os.ErrNotExist)
+	})
+	if info, err := p.Conn().Describe(context.Background()); err != nil || info.DataPlane() != "" {
+		t.Fatalf("Describe after the host connected: %q, %v", info.DataPlane(), err)
+	}
+
+	// AutoMTLS: the socket is not TLS, so the gRPC stream.
+	p = launchWith(t, plugin.LaunchConfig{AutoMTLS: true})
+	if p.Conn().Transport() != "grpc" || p.Info().DataPlane() != "" {
+		t.Fatalf("with AutoMTLS: transport %s, data plane %q", p.Conn().Transport(), p.Info().DataPlane())
+	}
+
+	// The environment variable forces the gRPC stream on both sides.
+	t.Setenv(plugin.EnvDataPlane, plugin.DataPlaneGRPC)
+	p = launch(t, nil)
+	if p.Conn().Transport() != "grpc" || p.Info().DataPlane() != "" {
+		t.Fatalf("with %s: transport %s, data plane %q", plugin.EnvDataPlane, p.Conn().Transport(), p.Info().DataPlane())
 	}
 }
 
 func TestStopAndExitStatus(t *testing.T) {
-	p := launch(t, nil)
-	p.Stop(time.Second)
-	select {
-	case <-p.Exited():
-	default:
-		t.Fatal("not exited after Stop")
-	}
-	if st := p.ExitStatus(); st.Code != 0 || st.Signal != "" {
-		t.Fatalf("a worker asked to stop exited with %v", st)
-	}
-	select {
-	case <-p.Conn().Done():
-	default:
-		t.Fatal("connection open after Stop")
-	}
+	forEachTransport(t, func(t *testing.T, p *plugin.Process, got <-chan plugin.Response) {
+		send(p.Conn(), &plugin.Request{ID: 1, Method: "sleep", Args: jsonArgs(60_000)})
+		p.Stop(time.Second)
+		select {
+		case <-p.Exited():
+		default:
+			t.Fatal("not exited after Stop")
+		}
+		if st := p.ExitStatus(); st.Code != 0 || st.Signal != "" {
+			t.Fatalf("a worker asked to stop exited with %v", st)
+		}
+		select {
+		case <-p.Conn().Done():
+		default:
+			t.Fatal("connection open after Stop")
+		}
+	})
 }

@@ -90,6 +90,9 @@ func (r *procRunner) prepare(spec *exec.Cmd, sockDir string) (runner.Runner, err
 	if r.cfg.KillTimeout > 0 {
 		cmd.Env = append(cmd.Env, EnvKillTimeout+"="+r.cfg.KillTimeout.String())
 	}
+	if !r.cfg.useSocket() {
+		cmd.Env = append(cmd.Env, EnvDataPlane+"="+DataPlaneGRPC)
+	}
 	if r.cfg.MaxMessage > 0 {
 		cmd.Env = append(cmd.Env, EnvMaxMessage+"="+strconv.Itoa(r.cfg.MaxMessage))
 	}
@@ -189,9 +192,11 @@ func (r *procRunner) Kill(context.Context) error {
 }
 
 func (r *procRunner) Stdout() io.ReadCloser { return r.stdoutR }
-func (r *procRunner) Stderr() io.ReadCloser { return &eofReader{ReadCloser: r.stderrR, done: r.stderrDone} }
-func (r *procRunner) Name() string          { return r.cfg.Name }
-func (r *procRunner) ID() string            { return strconv.Itoa(r.pid) }
+func (r *procRunner) Stderr() io.ReadCloser {
+	return &eofReader{ReadCloser: r.stderrR, done: r.stderrDone}
+}
+func (r *procRunner) Name() string { return r.cfg.Name }
+func (r *procRunner) ID() string   { return strconv.Itoa(r.pid) }
 
 func (r *procRunner) Diagnose(context.Context) string {
 	return "the file is not a Workestrator worker, or it failed before the handshake"

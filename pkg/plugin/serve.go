@@ -91,6 +91,14 @@ func Serve(methods Methods, opts ...ServeOption) {
 		fail(err)
 	}
 	log := Logger()
+	if os.Getenv(EnvDataPlane) != DataPlaneGRPC {
+		if d, err := listenDataPlane(); err != nil {
+			log.Debug("no data plane socket; the host will use the gRPC stream", "error", err)
+		} else {
+			srv.dataPlane = d
+			go d.serve(srv)
+		}
+	}
 	grace := time.Second
 	if d, err := time.ParseDuration(os.Getenv(EnvKillTimeout)); err == nil && d > 0 {
 		grace = d
@@ -102,6 +110,9 @@ func Serve(methods Methods, opts ...ServeOption) {
 			log.Warn("shutdown hooks still running after the kill timeout; exiting", "timeout", grace)
 			os.Exit(1)
 		})
+		if srv.dataPlane != nil {
+			srv.dataPlane.l.Close() // unlinks the socket if the host never came
+		}
 		for _, fn := range o.onShutdown {
 			fn()
 		}

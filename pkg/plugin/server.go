@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 	"github.com/workestrator/workestrator/pkg/serializer"
@@ -19,6 +20,8 @@ type server struct {
 	names      []string
 	sers       *serializer.Registry
 	maxMessage int
+	// dataPlane, when set, is the socket data plane Describe advertises.
+	dataPlane *dataPlaneListener
 }
 
 func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*server, error) {
@@ -40,6 +43,10 @@ func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb
 		Serializers:     s.sers.Names(),
 		Pid:             int64(os.Getpid()),
 		Sdk:             SDKName,
+	}
+	if d := s.dataPlane; d != nil && !d.claimed.Load() {
+		r.DataPlane = "unix:" + d.path
+		r.DataPlaneToken = d.token
 	}
 	for _, n := range s.names {
 		r.Methods = append(r.Methods, &workerpb.Method{Name: n, Signature: s.methods[n].signature})
@@ -79,7 +86,9 @@ func (s *server) run(ctx context.Context, c *workerpb.Call) *workerpb.Reply {
 	return r
 }
 
-// checkSize replaces a result over the size limit with a TOO_LARGE error.
+// checkSize replaces a result over the size limit with a TOO_LARGE error,
+// and makes the strings of an error valid UTF-8: protobuf refuses to
+// marshal others, which would break the data plane.
 func (s *server) checkSize(r *workerpb.Reply) {
 	if s.maxMessage > 0 && len(r.Result) > s.maxMessage {
 		r.Error = &workerpb.Error{
@@ -89,20 +98,33 @@ func (s *server) checkSize(r *workerpb.Reply) {
 		}
 		r.Result = nil
 	}
+	if e := r.Error; e != nil {
+		e.Type, e.Message, e.Stack = validUTF8(e.Type), validUTF8(e.Message), validUTF8(e.Stack)
+	}
+}
+
+// validUTF8 replaces the invalid bytes of s with U+FFFD.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // maxBatchBytes caps the payload bytes gathered in one stream message; a
 // single larger item still goes alone.
 const maxBatchBytes = 4 << 20
 
-func sendReplies(st workerpb.Worker_StreamServer, rs []*workerpb.Reply) error {
+// eachReplyBatch splits rs into messages of at most maxBatchBytes of
+// results (a larger single reply goes alone) and hands each to send.
+func eachReplyBatch(rs []*workerpb.Reply, send func(*workerpb.ReplyBatch) error) error {
 	for len(rs) > 0 {
 		n, size := 0, 0
 		for n < len(rs) && (n == 0 || size+len(rs[n].Result) <= maxBatchBytes) {
 			size += len(rs[n].Result)
 			n++
 		}
-		if err := st.Send(&workerpb.ReplyBatch{Replies: rs[:n]}); err != nil {
+		if err := send(&workerpb.ReplyBatch{Replies: rs[:n]}); err != nil {
 			return err
 		}
 		rs = rs[n:]

@@ -13,12 +13,24 @@ import (
 // for the next call; more exit when their call ends.
 const maxIdleRunners = 64
 
-// Stream serves the farm's data plane for one host connection.
+// Stream serves the farm's data plane for one host connection over gRPC.
 func (s *server) Stream(st workerpb.Worker_StreamServer) error {
+	s.serveSession(st.Context(), st.Recv, func(rs []*workerpb.Reply) error {
+		return eachReplyBatch(rs, st.Send)
+	})
+	return nil
+}
+
+// serveSession runs the calls that recv returns until it fails, and sends
+// their replies with send, which one goroutine at a time calls (the
+// session's batcher). Either transport of the data plane (the gRPC stream,
+// the socket) brings its recv and send; ctx is the calls' parent context,
+// cancelled when the transport ends.
+func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBatch, error), send func([]*workerpb.Reply) error) {
 	ss := &session{
 		s:       s,
-		ctx:     st.Context(),
-		out:     newBatcher(func(rs []*workerpb.Reply) error { return sendReplies(st, rs) }),
+		ctx:     ctx,
+		out:     newBatcher(send),
 		cancels: make(map[uint64]context.CancelFunc),
 		jobs:    make(chan job),
 		stop:    make(chan struct{}),
@@ -26,9 +38,9 @@ func (s *server) Stream(st workerpb.Worker_StreamServer) error {
 	ss.sender.Go(func() { ss.out.loop(ss.stop) })
 	defer ss.close()
 	for {
-		b, err := st.Recv()
+		b, err := recv()
 		if err != nil {
-			return nil
+			return
 		}
 		for _, c := range b.Calls {
 			ss.start(c)
@@ -45,10 +57,10 @@ func (s *server) Stream(st workerpb.Worker_StreamServer) error {
 	}
 }
 
-// session runs the calls of one stream. Each call runs on a goroutine of
-// its own (a function may block), taken from a set of goroutines that stay
-// a while for the next call, so that their stacks are grown once rather
-// than for every call.
+// session runs the calls of one data-plane connection. Each call runs on a
+// goroutine of its own (a function may block), taken from a set of
+// goroutines that stay a while for the next call, so that their stacks are
+// grown once rather than for every call.
 type session struct {
 	s        *server
 	ctx      context.Context

@@ -142,9 +142,20 @@ type DescribeResponse struct {
 	Serializers []string `protobuf:"bytes,3,rep,name=serializers,proto3" json:"serializers,omitempty"`
 	Pid         int64    `protobuf:"varint,4,opt,name=pid,proto3" json:"pid,omitempty"`
 	// Free-form identification of the worker SDK, e.g. "workestrator-go/1".
-	Sdk           string `protobuf:"bytes,5,opt,name=sdk,proto3" json:"sdk,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sdk string `protobuf:"bytes,5,opt,name=sdk,proto3" json:"sdk,omitempty"`
+	// Optional: the address of a faster data plane than Stream, "unix:" and the
+	// path of a unix socket in the directory go-plugin gives the worker
+	// (PLUGIN_UNIX_SOCKET_DIR). Empty: the host uses Stream. On that socket the
+	// host first writes data_plane_token, then both sides exchange frames, each
+	// a protobuf uvarint length followed by that many bytes: a CallBatch from
+	// the host, a ReplyBatch from the worker, with Stream's meaning. The worker
+	// accepts one connection with the right token, then closes the socket; the
+	// connection's end is the data plane's end.
+	DataPlane string `protobuf:"bytes,6,opt,name=data_plane,json=dataPlane,proto3" json:"data_plane,omitempty"`
+	// The secret the host writes first on the data_plane socket (16 bytes).
+	DataPlaneToken []byte `protobuf:"bytes,7,opt,name=data_plane_token,json=dataPlaneToken,proto3" json:"data_plane_token,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
@@ -210,6 +221,20 @@ func (x *DescribeResponse) GetSdk() string {
 		return x.Sdk
 	}
 	return ""
+}
+
+func (x *DescribeResponse) GetDataPlane() string {
+	if x != nil {
+		return x.DataPlane
+	}
+	return ""
+}
+
+func (x *DescribeResponse) GetDataPlaneToken() []byte {
+	if x != nil {
+		return x.DataPlaneToken
+	}
+	return nil
 }
 
 type Method struct {
@@ -597,13 +622,16 @@ var File_worker_proto protoreflect.FileDescriptor
 const file_worker_proto_rawDesc = "" +
 	"\n" +
 	"\fworker.proto\x12\x0fworkestrator.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\xb6\x01\n" +
+	"\x0fDescribeRequest\"\xff\x01\n" +
 	"\x10DescribeResponse\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x121\n" +
 	"\amethods\x18\x02 \x03(\v2\x17.workestrator.v1.MethodR\amethods\x12 \n" +
 	"\vserializers\x18\x03 \x03(\tR\vserializers\x12\x10\n" +
 	"\x03pid\x18\x04 \x01(\x03R\x03pid\x12\x10\n" +
-	"\x03sdk\x18\x05 \x01(\tR\x03sdk\":\n" +
+	"\x03sdk\x18\x05 \x01(\tR\x03sdk\x12\x1d\n" +
+	"\n" +
+	"data_plane\x18\x06 \x01(\tR\tdataPlane\x12(\n" +
+	"\x10data_plane_token\x18\a \x01(\fR\x0edataPlaneToken\":\n" +
 	"\x06Method\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\tR\tsignature\"\x87\x01\n" +

@@ -37,7 +37,10 @@ type WorkerClient interface {
 	// Invoke runs one call and returns its reply.
 	Invoke(ctx context.Context, in *Call, opts ...grpc.CallOption) (*Reply, error)
 	// Stream is the farm's data plane: batches of calls and cancels go one way,
-	// batches of replies come back, in any order, matched by call id.
+	// batches of replies come back, in any order, matched by call id. A worker
+	// may also offer the same data plane on a socket of its own
+	// (DescribeResponse.data_plane), which a host prefers; Stream is the
+	// fallback every worker must serve.
 	Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CallBatch, ReplyBatch], error)
 }
 
@@ -91,7 +94,10 @@ type WorkerServer interface {
 	// Invoke runs one call and returns its reply.
 	Invoke(context.Context, *Call) (*Reply, error)
 	// Stream is the farm's data plane: batches of calls and cancels go one way,
-	// batches of replies come back, in any order, matched by call id.
+	// batches of replies come back, in any order, matched by call id. A worker
+	// may also offer the same data plane on a socket of its own
+	// (DescribeResponse.data_plane), which a host prefers; Stream is the
+	// fallback every worker must serve.
 	Stream(grpc.BidiStreamingServer[CallBatch, ReplyBatch]) error
 	mustEmbedUnimplementedWorkerServer()
 }

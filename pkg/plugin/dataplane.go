@@ -1,0 +1,285 @@
+package plugin
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+)
+
+// The socket data plane: the Stream RPC's batches, written straight on a
+// unix socket of the worker's own as protobuf messages, each preceded by its
+// length as a uvarint. It skips gRPC's hand-offs between goroutines (its
+// writer goroutine on both sides, its reader-to-handler hand-off): a message
+// is written by the goroutine that flushes the batcher and read by the
+// goroutine that handles it.
+//
+// The socket lives in the directory go-plugin made for the worker's own
+// socket (mode 0700, owned by the host's user), is itself mode 0600, and is
+// removed as soon as the host is connected. The host proves itself with a
+// token it learnt from Describe; the worker serves one connection only.
+// The bytes are not encrypted: a host that asked for AutoMTLS uses the
+// gRPC stream.
+
+const (
+	// dataPlaneTokenLen is the length of the secret the host writes first.
+	dataPlaneTokenLen = 16
+	// maxFrame caps one frame's length: a single call or reply of up to
+	// 2 GiB-1 bytes of payload and its envelope.
+	maxFrame = 1<<32 - 1
+	// keepBuf is the largest frame buffer kept for the next frame.
+	keepBuf = 1 << 20
+	// dataPlaneAuthTimeout bounds the wait for a connection's token.
+	dataPlaneAuthTimeout = 10 * time.Second
+)
+
+// frameWriter builds frames in a buffer and writes them in one go.
+type frameWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+// add appends m as a frame; it writes what it holds once that reaches
+// maxBatchBytes, so that a burst of large messages is not all copied first.
+func (fw *frameWriter) add(m proto.Message) error {
+	n := proto.Size(m)
+	start := len(fw.buf)
+	fw.buf = protowire.AppendVarint(fw.buf, uint64(n))
+	b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(fw.buf, m)
+	if err != nil {
+		fw.buf = fw.buf[:start]
+		return err
+	}
+	fw.buf = b
+	if len(fw.buf) >= maxBatchBytes {
+		return fw.flush()
+	}
+	return nil
+}
+
+// flush writes the frames added since the last flush.
+func (fw *frameWriter) flush() error {
+	if len(fw.buf) == 0 {
+		return nil
+	}
+	_, err := fw.w.Write(fw.buf)
+	if cap(fw.buf) > keepBuf {
+		fw.buf = nil
+	} else {
+		fw.buf = fw.buf[:0]
+	}
+	return err
+}
+
+// frameReader reads frames. Unmarshal copies bytes fields, so that its
+// buffer is reused.
+type frameReader struct {
+	r   *bufio.Reader
+	buf []byte
+}
+
+func newFrameReader(r io.Reader) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// read reads the next frame into m.
+func (fr *frameReader) read(m proto.Message) error {
+	n, err := binary.ReadUvarint(fr.r)
+	if err != nil {
+		return err
+	}
+	if n > maxFrame || n > math.MaxInt {
+		return fmt.Errorf("data plane frame of %d bytes exceeds %d", n, uint64(maxFrame))
+	}
+	if uint64(cap(fr.buf)) < n {
+		fr.buf = make([]byte, n)
+	}
+	b := fr.buf[:n]
+	if _, err := io.ReadFull(fr.r, b); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	err = proto.Unmarshal(b, m)
+	if cap(fr.buf) > keepBuf {
+		fr.buf = nil
+	}
+	return err
+}
+
+// dataPlaneListener is the worker's side of the socket data plane.
+type dataPlaneListener struct {
+	l       *net.UnixListener
+	path    string
+	token   []byte
+	claimed atomic.Bool
+}
+
+// listenDataPlane opens the worker's data-plane socket in the directory
+// go-plugin gives it (PLUGIN_UNIX_SOCKET_DIR), else the system's temporary
+// directory.
+func listenDataPlane() (*dataPlaneListener, error) {
+	dir := os.Getenv("PLUGIN_UNIX_SOCKET_DIR")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	var rnd [4 + dataPlaneTokenLen]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "dp"+hex.EncodeToString(rnd[:4]))
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	// The directory is private already; the token keeps out whoever could
+	// connect before this.
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return &dataPlaneListener{l: l, path: path, token: rnd[4:]}, nil
+}
+
+// serve accepts connections until one presents the token, closes the
+// socket and serves the data plane on that connection with s.
+func (d *dataPlaneListener) serve(s *server) {
+	for {
+		c, err := d.l.Accept()
+		if err != nil {
+			return
+		}
+		go d.auth(s, c)
+	}
+}
+
+func (d *dataPlaneListener) auth(s *server, c net.Conn) {
+	var got [dataPlaneTokenLen]byte
+	_ = c.SetReadDeadline(time.Now().Add(dataPlaneAuthTimeout))
+	if _, err := io.ReadFull(c, got[:]); err != nil ||
+		subtle.ConstantTimeCompare(got[:], d.token) != 1 || !d.claimed.CompareAndSwap(false, true) {
+		c.Close()
+		return
+	}
+	d.l.Close() // removes the socket: nobody else can connect
+	_ = c.SetReadDeadline(time.Time{})
+	s.serveConn(c)
+}
+
+// serveConn serves the data plane on the host's connection until it ends.
+func (s *server) serveConn(c net.Conn) {
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fr := newFrameReader(c)
+	fw := &frameWriter{w: c}
+	recv := func() (*workerpb.CallBatch, error) {
+		b := &workerpb.CallBatch{}
+		if err := fr.read(b); err != nil {
+			// Unblock a reply being written, and end the calls' contexts.
+			c.Close()
+			cancel()
+			return nil, err
+		}
+		return b, nil
+	}
+	send := func(rs []*workerpb.Reply) error {
+		err := eachReplyBatch(rs, func(b *workerpb.ReplyBatch) error { return fw.add(b) })
+		if err != nil {
+			return err
+		}
+		return fw.flush()
+	}
+	s.serveSession(ctx, recv, send)
+}
+
+// transport is the host's side of a data plane: the gRPC stream or the
+// socket. send and flush are called by one goroutine at a time (the
+// batcher's sender), recv by the receive loop only.
+type transport interface {
+	// send queues a batch, flush writes what was queued (the gRPC stream
+	// sends at once).
+	send(*workerpb.CallBatch) error
+	flush() error
+	recv() (*workerpb.ReplyBatch, error)
+	// close ends the transport: recv and a blocked send return.
+	close()
+	name() string
+}
+
+type grpcTransport struct {
+	stream workerpb.Worker_StreamClient
+	cancel context.CancelFunc
+}
+
+func (t *grpcTransport) send(b *workerpb.CallBatch) error    { return t.stream.Send(b) }
+func (t *grpcTransport) flush() error                        { return nil }
+func (t *grpcTransport) recv() (*workerpb.ReplyBatch, error) { return t.stream.Recv() }
+func (t *grpcTransport) close()                              { t.cancel() }
+func (t *grpcTransport) name() string                        { return "grpc" }
+
+type socketTransport struct {
+	c  net.Conn
+	fr *frameReader
+	fw frameWriter
+}
+
+func (t *socketTransport) send(b *workerpb.CallBatch) error { return t.fw.add(b) }
+func (t *socketTransport) flush() error                     { return t.fw.flush() }
+func (t *socketTransport) close()                           { t.c.Close() }
+func (t *socketTransport) name() string                     { return "socket" }
+
+func (t *socketTransport) recv() (*workerpb.ReplyBatch, error) {
+	b := &workerpb.ReplyBatch{}
+	if err := t.fr.read(b); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("worker closed the data plane: %w", err)
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// dialDataPlane connects to the socket a worker advertised and presents the
+// token.
+func dialDataPlane(ctx context.Context, addr string, token []byte) (*socketTransport, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return nil, fmt.Errorf("unsupported data plane address %q", addr)
+	}
+	if len(token) != dataPlaneTokenLen {
+		return nil, fmt.Errorf("data plane token of %d bytes, want %d", len(token), dataPlaneTokenLen)
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetWriteDeadline(dl)
+	}
+	if _, err := c.Write(token); err != nil {
+		c.Close()
+		return nil, err
+	}
+	_ = c.SetWriteDeadline(time.Time{})
+	return &socketTransport{c: c, fr: newFrameReader(c), fw: frameWriter{w: c}}, nil
+}

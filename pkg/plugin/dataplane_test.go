@@ -1,0 +1,109 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+	"github.com/workestrator/workestrator/pkg/serializer"
+)
+
+func TestDataPlaneListener(t *testing.T) {
+	t.Setenv("PLUGIN_UNIX_SOCKET_DIR", t.TempDir())
+	sers, err := serializer.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := newServer(Methods{"add": func(a, b int) int { return a + b }}, sers, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := listenDataPlane()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.dataPlane = d
+	served := make(chan struct{})
+	go func() { d.serve(srv); close(served) }()
+	desc, _ := srv.Describe(context.Background(), &workerpb.DescribeRequest{})
+	if !strings.HasPrefix(desc.DataPlane, "unix:") || len(desc.DataPlaneToken) != dataPlaneTokenLen {
+		t.Fatalf("Describe: %q, %d-byte token", desc.DataPlane, len(desc.DataPlaneToken))
+	}
+
+	// A stranger with a wrong token is hung up on.
+	c, err := net.Dial("unix", d.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write(bytes.Repeat([]byte{'x'}, dataPlaneTokenLen))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("stranger: read %d, %v; want EOF", n, err)
+	}
+	c.Close()
+
+	// The host: its token, then frames.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tr, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.send(&workerpb.CallBatch{Calls: []*workerpb.Call{
+		{Id: 7, Method: "add", Args: [][]byte{[]byte("1"), []byte("2")}},
+	}})
+	if err := tr.flush(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := tr.recv()
+	if err != nil || len(b.Replies) != 1 || b.Replies[0].Id != 7 || string(b.Replies[0].Result) != "3" {
+		t.Fatalf("reply %v, %v", b, err)
+	}
+	// The socket is gone, the listener done, Describe offers nothing more.
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("listener still accepting")
+	}
+	if _, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken); err == nil {
+		t.Fatal("a second host connected")
+	}
+	if desc, _ := srv.Describe(context.Background(), &workerpb.DescribeRequest{}); desc.DataPlane != "" {
+		t.Fatalf("Describe still offers %q", desc.DataPlane)
+	}
+	// The host hangs up: the worker's session ends.
+	tr.close()
+	if _, err := tr.recv(); err == nil {
+		t.Fatal("recv after close")
+	}
+}
+
+func TestFrameSizes(t *testing.T) {
+	var buf bytes.Buffer
+	fw := frameWriter{w: &buf}
+	big := bytes.Repeat([]byte{1}, 3<<20)
+	for _, n := range []int{0, 1, 127, 128, 1 << 14, len(big)} {
+		if err := fw.add(&workerpb.Reply{Id: uint64(n), Result: big[:n]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fw.flush(); err != nil {
+		t.Fatal(err)
+	}
+	fr := newFrameReader(&buf)
+	for _, n := range []int{0, 1, 127, 128, 1 << 14, len(big)} {
+		var r workerpb.Reply
+		if err := fr.read(&r); err != nil || r.Id != uint64(n) || len(r.Result) != n {
+			t.Fatalf("frame %d: id %d, %d bytes, %v", n, r.Id, len(r.Result), err)
+		}
+	}
+	var r workerpb.Reply
+	if err := fr.read(&r); err != io.EOF {
+		t.Fatalf("after the last frame: %v", err)
+	}
+}
