@@ -101,28 +101,45 @@ func newFrameReader(r io.Reader) *frameReader {
 
 // read reads the next frame into m.
 func (fr *frameReader) read(m proto.Message) error {
-	n, err := binary.ReadUvarint(fr.r)
+	b, err := fr.next(fr.buf)
 	if err != nil {
 		return err
 	}
-	if n > maxFrame || n > math.MaxInt {
-		return fmt.Errorf("data plane frame of %d bytes exceeds %d", n, uint64(maxFrame))
-	}
-	if uint64(cap(fr.buf)) < n {
-		fr.buf = make([]byte, n)
-	}
-	b := fr.buf[:n]
-	if _, err := io.ReadFull(fr.r, b); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return err
-	}
+	fr.buf = b
 	err = proto.Unmarshal(b, m)
 	if cap(fr.buf) > keepBuf {
 		fr.buf = nil
 	}
 	return err
+}
+
+// readOwned reads the next frame into a new buffer, for the decoders that
+// alias it (see wire.go).
+func (fr *frameReader) readOwned() ([]byte, error) {
+	return fr.next(nil)
+}
+
+// next reads the next frame into buf if it is large enough, else into a
+// new buffer.
+func (fr *frameReader) next(buf []byte) ([]byte, error) {
+	n, err := binary.ReadUvarint(fr.r)
+	if err != nil {
+		return nil, err
+	}
+	if n > maxFrame || n > math.MaxInt {
+		return nil, fmt.Errorf("data plane frame of %d bytes exceeds %d", n, uint64(maxFrame))
+	}
+	if uint64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	b := buf[:n]
+	if _, err := io.ReadFull(fr.r, b); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return b, nil
 }
 
 // dataPlaneListener is the worker's side of the socket data plane.
@@ -191,9 +208,14 @@ func (s *server) serveConn(c net.Conn) {
 	defer cancel()
 	fr := newFrameReader(c)
 	fw := &frameWriter{w: c}
+	names := interner{}
 	recv := func() (*workerpb.CallBatch, error) {
-		b := &workerpb.CallBatch{}
-		if err := fr.read(b); err != nil {
+		frame, err := fr.readOwned()
+		var b *workerpb.CallBatch
+		if err == nil {
+			b, err = decodeCallBatch(frame, names)
+		}
+		if err != nil {
 			// Unblock a reply being written, and end the calls' contexts.
 			c.Close()
 			cancel()
@@ -248,8 +270,12 @@ func (t *socketTransport) close()                           { t.c.Close() }
 func (t *socketTransport) name() string                     { return "socket" }
 
 func (t *socketTransport) recv() (*workerpb.ReplyBatch, error) {
-	b := &workerpb.ReplyBatch{}
-	if err := t.fr.read(b); err != nil {
+	frame, err := t.fr.readOwned()
+	var b *workerpb.ReplyBatch
+	if err == nil {
+		b, err = decodeReplyBatch(frame)
+	}
+	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			err = fmt.Errorf("worker closed the data plane: %w", err)
 		}
