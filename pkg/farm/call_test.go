@@ -93,8 +93,8 @@ func TestDispatchSpreads(t *testing.T) {
 	f := newFarm(t, farm.Config{Workers: 2})
 	pids := map[int]int{}
 	var futures []*farm.Future
-	for range 20 {
-		futures = append(futures, f.Go(ctx(t), "sleep", 20))
+	for range 20 { // all submitted long before the first ends
+		futures = append(futures, f.Go(ctx(t), "sleep", 300))
 	}
 	for _, fu := range futures {
 		r, err := fu.Result()
