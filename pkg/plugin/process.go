@@ -108,7 +108,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 			return p.run.prepare(spec, sockDir)
 		},
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           log,
+		Logger:           quietStdio{log},
 		StartTimeout:     cfg.StartTimeout,
 		UnixSocketConfig: &goplugin.UnixSocketConfig{TempDir: cfg.SocketDir},
 		AutoMTLS:         cfg.AutoMTLS,
