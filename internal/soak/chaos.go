@@ -247,14 +247,17 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 			case <-ctx.Done():
 			}
 		}
-		cctx := ctx
+		cctx, cancel := ctx, context.CancelFunc(nil)
 		if fate == "cancel" {
-			c, cancel := context.WithCancel(ctx)
-			cctx = c
+			cctx, cancel = context.WithCancel(ctx)
 			cancels = append(cancels, cancel)
-			timers = append(timers, time.AfterFunc(time.Duration(1+rng.IntN(30))*time.Millisecond, cancel))
 		}
 		futures[i] = f.Go(cctx, "chaos", i, fate)
+		if cancel != nil {
+			// Cancelled once submitted: a context that ends before Go is
+			// refused at once and never enters the farm.
+			timers = append(timers, time.AfterFunc(time.Duration(1+rng.IntN(30))*time.Millisecond, cancel))
+		}
 	}
 	for _, fu := range futures {
 		select {
