@@ -37,11 +37,19 @@ func (in interner) get(b []byte) string {
 
 // decodeCallBatch decodes a CallBatch frame.
 func decodeCallBatch(b []byte, in interner) (*workerpb.CallBatch, error) {
-	m, err := fastCallBatch(b, in)
-	if err == nil {
+	return decodeFrame(b, func(b []byte) (*workerpb.CallBatch, error) { return fastCallBatch(b, in) })
+}
+
+// decodeFrame decodes b with fast, or with proto.Unmarshal when fast does
+// not take it.
+func decodeFrame[M any, P interface {
+	*M
+	proto.Message
+}](b []byte, fast func([]byte) (P, error)) (P, error) {
+	if m, err := fast(b); err == nil {
 		return m, nil
 	}
-	m = &workerpb.CallBatch{}
+	m := P(new(M))
 	if err := proto.Unmarshal(b, m); err != nil {
 		return nil, err
 	}
@@ -135,15 +143,7 @@ func fastCall(b []byte, in interner) (*workerpb.Call, error) {
 
 // decodeReplyBatch decodes a ReplyBatch frame; results alias it.
 func decodeReplyBatch(b []byte) (*workerpb.ReplyBatch, error) {
-	m, err := fastReplyBatch(b)
-	if err == nil {
-		return m, nil
-	}
-	m = &workerpb.ReplyBatch{}
-	if err := proto.Unmarshal(b, m); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return decodeFrame(b, fastReplyBatch)
 }
 
 func fastReplyBatch(b []byte) (*workerpb.ReplyBatch, error) {
