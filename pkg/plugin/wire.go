@@ -56,84 +56,95 @@ func decodeFrame[M any, P interface {
 	return m, nil
 }
 
-func fastCallBatch(b []byte, in interner) (*workerpb.CallBatch, error) {
-	m := &workerpb.CallBatch{}
+// field is one field of a message: its number, and its value as a varint
+// (VarintType) or as bytes (BytesType).
+type field struct {
+	num    protowire.Number
+	typ    protowire.Type
+	varint uint64
+	bytes  []byte
+}
+
+// eachField calls fn for each varint or length-delimited field of b; any
+// other wire type, or malformed input, is errFallback.
+func eachField(b []byte, fn func(field) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return nil, errFallback
+			return errFallback
 		}
 		b = b[n:]
+		f := field{num: num, typ: typ}
+		switch typ {
+		case protowire.VarintType:
+			f.varint, n = protowire.ConsumeVarint(b)
+		case protowire.BytesType:
+			f.bytes, n = protowire.ConsumeBytes(b)
+		default:
+			return errFallback
+		}
+		if n < 0 {
+			return errFallback
+		}
+		b = b[n:]
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fastCallBatch(b []byte, in interner) (*workerpb.CallBatch, error) {
+	m := &workerpb.CallBatch{}
+	err := eachField(b, func(f field) error {
 		switch {
-		case num == 1 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return nil, errFallback
-			}
-			c, err := fastCall(v, in)
+		case f.num == 1 && f.typ == protowire.BytesType:
+			c, err := fastCall(f.bytes, in)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			m.Calls = append(m.Calls, c)
-			b = b[n:]
-		case num == 2 && typ == protowire.BytesType: // packed cancels
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return nil, errFallback
-			}
-			for len(v) > 0 {
+		case f.num == 2 && f.typ == protowire.BytesType: // packed cancels
+			for v := f.bytes; len(v) > 0; {
 				id, k := protowire.ConsumeVarint(v)
 				if k < 0 {
-					return nil, errFallback
+					return errFallback
 				}
 				m.Cancels = append(m.Cancels, id)
 				v = v[k:]
 			}
-			b = b[n:]
 		default:
-			return nil, errFallback
+			return errFallback
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
 func fastCall(b []byte, in interner) (*workerpb.Call, error) {
 	c := &workerpb.Call{}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, errFallback
-		}
-		b = b[n:]
+	err := eachField(b, func(f field) error {
 		switch {
-		case (num == 1 || num == 5) && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return nil, errFallback
-			}
-			if num == 1 {
-				c.Id = v
-			} else {
-				c.TimeoutNanos = int64(v)
-			}
-			b = b[n:]
-		case num >= 2 && num <= 4 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return nil, errFallback
-			}
-			switch num {
-			case 2:
-				c.Method = in.get(v)
-			case 3:
-				c.Serializer = in.get(v)
-			case 4:
-				c.Args = append(c.Args, v[:len(v):len(v)])
-			}
-			b = b[n:]
+		case f.num == 1 && f.typ == protowire.VarintType:
+			c.Id = f.varint
+		case f.num == 5 && f.typ == protowire.VarintType:
+			c.TimeoutNanos = int64(f.varint)
+		case f.num == 2 && f.typ == protowire.BytesType:
+			c.Method = in.get(f.bytes)
+		case f.num == 3 && f.typ == protowire.BytesType:
+			c.Serializer = in.get(f.bytes)
+		case f.num == 4 && f.typ == protowire.BytesType:
+			c.Args = append(c.Args, f.bytes[:len(f.bytes):len(f.bytes)])
 		default:
-			return nil, errFallback
+			return errFallback
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if !utf8.ValidString(c.Method) || !utf8.ValidString(c.Serializer) {
 		return nil, errFallback // proto.Unmarshal says what is wrong
@@ -148,63 +159,46 @@ func decodeReplyBatch(b []byte) (*workerpb.ReplyBatch, error) {
 
 func fastReplyBatch(b []byte) (*workerpb.ReplyBatch, error) {
 	m := &workerpb.ReplyBatch{}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || num != 1 || typ != protowire.BytesType {
-			return nil, errFallback
+	err := eachField(b, func(f field) error {
+		if f.num != 1 || f.typ != protowire.BytesType {
+			return errFallback
 		}
-		b = b[n:]
-		v, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return nil, errFallback
-		}
-		r, err := fastReply(v)
+		r, err := fastReply(f.bytes)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		m.Replies = append(m.Replies, r)
-		b = b[n:]
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
 func fastReply(b []byte) (*workerpb.Reply, error) {
 	r := &workerpb.Reply{}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, errFallback
-		}
-		b = b[n:]
+	err := eachField(b, func(f field) error {
 		switch {
-		case num == 1 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return nil, errFallback
+		case f.num == 1 && f.typ == protowire.VarintType:
+			r.Id = f.varint
+		case f.num == 2 && f.typ == protowire.BytesType:
+			r.Result = f.bytes[:len(f.bytes):len(f.bytes)]
+		case f.num == 3 && f.typ == protowire.BytesType && r.Error == nil:
+			// Errors are rare: the generic decoder does them. A second
+			// error field would merge: that is for proto.Unmarshal too.
+			e := &workerpb.Error{}
+			if err := proto.Unmarshal(f.bytes, e); err != nil {
+				return fmt.Errorf("reply %d: %w", r.Id, err)
 			}
-			r.Id = v
-			b = b[n:]
-		case (num == 2 || num == 3) && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return nil, errFallback
-			}
-			if num == 2 {
-				r.Result = v[:len(v):len(v)]
-			} else if r.Error != nil {
-				return nil, errFallback // a repeated message field merges
-			} else {
-				// Errors are rare: the generic decoder does them.
-				e := &workerpb.Error{}
-				if err := proto.Unmarshal(v, e); err != nil {
-					return nil, fmt.Errorf("reply %d: %w", r.Id, err)
-				}
-				r.Error = e
-			}
-			b = b[n:]
+			r.Error = e
 		default:
-			return nil, errFallback
+			return errFallback
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return r, nil
 }
