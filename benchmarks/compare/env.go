@@ -58,6 +58,7 @@ func prepare(systems []string) (*environment, error) {
 		e.workerPath = filepath.Join(e.tmp, "worker")
 		cmd := exec.Command("go", "build", "-o", e.workerPath, "./worker")
 		cmd.Dir = e.benchDir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as README advises for workers
 		if out, err := cmd.CombinedOutput(); err != nil {
 			e.cleanup()
 			return nil, fmt.Errorf("building the worker: %v\n%s", err, out)

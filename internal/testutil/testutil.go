@@ -48,6 +48,7 @@ func Build(pkg string) (string, error) {
 	out := filepath.Join(buildDir, strings.NewReplacer("/", "_", ".", "_").Replace(pkg))
 	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = moduleRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static: a faster start
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
 	}
