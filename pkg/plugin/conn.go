@@ -83,9 +83,11 @@ type Conn struct {
 	sender  sync.WaitGroup
 }
 
+// outItem is a request, or the id of a call to cancel.
 type outItem struct {
-	call   *workerpb.Call
-	cancel uint64
+	req      Request
+	cancel   uint64
+	isCancel bool
 }
 
 // openStream opens the gRPC data-plane stream.
@@ -112,7 +114,8 @@ func newConn(client workerpb.WorkerClient, tr transport, onResponses func([]Resp
 func (c *Conn) receive(onResponses func([]Response)) {
 	var rs []Response
 	for {
-		b, err := c.tr.recv()
+		var err error
+		rs, err = c.tr.recv(rs[:0])
 		if err != nil {
 			if c.closing.Load() || errors.Is(err, context.Canceled) {
 				err = ErrConnClosed
@@ -123,37 +126,32 @@ func (c *Conn) receive(onResponses func([]Response)) {
 			close(c.done)
 			return
 		}
-		rs = rs[:0]
-		for _, r := range b.Replies {
-			rs = append(rs, Response{ID: r.Id, Result: r.Result, failure: r.Error})
-		}
 		onResponses(rs)
 		clear(rs)
 	}
 }
 
+// sendBatch sends items in messages of at most maxBatchBytes of arguments
+// (a larger single call goes alone), then flushes.
 func (c *Conn) sendBatch(items []outItem) error {
 	for len(items) > 0 {
-		b := &workerpb.CallBatch{}
-		size := 0
-		n := 0
+		size, n, calls := 0, 0, 0
 		for ; n < len(items); n++ {
-			it := items[n]
-			if it.call == nil {
-				b.Cancels = append(b.Cancels, it.cancel)
+			it := &items[n]
+			if it.isCancel {
 				continue
 			}
 			s := 0
-			for _, a := range it.call.Args {
+			for _, a := range it.req.Args {
 				s += len(a)
 			}
-			if len(b.Calls) > 0 && size+s > maxBatchBytes {
+			if calls > 0 && size+s > maxBatchBytes {
 				break
 			}
 			size += s
-			b.Calls = append(b.Calls, it.call)
+			calls++
 		}
-		if err := c.tr.send(b); err != nil {
+		if err := c.tr.send(items[:n]); err != nil {
 			return err
 		}
 		items = items[n:]
@@ -164,19 +162,16 @@ func (c *Conn) sendBatch(items []outItem) error {
 // Enqueue adds r to the next message and reports whether the caller must
 // call [Conn.Flush] (once, after enqueueing all it has, outside its locks).
 func (c *Conn) Enqueue(r *Request) bool {
-	return c.out.add(outItem{call: &workerpb.Call{
-		Id:           r.ID,
-		Method:       validUTF8(r.Method), // an invalid name is then unknown
-		Serializer:   validUTF8(r.Serializer),
-		Args:         r.Args,
-		TimeoutNanos: int64(r.Timeout),
-	}})
+	it := outItem{req: *r}
+	it.req.Method = validUTF8(r.Method) // an invalid name is then unknown
+	it.req.Serializer = validUTF8(r.Serializer)
+	return c.out.add(it)
 }
 
 // EnqueueCancel asks the worker to cancel the context of call id, and
 // reports whether the caller must call [Conn.Flush].
 func (c *Conn) EnqueueCancel(id uint64) bool {
-	return c.out.add(outItem{cancel: id})
+	return c.out.add(outItem{cancel: id, isCancel: true})
 }
 
 // Flush sends what is pending from the calling goroutine, unless another

@@ -18,9 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 )
 
@@ -56,18 +53,22 @@ type frameWriter struct {
 	buf []byte
 }
 
-// add appends m as a frame; it writes what it holds once that reaches
-// maxBatchBytes, so that a burst of large messages is not all copied first.
-func (fw *frameWriter) add(m proto.Message) error {
-	n := proto.Size(m)
+// addReplies appends the frame of a ReplyBatch of rs; it writes what it
+// holds once that reaches maxBatchBytes, so that a burst of large replies is
+// not all copied first.
+func (fw *frameWriter) addReplies(rs []*workerpb.Reply) error {
 	start := len(fw.buf)
-	fw.buf = protowire.AppendVarint(fw.buf, uint64(n))
-	b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(fw.buf, m)
+	b, err := appendReplyBatchFrame(fw.buf, rs)
 	if err != nil {
-		fw.buf = fw.buf[:start]
+		fw.buf = b[:start]
 		return err
 	}
 	fw.buf = b
+	return fw.flushIfFull()
+}
+
+// flushIfFull writes what the writer holds once that reaches maxBatchBytes.
+func (fw *frameWriter) flushIfFull() error {
 	if len(fw.buf) >= maxBatchBytes {
 		return fw.flush()
 	}
@@ -97,20 +98,6 @@ type frameReader struct {
 
 func newFrameReader(r io.Reader) *frameReader {
 	return &frameReader{r: bufio.NewReaderSize(r, 64<<10)}
-}
-
-// read reads the next frame into m.
-func (fr *frameReader) read(m proto.Message) error {
-	b, err := fr.next(fr.buf)
-	if err != nil {
-		return err
-	}
-	fr.buf = b
-	err = proto.Unmarshal(b, m)
-	if cap(fr.buf) > keepBuf {
-		fr.buf = nil
-	}
-	return err
 }
 
 // readOwned reads the next frame into a new buffer, for the decoders that
@@ -224,7 +211,7 @@ func (s *server) serveConn(c net.Conn) {
 		return b, nil
 	}
 	send := func(rs []*workerpb.Reply) error {
-		err := eachReplyBatch(rs, func(b *workerpb.ReplyBatch) error { return fw.add(b) })
+		err := eachReplyBatch(rs, fw.addReplies)
 		if err != nil {
 			return err
 		}
@@ -237,11 +224,12 @@ func (s *server) serveConn(c net.Conn) {
 // socket. send and flush are called by one goroutine at a time (the
 // batcher's sender), recv by the receive loop only.
 type transport interface {
-	// send queues a batch, flush writes what was queued (the gRPC stream
-	// sends at once).
-	send(*workerpb.CallBatch) error
+	// send queues a message of items, flush writes what was queued (the
+	// gRPC stream sends at once).
+	send(items []outItem) error
 	flush() error
-	recv() (*workerpb.ReplyBatch, error)
+	// recv appends the responses of the next message to rs.
+	recv(rs []Response) ([]Response, error)
 	// close ends the transport: recv and a blocked send return.
 	close()
 	name() string
@@ -252,11 +240,36 @@ type grpcTransport struct {
 	cancel context.CancelFunc
 }
 
-func (t *grpcTransport) send(b *workerpb.CallBatch) error    { return t.stream.Send(b) }
-func (t *grpcTransport) flush() error                        { return nil }
-func (t *grpcTransport) recv() (*workerpb.ReplyBatch, error) { return t.stream.Recv() }
-func (t *grpcTransport) close()                              { t.cancel() }
-func (t *grpcTransport) name() string                        { return "grpc" }
+func (t *grpcTransport) send(items []outItem) error {
+	b := &workerpb.CallBatch{}
+	for i := range items {
+		it := &items[i]
+		if it.isCancel {
+			b.Cancels = append(b.Cancels, it.cancel)
+			continue
+		}
+		b.Calls = append(b.Calls, &workerpb.Call{
+			Id:           it.req.ID,
+			Method:       it.req.Method,
+			Serializer:   it.req.Serializer,
+			Args:         it.req.Args,
+			TimeoutNanos: int64(it.req.Timeout),
+		})
+	}
+	return t.stream.Send(b)
+}
+
+func (t *grpcTransport) flush() error { return nil }
+func (t *grpcTransport) close()       { t.cancel() }
+func (t *grpcTransport) name() string { return "grpc" }
+
+func (t *grpcTransport) recv(rs []Response) ([]Response, error) {
+	b, err := t.stream.Recv()
+	if err != nil {
+		return rs, err
+	}
+	return appendResponses(rs, b.Replies), nil
+}
 
 type socketTransport struct {
 	c  net.Conn
@@ -264,24 +277,27 @@ type socketTransport struct {
 	fw frameWriter
 }
 
-func (t *socketTransport) send(b *workerpb.CallBatch) error { return t.fw.add(b) }
-func (t *socketTransport) flush() error                     { return t.fw.flush() }
-func (t *socketTransport) close()                           { t.c.Close() }
-func (t *socketTransport) name() string                     { return "socket" }
+func (t *socketTransport) send(items []outItem) error {
+	t.fw.buf = appendCallBatchFrame(t.fw.buf, items)
+	return t.fw.flushIfFull()
+}
 
-func (t *socketTransport) recv() (*workerpb.ReplyBatch, error) {
+func (t *socketTransport) flush() error { return t.fw.flush() }
+func (t *socketTransport) close()       { t.c.Close() }
+func (t *socketTransport) name() string { return "socket" }
+
+func (t *socketTransport) recv(rs []Response) ([]Response, error) {
 	frame, err := t.fr.readOwned()
-	var b *workerpb.ReplyBatch
 	if err == nil {
-		b, err = decodeReplyBatch(frame)
+		rs, err = decodeReplies(frame, rs)
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			err = fmt.Errorf("worker closed the data plane: %w", err)
 		}
-		return nil, err
+		return rs, err
 	}
-	return b, nil
+	return rs, nil
 }
 
 // dialDataPlane connects to the socket a worker advertised and presents the

@@ -54,14 +54,12 @@ func TestDataPlaneListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.send(&workerpb.CallBatch{Calls: []*workerpb.Call{
-		{Id: 7, Method: "add", Args: [][]byte{[]byte("1"), []byte("2")}},
-	}})
+	tr.send([]outItem{{req: Request{ID: 7, Method: "add", Args: [][]byte{[]byte("1"), []byte("2")}}}})
 	if err := tr.flush(); err != nil {
 		t.Fatal(err)
 	}
-	b, err := tr.recv()
-	if err != nil || len(b.Replies) != 1 || b.Replies[0].Id != 7 || string(b.Replies[0].Result) != "3" {
+	b, err := tr.recv(nil)
+	if err != nil || len(b) != 1 || b[0].ID != 7 || string(b[0].Result) != "3" {
 		t.Fatalf("reply %v, %v", b, err)
 	}
 	// The socket is gone, the listener done, Describe offers nothing more.
@@ -78,7 +76,7 @@ func TestDataPlaneListener(t *testing.T) {
 	}
 	// The host hangs up: the worker's session ends.
 	tr.close()
-	if _, err := tr.recv(); err == nil {
+	if _, err := tr.recv(nil); err == nil {
 		t.Fatal("recv after close")
 	}
 }
@@ -87,8 +85,9 @@ func TestFrameSizes(t *testing.T) {
 	var buf bytes.Buffer
 	fw := frameWriter{w: &buf}
 	big := bytes.Repeat([]byte{1}, 3<<20)
-	for _, n := range []int{0, 1, 127, 128, 1 << 14, len(big)} {
-		if err := fw.add(&workerpb.Reply{Id: uint64(n), Result: big[:n]}); err != nil {
+	sizes := []int{0, 1, 127, 128, 1 << 14, len(big)}
+	for _, n := range sizes {
+		if err := fw.addReplies([]*workerpb.Reply{{Id: uint64(n), Result: big[:n]}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,14 +95,17 @@ func TestFrameSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	fr := newFrameReader(&buf)
-	for _, n := range []int{0, 1, 127, 128, 1 << 14, len(big)} {
-		var r workerpb.Reply
-		if err := fr.read(&r); err != nil || r.Id != uint64(n) || len(r.Result) != n {
-			t.Fatalf("frame %d: id %d, %d bytes, %v", n, r.Id, len(r.Result), err)
+	for _, n := range sizes {
+		b, err := fr.readOwned()
+		var rs []Response
+		if err == nil {
+			rs, err = decodeReplies(b, nil)
+		}
+		if err != nil || len(rs) != 1 || rs[0].ID != uint64(n) || len(rs[0].Result) != n {
+			t.Fatalf("frame %d: %+v, %v", n, rs, err)
 		}
 	}
-	var r workerpb.Reply
-	if err := fr.read(&r); err != io.EOF {
+	if _, err := fr.readOwned(); err != io.EOF {
 		t.Fatalf("after the last frame: %v", err)
 	}
 }

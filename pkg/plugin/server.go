@@ -115,16 +115,16 @@ func validUTF8(s string) string {
 // single larger item still goes alone.
 const maxBatchBytes = 4 << 20
 
-// eachReplyBatch splits rs into messages of at most maxBatchBytes of
-// results (a larger single reply goes alone) and hands each to send.
-func eachReplyBatch(rs []*workerpb.Reply, send func(*workerpb.ReplyBatch) error) error {
+// eachReplyBatch splits rs into parts of at most maxBatchBytes of results
+// (a larger single reply goes alone) and hands each to send.
+func eachReplyBatch(rs []*workerpb.Reply, send func([]*workerpb.Reply) error) error {
 	for len(rs) > 0 {
 		n, size := 0, 0
 		for n < len(rs) && (n == 0 || size+len(rs[n].Result) <= maxBatchBytes) {
 			size += len(rs[n].Result)
 			n++
 		}
-		if err := send(&workerpb.ReplyBatch{Replies: rs[:n]}); err != nil {
+		if err := send(rs[:n]); err != nil {
 			return err
 		}
 		rs = rs[n:]

@@ -16,7 +16,9 @@ const maxIdleRunners = 64
 // Stream serves the farm's data plane for one host connection over gRPC.
 func (s *server) Stream(st workerpb.Worker_StreamServer) error {
 	s.serveSession(st.Context(), st.Recv, func(rs []*workerpb.Reply) error {
-		return eachReplyBatch(rs, st.Send)
+		return eachReplyBatch(rs, func(part []*workerpb.Reply) error {
+			return st.Send(&workerpb.ReplyBatch{Replies: part})
+		})
 	})
 	return nil
 }

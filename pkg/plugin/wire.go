@@ -152,13 +152,32 @@ func fastCall(b []byte, in interner) (*workerpb.Call, error) {
 	return c, nil
 }
 
-// decodeReplyBatch decodes a ReplyBatch frame; results alias it.
-func decodeReplyBatch(b []byte) (*workerpb.ReplyBatch, error) {
-	return decodeFrame(b, fastReplyBatch)
+// decodeReplies decodes a ReplyBatch frame into rs (appended to); results
+// alias the frame.
+func decodeReplies(b []byte, rs []Response) ([]Response, error) {
+	n := len(rs)
+	rs, err := fastReplies(b, rs)
+	if err == nil {
+		return rs, nil
+	}
+	clear(rs[n:])
+	rs = rs[:n]
+	var m workerpb.ReplyBatch
+	if err := proto.Unmarshal(b, &m); err != nil {
+		return rs, err
+	}
+	return appendResponses(rs, m.Replies), nil
 }
 
-func fastReplyBatch(b []byte) (*workerpb.ReplyBatch, error) {
-	m := &workerpb.ReplyBatch{}
+// appendResponses appends the Response of each reply.
+func appendResponses(rs []Response, replies []*workerpb.Reply) []Response {
+	for _, r := range replies {
+		rs = append(rs, Response{ID: r.Id, Result: r.Result, failure: r.Error})
+	}
+	return rs
+}
+
+func fastReplies(b []byte, rs []Response) ([]Response, error) {
 	err := eachField(b, func(f field) error {
 		if f.num != 1 || f.typ != protowire.BytesType {
 			return errFallback
@@ -167,38 +186,32 @@ func fastReplyBatch(b []byte) (*workerpb.ReplyBatch, error) {
 		if err != nil {
 			return err
 		}
-		m.Replies = append(m.Replies, r)
+		rs = append(rs, r)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
+	return rs, err
 }
 
-func fastReply(b []byte) (*workerpb.Reply, error) {
-	r := &workerpb.Reply{}
+func fastReply(b []byte) (Response, error) {
+	var r Response
 	err := eachField(b, func(f field) error {
 		switch {
 		case f.num == 1 && f.typ == protowire.VarintType:
-			r.Id = f.varint
+			r.ID = f.varint
 		case f.num == 2 && f.typ == protowire.BytesType:
 			r.Result = f.bytes[:len(f.bytes):len(f.bytes)]
-		case f.num == 3 && f.typ == protowire.BytesType && r.Error == nil:
+		case f.num == 3 && f.typ == protowire.BytesType && r.failure == nil:
 			// Errors are rare: the generic decoder does them. A second
 			// error field would merge: that is for proto.Unmarshal too.
 			e := &workerpb.Error{}
 			if err := proto.Unmarshal(f.bytes, e); err != nil {
-				return fmt.Errorf("reply %d: %w", r.Id, err)
+				return fmt.Errorf("reply %d: %w", r.ID, err)
 			}
-			r.Error = e
+			r.failure = e
 		default:
 			return errFallback
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return r, err
 }

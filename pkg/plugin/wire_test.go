@@ -1,9 +1,12 @@
 package plugin
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"testing"
+	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
@@ -38,6 +41,21 @@ func randomReplyBatch(r *rand.Rand) *workerpb.ReplyBatch {
 	return m
 }
 
+// sameResponses reports whether got are the responses of want's replies.
+func sameResponses(got []Response, want *workerpb.ReplyBatch) bool {
+	if len(got) != len(want.Replies) {
+		return false
+	}
+	for i, r := range want.Replies {
+		g := got[i]
+		if g.ID != r.Id || !bytes.Equal(g.Result, r.Result) || (g.failure == nil) != (r.Error == nil) ||
+			(r.Error != nil && !proto.Equal(g.failure, r.Error)) {
+			return false
+		}
+	}
+	return true
+}
+
 func TestWireDecodersMatchProto(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 2000 {
@@ -49,9 +67,49 @@ func TestWireDecodersMatchProto(t *testing.T) {
 		}
 		rb := randomReplyBatch(r)
 		b, _ = proto.Marshal(rb)
-		gotR, err := decodeReplyBatch(b)
-		if err != nil || !proto.Equal(gotR, rb) {
+		gotR, err := decodeReplies(b, nil)
+		if err != nil || !sameResponses(gotR, rb) {
 			t.Fatalf("ReplyBatch %d: %v, %v; want %v", i, gotR, err, rb)
+		}
+	}
+}
+
+// frameOf is the frame proto.Marshal makes of m.
+func frameOf(t *testing.T, m proto.Message) []byte {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(protowire.AppendVarint(nil, uint64(len(b))), b...)
+}
+
+func TestWireEncodersMatchProto(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range 2000 {
+		cb := randomCallBatch(r)
+		// The same calls and cancels as outItems, interleaved: calls keep
+		// their order, cancels theirs.
+		var items []outItem
+		calls, cancels := cb.Calls, cb.Cancels
+		for len(calls)+len(cancels) > 0 {
+			if len(cancels) > 0 && (len(calls) == 0 || r.IntN(2) == 0) {
+				items = append(items, outItem{cancel: cancels[0], isCancel: true})
+				cancels = cancels[1:]
+				continue
+			}
+			c := calls[0]
+			calls = calls[1:]
+			items = append(items, outItem{req: Request{ID: c.Id, Method: c.Method, Serializer: c.Serializer,
+				Args: c.Args, Timeout: time.Duration(c.TimeoutNanos)}})
+		}
+		prefix := []byte("kept")
+		if got, want := appendCallBatchFrame(prefix, items), append(prefix, frameOf(t, cb)...); !bytes.Equal(got, want) {
+			t.Fatalf("CallBatch %d: %x; proto.Marshal: %x", i, got, want)
+		}
+		rb := randomReplyBatch(r)
+		got, err := appendReplyBatchFrame(prefix, rb.Replies)
+		if want := append(prefix, frameOf(t, rb)...); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("ReplyBatch %d: %x, %v; proto.Marshal: %x", i, got, err, want)
 		}
 	}
 }
@@ -75,8 +133,8 @@ func FuzzWireDecoders(f *testing.F) {
 		}
 		var wantR workerpb.ReplyBatch
 		werr = proto.Unmarshal(b, &wantR)
-		gotR, gerr := decodeReplyBatch(append([]byte(nil), b...))
-		if (werr == nil) != (gerr == nil) || (werr == nil && !proto.Equal(gotR, &wantR)) {
+		gotR, gerr := decodeReplies(append([]byte(nil), b...), nil)
+		if (werr == nil) != (gerr == nil) || (werr == nil && !sameResponses(gotR, &wantR)) {
 			t.Fatalf("ReplyBatch: %v, %v; proto: %v, %v", gotR, gerr, &wantR, werr)
 		}
 	})
