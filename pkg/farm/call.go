@@ -3,7 +3,10 @@ package farm
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
+
+	"github.com/workestrator/workestrator/pkg/serializer"
 )
 
 type callState uint8
@@ -14,9 +17,16 @@ const (
 	stDone                     // answered
 )
 
+// inlineArgs is how many arguments a call holds without an allocation of
+// their own, and inlineArgBytes how many bytes of small encoded arguments.
+const (
+	inlineArgs     = 4
+	inlineArgBytes = 32
+)
+
 // call is one call from submission to answer; a [Future] is its public face.
-// Every field after the first block is guarded by the farm's lock until done
-// is closed, then read-only.
+// Every field after the first block is guarded by the farm's lock until
+// answered is done, then read-only.
 type call struct {
 	f      *Farm
 	ctx    context.Context
@@ -26,8 +36,12 @@ type call struct {
 	// isolate: the call was on a worker that died; it runs alone on a
 	// worker from now on, so that a call that kills its worker does not
 	// take other calls down with it again.
-	isolate bool
-	done    chan struct{}
+	isolate  bool
+	answered sync.WaitGroup // done when the call is answered
+	argv     [inlineArgs][]byte
+	argBytes [inlineArgBytes]byte
+
+	done chan struct{} // made by Future.Done, closed when answered
 
 	id         uint64
 	state      callState
@@ -60,7 +74,7 @@ func (f *Farm) Run(ctx context.Context, args ...any) (Result, error) {
 // error, its context in the worker is cancelled and it is not retried.
 func (f *Farm) RunMethod(ctx context.Context, method string, args ...any) (Result, error) {
 	fu := f.submit(ctx, method, nil, args)
-	<-fu.done
+	fu.answered.Wait()
 	return Result{raw: fu.result, ser: f.cfg.Serializer}, fu.err
 }
 
@@ -75,44 +89,79 @@ func (f *Farm) Go(ctx context.Context, method string, args ...any) *Future {
 const defaultMethod = "run" // plugin.DefaultMethod
 
 func (f *Farm) submit(ctx context.Context, method string, pin *slot, args []any) *Future {
+	fu := f.newFuture(ctx, method, pin)
 	if err := ctx.Err(); err != nil {
-		return f.newFuture(ctx, method, pin).refuse(err)
+		return fu.refuse(err)
 	}
-	enc, err := f.encodeArgs(method, args)
+	enc, err := f.encodeArgs(method, args, fu.argv[:0], fu.argBytes[:0])
 	if err != nil {
-		return f.newFuture(ctx, method, pin).refuse(err)
+		return fu.refuse(err)
 	}
-	return f.submitEncoded(ctx, method, pin, enc)
+	return f.enter(fu, enc)
 }
 
 func (f *Farm) newFuture(ctx context.Context, method string, pin *slot) *Future {
-	return &Future{call: call{f: f, ctx: ctx, method: method, pin: pin, done: make(chan struct{}), slot: -1}}
+	fu := &Future{call: call{f: f, ctx: ctx, method: method, pin: pin, slot: -1}}
+	fu.answered.Add(1)
+	return fu
 }
 
-// encodeArgs encodes each argument on its own with the farm's serializer.
-func (f *Farm) encodeArgs(method string, args []any) ([][]byte, error) {
+// encodeArgs encodes each argument on its own with the farm's serializer,
+// into argv when it has room for them. Small arguments go into buf's room
+// (or a buffer of their own) when the serializer is a
+// [serializer.Appender], the others each into its own Marshal buffer.
+func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) ([][]byte, error) {
 	if method == "" {
 		return nil, fmt.Errorf("%w: empty method name", ErrUnknownMethod)
 	}
-	enc := make([][]byte, len(args))
+	if cap(argv) < len(args) {
+		argv = make([][]byte, len(args))
+	}
+	argv = argv[:len(args)]
+	ap, _ := f.cfg.Serializer.(serializer.Appender)
+	var ends [inlineArgs]int // where each small argument ends in buf; 0 if not there
 	size := 0
 	for i, a := range args {
+		if ap != nil && i < inlineArgs {
+			var ok bool
+			start := len(buf)
+			if buf, ok = ap.AppendSmall(buf, a); ok && len(buf) > start {
+				ends[i] = len(buf)
+				size += len(buf) - start
+				continue
+			}
+			buf = buf[:start]
+		}
 		b, err := f.cfg.Serializer.Marshal(a)
 		if err != nil {
 			return nil, fmt.Errorf("method %q: argument %d: %w", method, i+1, err)
 		}
-		enc[i] = b
+		argv[i] = b
 		size += len(b)
+	}
+	// buf may have moved as it grew: slice it once it is complete.
+	start := 0
+	for i, end := range ends {
+		if end > 0 {
+			argv[i] = buf[start:end:end]
+			start = end
+		}
 	}
 	if size > f.cfg.MaxMessageSize {
 		return nil, fmt.Errorf("method %q: %w: arguments of %d bytes exceed MaxMessageSize (%d)",
 			method, ErrTooLarge, size, f.cfg.MaxMessageSize)
 	}
-	return enc, nil
+	return argv, nil
 }
 
+// submitEncoded submits a call of method with args already encoded.
 func (f *Farm) submitEncoded(ctx context.Context, method string, pin *slot, args [][]byte) *Future {
-	fu := f.newFuture(ctx, method, pin)
+	return f.enter(f.newFuture(ctx, method, pin), args)
+}
+
+// enter puts fu, whose args are encoded, in the queue and dispatches.
+func (f *Farm) enter(fu *Future, args [][]byte) *Future {
+	ctx := fu.ctx
 	c := &fu.call
 	c.args = args
 	c.submitted = time.Now()
@@ -148,7 +197,7 @@ func (f *Farm) submitEncoded(ctx context.Context, method string, pin *slot, args
 func (fu *Future) refuse(err error) *Future {
 	fu.err = err
 	fu.state = stDone
-	close(fu.done)
+	fu.answered.Done()
 	return fu
 }
 

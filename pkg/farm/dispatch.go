@@ -242,7 +242,10 @@ func (f *Farm) settleLocked(c *call, result []byte, err error) {
 	} else {
 		f.st.failed++
 	}
-	close(c.done)
+	if c.done != nil {
+		close(c.done)
+	}
+	c.answered.Done()
 	if f.state == farmDraining && f.active == 0 {
 		close(f.drained)
 	}

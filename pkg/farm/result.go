@@ -37,13 +37,33 @@ type Future struct {
 	call
 }
 
-// Done is closed when the call is answered.
-func (fu *Future) Done() <-chan struct{} { return fu.done }
+// closed is the Done channel of calls answered before Done was asked for.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// Done is closed when the call is answered. The channel is made on the
+// first call of Done: a Future that is only waited on with Result or Wait
+// costs no channel.
+func (fu *Future) Done() <-chan struct{} {
+	f := fu.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case fu.state == stDone:
+		return closed
+	case fu.done == nil:
+		fu.done = make(chan struct{})
+	}
+	return fu.done
+}
 
 // Result returns the call's result and error once Done is closed; before
 // that it blocks until it is.
 func (fu *Future) Result() (Result, error) {
-	<-fu.done
+	fu.answered.Wait()
 	return Result{raw: fu.result, ser: fu.f.cfg.Serializer}, fu.err
 }
 
@@ -52,7 +72,7 @@ func (fu *Future) Result() (Result, error) {
 // Go).
 func (fu *Future) Wait(ctx context.Context) (Result, error) {
 	select {
-	case <-fu.done:
+	case <-fu.Done():
 		return fu.Result()
 	case <-ctx.Done():
 		return Result{}, ctx.Err()

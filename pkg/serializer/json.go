@@ -22,7 +22,7 @@ func (jsonSerializer) Name() string { return "json" }
 
 // Marshal encodes v with json.Marshal.
 func (s jsonSerializer) Marshal(v any) ([]byte, error) {
-	if b, ok := appendFast(v); ok {
+	if b, ok := appendFast(nil, v); ok {
 		return b, nil
 	}
 	b, err := json.Marshal(v)
@@ -31,6 +31,10 @@ func (s jsonSerializer) Marshal(v any) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// AppendSmall appends the encoding of v to dst when v is a number, a bool
+// or a short plain string, which it encodes as json.Marshal does.
+func (jsonSerializer) AppendSmall(dst []byte, v any) ([]byte, bool) { return appendFast(dst, v) }
 
 // Unmarshal decodes data with json.Unmarshal into the value v points to.
 func (s jsonSerializer) Unmarshal(data []byte, v any) error {

@@ -9,36 +9,36 @@ import (
 // numbers). Each gives exactly the bytes or the value encoding/json gives;
 // anything else goes to encoding/json.
 
-// appendFast encodes v if it is a scalar with a fast path.
-func appendFast(v any) ([]byte, bool) {
+// appendFast appends the encoding of v to dst if v is a scalar with a fast
+// path.
+func appendFast(dst []byte, v any) ([]byte, bool) {
 	switch x := v.(type) {
 	case int:
-		return strconv.AppendInt(make([]byte, 0, 20), int64(x), 10), true
+		return strconv.AppendInt(dst, int64(x), 10), true
 	case int64:
-		return strconv.AppendInt(make([]byte, 0, 20), x, 10), true
+		return strconv.AppendInt(dst, x, 10), true
 	case int32:
-		return strconv.AppendInt(make([]byte, 0, 11), int64(x), 10), true
+		return strconv.AppendInt(dst, int64(x), 10), true
 	case uint:
-		return strconv.AppendUint(make([]byte, 0, 20), uint64(x), 10), true
+		return strconv.AppendUint(dst, uint64(x), 10), true
 	case uint64:
-		return strconv.AppendUint(make([]byte, 0, 20), x, 10), true
+		return strconv.AppendUint(dst, x, 10), true
 	case uint32:
-		return strconv.AppendUint(make([]byte, 0, 10), uint64(x), 10), true
+		return strconv.AppendUint(dst, uint64(x), 10), true
 	case bool:
 		if x {
-			return []byte("true"), true
+			return append(dst, "true"...), true
 		}
-		return []byte("false"), true
+		return append(dst, "false"...), true
 	case string:
 		if len(x) > 256 || !plainASCII(x) {
-			return nil, false
+			return dst, false
 		}
-		b := make([]byte, 0, len(x)+2)
-		b = append(b, '"')
-		b = append(b, x...)
-		return append(b, '"'), true
+		dst = append(dst, '"')
+		dst = append(dst, x...)
+		return append(dst, '"'), true
 	}
-	return nil, false
+	return dst, false
 }
 
 // plainASCII reports whether s needs no escaping in JSON, as encoding/json

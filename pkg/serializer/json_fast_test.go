@@ -16,6 +16,13 @@ func checkMarshal(t *testing.T, v any) {
 	if (werr != nil) != (gerr != nil) || !bytes.Equal(got, want) {
 		t.Errorf("Marshal(%#v) = %q, %v; encoding/json: %q, %v", v, got, gerr, want, werr)
 	}
+	// AppendSmall appends the same bytes after what dst holds, or leaves
+	// dst as it was.
+	dst := []byte("prefix")
+	app, ok := Appender(JSON).AppendSmall(dst[:len(dst):len(dst)], v)
+	if ok && !bytes.Equal(app, append(dst, want...)) || !ok && !bytes.Equal(app, dst) {
+		t.Errorf("AppendSmall(%q, %#v) = %q, %v; encoding/json: %q", dst, v, app, ok, want)
+	}
 }
 
 func checkUnmarshal[T any](t *testing.T, data string) {

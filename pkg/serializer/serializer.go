@@ -14,3 +14,13 @@ type Serializer interface {
 	// Unmarshal decodes data into the value v points to.
 	Unmarshal(data []byte, v any) error
 }
+
+// Appender is an optional interface of a Serializer that encodes small
+// values straight into a caller's buffer: the farm then encodes a call's
+// small arguments into one buffer instead of one allocation each.
+type Appender interface {
+	// AppendSmall appends the encoding of v to dst, the same bytes as
+	// Marshal's, and reports true; or returns dst unchanged and false when
+	// v is not a value it encodes that way (the caller then uses Marshal).
+	AppendSmall(dst []byte, v any) ([]byte, bool)
+}
