@@ -124,8 +124,17 @@ func fastCallBatch(b []byte, in interner) (*workerpb.CallBatch, error) {
 	return m, nil
 }
 
+// callBox holds a decoded call and room for its arguments: one allocation
+// for a call of up to four arguments.
+type callBox struct {
+	call workerpb.Call
+	argv [4][]byte
+}
+
 func fastCall(b []byte, in interner) (*workerpb.Call, error) {
-	c := &workerpb.Call{}
+	box := &callBox{}
+	c := &box.call
+	c.Args = box.argv[:0]
 	err := eachField(b, func(f field) error {
 		switch {
 		case f.num == 1 && f.typ == protowire.VarintType:
