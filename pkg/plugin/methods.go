@@ -34,10 +34,13 @@ var (
 
 // method is one registered function with its shape worked out once.
 type method struct {
-	name      string
-	fn        reflect.Value
-	hasCtx    bool
-	params    []reflect.Type // without the context
+	name   string
+	fn     reflect.Value
+	hasCtx bool
+	params []reflect.Type // without the context
+	// argsType, for two fixed parameters or more, is a struct of them: one
+	// allocation holds a call's decoded arguments.
+	argsType  reflect.Type
 	variadic  bool
 	hasResult bool
 	hasErr    bool
@@ -129,6 +132,13 @@ func newMethod(name string, fn any) (*method, error) {
 	default:
 		return nil, bad("%s: results must be (), (T), (error) or (T, error)", t)
 	}
+	if fixed := m.fixedParams(); fixed >= 2 {
+		fields := make([]reflect.StructField, fixed)
+		for i, p := range m.params[:fixed] {
+			fields[i] = reflect.StructField{Name: fmt.Sprintf("A%d", i), Type: p}
+		}
+		m.argsType = reflect.StructOf(fields)
+	}
 	if m.hasResult {
 		switch k := t.Out(0).Kind(); k {
 		case reflect.Chan, reflect.Func, reflect.UnsafePointer:
@@ -140,11 +150,16 @@ func newMethod(name string, fn any) (*method, error) {
 
 // call decodes args, runs the function and encodes its result. It never
 // panics: a panic in the function becomes a PANIC error.
-func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]byte) (result []byte, perr *workerpb.Error) {
-	fixed := len(m.params)
+// fixedParams is the number of parameters before the variadic one, if any.
+func (m *method) fixedParams() int {
 	if m.variadic {
-		fixed--
+		return len(m.params) - 1
 	}
+	return len(m.params)
+}
+
+func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]byte) (result []byte, perr *workerpb.Error) {
+	fixed := m.fixedParams()
 	if len(args) < fixed || (!m.variadic && len(args) != fixed) {
 		want := fmt.Sprintf("%d", fixed)
 		if m.variadic {
@@ -156,13 +171,22 @@ func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]b
 			Message: fmt.Sprintf("%s takes %s argument(s), got %d", m.signature, want, len(args)),
 		}
 	}
-	in := make([]reflect.Value, 0, len(args)+1)
+	var inBuf [6]reflect.Value
+	in := inBuf[:0]
 	if m.hasCtx {
 		in = append(in, reflect.ValueOf(ctx))
 	}
+	var fixedArgs reflect.Value
+	if m.argsType != nil {
+		fixedArgs = reflect.New(m.argsType).Elem()
+	}
 	for i, a := range args {
-		pt := m.params[min(i, len(m.params)-1)]
-		pv := reflect.New(pt)
+		var pv reflect.Value // points to where argument i is decoded
+		if i < fixed && m.argsType != nil {
+			pv = fixedArgs.Field(i).Addr()
+		} else {
+			pv = reflect.New(m.params[min(i, len(m.params)-1)])
+		}
 		if err := ser.Unmarshal(a, pv.Interface()); err != nil {
 			return nil, &workerpb.Error{
 				Code:    workerpb.Error_BAD_ARGUMENTS,

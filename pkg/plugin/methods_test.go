@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -67,6 +68,16 @@ func TestMethodCall(t *testing.T) {
 	}
 	if r, e := call(t, func(p string, xs ...int) int { return len(xs) }, "p", 1, 2, 3); e != nil || string(r) != "3" {
 		t.Fatalf("variadic = %s, %v", r, e)
+	}
+	type point struct{ X, Y float64 }
+	join := func(ctx context.Context, sep string, p point, n int, xs ...string) string {
+		return fmt.Sprintf("%v %v %v %v", sep, p.X+p.Y, n, strings.Join(xs, sep))
+	}
+	if r, e := call(t, join, "-", point{1, 2}, 7, "a", "b"); e != nil || string(r) != `"- 3 7 a-b"` {
+		t.Fatalf("three fixed and variadic = %s, %v", r, e)
+	}
+	if _, e := call(t, join, "-", point{1, 2}, "x"); e == nil || e.Code != workerpb.Error_BAD_ARGUMENTS || !strings.Contains(e.Message, "argument 3") {
+		t.Fatalf("bad third argument: %v", e)
 	}
 	if _, e := call(t, func(p string, xs ...int) int { return len(xs) }); e == nil || e.Code != workerpb.Error_BAD_ARGUMENTS {
 		t.Fatalf("variadic without its fixed argument: %v", e)
