@@ -35,8 +35,18 @@ func (b *batcher[T]) loop(done <-chan struct{}) {
 		case <-done:
 			return
 		}
-		// Let the producers that were woken with us add their items first.
-		runtime.Gosched()
+		// Let the producers that were woken with us add their items first,
+		// for as long as they keep adding.
+		for n, i := -1, 0; i < 4; i++ {
+			runtime.Gosched()
+			b.mu.Lock()
+			m := len(b.pending)
+			b.mu.Unlock()
+			if m == n {
+				break
+			}
+			n = m
+		}
 		b.flush()
 	}
 }
