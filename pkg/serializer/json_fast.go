@@ -1,13 +1,17 @@
 package serializer
 
 import (
+	"bytes"
+	"encoding/base64"
+	"slices"
 	"strconv"
 )
 
 // Fast paths of JSON for the scalars that make up most call arguments and
 // results (integers, booleans, plain strings, and decoding of plain
-// numbers). Each gives exactly the bytes or the value encoding/json gives;
-// anything else goes to encoding/json.
+// numbers), and for []byte, which travels as a base64 string that
+// encoding/json would scan byte by byte. Each gives exactly the bytes or the
+// value encoding/json gives; anything else goes to encoding/json.
 
 // appendFast appends the encoding of v to dst if v is a scalar with a fast
 // path.
@@ -30,6 +34,14 @@ func appendFast(dst []byte, v any) ([]byte, bool) {
 			return append(dst, "true"...), true
 		}
 		return append(dst, "false"...), true
+	case []byte:
+		if x == nil {
+			return append(dst, "null"...), true
+		}
+		dst = slices.Grow(dst, base64.StdEncoding.EncodedLen(len(x))+2)
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, x)
+		return append(dst, '"'), true
 	case string:
 		if len(x) > 256 || !plainASCII(x) {
 			return dst, false
@@ -83,6 +95,25 @@ func decodeFast(data []byte, v any) bool {
 			*p = false
 			return true
 		}
+	case *[]byte:
+		// A base64 string. Decode refuses what is not base64 (escapes,
+		// quotes, control characters) except line breaks, which JSON
+		// refuses in a string: encoding/json then says what is wrong.
+		n := len(data)
+		if n < 2 || data[0] != '"' || data[n-1] != '"' {
+			return false
+		}
+		s := data[1 : n-1]
+		if bytes.IndexByte(s, '\n') >= 0 || bytes.IndexByte(s, '\r') >= 0 {
+			return false
+		}
+		b := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+		k, err := base64.StdEncoding.Decode(b, s)
+		if err != nil {
+			return false
+		}
+		*p = b[:k]
+		return true
 	case *string:
 		if n := len(data); n >= 2 && n <= 258 && data[0] == '"' && data[n-1] == '"' && plainASCII(string(data[1:n-1])) {
 			*p = string(data[1 : n-1])

@@ -45,9 +45,41 @@ func equalValues[T any](a, b T) bool {
 func TestJSONFastMarshal(t *testing.T) {
 	for _, v := range []any{0, -1, math.MaxInt64, math.MinInt64, int64(-7), int32(math.MinInt32), uint(7),
 		uint64(math.MaxUint64), uint32(9), true, false, "", "plain", "with \"quote\"", "tab\t", "<html>", "a&b",
-		"ünïcode", "\x7f", string([]byte{0xff}), string(make([]byte, 300))} {
+		"ünïcode", "\x7f", string([]byte{0xff}), string(make([]byte, 300)),
+		[]byte(nil), []byte{}, []byte{0}, []byte("ab"), []byte("abc"), []byte{0xff, 0xfe, 0x80}, make([]byte, 1000)} {
 		checkMarshal(t, v)
 	}
+}
+
+// checkUnmarshalBytes is checkUnmarshal for []byte.
+func checkUnmarshalBytes(t *testing.T, data string) {
+	t.Helper()
+	var want, got []byte
+	werr := json.Unmarshal([]byte(data), &want)
+	gerr := JSON.Unmarshal([]byte(data), &got)
+	if (werr != nil) != (gerr != nil) || (werr == nil && (!bytes.Equal(got, want) || (got == nil) != (want == nil))) {
+		t.Errorf("Unmarshal[[]byte](%q) = %q, %v; encoding/json: %q, %v", data, got, gerr, want, werr)
+	}
+}
+
+var bytesInputs = []string{`""`, `"AA=="`, `"AAA="`, `"YWJj"`, `"YWJ"`, `"YW=j"`, `"YW\u004aj"`, `"YW\nJj"`,
+	"\"YW\nJj\"", "\"YW\rJj\"", "\"YW\tJj\"", `"Y WJj"`, `" YWJj"`, ` "YWJj"`, `"YWJj" `, `null`, `"`, `"\"`,
+	`"////"`, `"-_-_"`, `"YWJj==="`, "\"\xff\xfe\"", `1`, `[1]`}
+
+func TestJSONFastBytes(t *testing.T) {
+	for _, in := range bytesInputs {
+		checkUnmarshalBytes(t, in)
+	}
+}
+
+func FuzzJSONFastBytes(f *testing.F) {
+	for _, in := range bytesInputs {
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		checkUnmarshalBytes(t, in)
+		checkMarshal(t, []byte(in))
+	})
 }
 
 var unmarshalInputs = []string{"0", "-0", "1", "-1", "01", "1.5", "-1.5e3", "1e400", "9223372036854775807",
