@@ -3,12 +3,16 @@ package farm_test
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/workestrator/workestrator/internal/testutil"
 	"github.com/workestrator/workestrator/internal/testutil/fixturetypes"
 	"github.com/workestrator/workestrator/pkg/farm"
+	"github.com/workestrator/workestrator/pkg/serializer"
 )
 
 func TestRunDefaultMethod(t *testing.T) {
@@ -23,6 +27,43 @@ func TestRunDefaultMethod(t *testing.T) {
 	}
 	if echo.PID <= 0 || len(echo.Args) != 3 || echo.Args[0] != "a" || echo.Args[1] != 2.0 || echo.Args[2] != true {
 		t.Fatalf("echo = %+v", echo)
+	}
+}
+
+func TestRunManyArguments(t *testing.T) {
+	// Small arguments share a buffer inside the call, others have their
+	// own: every one must arrive in its place, with both serializers, and
+	// a broadcast sends the same ones to every worker.
+	long := strings.Repeat("é", 300)
+	args := []any{1, long, "b", []byte("bytes"), 2.5, true, map[string]int{"k": 7}, -3}
+	want := []any{1.0, long, "b", "Ynl0ZXM=", 2.5, true, map[string]any{"k": 7.0}, -3.0}
+	for _, ser := range []serializer.Serializer{serializer.JSON, serializer.CBOR} {
+		t.Run(ser.Name(), func(t *testing.T) {
+			f := newFarm(t, farm.Config{Workers: 2, Serializer: ser})
+			for n := range len(args) + 1 {
+				r, err := f.Run(ctx(t), args[:n]...)
+				var echo fixturetypes.Echo
+				if err == nil {
+					err = r.Decode(&echo)
+				}
+				if ser == serializer.JSON && (err != nil || !reflect.DeepEqual(echo.Args, want[:n]) && n > 0) {
+					t.Fatalf("%s, %d arguments: %+v, %v", ser.Name(), n, echo.Args, err)
+				}
+				if err != nil || len(echo.Args) != n {
+					t.Fatalf("%s, %d arguments: %+v, %v", ser.Name(), n, echo.Args, err)
+				}
+			}
+			replies, err := f.Broadcast(ctx(t), args...)
+			if err != nil || len(replies) != 2 {
+				t.Fatalf("broadcast: %v, %v", replies, err)
+			}
+			for _, rep := range replies {
+				var echo fixturetypes.Echo
+				if err := rep.Result.Decode(&echo); err != nil || len(echo.Args) != len(args) {
+					t.Fatalf("broadcast reply %+v: %+v, %v", rep, echo, err)
+				}
+			}
+		})
 	}
 }
 
@@ -72,6 +113,52 @@ func TestFutures(t *testing.T) {
 	st := f.Stats()
 	if st.Succeeded != n || st.Queued != 0 || st.InFlight != 0 {
 		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestFutureDone(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1})
+	// Asked for before the answer: open, the same channel each time, closed
+	// by the answer; many waiters at once, each way.
+	fu := f.Go(ctx(t), "sleep", 100)
+	done := fu.Done()
+	if fu.Done() != done {
+		t.Fatal("Done returned two channels")
+	}
+	select {
+	case <-done:
+		t.Fatal("Done closed before the answer")
+	default:
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if i%2 == 0 {
+				<-fu.Done()
+			}
+			if _, err := fu.Result(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case <-done:
+	default:
+		t.Fatal("Done still open after the answer")
+	}
+	// Asked for after the answer, or of a call refused at once: closed.
+	if _, err := f.RunMethod(ctx(t), "add", 1, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, fu := range []*farm.Future{fu, f.Go(c, "add", 1, 2, 3)} {
+		select {
+		case <-fu.Done():
+		default:
+			t.Fatal("Done of an answered call is open")
+		}
 	}
 }
 
