@@ -101,6 +101,12 @@ func addCall(ctx context.Context, f *farm.Farm, i int) error {
 	return nil
 }
 
+// warm makes a first call on every worker, as the peers' runners do.
+func warm(ctx context.Context, f *farm.Farm) error {
+	_, err := f.BroadcastMethod(ctx, "add", 1, 2, 3)
+	return err
+}
+
 func (r *goRunner) seq() error {
 	ctx := context.Background()
 	f, err := r.newFarm(nil, 0)
@@ -147,7 +153,7 @@ func (r *goRunner) window(ttl int) error {
 		return err
 	}
 	defer f.Kill()
-	if err := addCall(ctx, f, 0); err != nil {
+	if err := warm(ctx, f); err != nil {
 		return err
 	}
 	var next atomic.Int64
@@ -229,7 +235,7 @@ func (r *goRunner) burst() error {
 		return err
 	}
 	defer f.Kill()
-	if err := addCall(ctx, f, 0); err != nil {
+	if err := warm(ctx, f); err != nil {
 		return err
 	}
 	futures := make([]*farm.Future, r.spec.Calls)
@@ -334,7 +340,7 @@ func (r *goRunner) pi() error {
 		return err
 	}
 	defer f.Kill()
-	if err := addCall(ctx, f, 0); err != nil {
+	if err := warm(ctx, f); err != nil {
 		return err
 	}
 	// The single-process run, the farm run and an in-process run on one
@@ -407,7 +413,7 @@ func (r *goRunner) startup() error {
 		return err
 	}
 	defer f.Kill()
-	if err := addCall(ctx, f, 0); err != nil {
+	if err := warm(ctx, f); err != nil {
 		return err
 	}
 	ms := float64(time.Since(t0).Nanoseconds()) / 1e6
