@@ -171,3 +171,31 @@ func BenchmarkDecodeCallBatch(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkEncodeCallBatch(b *testing.B) {
+	var m workerpb.CallBatch
+	items := make([]outItem, 8)
+	for i := range items {
+		r := Request{ID: uint64(i), Method: "add", Serializer: "json", Args: [][]byte{[]byte("1"), []byte("2"), []byte("3")}}
+		items[i] = outItem{req: r}
+		m.Calls = append(m.Calls, &workerpb.Call{Id: r.ID, Method: r.Method, Serializer: r.Serializer, Args: r.Args})
+	}
+	b.Run("proto.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			var err error
+			buf = protowire.AppendVarint(buf[:0], uint64(proto.Size(&m)))
+			if buf, err = (proto.MarshalOptions{UseCachedSize: true}).MarshalAppend(buf, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("appendCallBatchFrame", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf = appendCallBatchFrame(buf[:0], items)
+		}
+	})
+}
