@@ -32,9 +32,18 @@ func (s jsonSerializer) Marshal(v any) ([]byte, error) {
 	return b, nil
 }
 
-// AppendSmall appends the encoding of v to dst when v is a number, a bool
-// or a short plain string, which it encodes as json.Marshal does.
-func (jsonSerializer) AppendSmall(dst []byte, v any) ([]byte, bool) { return appendFast(dst, v) }
+// AppendSmall appends the encoding of v to dst when v is a number, a bool,
+// a short plain string or a short []byte, which it encodes as json.Marshal
+// does.
+func (jsonSerializer) AppendSmall(dst []byte, v any) ([]byte, bool) {
+	if b, ok := v.([]byte); ok && len(b) > maxSmallBytes {
+		return dst, false // Marshal gives it a buffer of its own
+	}
+	return appendFast(dst, v)
+}
+
+// maxSmallBytes is the longest []byte that AppendSmall takes.
+const maxSmallBytes = 48
 
 // Unmarshal decodes data with json.Unmarshal into the value v points to.
 func (s jsonSerializer) Unmarshal(data []byte, v any) error {

@@ -3,6 +3,7 @@ package serializer
 import (
 	"bytes"
 	"encoding/base64"
+	"reflect"
 	"slices"
 	"strconv"
 )
@@ -68,6 +69,14 @@ func plainASCII(s string) bool {
 // decodeFast decodes data into v if both have a fast path, and reports
 // whether it did.
 func decodeFast(data []byte, v any) bool {
+	switch v.(type) {
+	case *int, *int64, *float64, *bool, *string, *[]byte:
+		if reflect.ValueOf(v).IsNil() {
+			return false // encoding/json says what is wrong
+		}
+	default:
+		return false
+	}
 	switch p := v.(type) {
 	case *int:
 		if n, ok := parseInt(data, strconv.IntSize); ok {

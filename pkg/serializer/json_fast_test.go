@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -69,6 +70,18 @@ var bytesInputs = []string{`""`, `"AA=="`, `"AAA="`, `"YWJj"`, `"YWJ"`, `"YW=j"`
 func TestJSONFastBytes(t *testing.T) {
 	for _, in := range bytesInputs {
 		checkUnmarshalBytes(t, in)
+	}
+}
+
+func TestJSONFastNilPointers(t *testing.T) {
+	// A nil pointer is encoding/json's error, not a panic.
+	for _, v := range []any{(*int)(nil), (*int64)(nil), (*float64)(nil), (*bool)(nil), (*string)(nil), (*[]byte)(nil), nil} {
+		for _, data := range []string{"1", "true", `"AA=="`} {
+			want := json.Unmarshal([]byte(data), v)
+			if err := JSON.Unmarshal([]byte(data), v); err == nil || want == nil || !strings.Contains(err.Error(), want.Error()) {
+				t.Errorf("Unmarshal(%s, %T) = %v; encoding/json: %v", data, v, err, want)
+			}
+		}
 	}
 }
 
