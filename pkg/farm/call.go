@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/workestrator/workestrator/pkg/serializer"
@@ -41,7 +42,7 @@ type call struct {
 	argv     [inlineArgs][]byte
 	argBytes [inlineArgBytes]byte
 
-	done chan struct{} // made by Future.Done, closed when answered
+	done atomic.Pointer[chan struct{}] // made by Future.Done; closed, or set to closed, when answered
 
 	id         uint64
 	state      callState
@@ -193,11 +194,20 @@ func (f *Farm) enter(fu *Future, args [][]byte) *Future {
 	return fu
 }
 
+// markAnswered wakes the call's waiters: those of Result and Wait, and of
+// a Done channel, made before or after.
+func (c *call) markAnswered() {
+	if ch := c.done.Swap(&closed); ch != nil {
+		close(*ch)
+	}
+	c.answered.Done()
+}
+
 // refuse answers a call that never entered the farm.
 func (fu *Future) refuse(err error) *Future {
 	fu.err = err
 	fu.state = stDone
-	fu.answered.Done()
+	fu.markAnswered()
 	return fu
 }
 

@@ -242,10 +242,7 @@ func (f *Farm) settleLocked(c *call, result []byte, err error) {
 	} else {
 		f.st.failed++
 	}
-	if c.done != nil {
-		close(c.done)
-	}
-	c.answered.Done()
+	c.markAnswered()
 	if f.state == farmDraining && f.active == 0 {
 		close(f.drained)
 	}

@@ -48,16 +48,14 @@ var closed = func() chan struct{} {
 // first call of Done: a Future that is only waited on with Result or Wait
 // costs no channel.
 func (fu *Future) Done() <-chan struct{} {
-	f := fu.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	switch {
-	case fu.state == stDone:
-		return closed
-	case fu.done == nil:
-		fu.done = make(chan struct{})
+	if ch := fu.done.Load(); ch != nil {
+		return *ch
 	}
-	return fu.done
+	ch := make(chan struct{})
+	if fu.done.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *fu.done.Load() // made by another Done, or closed by the answer
 }
 
 // Result returns the call's result and error once Done is closed; before
