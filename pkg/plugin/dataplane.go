@@ -89,26 +89,18 @@ func (fw *frameWriter) flush() error {
 	return err
 }
 
-// frameReader reads frames. Unmarshal copies bytes fields, so that its
-// buffer is reused.
+// frameReader reads frames, each into a new buffer: the decoders alias
+// arguments and results into it (see wire.go).
 type frameReader struct {
-	r   *bufio.Reader
-	buf []byte
+	r *bufio.Reader
 }
 
 func newFrameReader(r io.Reader) *frameReader {
 	return &frameReader{r: bufio.NewReaderSize(r, 64<<10)}
 }
 
-// readOwned reads the next frame into a new buffer, for the decoders that
-// alias it (see wire.go).
+// readOwned reads the next frame into a new buffer that the caller owns.
 func (fr *frameReader) readOwned() ([]byte, error) {
-	return fr.next(nil)
-}
-
-// next reads the next frame into buf if it is large enough, else into a
-// new buffer.
-func (fr *frameReader) next(buf []byte) ([]byte, error) {
 	n, err := binary.ReadUvarint(fr.r)
 	if err != nil {
 		return nil, err
@@ -116,10 +108,7 @@ func (fr *frameReader) next(buf []byte) ([]byte, error) {
 	if n > maxFrame || n > math.MaxInt {
 		return nil, fmt.Errorf("data plane frame of %d bytes exceeds %d", n, uint64(maxFrame))
 	}
-	if uint64(cap(buf)) < n {
-		buf = make([]byte, n)
-	}
-	b := buf[:n]
+	b := make([]byte, n)
 	if _, err := io.ReadFull(fr.r, b); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF

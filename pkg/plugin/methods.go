@@ -148,8 +148,6 @@ func newMethod(name string, fn any) (*method, error) {
 	return m, nil
 }
 
-// call decodes args, runs the function and encodes its result. It never
-// panics: a panic in the function becomes a PANIC error.
 // fixedParams is the number of parameters before the variadic one, if any.
 func (m *method) fixedParams() int {
 	if m.variadic {
@@ -157,6 +155,9 @@ func (m *method) fixedParams() int {
 	}
 	return len(m.params)
 }
+
+// call decodes args, runs the function and encodes its result. It never
+// panics: a panic in the function becomes a PANIC error.
 
 func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]byte) (result []byte, perr *workerpb.Error) {
 	fixed := m.fixedParams()
