@@ -413,7 +413,7 @@ func (r *goRunner) startup() error {
 		return err
 	}
 	defer f.Kill()
-	if err := warm(ctx, f); err != nil {
+	if err := addCall(ctx, f, 0); err != nil { // New → first answer, as for the peers
 		return err
 	}
 	ms := float64(time.Since(t0).Nanoseconds()) / 1e6
