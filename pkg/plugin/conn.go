@@ -26,6 +26,17 @@ type Request struct {
 	Timeout time.Duration
 }
 
+// pb is r as the protobuf message.
+func (r *Request) pb() *workerpb.Call {
+	return &workerpb.Call{
+		Id:           r.ID,
+		Method:       r.Method,
+		Serializer:   r.Serializer,
+		Args:         r.Args,
+		TimeoutNanos: int64(r.Timeout),
+	}
+}
+
 // Response is a worker's answer to one [Request].
 type Response struct {
 	// ID is the answered Request's ID.
@@ -233,13 +244,7 @@ func describe(ctx context.Context, client workerpb.WorkerClient) (*Info, error) 
 
 // Invoke runs one call through the unary RPC, outside the data plane.
 func (c *Conn) Invoke(ctx context.Context, r *Request) (Response, error) {
-	rep, err := c.client.Invoke(ctx, &workerpb.Call{
-		Id:           r.ID,
-		Method:       r.Method,
-		Serializer:   r.Serializer,
-		Args:         r.Args,
-		TimeoutNanos: int64(r.Timeout),
-	})
+	rep, err := c.client.Invoke(ctx, r.pb())
 	if err != nil {
 		return Response{}, err
 	}

@@ -237,13 +237,7 @@ func (t *grpcTransport) send(items []outItem) error {
 			b.Cancels = append(b.Cancels, it.cancel)
 			continue
 		}
-		b.Calls = append(b.Calls, &workerpb.Call{
-			Id:           it.req.ID,
-			Method:       it.req.Method,
-			Serializer:   it.req.Serializer,
-			Args:         it.req.Args,
-			TimeoutNanos: int64(it.req.Timeout),
-		})
+		b.Calls = append(b.Calls, it.req.pb())
 	}
 	return t.stream.Send(b)
 }
