@@ -76,7 +76,7 @@ func (z sizes) describe() string {
 
 var fullSizes = sizes{
 	seqCalls: 5000, seqWarmup: 1000,
-	windowCalls:  20000,
+	windowCalls:  50000,
 	burstCalls:   200000,
 	ttlCalls:     20000,
 	piPoints:     200_000_000,
