@@ -101,10 +101,18 @@ func addCall(ctx context.Context, f *farm.Farm, i int) error {
 	return nil
 }
 
-// warm makes a first call on every worker, as the peers' runners do.
-func warm(ctx context.Context, f *farm.Farm) error {
-	_, err := f.BroadcastMethod(ctx, "add", 1, 2, 3)
-	return err
+// warmFarm starts a farm (JSON, the given TTL) and makes a first call on
+// every worker, as the peers' runners do.
+func (r *goRunner) warmFarm(ctx context.Context, ttl int) (*farm.Farm, error) {
+	f, err := r.newFarm(nil, ttl)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.BroadcastMethod(ctx, "add", 1, 2, 3); err != nil {
+		f.Kill()
+		return nil, err
+	}
+	return f, nil
 }
 
 func (r *goRunner) seq() error {
@@ -148,14 +156,11 @@ func percentile(sorted []float64, p float64) float64 {
 // a time, on a farm with the given TTL.
 func (r *goRunner) window(ttl int) error {
 	ctx := context.Background()
-	f, err := r.newFarm(nil, ttl)
+	f, err := r.warmFarm(ctx, ttl)
 	if err != nil {
 		return err
 	}
 	defer f.Kill()
-	if err := warm(ctx, f); err != nil {
-		return err
-	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, r.spec.Window)
@@ -230,14 +235,11 @@ func (u cpuUse) since(u0 cpuUse) string {
 // measures the host's heap per queued call (see bytesPerQueuedCall).
 func (r *goRunner) burst() error {
 	ctx := context.Background()
-	f, err := r.newFarm(nil, 0)
+	f, err := r.warmFarm(ctx, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Kill()
-	if err := warm(ctx, f); err != nil {
-		return err
-	}
 	futures := make([]*farm.Future, r.spec.Calls)
 	cpu0 := cpuTimes(f)
 	t0 := time.Now()
@@ -335,14 +337,11 @@ func (r *goRunner) pi() error {
 	per := r.spec.Points / r.spec.Chunks
 	base := min(max(r.spec.BaselineChunks, 1), r.spec.Chunks)
 	ctx := context.Background()
-	f, err := r.newFarm(nil, 0)
+	f, err := r.warmFarm(ctx, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Kill()
-	if err := warm(ctx, f); err != nil {
-		return err
-	}
 	// The single-process run, the farm run and an in-process run on one
 	// goroutine per worker follow each other, three times; each triple
 	// gives its own speedups and the medians are kept. The machine's speed
