@@ -130,9 +130,9 @@ type dataPlaneListener struct {
 // go-plugin gives it (PLUGIN_UNIX_SOCKET_DIR), else the system's temporary
 // directory.
 func listenDataPlane() (*dataPlaneListener, error) {
-	dir := os.Getenv("PLUGIN_UNIX_SOCKET_DIR")
+	dir := os.Getenv(envSocketDir)
 	if dir == "" {
-		dir = os.TempDir()
+		return nil, errors.New(envSocketDir + " is not set")
 	}
 	var rnd [4 + dataPlaneTokenLen]byte
 	if _, err := rand.Read(rnd[:]); err != nil {

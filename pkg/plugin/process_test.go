@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -379,4 +380,30 @@ func TestStopAndExitStatus(t *testing.T) {
 			t.Fatal("connection open after Stop")
 		}
 	})
+}
+
+// A worker started by hand, not by a host, says so and exits with status 1,
+// leaving no socket behind.
+func TestStartedByHand(t *testing.T) {
+	tmp := t.TempDir()
+	cmd := exec.Command(workerBin)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, plugin.Handshake.MagicCookieKey+"=") && !strings.HasPrefix(kv, "TMPDIR=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("run by hand: %v; want exit status 1", err)
+	}
+	if !strings.Contains(stderr.String(), "plugin") {
+		t.Errorf("stderr does not say why: %q", stderr.String())
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left in TMPDIR: %v", left)
+	}
 }

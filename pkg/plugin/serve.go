@@ -91,7 +91,7 @@ func Serve(methods Methods, opts ...ServeOption) {
 		fail(err)
 	}
 	log := Logger()
-	if os.Getenv(EnvDataPlane) != DataPlaneGRPC {
+	if offerDataPlane() {
 		if d, err := listenDataPlane(); err != nil {
 			log.Debug("no data plane socket; the host will use the gRPC stream", "error", err)
 		} else {
@@ -138,6 +138,17 @@ func Serve(methods Methods, opts ...ServeOption) {
 		},
 		Logger: log.With("from", "go-plugin"),
 	})
+}
+
+// offerDataPlane reports whether the worker should serve its data-plane
+// socket: only when a go-plugin host started it (the handshake's cookie is
+// set, so go-plugin will not refuse to run and exit with the socket left
+// behind) and gave it a private socket directory, which the host removes
+// however the worker ends. Otherwise the host uses the gRPC stream.
+func offerDataPlane() bool {
+	return os.Getenv(EnvDataPlane) != DataPlaneGRPC &&
+		os.Getenv(Handshake.MagicCookieKey) == Handshake.MagicCookieValue &&
+		os.Getenv(envSocketDir) != ""
 }
 
 func fail(err error) {
