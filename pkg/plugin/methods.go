@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"sort"
+	"sync"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 	"github.com/workestrator/workestrator/pkg/serializer"
@@ -38,9 +39,11 @@ type method struct {
 	fn     reflect.Value
 	hasCtx bool
 	params []reflect.Type // without the context
-	// argsType, for two fixed parameters or more, is a struct of them: one
-	// allocation holds a call's decoded arguments.
+	// argsType, when there are fixed parameters, is a struct of them: a
+	// call's decoded arguments live in one, taken from boxes and zeroed
+	// when the call is over.
 	argsType  reflect.Type
+	boxes     sync.Pool // of *argBox
 	variadic  bool
 	hasResult bool
 	hasErr    bool
@@ -132,7 +135,7 @@ func newMethod(name string, fn any) (*method, error) {
 	default:
 		return nil, bad("%s: results must be (), (T), (error) or (T, error)", t)
 	}
-	if fixed := m.fixedParams(); fixed >= 2 {
+	if fixed := m.fixedParams(); fixed >= 1 {
 		fields := make([]reflect.StructField, fixed)
 		for i, p := range m.params[:fixed] {
 			fields[i] = reflect.StructField{Name: fmt.Sprintf("A%d", i), Type: p}
@@ -148,6 +151,37 @@ func newMethod(name string, fn any) (*method, error) {
 	return m, nil
 }
 
+// argBox holds one call's fixed arguments: a struct of them, with a pointer
+// to each field for the serializer and each field's Value for the call.
+type argBox struct {
+	v      reflect.Value
+	ptrs   []any
+	fields []reflect.Value
+}
+
+// box returns a zeroed argBox for a call of m.
+func (m *method) box() *argBox {
+	if b, ok := m.boxes.Get().(*argBox); ok {
+		return b
+	}
+	v := reflect.New(m.argsType).Elem()
+	b := &argBox{v: v, ptrs: make([]any, v.NumField()), fields: make([]reflect.Value, v.NumField())}
+	for i := range b.ptrs {
+		b.fields[i] = v.Field(i)
+		b.ptrs[i] = b.fields[i].Addr().Interface()
+	}
+	return b
+}
+
+// release zeroes b, so that nothing of the call stays reachable and the
+// next decode starts from zero values, and gives it back to m.
+func (m *method) release(b *argBox) {
+	if b != nil {
+		b.v.SetZero()
+		m.boxes.Put(b)
+	}
+}
+
 // fixedParams is the number of parameters before the variadic one, if any.
 func (m *method) fixedParams() int {
 	if m.variadic {
@@ -158,7 +192,6 @@ func (m *method) fixedParams() int {
 
 // call decodes args, runs the function and encodes its result. It never
 // panics: a panic in the function becomes a PANIC error.
-
 func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]byte) (result []byte, perr *workerpb.Error) {
 	fixed := m.fixedParams()
 	if len(args) < fixed || (!m.variadic && len(args) != fixed) {
@@ -177,27 +210,31 @@ func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]b
 	if m.hasCtx {
 		in = append(in, reflect.ValueOf(ctx))
 	}
-	var fixedArgs reflect.Value
+	var box *argBox
 	if m.argsType != nil {
-		fixedArgs = reflect.New(m.argsType).Elem()
+		box = m.box()
 	}
 	for i, a := range args {
-		var pv reflect.Value // points to where argument i is decoded
-		if i < fixed && m.argsType != nil {
-			pv = fixedArgs.Field(i).Addr()
+		var ptr any // where argument i is decoded
+		var val reflect.Value
+		if i < fixed {
+			ptr, val = box.ptrs[i], box.fields[i]
 		} else {
-			pv = reflect.New(m.params[min(i, len(m.params)-1)])
+			pv := reflect.New(m.params[len(m.params)-1])
+			ptr, val = pv.Interface(), pv.Elem()
 		}
-		if err := ser.Unmarshal(a, pv.Interface()); err != nil {
+		if err := ser.Unmarshal(a, ptr); err != nil {
+			m.release(box)
 			return nil, &workerpb.Error{
 				Code:    workerpb.Error_BAD_ARGUMENTS,
 				Type:    "arguments",
 				Message: fmt.Sprintf("argument %d of %s: %v", i+1, m.signature, err),
 			}
 		}
-		in = append(in, pv.Elem())
+		in = append(in, val)
 	}
 	out, perr := m.invoke(in)
+	m.release(box)
 	if perr != nil {
 		return nil, perr
 	}

@@ -109,3 +109,62 @@ func TestRemoteErrorIs(t *testing.T) {
 		t.Fatalf("%v", re)
 	}
 }
+
+// Decoded arguments never carry anything over from an earlier call: a
+// field missing from the JSON is zero, and a slice the function kept is
+// not written by the next call.
+func TestMethodCallFreshArguments(t *testing.T) {
+	type point struct{ X, Y float64 }
+	var kept [][]int
+	fn := func(p point, xs []int, m map[string]int) string {
+		kept = append(kept, xs)
+		return fmt.Sprintf("%v %v %v", p, xs, m)
+	}
+	m, err := newMethod("f", fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := []struct{ args, want string }{
+		{`{"X":1,"Y":2}|[1,2,3]|{"a":1}`, `"{1 2} [1 2 3] map[a:1]"`},
+		{`{}|[9]|{"b":2}`, `"{0 0} [9] map[b:2]"`},
+		{`{"Y":5}|null|null`, `"{0 5} [] map[]"`},
+	}
+	for _, c := range calls {
+		var args [][]byte
+		for a := range strings.SplitSeq(c.args, "|") {
+			args = append(args, []byte(a))
+		}
+		r, e := m.call(context.Background(), serializer.JSON, args)
+		if e != nil || string(r) != c.want {
+			t.Errorf("f(%s) = %s, %v; want %s", c.args, r, e, c.want)
+		}
+	}
+	if fmt.Sprint(kept) != "[[1 2 3] [9] []]" {
+		t.Errorf("slices kept by the function changed: %v", kept)
+	}
+	// A bad argument leaves nothing behind either.
+	if _, e := m.call(context.Background(), serializer.JSON, [][]byte{[]byte(`{"X":7}`), []byte(`"x"`), []byte(`{}`)}); e == nil {
+		t.Fatal("bad second argument accepted")
+	}
+	if r, _ := m.call(context.Background(), serializer.JSON, [][]byte{[]byte(`{}`), []byte(`[]`), []byte(`{}`)}); string(r) != `"{0 0} [] map[]"` {
+		t.Errorf("after a bad call: %s", r)
+	}
+}
+
+// BenchmarkMethodCall is the worker's part of a call between the frame and
+// the wire: decode three JSON arguments, call the function, encode its
+// result.
+func BenchmarkMethodCall(b *testing.B) {
+	m, err := newMethod("add", func(a, b, c int) int { return a + b + c })
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := [][]byte{[]byte("1"), []byte("2"), []byte("12345")}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, e := m.call(ctx, serializer.JSON, args); e != nil {
+			b.Fatal(e)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package serializer
 import (
 	"bytes"
 	"encoding/base64"
-	"reflect"
 	"slices"
 	"strconv"
 )
@@ -69,26 +68,28 @@ func plainASCII(s string) bool {
 // decodeFast decodes data into v if both have a fast path, and reports
 // whether it did.
 func decodeFast(data []byte, v any) bool {
-	switch v.(type) {
-	case *int, *int64, *float64, *bool, *string, *[]byte:
-		if reflect.ValueOf(v).IsNil() {
-			return false // encoding/json says what is wrong
-		}
-	default:
-		return false
-	}
+	// A nil pointer is left to encoding/json, which says what is wrong.
 	switch p := v.(type) {
 	case *int:
+		if p == nil {
+			return false
+		}
 		if n, ok := parseInt(data, strconv.IntSize); ok {
 			*p = int(n)
 			return true
 		}
 	case *int64:
+		if p == nil {
+			return false
+		}
 		if n, ok := parseInt(data, 64); ok {
 			*p = n
 			return true
 		}
 	case *float64:
+		if p == nil {
+			return false
+		}
 		if jsonNumber(data) {
 			if f, err := strconv.ParseFloat(string(data), 64); err == nil {
 				*p = f
@@ -96,6 +97,9 @@ func decodeFast(data []byte, v any) bool {
 			}
 		}
 	case *bool:
+		if p == nil {
+			return false
+		}
 		switch string(data) {
 		case "true":
 			*p = true
@@ -105,6 +109,9 @@ func decodeFast(data []byte, v any) bool {
 			return true
 		}
 	case *[]byte:
+		if p == nil {
+			return false
+		}
 		// A base64 string. Decode refuses what is not base64 (escapes,
 		// quotes, control characters) except line breaks, which JSON
 		// refuses in a string: encoding/json then says what is wrong.
@@ -124,6 +131,9 @@ func decodeFast(data []byte, v any) bool {
 		*p = b[:k]
 		return true
 	case *string:
+		if p == nil {
+			return false
+		}
 		if n := len(data); n >= 2 && n <= 258 && data[0] == '"' && data[n-1] == '"' && plainASCII(string(data[1:n-1])) {
 			*p = string(data[1 : n-1])
 			return true
@@ -142,13 +152,24 @@ func parseInt(data []byte, bits int) (int64, bool) {
 	if len(d) == 0 || len(d) > 19 || (d[0] == '0' && len(d) > 1) {
 		return 0, false
 	}
+	var u uint64 // at most 19 digits: no overflow
 	for _, c := range d {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
+		u = u*10 + uint64(c-'0')
 	}
-	n, err := strconv.ParseInt(string(data), 10, bits)
-	return n, err == nil
+	limit := uint64(1) << (bits - 1) // -limit .. limit-1
+	if len(d) < len(data) {
+		if u > limit {
+			return 0, false
+		}
+		return -int64(u), true // -limit wraps to itself: the least int64
+	}
+	if u >= limit {
+		return 0, false
+	}
+	return int64(u), true
 }
 
 // jsonNumber reports whether data is exactly a JSON number literal.
