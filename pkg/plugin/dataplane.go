@@ -126,9 +126,9 @@ type dataPlaneListener struct {
 	claimed atomic.Bool
 }
 
-// listenDataPlane opens the worker's data-plane socket in the directory
-// go-plugin gives it (PLUGIN_UNIX_SOCKET_DIR), else the system's temporary
-// directory.
+// listenDataPlane opens the worker's data-plane socket in the private
+// directory go-plugin gives it (PLUGIN_UNIX_SOCKET_DIR); without one, it
+// fails and the host uses the gRPC stream.
 func listenDataPlane() (*dataPlaneListener, error) {
 	dir := os.Getenv(envSocketDir)
 	if dir == "" {

@@ -40,10 +40,10 @@ type method struct {
 	hasCtx bool
 	params []reflect.Type // without the context
 	// argsType, when there are fixed parameters, is a struct of them: a
-	// call's decoded arguments live in one, taken from boxes and zeroed
-	// when the call is over.
+	// call's decoded arguments live in one (see args.go).
 	argsType  reflect.Type
-	boxes     sync.Pool // of *argBox
+	plainArgs bool      // a struct of argsType may be reused: see plainType
+	boxes     sync.Pool // of *argBox, when plainArgs
 	variadic  bool
 	hasResult bool
 	hasErr    bool
@@ -141,6 +141,7 @@ func newMethod(name string, fn any) (*method, error) {
 			fields[i] = reflect.StructField{Name: fmt.Sprintf("A%d", i), Type: p}
 		}
 		m.argsType = reflect.StructOf(fields)
+		m.plainArgs = plainType(m.argsType)
 	}
 	if m.hasResult {
 		switch k := t.Out(0).Kind(); k {
@@ -149,37 +150,6 @@ func newMethod(name string, fn any) (*method, error) {
 		}
 	}
 	return m, nil
-}
-
-// argBox holds one call's fixed arguments: a struct of them, with a pointer
-// to each field for the serializer and each field's Value for the call.
-type argBox struct {
-	v      reflect.Value
-	ptrs   []any
-	fields []reflect.Value
-}
-
-// box returns a zeroed argBox for a call of m.
-func (m *method) box() *argBox {
-	if b, ok := m.boxes.Get().(*argBox); ok {
-		return b
-	}
-	v := reflect.New(m.argsType).Elem()
-	b := &argBox{v: v, ptrs: make([]any, v.NumField()), fields: make([]reflect.Value, v.NumField())}
-	for i := range b.ptrs {
-		b.fields[i] = v.Field(i)
-		b.ptrs[i] = b.fields[i].Addr().Interface()
-	}
-	return b
-}
-
-// release zeroes b, so that nothing of the call stays reachable and the
-// next decode starts from zero values, and gives it back to m.
-func (m *method) release(b *argBox) {
-	if b != nil {
-		b.v.SetZero()
-		m.boxes.Put(b)
-	}
 }
 
 // fixedParams is the number of parameters before the variadic one, if any.
@@ -210,26 +180,33 @@ func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]b
 	if m.hasCtx {
 		in = append(in, reflect.ValueOf(ctx))
 	}
-	var box *argBox
-	if m.argsType != nil {
-		box = m.box()
+	box := m.reusedArgs(ser)
+	var fresh reflect.Value // the arguments' struct when box is nil
+	if box == nil && m.argsType != nil {
+		fresh = reflect.New(m.argsType).Elem()
 	}
 	for i, a := range args {
 		var ptr any // where argument i is decoded
 		var val reflect.Value
-		if i < fixed {
+		switch {
+		case i < fixed && box != nil:
 			ptr, val = box.ptrs[i], box.fields[i]
-		} else {
+		case i < fixed:
+			val = fresh.Field(i)
+			ptr = val.Addr().Interface()
+		default:
 			pv := reflect.New(m.params[len(m.params)-1])
 			ptr, val = pv.Interface(), pv.Elem()
 		}
 		if err := ser.Unmarshal(a, ptr); err != nil {
-			m.release(box)
-			return nil, &workerpb.Error{
+			// The message first: err may refer to the box's memory.
+			perr := &workerpb.Error{
 				Code:    workerpb.Error_BAD_ARGUMENTS,
 				Type:    "arguments",
 				Message: fmt.Sprintf("argument %d of %s: %v", i+1, m.signature, err),
 			}
+			m.release(box)
+			return nil, perr
 		}
 		in = append(in, val)
 	}

@@ -2,10 +2,14 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 	"github.com/workestrator/workestrator/pkg/serializer"
@@ -148,6 +152,57 @@ func TestMethodCallFreshArguments(t *testing.T) {
 	}
 	if r, _ := m.call(context.Background(), serializer.JSON, [][]byte{[]byte(`{}`), []byte(`[]`), []byte(`{}`)}); string(r) != `"{0 0} [] map[]"` {
 		t.Errorf("after a bad call: %s", r)
+	}
+}
+
+// selfRef keeps the address it was decoded into, as an UnmarshalJSON may.
+type selfRef struct {
+	Name string
+	self *selfRef
+}
+
+func (s *selfRef) UnmarshalJSON(b []byte) error {
+	s.self = s
+	return json.Unmarshal(b, &s.Name)
+}
+
+// A value that keeps the address it was decoded into keeps its own data:
+// such a call decodes into a struct of its own.
+func TestMethodCallSelfReference(t *testing.T) {
+	var kept []selfRef
+	m, err := newMethod("f", func(a, b selfRef) int { kept = append(kept, a, b); return 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, names := range [][2]string{{"a", "b"}, {"c", "d"}} {
+		args := [][]byte{[]byte(strconv.Quote(names[0])), []byte(strconv.Quote(names[1]))}
+		if _, e := m.call(context.Background(), serializer.JSON, args); e != nil {
+			t.Fatal(e)
+		}
+	}
+	for i, want := range []string{"a", "b", "c", "d"} {
+		if kept[i].Name != want || kept[i].self.Name != want {
+			t.Errorf("argument %d: %q, through its own pointer %q; want %q", i, kept[i].Name, kept[i].self.Name, want)
+		}
+	}
+}
+
+func TestPlainType(t *testing.T) {
+	type embeds struct {
+		selfRef
+		N int
+	}
+	for _, c := range []struct {
+		v     any
+		plain bool
+	}{
+		{0, true}, {"", true}, {struct{ X, Y float64 }{}, true}, {[2]int{}, true},
+		{[]time.Time{}, true}, {(*time.Time)(nil), true}, {map[string]selfRef{}, true}, {[]any{}, true},
+		{time.Time{}, false}, {struct{ T time.Time }{}, false}, {[1]selfRef{}, false}, {embeds{}, false},
+	} {
+		if got := plainType(reflect.TypeOf(c.v)); got != c.plain {
+			t.Errorf("plainType(%T) = %v, want %v", c.v, got, c.plain)
+		}
 	}
 }
 
