@@ -116,12 +116,11 @@ func (ss *session) runner(j job) {
 			ss.idle.Add(-1)
 			return
 		}
-		select {
-		case j = <-ss.jobs:
-			ss.idle.Add(-1)
-		case <-ss.stop:
-			return
+		var ok bool
+		if j, ok = <-ss.jobs; !ok {
+			return // the session is closing
 		}
+		ss.idle.Add(-1)
 	}
 }
 
@@ -165,6 +164,7 @@ func (ss *session) close() {
 	}
 	ss.mu.Unlock()
 	close(ss.stop)
+	close(ss.jobs) // start is not called any more: the receive loop is over
 	ss.runners.Wait()
 	ss.sender.Wait()
 }
