@@ -51,8 +51,12 @@ type call struct {
 	w          *worker // the worker running the current attempt
 	stopCtx    func() bool
 	timer      *time.Timer
-	submitted  time.Time // when it entered the queue: submission, or retry
-	dispatched time.Time
+	submitted  int64 // when it entered the queue (submission or retry), by Farm.clock
+	dispatched int64 // when its current attempt was sent, by Farm.clock
+	// recyclable: answered with no error by its first attempt, with its
+	// context watch and its timer stopped before they fired: nothing in
+	// the farm refers to it any more.
+	recyclable bool
 
 	result []byte
 	err    error
@@ -74,9 +78,20 @@ func (f *Farm) Run(ctx context.Context, args ...any) (Result, error) {
 // whole call, queued and running: when it ends, the call returns ctx's
 // error, its context in the worker is cancelled and it is not retried.
 func (f *Farm) RunMethod(ctx context.Context, method string, args ...any) (Result, error) {
-	fu := f.submit(ctx, method, nil, args)
-	fu.answered.Wait()
-	return Result{raw: fu.result, ser: f.cfg.Serializer}, fu.err
+	// The Future never leaves this function, so it is recycled once
+	// nothing in the farm refers to it.
+	fu, _ := f.spares.Get().(*Future)
+	if fu == nil {
+		fu = new(Future)
+	}
+	f.initFuture(fu, ctx, method, nil)
+	f.submitTo(fu, args).answered.Wait()
+	r, err := Result{raw: fu.result, ser: f.cfg.Serializer}, fu.err
+	if fu.recyclable {
+		fu.call = call{} // keeps no context or result alive in the pool
+		f.spares.Put(fu)
+	}
+	return r, err
 }
 
 // Go starts a call of method and returns its [Future] without waiting. It
@@ -90,7 +105,12 @@ func (f *Farm) Go(ctx context.Context, method string, args ...any) *Future {
 const defaultMethod = "run" // plugin.DefaultMethod
 
 func (f *Farm) submit(ctx context.Context, method string, pin *slot, args []any) *Future {
-	fu := f.newFuture(ctx, method, pin)
+	return f.submitTo(f.newFuture(ctx, method, pin), args)
+}
+
+// submitTo encodes args into fu and submits it.
+func (f *Farm) submitTo(fu *Future, args []any) *Future {
+	ctx, method := fu.ctx, fu.method
 	if err := ctx.Err(); err != nil {
 		return fu.refuse(err)
 	}
@@ -102,9 +122,15 @@ func (f *Farm) submit(ctx context.Context, method string, pin *slot, args []any)
 }
 
 func (f *Farm) newFuture(ctx context.Context, method string, pin *slot) *Future {
-	fu := &Future{call: call{f: f, ctx: ctx, method: method, pin: pin, slot: -1}}
-	fu.answered.Add(1)
+	fu := new(Future)
+	f.initFuture(fu, ctx, method, pin)
 	return fu
+}
+
+// initFuture readies fu, new or recycled (zero), for a call.
+func (f *Farm) initFuture(fu *Future, ctx context.Context, method string, pin *slot) {
+	fu.f, fu.ctx, fu.method, fu.pin, fu.slot = f, ctx, method, pin, -1
+	fu.answered.Add(1)
 }
 
 // encodeArgs encodes each argument on its own with the farm's serializer,
@@ -165,7 +191,7 @@ func (f *Farm) enter(fu *Future, args [][]byte) *Future {
 	ctx := fu.ctx
 	c := &fu.call
 	c.args = args
-	c.submitted = time.Now()
+	c.submitted = f.clock()
 	f.mu.Lock()
 	switch {
 	case f.state == farmKilled:
@@ -187,10 +213,10 @@ func (f *Farm) enter(fu *Future, args [][]byte) *Future {
 	if ctx.Done() != nil {
 		c.stopCtx = context.AfterFunc(ctx, func() { f.cancel(c) })
 	}
-	var buf [4]*worker
-	fl := f.dispatchLocked(buf[:0])
+	var fl flushList
+	f.dispatchLocked(&fl)
 	f.mu.Unlock()
-	flush(fl)
+	fl.flush()
 	return fu
 }
 
@@ -220,16 +246,15 @@ func (f *Farm) cancel(c *call) {
 		f.mu.Unlock()
 		return
 	}
-	var buf [1]*worker
-	fl := buf[:0]
+	var fl flushList
 	if c.state == stRunning {
-		fl = f.abandonLocked(c, fl)
+		f.abandonLocked(c, &fl)
 	} else {
 		f.queued--
 		delete(f.backoff, c)
 	}
 	f.settleLocked(c, nil, c.ctx.Err())
-	fl = f.dispatchLocked(fl)
+	f.dispatchLocked(&fl)
 	f.mu.Unlock()
-	flush(fl)
+	fl.flush()
 }

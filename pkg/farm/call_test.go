@@ -3,6 +3,7 @@ package farm_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -279,5 +280,50 @@ func TestBroadcastDefaultMethod(t *testing.T) {
 	replies, err := f.Broadcast(ctx(t), "init")
 	if err != nil || len(replies) != 2 {
 		t.Fatalf("Broadcast = %v, %v", replies, err)
+	}
+}
+
+func TestBlockingCallsUnderChurn(t *testing.T) {
+	// The blocking calls recycle their call records. Mixed with calls that
+	// are cancelled while queued or running, and attempts that time out
+	// (their timers and context watches outlive the answer), every answer
+	// must still reach its own caller; -race checks the hand-overs.
+	f := newFarm(t, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 4, Timeout: 30 * time.Millisecond, MaxRetries: 1})
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 60 {
+				n := g*1000 + i
+				switch i % 4 {
+				case 0, 1:
+					v, err := farm.Call[int](ctx(t), f, "add", n, 1, 2)
+					if err != nil || v != n+3 {
+						errs <- fmt.Errorf("add(%d, 1, 2) = %d, %v", n, v, err)
+						return
+					}
+				case 2: // cancelled while queued or running
+					c, cancel := context.WithTimeout(ctx(t), time.Duration(i%3)*time.Millisecond)
+					_, err := farm.Call[int](c, f, "sleep", 5)
+					cancel()
+					if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+						errs <- fmt.Errorf("sleep cancelled: %v", err)
+						return
+					}
+				case 3: // times out in the worker, is retried once, fails
+					_, err := farm.Call[int](ctx(t), f, "sleep", 200)
+					var te *farm.TimeoutError
+					if !errors.As(err, &te) {
+						errs <- fmt.Errorf("sleep past Timeout: %v, want a *TimeoutError", err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

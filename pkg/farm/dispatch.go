@@ -12,7 +12,7 @@ import (
 func (f *Farm) enqueueLocked(c *call, front bool) {
 	c.state = stQueued
 	if c.attempt > 0 {
-		c.submitted = time.Now() // a retry's queue wait starts now
+		c.submitted = f.clock() // a retry's queue wait starts now
 	}
 	f.queued++
 	q := &f.queue
@@ -31,11 +31,11 @@ func (f *Farm) enqueueLocked(c *call, front bool) {
 
 // dispatchLocked sends queued calls to available workers: broadcast calls
 // to their slot, then the FIFO queue to the available worker with the
-// fewest calls in flight (ties to the lowest slot). It returns fl with the
+// fewest calls in flight (ties to the lowest slot). It adds to fl the
 // workers whose connection must be flushed once the lock is released.
-func (f *Farm) dispatchLocked(fl []*worker) []*worker {
+func (f *Farm) dispatchLocked(fl *flushList) {
 	if f.state == farmKilled {
-		return fl
+		return
 	}
 	for _, s := range f.slots {
 		for s.pinned.len() > 0 {
@@ -47,10 +47,10 @@ func (f *Farm) dispatchLocked(fl []*worker) []*worker {
 			if !w.available() {
 				break
 			}
-			fl = f.startLocked(s.pinned.popFront(), w, fl)
+			f.startLocked(s.pinned.popFront(), w, fl)
 		}
 	}
-	fl = f.dispatchIsolatedLocked(fl)
+	f.dispatchIsolatedLocked(fl)
 	for f.queue.len() > 0 {
 		if f.queue.front().state == stDone {
 			f.queue.popFront() // cancelled while queued
@@ -60,15 +60,14 @@ func (f *Farm) dispatchLocked(fl []*worker) []*worker {
 		if w == nil {
 			break
 		}
-		fl = f.startLocked(f.queue.popFront(), w, fl)
+		f.startLocked(f.queue.popFront(), w, fl)
 	}
-	return fl
 }
 
 // dispatchIsolatedLocked runs each call that was on a worker that died
 // alone on an idle worker. When none is idle, it reserves the least busy
 // workers, one per waiting call: they finish their calls and take no other.
-func (f *Farm) dispatchIsolatedLocked(fl []*worker) []*worker {
+func (f *Farm) dispatchIsolatedLocked(fl *flushList) {
 	for f.isolated.len() > 0 {
 		if f.isolated.front().state == stDone {
 			f.isolated.popFront()
@@ -84,7 +83,7 @@ func (f *Farm) dispatchIsolatedLocked(fl []*worker) []*worker {
 			break
 		}
 		idle.reserved = false
-		fl = f.startLocked(f.isolated.popFront(), idle, fl)
+		f.startLocked(f.isolated.popFront(), idle, fl)
 	}
 	waiting, reserved := f.isolated.len(), 0
 	for _, s := range f.slots {
@@ -99,7 +98,6 @@ func (f *Farm) dispatchIsolatedLocked(fl []*worker) []*worker {
 		}
 		w.reserved = true
 	}
-	return fl
 }
 
 // pickLocked returns the available worker with the fewest calls in flight,
@@ -115,15 +113,15 @@ func (f *Farm) pickLocked() *worker {
 }
 
 // startLocked sends one attempt of c to w.
-func (f *Farm) startLocked(c *call, w *worker, fl []*worker) []*worker {
+func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 	f.queued--
 	f.nextWire++
 	c.state = stRunning
 	c.attempt++
 	c.wire = f.nextWire
 	c.w = w
-	c.dispatched = time.Now()
-	f.st.queueWait.add(c.dispatched.Sub(c.submitted))
+	c.dispatched = f.clock()
+	f.st.queueWait.add(time.Duration(c.dispatched - c.submitted))
 	w.inflight[c.wire] = c
 	w.pending++
 	w.calls++
@@ -144,7 +142,7 @@ func (f *Farm) startLocked(c *call, w *worker, fl []*worker) []*worker {
 	}
 	if w.conn.Enqueue(&req) {
 		if w.pending == 1 {
-			fl = addFlush(fl, w) // alone: the caller sends it at once
+			fl.add(w) // alone: the caller sends it at once
 		} else {
 			w.conn.Wake() // more in flight: the sender batches them
 		}
@@ -160,21 +158,42 @@ func (f *Farm) startLocked(c *call, w *worker, fl []*worker) []*worker {
 		f.emitLocked(Event{Type: EventTTL, worker: w})
 		f.retireLocked(w)
 	}
-	return fl
 }
 
-func addFlush(fl []*worker, w *worker) []*worker {
-	for _, x := range fl {
+// flushList gathers, under the farm's lock, the workers whose connection
+// must be flushed once the lock is released. The first few are kept in the
+// list itself, on its maker's stack.
+type flushList struct {
+	n    int
+	ws   [4]*worker
+	more []*worker
+}
+
+func (l *flushList) add(w *worker) {
+	for _, x := range l.ws[:l.n] {
 		if x == w {
-			return fl
+			return
 		}
 	}
-	return append(fl, w)
+	if l.n < len(l.ws) {
+		l.ws[l.n] = w
+		l.n++
+		return
+	}
+	for _, x := range l.more {
+		if x == w {
+			return
+		}
+	}
+	l.more = append(l.more, w)
 }
 
 // flush sends what dispatch enqueued; called without the farm's lock.
-func flush(fl []*worker) {
-	for _, w := range fl {
+func (l *flushList) flush() {
+	for _, w := range l.ws[:l.n] {
+		w.conn.Flush()
+	}
+	for _, w := range l.more {
 		w.conn.Flush()
 	}
 }
@@ -182,7 +201,7 @@ func flush(fl []*worker) {
 // onResponses settles the calls a worker answered; it runs on the
 // connection's receive goroutine.
 func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
-	now := time.Now()
+	now := f.clock()
 	f.mu.Lock()
 	for i := range rs {
 		r := &rs[i]
@@ -200,7 +219,7 @@ func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
 			continue
 		}
 		w.answered++
-		f.st.runTime.add(now.Sub(c.dispatched))
+		f.st.runTime.add(time.Duration(now - c.dispatched))
 		if err := r.Err(c.method, f.cfg.Serializer); err != nil {
 			if errors.Is(err, ErrCanceled) && f.cfg.Timeout > 0 && c.ctx.Err() == nil {
 				// The worker's own deadline for the attempt ended first.
@@ -212,10 +231,10 @@ func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
 		}
 	}
 	f.workerChangedLocked(w)
-	var buf [4]*worker
-	fl := f.dispatchLocked(buf[:0])
+	var fl flushList
+	f.dispatchLocked(&fl)
 	f.mu.Unlock()
-	flush(fl)
+	fl.flush()
 }
 
 // settleLocked answers c.
@@ -223,11 +242,12 @@ func (f *Farm) settleLocked(c *call, result []byte, err error) {
 	if c.state == stDone {
 		return
 	}
-	if c.stopCtx != nil {
-		c.stopCtx()
+	c.recyclable = err == nil && c.attempt == 1
+	if c.stopCtx != nil && !c.stopCtx() {
+		c.recyclable = false // cancel may still run
 	}
-	if c.timer != nil {
-		c.timer.Stop()
+	if c.timer != nil && !c.timer.Stop() {
+		c.recyclable = false // onTimeout may still run
 	}
 	f.emitCallLocked(EventMessage, c, err)
 	if w := c.w; w != nil {
@@ -311,24 +331,23 @@ func (f *Farm) endBackoff(c *call) {
 	delete(f.backoff, c)
 	f.queued--
 	f.enqueueLocked(c, true)
-	var buf [4]*worker
-	fl := f.dispatchLocked(buf[:0])
+	var fl flushList
+	f.dispatchLocked(&fl)
 	f.mu.Unlock()
-	flush(fl)
+	fl.flush()
 }
 
 // abandonLocked detaches a running attempt from its call: the worker is
 // told to cancel it, its slot stays busy until the worker answers, and if
 // that takes longer than KillTimeout the worker is recycled.
-func (f *Farm) abandonLocked(c *call, fl []*worker) []*worker {
+func (f *Farm) abandonLocked(c *call, fl *flushList) {
 	w, wire := c.w, c.wire
 	w.inflight[wire] = nil
 	w.zombies++
 	if w.conn.EnqueueCancel(wire) {
-		fl = addFlush(fl, w)
+		fl.add(w)
 	}
 	time.AfterFunc(f.cfg.KillTimeout, func() { f.abandonedExpired(w, wire) })
-	return fl
 }
 
 func (f *Farm) abandonedExpired(w *worker, wire uint64) {
@@ -357,12 +376,12 @@ func (f *Farm) onTimeout(c *call, wire uint64) {
 		return
 	}
 	w := c.w
-	var buf [4]*worker
-	fl := f.abandonLocked(c, buf[:0])
+	var fl flushList
+	f.abandonLocked(c, &fl)
 	err := f.timedOutLocked(c, w)
 	c.timer = nil
 	f.attemptFailedLocked(c, err)
-	fl = f.dispatchLocked(fl)
+	f.dispatchLocked(&fl)
 	f.mu.Unlock()
-	flush(fl)
+	fl.flush()
 }

@@ -267,10 +267,10 @@ func (s *slot) start() error {
 	f.wg.Add(1)
 	go f.watch(w)
 	f.workerChangedLocked(w)
-	var buf [4]*worker
-	fl := f.dispatchLocked(buf[:0])
+	var fl flushList
+	f.dispatchLocked(&fl)
 	f.mu.Unlock()
-	flush(fl)
+	fl.flush()
 	return nil
 }
 
@@ -371,10 +371,10 @@ func (f *Farm) watch(w *worker) {
 		s.restarts++
 		s.wakeup()
 	}
-	var buf [4]*worker
-	fl := f.dispatchLocked(buf[:0])
+	var fl flushList
+	f.dispatchLocked(&fl)
 	f.mu.Unlock()
-	flush(fl)
+	fl.flush()
 }
 
 // retireLocked stops giving w calls and starts its replacement at once; w
