@@ -163,6 +163,12 @@ func (m *method) fixedParams() int {
 // call decodes args, runs the function and encodes its result. It never
 // panics: a panic in the function becomes a PANIC error.
 func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]byte) (result []byte, perr *workerpb.Error) {
+	return m.callInto(ctx, ser, args, nil)
+}
+
+// callInto is call that encodes a small result into dst's room when the
+// serializer is a [serializer.Appender].
+func (m *method) callInto(ctx context.Context, ser serializer.Serializer, args [][]byte, dst []byte) (result []byte, perr *workerpb.Error) {
 	fixed := m.fixedParams()
 	if len(args) < fixed || (!m.variadic && len(args) != fixed) {
 		want := fmt.Sprintf("%d", fixed)
@@ -223,7 +229,13 @@ func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]b
 	if !m.hasResult {
 		return nil, nil
 	}
-	b, err := ser.Marshal(out[0].Interface())
+	v := out[0].Interface()
+	if ap, ok := ser.(serializer.Appender); ok {
+		if b, ok := ap.AppendSmall(dst[:0], v); ok {
+			return b, nil
+		}
+	}
+	b, err := ser.Marshal(v)
 	if err != nil {
 		return nil, &workerpb.Error{
 			Code:    workerpb.Error_BAD_RESULT,

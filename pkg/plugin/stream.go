@@ -30,9 +30,15 @@ func (s *server) Stream(st workerpb.Worker_StreamServer) error {
 // cancelled when the transport ends.
 func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBatch, error), send func([]*workerpb.Reply) error) {
 	ss := &session{
-		s:       s,
-		ctx:     ctx,
-		out:     newBatcher(send),
+		s:   s,
+		ctx: ctx,
+		out: newBatcher(func(rs []*workerpb.Reply) error {
+			err := send(rs)
+			for _, r := range rs {
+				recycleReply(r)
+			}
+			return err
+		}),
 		cancels: make(map[uint64]context.CancelFunc),
 		jobs:    make(chan job),
 		stop:    make(chan struct{}),
@@ -129,12 +135,14 @@ func (ss *session) run(j job) {
 	if j.m == nil {
 		r = ss.s.run(j.ctx, j.call) // answers "unknown method"
 	} else {
-		r = &workerpb.Reply{Id: j.call.Id}
+		r = replies.Get().(*workerpb.Reply)
+		r.Id = j.call.Id
 		ser, err := ss.s.sers.Lookup(j.call.Serializer)
 		if err != nil {
+			r.Result = nil
 			r.Error = &workerpb.Error{Code: workerpb.Error_UNKNOWN_SERIALIZER, Type: "serializer", Message: err.Error()}
 		} else {
-			r.Result, r.Error = j.m.call(j.ctx, ser, j.call.Args)
+			r.Result, r.Error = j.m.callInto(j.ctx, ser, j.call.Args, r.Result)
 			ss.s.checkSize(r)
 		}
 	}
@@ -152,6 +160,23 @@ func (ss *session) run(j job) {
 			ss.out.wake() // more are coming: let them share a message
 		}
 	}
+}
+
+// replies holds the replies the sessions' senders have written, each with
+// its result's buffer when that is small, for the next calls.
+var replies = sync.Pool{New: func() any { return new(workerpb.Reply) }}
+
+// maxKeptResult is the largest result buffer a recycled reply keeps.
+const maxKeptResult = 256
+
+// recycleReply clears r, once written, and puts it in replies.
+func recycleReply(r *workerpb.Reply) {
+	buf := r.Result
+	*r = workerpb.Reply{}
+	if cap(buf) <= maxKeptResult {
+		r.Result = buf[:0]
+	}
+	replies.Put(r)
 }
 
 // close cancels what still runs and waits for every goroutine of the

@@ -95,11 +95,31 @@ func eachField(b []byte, fn func(field) error) error {
 }
 
 func fastCallBatch(b []byte, in interner) (*workerpb.CallBatch, error) {
+	// Count the calls first, to make room for all of them at once.
+	n := 0
+	for v := b; len(v) > 0 && v[0] == 1<<3|byte(protowire.BytesType); n++ {
+		_, k := protowire.ConsumeBytes(v[1:])
+		if k < 0 {
+			break
+		}
+		v = v[1+k:]
+	}
 	m := &workerpb.CallBatch{}
+	var boxes []callBox
+	if n > 0 {
+		m.Calls = make([]*workerpb.Call, 0, n)
+		boxes = make([]callBox, n)
+	}
 	err := eachField(b, func(f field) error {
 		switch {
 		case f.num == 1 && f.typ == protowire.BytesType:
-			c, err := fastCall(f.bytes, in)
+			var box *callBox
+			if len(boxes) > 0 {
+				box, boxes = &boxes[0], boxes[1:]
+			} else {
+				box = new(callBox)
+			}
+			c, err := fastCall(f.bytes, in, box)
 			if err != nil {
 				return err
 			}
@@ -124,15 +144,15 @@ func fastCallBatch(b []byte, in interner) (*workerpb.CallBatch, error) {
 	return m, nil
 }
 
-// callBox holds a decoded call and room for its arguments: one allocation
-// for a call of up to four arguments.
+// callBox holds a decoded call and room for its arguments: a frame's calls
+// of up to four arguments take one allocation in all.
 type callBox struct {
 	call workerpb.Call
 	argv [4][]byte
 }
 
-func fastCall(b []byte, in interner) (*workerpb.Call, error) {
-	box := &callBox{}
+// fastCall decodes a Call into box.
+func fastCall(b []byte, in interner, box *callBox) (*workerpb.Call, error) {
 	c := &box.call
 	c.Args = box.argv[:0]
 	err := eachField(b, func(f field) error {
