@@ -141,12 +141,13 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		Timeout:    f.cfg.Timeout,
 	}
 	if w.conn.Enqueue(&req) {
-		if w.pending == 1 {
+		if w.pending == 1 && !w.burst {
 			fl.add(w) // alone: the caller sends it at once
 		} else {
-			w.conn.Wake() // more in flight: the sender batches them
+			w.conn.Wake() // more to come: the sender batches them
 		}
 	}
+	w.burst = false
 	if ttl := f.cfg.TTL; ttl > 0 && w.calls >= ttl-ttl/4 && w.slot.cur == w && w.slot.standby == nil && !w.slot.wantStandby {
 		// Start the replacement early, so that capacity does not drop
 		// while it starts.
@@ -230,6 +231,9 @@ func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
 			f.settleLocked(c, r.Result, nil)
 		}
 	}
+	// Callers woken together call again together: the first of them is
+	// not alone.
+	w.burst = len(rs) > 1
 	f.workerChangedLocked(w)
 	var fl flushList
 	f.dispatchLocked(&fl)

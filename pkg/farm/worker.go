@@ -35,6 +35,10 @@ type worker struct {
 	zombies  int              // abandoned entries in inflight
 	calls    int              // attempts dispatched, for TTL
 	answered int              // attempts answered
+	// burst: its last message of answers held several, whose callers may
+	// be about to call again; the next call dispatched to it waits for
+	// theirs in the batcher instead of going alone.
+	burst    bool
 	started  time.Time
 	idle     *time.Timer
 	idleFrom time.Time
