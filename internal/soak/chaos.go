@@ -81,12 +81,37 @@ type ChaosConfig struct {
 	// MinPerFate is the least number of calls of each fate whose rate is
 	// positive, so that a short run sees every fate.
 	MinPerFate int
+	// BlockingEvery makes every BlockingEvery-th call from a goroutine
+	// blocked in RunMethod (whose call record the farm recycles) instead of
+	// as a Future; 0 makes every call a Future.
+	BlockingEvery int
 	// Deadline bounds the wait for all answers.
 	Deadline time.Duration
 	// Out receives the summary; nil means os.Stdout.
 	Out io.Writer
 	// Logger is the farm's logger; nil means errors only, on stderr.
 	Logger hclog.Logger
+}
+
+// answer is how a chaos call is answered: a [farm.Future], or a
+// blockingCall.
+type answer interface {
+	Done() <-chan struct{}
+	Result() (farm.Result, error)
+}
+
+// blockingCall is the answer of a call made with the blocking RunMethod.
+type blockingCall struct {
+	done chan struct{} // closed when RunMethod has returned
+	res  farm.Result
+	err  error
+}
+
+func (b *blockingCall) Done() <-chan struct{} { return b.done }
+
+func (b *blockingCall) Result() (farm.Result, error) {
+	<-b.done
+	return b.res, b.err
 }
 
 // outcome of one call, as classified against its fate.
@@ -236,7 +261,8 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 
 	ctx, cancelAll := context.WithTimeout(context.Background(), cfg.Deadline)
 	defer cancelAll()
-	futures := make([]*farm.Future, cfg.Calls)
+	futures := make([]answer, cfg.Calls)
+	var blockers sync.WaitGroup
 	var cancels []context.CancelFunc
 	var timers []*time.Timer
 	begin := time.Now()
@@ -252,7 +278,16 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 			cctx, cancel = context.WithCancel(ctx)
 			cancels = append(cancels, cancel)
 		}
-		futures[i] = f.Go(cctx, "chaos", i, fate)
+		if cfg.BlockingEvery > 0 && i%cfg.BlockingEvery == 0 {
+			b := &blockingCall{done: make(chan struct{})}
+			futures[i] = b
+			blockers.Go(func() {
+				b.res, b.err = f.RunMethod(cctx, "chaos", i, fate)
+				close(b.done)
+			})
+		} else {
+			futures[i] = f.Go(cctx, "chaos", i, fate)
+		}
 		if cancel != nil {
 			// Cancelled once submitted: a context that ends before Go is
 			// refused at once and never enters the farm.
@@ -321,6 +356,7 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 	// Kill, then nothing may be left.
 	killStart := time.Now()
 	f.Kill()
+	blockers.Wait()
 	rep.KillTime = time.Since(killStart)
 	rep.Stats = f.Stats()
 	for _, t := range timers {

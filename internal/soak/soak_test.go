@@ -69,7 +69,7 @@ func TestChaosInProcess(t *testing.T) {
 	rep, err := soak.RunChaos(soak.ChaosConfig{
 		Worker: chaosWorker, Calls: 1000, Workers: 3,
 		Timeout: 200 * time.Millisecond, KillTimeout: 100 * time.Millisecond, MaxRetries: 3,
-		Seed: 7, Rates: rates, MinPerFate: 2, Deadline: 2 * time.Minute, Out: &out,
+		Seed: 7, Rates: rates, MinPerFate: 2, BlockingEvery: 3, Deadline: 2 * time.Minute, Out: &out,
 	})
 	t.Log("\n" + out.String())
 	if err != nil {

@@ -37,6 +37,7 @@ func run() int {
 	flag.IntVar(&cfg.InFlight, "inflight", 2000, "calls submitted and not answered, at most (0: submit all at once)")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "seed of the fates")
 	flag.IntVar(&cfg.MinPerFate, "min-per-fate", 3, "least number of calls of each fate whose rate is positive")
+	flag.IntVar(&cfg.BlockingEvery, "blocking-every", 3, "make every N-th call with the blocking RunMethod instead of as a Future (0: none)")
 	flag.DurationVar(&cfg.Deadline, "deadline", 15*time.Minute, "bound on the wait for all answers")
 	flag.StringVar(&cfg.Worker, "worker", "", "chaos worker binary (default: build "+soak.WorkerPkg+")")
 	logLevel := flag.String("log", "error", "farm log level (trace, debug, info, warn, error, off)")
