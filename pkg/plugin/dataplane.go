@@ -206,7 +206,7 @@ func (s *server) serveConn(c net.Conn) {
 		}
 		return fw.flush()
 	}
-	s.serveSession(ctx, recv, send)
+	s.serveSession(ctx, recv, send, true)
 }
 
 // transport is the host's side of a data plane: the gRPC stream or the

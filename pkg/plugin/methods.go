@@ -163,19 +163,23 @@ func (m *method) fixedParams() int {
 // call decodes args, runs the function and encodes its result. It never
 // panics: a panic in the function becomes a PANIC error.
 func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]byte) (result []byte, perr *workerpb.Error) {
-	return m.callInto(ctx, ser, args, nil)
+	result, _, perr = m.callInto(ctx, ser, args, nil)
+	return result, perr
 }
 
 // callInto is call that encodes a small result into dst's room when the
-// serializer is a [serializer.Appender].
-func (m *method) callInto(ctx context.Context, ser serializer.Serializer, args [][]byte, dst []byte) (result []byte, perr *workerpb.Error) {
+// serializer is a [serializer.Appender]; appended reports whether it did, so
+// that result is dst (or dst grown), which the caller owns. Otherwise result
+// is the serializer's Marshal's, which may be shared (a custom serializer may
+// return its input).
+func (m *method) callInto(ctx context.Context, ser serializer.Serializer, args [][]byte, dst []byte) (result []byte, appended bool, perr *workerpb.Error) {
 	fixed := m.fixedParams()
 	if len(args) < fixed || (!m.variadic && len(args) != fixed) {
 		want := fmt.Sprintf("%d", fixed)
 		if m.variadic {
 			want = fmt.Sprintf("at least %d", fixed)
 		}
-		return nil, &workerpb.Error{
+		return nil, false, &workerpb.Error{
 			Code:    workerpb.Error_BAD_ARGUMENTS,
 			Type:    "arguments",
 			Message: fmt.Sprintf("%s takes %s argument(s), got %d", m.signature, want, len(args)),
@@ -212,38 +216,38 @@ func (m *method) callInto(ctx context.Context, ser serializer.Serializer, args [
 				Message: fmt.Sprintf("argument %d of %s: %v", i+1, m.signature, err),
 			}
 			m.release(box)
-			return nil, perr
+			return nil, false, perr
 		}
 		in = append(in, val)
 	}
 	out, perr := m.invoke(in)
 	m.release(box)
 	if perr != nil {
-		return nil, perr
+		return nil, false, perr
 	}
 	if m.hasErr {
 		if errv := out[len(out)-1]; !errv.IsNil() {
-			return nil, encodeError(ctx, ser, errv.Interface().(error))
+			return nil, false, encodeError(ctx, ser, errv.Interface().(error))
 		}
 	}
 	if !m.hasResult {
-		return nil, nil
+		return nil, false, nil
 	}
 	v := out[0].Interface()
 	if ap, ok := ser.(serializer.Appender); ok {
 		if b, ok := ap.AppendSmall(dst[:0], v); ok {
-			return b, nil
+			return b, true, nil
 		}
 	}
 	b, err := ser.Marshal(v)
 	if err != nil {
-		return nil, &workerpb.Error{
+		return nil, false, &workerpb.Error{
 			Code:    workerpb.Error_BAD_RESULT,
 			Type:    "result",
 			Message: fmt.Sprintf("result of %s: %v", m.signature, err),
 		}
 	}
-	return b, nil
+	return b, false, nil
 }
 
 func (m *method) invoke(in []reflect.Value) (out []reflect.Value, perr *workerpb.Error) {

@@ -66,7 +66,16 @@ func (s *server) Invoke(ctx context.Context, c *workerpb.Call) (*workerpb.Reply,
 // run executes one call; it never fails as a transport: every failure is in
 // the reply.
 func (s *server) run(ctx context.Context, c *workerpb.Call) *workerpb.Reply {
-	r := &workerpb.Reply{Id: c.Id}
+	r := &workerpb.Reply{}
+	s.runInto(ctx, c, r, nil)
+	return r
+}
+
+// runInto is run into the empty reply r. A small result is appended to buf
+// when the serializer can; it returns buf, grown if it had to, for the next
+// call (r.Result may refer to it until r is written).
+func (s *server) runInto(ctx context.Context, c *workerpb.Call, r *workerpb.Reply, buf []byte) []byte {
+	r.Id = c.Id
 	m := s.methods[c.Method]
 	if m == nil {
 		r.Error = &workerpb.Error{
@@ -74,16 +83,20 @@ func (s *server) run(ctx context.Context, c *workerpb.Call) *workerpb.Reply {
 			Type:    "method",
 			Message: fmt.Sprintf("no method %q; the worker has: %s", c.Method, strings.Join(s.names, ", ")),
 		}
-		return r
+		return buf
 	}
 	ser, err := s.sers.Lookup(c.Serializer)
 	if err != nil {
 		r.Error = &workerpb.Error{Code: workerpb.Error_UNKNOWN_SERIALIZER, Type: "serializer", Message: err.Error()}
-		return r
+		return buf
 	}
-	r.Result, r.Error = m.call(ctx, ser, c.Args)
+	result, appended, perr := m.callInto(ctx, ser, c.Args, buf)
+	if appended {
+		buf = result
+	}
+	r.Result, r.Error = result, perr
 	s.checkSize(r)
-	return r
+	return buf
 }
 
 // checkSize replaces a result over the size limit with a TOO_LARGE error,

@@ -58,5 +58,5 @@ func BenchmarkServeSession(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	srv.serveSession(context.Background(), recv, send)
+	srv.serveSession(context.Background(), recv, send, true)
 }

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -48,8 +49,81 @@ func TestSessionRecyclesReplies(t *testing.T) {
 		answered.Add(int64(len(rs)))
 		return nil
 	}
-	srv.serveSession(context.Background(), recv, send)
+	srv.serveSession(context.Background(), recv, send, true)
 	if n := answered.Load(); n != batches*batch {
 		t.Fatalf("%d replies, want %d", n, batches*batch)
+	}
+}
+
+// rawSerializer passes []byte through as it is: its Marshal returns its
+// argument, a buffer the worker does not own.
+type rawSerializer struct{}
+
+func (rawSerializer) Name() string { return "raw" }
+
+func (rawSerializer) Marshal(v any) ([]byte, error) {
+	b, ok := v.([]byte)
+	if !ok {
+		return nil, fmt.Errorf("raw: %T is not []byte", v)
+	}
+	return b, nil
+}
+
+func (rawSerializer) Unmarshal(data []byte, v any) error {
+	p, ok := v.(*[]byte)
+	if !ok {
+		return fmt.Errorf("raw: %T is not *[]byte", v)
+	}
+	*p = data
+	return nil
+}
+
+// TestSessionKeepsOnlyOwnedResults returns a package-level slice through a
+// serializer whose Marshal hands it back as it is, then small JSON results:
+// a recycled reply must not append them into the slice it only borrowed.
+func TestSessionKeepsOnlyOwnedResults(t *testing.T) {
+	sers, err := serializer.NewRegistry(rawSerializer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := []byte("HELLO-WORLD-CACHED-VALUE")
+	srv, err := newServer(Methods{
+		"get": func() []byte { return table },
+		"num": func(n int) int { return n },
+	}, sers, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var next int
+	recv := func() (*workerpb.CallBatch, error) {
+		if next == 400 {
+			return nil, io.EOF
+		}
+		b := &workerpb.CallBatch{}
+		for range 4 {
+			next++
+			c := &workerpb.Call{Id: uint64(next), Method: "num", Args: [][]byte{[]byte(strconv.Itoa(next))}}
+			if next%2 == 1 {
+				c.Method, c.Serializer, c.Args = "get", "raw", nil
+			}
+			b.Calls = append(b.Calls, c)
+		}
+		return b, nil
+	}
+	send := func(rs []*workerpb.Reply) error {
+		for _, r := range rs {
+			want := strconv.Itoa(int(r.Id))
+			if r.Id%2 == 1 {
+				want = "HELLO-WORLD-CACHED-VALUE"
+			}
+			if r.Error != nil || string(r.Result) != want {
+				t.Errorf("reply %d: %q, %v; want %q", r.Id, r.Result, r.Error, want)
+			}
+		}
+		return nil
+	}
+	srv.serveSession(context.Background(), recv, send, true)
+	if string(table) != "HELLO-WORLD-CACHED-VALUE" {
+		t.Fatalf("the function's slice was written to: %q", table)
 	}
 }

@@ -15,11 +15,13 @@ const maxIdleRunners = 64
 
 // Stream serves the farm's data plane for one host connection over gRPC.
 func (s *server) Stream(st workerpb.Worker_StreamServer) error {
+	// gRPC may read a message after Send returns (stats handlers, tracing):
+	// its replies are not reused.
 	s.serveSession(st.Context(), st.Recv, func(rs []*workerpb.Reply) error {
 		return eachReplyBatch(rs, func(part []*workerpb.Reply) error {
 			return st.Send(&workerpb.ReplyBatch{Replies: part})
 		})
-	})
+	}, false)
 	return nil
 }
 
@@ -27,22 +29,33 @@ func (s *server) Stream(st workerpb.Worker_StreamServer) error {
 // their replies with send, which one goroutine at a time calls (the
 // session's batcher). Either transport of the data plane (the gRPC stream,
 // the socket) brings its recv and send; ctx is the calls' parent context,
-// cancelled when the transport ends.
-func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBatch, error), send func([]*workerpb.Reply) error) {
+// cancelled when the transport ends. With reuse, send must be done with the
+// replies when it returns: they are reused for the next calls.
+func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBatch, error), send func([]*workerpb.Reply) error, reuse bool) {
 	ss := &session{
 		s:   s,
 		ctx: ctx,
-		out: newBatcher(func(rs []*workerpb.Reply) error {
-			err := send(rs)
-			for _, r := range rs {
-				recycleReply(r)
-			}
-			return err
-		}),
+
 		cancels: make(map[uint64]context.CancelFunc),
 		jobs:    make(chan job),
 		stop:    make(chan struct{}),
 	}
+	var sending []*workerpb.Reply // used by the one goroutine that sends at a time
+	ss.out = newBatcher(func(os []*outReply) error {
+		rs := sending[:0]
+		for _, o := range os {
+			rs = append(rs, &o.r)
+		}
+		err := send(rs)
+		clear(rs)
+		sending = rs[:0]
+		if reuse {
+			for _, o := range os {
+				o.release()
+			}
+		}
+		return err
+	})
 	ss.sender.Go(func() { ss.out.loop(ss.stop) })
 	defer ss.close()
 	for {
@@ -72,7 +85,7 @@ func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBa
 type session struct {
 	s        *server
 	ctx      context.Context
-	out      *batcher[*workerpb.Reply]
+	out      *batcher[*outReply]
 	mu       sync.Mutex
 	cancels  map[uint64]context.CancelFunc // calls whose function takes a context
 	inflight atomic.Int64
@@ -131,21 +144,8 @@ func (ss *session) runner(j job) {
 }
 
 func (ss *session) run(j job) {
-	var r *workerpb.Reply
-	if j.m == nil {
-		r = ss.s.run(j.ctx, j.call) // answers "unknown method"
-	} else {
-		r = replies.Get().(*workerpb.Reply)
-		r.Id = j.call.Id
-		ser, err := ss.s.sers.Lookup(j.call.Serializer)
-		if err != nil {
-			r.Result = nil
-			r.Error = &workerpb.Error{Code: workerpb.Error_UNKNOWN_SERIALIZER, Type: "serializer", Message: err.Error()}
-		} else {
-			r.Result, r.Error = j.m.callInto(j.ctx, ser, j.call.Args, r.Result)
-			ss.s.checkSize(r)
-		}
-	}
+	o := outReplies.Get().(*outReply)
+	o.buf = ss.s.runInto(j.ctx, j.call, &o.r, o.buf)
 	if j.cancel != nil {
 		ss.mu.Lock()
 		delete(ss.cancels, j.call.Id)
@@ -153,7 +153,7 @@ func (ss *session) run(j job) {
 		j.cancel()
 	}
 	alone := ss.inflight.Add(-1) == 0
-	if ss.out.add(r) {
+	if ss.out.add(o) {
 		if alone {
 			ss.out.flush() // the last reply: send it now
 		} else {
@@ -162,21 +162,26 @@ func (ss *session) run(j job) {
 	}
 }
 
-// replies holds the replies the sessions' senders have written, each with
-// its result's buffer when that is small, for the next calls.
-var replies = sync.Pool{New: func() any { return new(workerpb.Reply) }}
+// outReply is a reply on its way to the session's sender, with the buffer
+// it owns for a small result. Once written, it goes back to outReplies with
+// that buffer, for the next call.
+type outReply struct {
+	r   workerpb.Reply
+	buf []byte
+}
+
+var outReplies = sync.Pool{New: func() any { return new(outReply) }}
 
 // maxKeptResult is the largest result buffer a recycled reply keeps.
 const maxKeptResult = 256
 
-// recycleReply clears r, once written, and puts it in replies.
-func recycleReply(r *workerpb.Reply) {
-	buf := r.Result
-	*r = workerpb.Reply{}
-	if cap(buf) <= maxKeptResult {
-		r.Result = buf[:0]
+// release clears o, once written, and puts it back in outReplies.
+func (o *outReply) release() {
+	o.r = workerpb.Reply{}
+	if cap(o.buf) > maxKeptResult {
+		o.buf = nil
 	}
-	replies.Put(r)
+	outReplies.Put(o)
 }
 
 // close cancels what still runs and waits for every goroutine of the
