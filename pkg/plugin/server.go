@@ -67,16 +67,16 @@ func (s *server) Invoke(ctx context.Context, c *workerpb.Call) (*workerpb.Reply,
 // the reply.
 func (s *server) run(ctx context.Context, c *workerpb.Call) *workerpb.Reply {
 	r := &workerpb.Reply{}
-	s.runInto(ctx, c, r, nil)
+	s.runInto(ctx, c, s.methods[c.Method], r, nil)
 	return r
 }
 
-// runInto is run into the empty reply r. A small result is appended to buf
-// when the serializer can; it returns buf, grown if it had to, for the next
-// call (r.Result may refer to it until r is written).
-func (s *server) runInto(ctx context.Context, c *workerpb.Call, r *workerpb.Reply, buf []byte) []byte {
+// runInto is run of c's method m (nil if unknown) into the empty reply r.
+// A small result is appended to buf when the serializer can; it returns
+// buf, grown if it had to, for the next call (r.Result may refer to it until
+// r is written).
+func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *workerpb.Reply, buf []byte) []byte {
 	r.Id = c.Id
-	m := s.methods[c.Method]
 	if m == nil {
 		r.Error = &workerpb.Error{
 			Code:    workerpb.Error_UNKNOWN_METHOD,

@@ -145,7 +145,7 @@ func (ss *session) runner(j job) {
 
 func (ss *session) run(j job) {
 	o := outReplies.Get().(*outReply)
-	o.buf = ss.s.runInto(j.ctx, j.call, &o.r, o.buf)
+	o.buf = ss.s.runInto(j.ctx, j.call, j.m, &o.r, o.buf)
 	if j.cancel != nil {
 		ss.mu.Lock()
 		delete(ss.cancels, j.call.Id)
