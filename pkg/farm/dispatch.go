@@ -203,7 +203,10 @@ func (l *flushList) flush() {
 // connection's receive goroutine.
 func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
 	now := f.clock()
+	// The callers are woken once the lock is released, so that they do
+	// not wait for it to call again.
 	f.mu.Lock()
+	f.wakeLater = &w.wake
 	for i := range rs {
 		r := &rs[i]
 		c, ok := w.inflight[r.ID]
@@ -235,9 +238,15 @@ func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
 	// not alone.
 	w.burst = len(rs) > 1
 	f.workerChangedLocked(w)
+	f.wakeLater = nil
 	var fl flushList
 	f.dispatchLocked(&fl)
 	f.mu.Unlock()
+	for _, c := range w.wake {
+		c.markAnswered()
+	}
+	clear(w.wake)
+	w.wake = w.wake[:0]
 	fl.flush()
 }
 
@@ -266,7 +275,11 @@ func (f *Farm) settleLocked(c *call, result []byte, err error) {
 	} else {
 		f.st.failed++
 	}
-	c.markAnswered()
+	if f.wakeLater != nil {
+		*f.wakeLater = append(*f.wakeLater, c)
+	} else {
+		c.markAnswered()
+	}
 	if f.state == farmDraining && f.active == 0 {
 		close(f.drained)
 	}

@@ -49,6 +49,10 @@ type Farm struct {
 	drained  chan struct{} // closed when draining and active == 0
 	st       counters
 
+	// wakeLater, while set, collects the calls settleLocked answers, to be
+	// woken once the lock is released.
+	wakeLater *[]*call
+
 	// epoch is the origin of clock; spares holds the recycled Futures of
 	// blocking calls.
 	epoch  time.Time

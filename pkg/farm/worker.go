@@ -38,7 +38,10 @@ type worker struct {
 	// burst: its last message of answers held several, whose callers may
 	// be about to call again; the next call dispatched to it waits for
 	// theirs in the batcher instead of going alone.
-	burst    bool
+	burst bool
+	// wake holds the calls its last message of answers settled, woken once
+	// the farm's lock is released; used by its receive goroutine only.
+	wake     []*call
 	started  time.Time
 	idle     *time.Timer
 	idleFrom time.Time
