@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/workestrator/workestrator/internal/testutil"
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 	"github.com/workestrator/workestrator/pkg/serializer"
 )
@@ -125,5 +129,61 @@ func TestSessionKeepsOnlyOwnedResults(t *testing.T) {
 	srv.serveSession(context.Background(), recv, send, true)
 	if string(table) != "HELLO-WORLD-CACHED-VALUE" {
 		t.Fatalf("the function's slice was written to: %q", table)
+	}
+}
+
+// TestSessionKeepsItsRunners runs 200 calls at once, then checks that the
+// session keeps their goroutines waiting for the next calls instead of
+// letting all but 64 exit (new ones would grow their stacks again), and
+// that none is left after the session.
+func TestSessionKeepsItsRunners(t *testing.T) {
+	sers, err := serializer.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	var started sync.WaitGroup
+	started.Add(n)
+	release := make(chan struct{})
+	srv, err := newServer(Methods{"wait": func() {
+		started.Done()
+		<-release
+	}}, sers, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := runtime.NumGoroutine()
+	var answered atomic.Int64
+	idle, sent := 0, false
+	recv := func() (*workerpb.CallBatch, error) {
+		if sent {
+			// Every call answered: count the goroutines left waiting.
+			if !testutil.WaitFor(10*time.Second, func() bool { return answered.Load() == n }) {
+				t.Errorf("%d of %d calls answered after 10s", answered.Load(), n)
+			}
+			idle = runtime.NumGoroutine() - base - 1 // the sender
+			return nil, io.EOF
+		}
+		sent = true
+		b := &workerpb.CallBatch{}
+		for i := range n {
+			b.Calls = append(b.Calls, &workerpb.Call{Id: uint64(i + 1), Method: "wait"})
+		}
+		go func() {
+			started.Wait() // all n running at once
+			close(release)
+		}()
+		return b, nil
+	}
+	send := func(rs []*workerpb.Reply) error {
+		answered.Add(int64(len(rs)))
+		return nil
+	}
+	srv.serveSession(context.Background(), recv, send, true)
+	if idle < n {
+		t.Errorf("%d goroutines waiting after %d calls at once, want %d", idle, n, n)
+	}
+	if !testutil.WaitFor(10*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
+		t.Errorf("%d goroutines 10s after the session, %d before it", runtime.NumGoroutine(), base)
 	}
 }

@@ -9,9 +9,16 @@ import (
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 )
 
-// maxIdleRunners is how many call-running goroutines of a session may wait
-// for the next call; more exit when their call ends.
-const maxIdleRunners = 64
+// A session keeps as many call-running goroutines waiting for the next call
+// as the most calls it has had in flight at once, at least minIdleRunners
+// and at most maxIdleRunners; more exit when their call ends. A load that
+// comes back thus finds its goroutines, whose stacks have already grown: a
+// new goroutine grows its stack on its first call, and in a burst of 256
+// calls per worker, with 64 kept, that took half of the worker's CPU.
+const (
+	minIdleRunners = 64
+	maxIdleRunners = 4096
+)
 
 // Stream serves the farm's data plane for one host connection over gRPC.
 func (s *server) Stream(st workerpb.Worker_StreamServer) error {
@@ -89,6 +96,7 @@ type session struct {
 	mu       sync.Mutex
 	cancels  map[uint64]context.CancelFunc // calls whose function takes a context
 	inflight atomic.Int64
+	peak     atomic.Int64 // the most calls in flight at once, set by start only
 	idle     atomic.Int64
 	jobs     chan job
 	stop     chan struct{}
@@ -118,7 +126,9 @@ func (ss *session) start(c *workerpb.Call) {
 		ss.cancels[c.Id] = j.cancel
 		ss.mu.Unlock()
 	}
-	ss.inflight.Add(1)
+	if n := ss.inflight.Add(1); n > ss.peak.Load() {
+		ss.peak.Store(n)
+	}
 	select {
 	case ss.jobs <- j:
 	default:
@@ -131,7 +141,7 @@ func (ss *session) runner(j job) {
 	defer ss.runners.Done()
 	for {
 		ss.run(j)
-		if ss.idle.Add(1) > maxIdleRunners {
+		if ss.idle.Add(1) > min(max(ss.peak.Load(), minIdleRunners), maxIdleRunners) {
 			ss.idle.Add(-1)
 			return
 		}
