@@ -83,7 +83,8 @@ type ChaosConfig struct {
 	MinPerFate int
 	// BlockingEvery makes every BlockingEvery-th call from a goroutine
 	// blocked in RunMethod (whose call record the farm recycles) instead of
-	// as a Future; 0 makes every call a Future.
+	// as a Future, but for the calls the host cancels; 0 makes every call a
+	// Future.
 	BlockingEvery int
 	// Deadline bounds the wait for all answers.
 	Deadline time.Duration
@@ -278,7 +279,9 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 			cctx, cancel = context.WithCancel(ctx)
 			cancels = append(cancels, cancel)
 		}
-		if cfg.BlockingEvery > 0 && i%cfg.BlockingEvery == 0 {
+		// A "cancel" call is always a Future: its cancel timer must start
+		// once it has entered the farm, which Go has done when it returns.
+		if cfg.BlockingEvery > 0 && i%cfg.BlockingEvery == 0 && cancel == nil {
 			b := &blockingCall{done: make(chan struct{})}
 			futures[i] = b
 			blockers.Go(func() {
