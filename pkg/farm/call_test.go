@@ -288,21 +288,21 @@ func TestBlockingCallsUnderChurn(t *testing.T) {
 	// are cancelled while queued or running, and attempts that time out
 	// (their timers and context watches outlive the answer), every answer
 	// must still reach its own caller; -race checks the hand-overs.
-	f := newFarm(t, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 4, Timeout: 30 * time.Millisecond, MaxRetries: 1})
+	f := newFarm(t, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 4, Timeout: 100 * time.Millisecond, MaxRetries: 1})
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for g := range 16 {
 		wg.Go(func() {
-			for i := range 60 {
+			for i := range 40 {
 				n := g*1000 + i
-				switch i % 4 {
-				case 0, 1:
+				switch i % 8 {
+				case 0, 1, 2, 3, 4, 5:
 					v, err := farm.Call[int](ctx(t), f, "add", n, 1, 2)
 					if err != nil || v != n+3 {
 						errs <- fmt.Errorf("add(%d, 1, 2) = %d, %v", n, v, err)
 						return
 					}
-				case 2: // cancelled while queued or running
+				case 6: // cancelled while queued or running
 					c, cancel := context.WithTimeout(ctx(t), time.Duration(i%3)*time.Millisecond)
 					_, err := farm.Call[int](c, f, "sleep", 5)
 					cancel()
@@ -310,8 +310,8 @@ func TestBlockingCallsUnderChurn(t *testing.T) {
 						errs <- fmt.Errorf("sleep cancelled: %v", err)
 						return
 					}
-				case 3: // times out in the worker, is retried once, fails
-					_, err := farm.Call[int](ctx(t), f, "sleep", 200)
+				case 7: // times out in the worker, is retried once, fails
+					_, err := farm.Call[int](ctx(t), f, "sleep", 300)
 					var te *farm.TimeoutError
 					if !errors.As(err, &te) {
 						errs <- fmt.Errorf("sleep past Timeout: %v, want a *TimeoutError", err)
