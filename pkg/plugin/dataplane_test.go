@@ -10,19 +10,11 @@ import (
 	"time"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
-	"github.com/workestrator/workestrator/pkg/serializer"
 )
 
 func TestDataPlaneListener(t *testing.T) {
 	t.Setenv("PLUGIN_UNIX_SOCKET_DIR", t.TempDir())
-	sers, err := serializer.NewRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := newServer(Methods{"add": func(a, b int) int { return a + b }}, sers, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := testServer(t, Methods{"add": func(a, b int) int { return a + b }})
 	d, err := listenDataPlane()
 	if err != nil {
 		t.Fatal(err)

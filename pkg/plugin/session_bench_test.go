@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
-	"github.com/workestrator/workestrator/pkg/serializer"
 )
 
 // BenchmarkServeSession is the worker's part of a call between the decoded
@@ -16,14 +15,7 @@ import (
 // goroutine, add's arguments, the call, its result and the reply, with 64
 // calls in flight in batches of 16. No socket, no syscall.
 func BenchmarkServeSession(b *testing.B) {
-	sers, err := serializer.NewRegistry()
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := newServer(Methods{"add": func(a, b, c int) int { return a + b + c }}, sers, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv := testServer(b, Methods{"add": func(a, b, c int) int { return a + b + c }})
 	const batch, window = 16, 64
 	calls := make([]*workerpb.Call, batch)
 	for i := range calls {

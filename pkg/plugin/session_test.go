@@ -21,15 +21,8 @@ import (
 // their recycled reply) or large, in batches, many at a time: each reply
 // must carry its own call's result when it reaches the sender.
 func TestSessionRecyclesReplies(t *testing.T) {
-	sers, err := serializer.NewRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
 	rep := func(n int) string { return strings.Repeat(strconv.Itoa(n%10), n%400) }
-	srv, err := newServer(Methods{"rep": rep}, sers, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := testServer(t, Methods{"rep": rep})
 	const batches, batch = 200, 16
 	var next int
 	var answered atomic.Int64
@@ -86,18 +79,11 @@ func (rawSerializer) Unmarshal(data []byte, v any) error {
 // serializer whose Marshal hands it back as it is, then small JSON results:
 // a recycled reply must not append them into the slice it only borrowed.
 func TestSessionKeepsOnlyOwnedResults(t *testing.T) {
-	sers, err := serializer.NewRegistry(rawSerializer{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	table := []byte("HELLO-WORLD-CACHED-VALUE")
-	srv, err := newServer(Methods{
+	srv := testServer(t, Methods{
 		"get": func() []byte { return table },
 		"num": func(n int) int { return n },
-	}, sers, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, rawSerializer{})
 	var next int
 	recv := func() (*workerpb.CallBatch, error) {
 		if next == 400 {
@@ -137,21 +123,14 @@ func TestSessionKeepsOnlyOwnedResults(t *testing.T) {
 // letting all but 64 exit (new ones would grow their stacks again), and
 // that none is left after the session.
 func TestSessionKeepsItsRunners(t *testing.T) {
-	sers, err := serializer.NewRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 200
 	var started sync.WaitGroup
 	started.Add(n)
 	release := make(chan struct{})
-	srv, err := newServer(Methods{"wait": func() {
+	srv := testServer(t, Methods{"wait": func() {
 		started.Done()
 		<-release
-	}}, sers, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}})
 	var answered atomic.Int64
 	idle, sent := 0, false
 	recv := func() (*workerpb.CallBatch, error) {
@@ -198,4 +177,19 @@ func runners() int {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
+}
+
+// testServer is a worker's server of methods with the built-in serializers
+// and extra, run in the test's process.
+func testServer(tb testing.TB, methods Methods, extra ...serializer.Serializer) *server {
+	tb.Helper()
+	sers, err := serializer.NewRegistry(extra...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := newServer(methods, sers, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv
 }
