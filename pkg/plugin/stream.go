@@ -40,9 +40,8 @@ func (s *server) Stream(st workerpb.Worker_StreamServer) error {
 // replies when it returns: they are reused for the next calls.
 func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBatch, error), send func([]*workerpb.Reply) error, reuse bool) {
 	ss := &session{
-		s:   s,
-		ctx: ctx,
-
+		s:       s,
+		ctx:     ctx,
 		cancels: make(map[uint64]context.CancelFunc),
 		jobs:    make(chan job),
 		stop:    make(chan struct{}),

@@ -17,10 +17,13 @@ type Serializer interface {
 
 // Appender is an optional interface of a Serializer that encodes small
 // values straight into a caller's buffer: the farm then encodes a call's
-// small arguments into one buffer instead of one allocation each.
+// small arguments into one buffer instead of one allocation each, and a
+// worker a small result into a buffer it reuses for the next call.
 type Appender interface {
 	// AppendSmall appends the encoding of v to dst, the same bytes as
 	// Marshal's, and reports true; or returns dst unchanged and false when
 	// v is not a value it encodes that way (the caller then uses Marshal).
+	// What it returns must be dst, or dst grown by append: the caller owns
+	// it and writes into it again.
 	AppendSmall(dst []byte, v any) ([]byte, bool)
 }
