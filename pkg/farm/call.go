@@ -34,10 +34,8 @@ type call struct {
 	method string
 	args   [][]byte
 	pin    *slot // broadcast: the slot that must run it
-	// isolate: the call was on a worker that died; it runs alone on a
-	// worker from now on, so that a call that kills its worker does not
-	// take other calls down with it again.
-	isolate  bool
+	// crashes counts the worker deaths the call was in flight at.
+	crashes  int
 	answered sync.WaitGroup // done when the call is answered
 	argv     [inlineArgs][]byte
 	argBytes [inlineArgBytes]byte
@@ -202,8 +200,9 @@ func (f *Farm) enter(fu *Future, args [][]byte) *Future {
 		return fu.refuse(ErrShutdown)
 	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls:
 		f.st.refused++
+		active := f.active
 		f.mu.Unlock()
-		return fu.refuse(fmt.Errorf("%w: %d calls queued or in flight (MaxConcurrentCalls)", ErrMaxConcurrentCalls, f.active))
+		return fu.refuse(fmt.Errorf("%w: %d calls queued or in flight (MaxConcurrentCalls)", ErrMaxConcurrentCalls, active))
 	}
 	f.nextCall++
 	c.id = f.nextCall
@@ -219,6 +218,16 @@ func (f *Farm) enter(fu *Future, args [][]byte) *Future {
 	fl.flush()
 	return fu
 }
+
+// isolateAfter is the number of worker deaths a call must have been in
+// flight at before it runs alone: a call that kills every worker it runs on
+// then cannot take other calls down with it again, while the calls of a
+// worker that died once are redistributed at once, concurrently.
+const isolateAfter = 2
+
+// mustRunAlone reports whether c runs alone on a worker: it was in flight
+// at isolateAfter worker deaths. A broadcast call stays on its slot.
+func (c *call) mustRunAlone() bool { return c.pin == nil && c.crashes >= isolateAfter }
 
 // markAnswered wakes the call's waiters: those of Result and Wait, and of
 // a Done channel, made before or after.

@@ -19,7 +19,7 @@ func (f *Farm) enqueueLocked(c *call, front bool) {
 	switch {
 	case c.pin != nil:
 		q = &c.pin.pinned
-	case c.isolate:
+	case c.mustRunAlone():
 		q = &f.isolated
 	}
 	if front {
@@ -30,9 +30,15 @@ func (f *Farm) enqueueLocked(c *call, front bool) {
 }
 
 // dispatchLocked sends queued calls to available workers: broadcast calls
-// to their slot, then the FIFO queue to the available worker with the
-// fewest calls in flight (ties to the lowest slot). It adds to fl the
-// workers whose connection must be flushed once the lock is released.
+// to their slot, calls that must run alone to an idle worker, then the FIFO
+// queue to the available worker with the fewest calls in flight (ties to
+// the lowest slot). It adds to fl the workers whose connection must be
+// flushed once the lock is released.
+//
+// Which worker may take which call is derived here, from the workers' and
+// the queues' state, on every dispatch; nothing is reserved between two
+// dispatches, so a call that leaves (answered elsewhere, cancelled, failed)
+// holds nothing afterwards.
 func (f *Farm) dispatchLocked(fl *flushList) {
 	if f.state == farmKilled {
 		return
@@ -44,19 +50,20 @@ func (f *Farm) dispatchLocked(fl *flushList) {
 				continue
 			}
 			w := s.cur
-			if !w.available() {
+			if !w.hasRoom() {
 				break
 			}
 			f.startLocked(s.pinned.popFront(), w, fl)
 		}
 	}
-	f.dispatchIsolatedLocked(fl)
+	var drain drainSet
+	f.dispatchAloneLocked(&drain, fl)
 	for f.queue.len() > 0 {
 		if f.queue.front().state == stDone {
 			f.queue.popFront() // cancelled while queued
 			continue
 		}
-		w := f.pickLocked()
+		w := f.pickLocked(&drain)
 		if w == nil {
 			break
 		}
@@ -64,52 +71,91 @@ func (f *Farm) dispatchLocked(fl *flushList) {
 	}
 }
 
-// dispatchIsolatedLocked runs each call that was on a worker that died
-// alone on an idle worker. When none is idle, it reserves the least busy
-// workers, one per waiting call: they finish their calls and take no other.
-func (f *Farm) dispatchIsolatedLocked(fl *flushList) {
+// dispatchAloneLocked runs each call that must run alone (see
+// call.mustRunAlone) on an idle worker. For the calls still waiting it
+// puts into drain the least busy workers, one per call: they finish their
+// calls and take no other from the queue in this dispatch, so that one of
+// them becomes idle.
+func (f *Farm) dispatchAloneLocked(drain *drainSet, fl *flushList) {
 	for f.isolated.len() > 0 {
 		if f.isolated.front().state == stDone {
 			f.isolated.popFront()
 			continue
 		}
-		var idle *worker
-		for _, s := range f.slots {
-			if s.cur.idleFor() && (idle == nil || (s.cur.reserved && !idle.reserved)) {
-				idle = s.cur
-			}
-		}
+		idle := f.idleWorkerLocked()
 		if idle == nil {
 			break
 		}
-		idle.reserved = false
 		f.startLocked(f.isolated.popFront(), idle, fl)
 	}
-	waiting, reserved := f.isolated.len(), 0
-	for _, s := range f.slots {
-		if s.cur != nil && s.cur.reserved {
-			reserved++
+	waiting := 0
+	for i := range f.isolated.len() {
+		if f.isolated.at(i).state != stDone {
+			waiting++
 		}
 	}
-	for ; reserved < waiting; reserved++ {
-		w := f.pickLocked()
+	for range waiting {
+		w := f.pickLocked(drain)
 		if w == nil {
 			break
 		}
-		w.reserved = true
+		drain.add(w)
 	}
 }
 
-// pickLocked returns the available worker with the fewest calls in flight,
-// the lowest slot on ties, or nil.
-func (f *Farm) pickLocked() *worker {
+// idleWorkerLocked returns the online worker of the lowest slot with
+// nothing in flight, or nil.
+func (f *Farm) idleWorkerLocked() *worker {
+	for _, s := range f.slots {
+		if w := s.cur; w.online() && w.pending == 0 {
+			return w
+		}
+	}
+	return nil
+}
+
+// pickLocked returns the worker that may take an ordinary call (online,
+// with room, not running a call alone, not in drain) with the fewest calls
+// in flight, the lowest slot on ties, or nil.
+func (f *Farm) pickLocked(drain *drainSet) *worker {
 	var best *worker
 	for _, s := range f.slots {
-		if w := s.cur; w.available() && (best == nil || w.pending < best.pending) {
+		if w := s.cur; w.hasRoom() && !drain.has(w) && (best == nil || w.pending < best.pending) {
 			best = w
 		}
 	}
 	return best
+}
+
+// drainSet holds, for one dispatch, the workers kept from taking queued
+// calls so that a call waiting to run alone gets one of them.
+type drainSet struct {
+	n    int
+	ws   [2]*worker
+	more []*worker
+}
+
+func (d *drainSet) add(w *worker) {
+	if d.n < len(d.ws) {
+		d.ws[d.n] = w
+		d.n++
+		return
+	}
+	d.more = append(d.more, w)
+}
+
+func (d *drainSet) has(w *worker) bool {
+	for _, x := range d.ws[:d.n] {
+		if x == w {
+			return true
+		}
+	}
+	for _, x := range d.more {
+		if x == w {
+			return true
+		}
+	}
+	return false
 }
 
 // startLocked sends one attempt of c to w.
@@ -125,8 +171,8 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 	w.inflight[c.wire] = c
 	w.pending++
 	w.calls++
-	if c.isolate {
-		w.isolatedWire = c.wire
+	if c.mustRunAlone() {
+		w.alone = c.wire
 	}
 	w.stopIdleTimer()
 	if t := f.cfg.Timeout; t > 0 {
@@ -215,9 +261,6 @@ func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
 		}
 		delete(w.inflight, r.ID)
 		w.pending--
-		if r.ID == w.isolatedWire {
-			w.isolatedWire = 0
-		}
 		if c == nil { // the answer of an abandoned attempt
 			w.zombies--
 			continue
@@ -225,8 +268,10 @@ func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
 		w.answered++
 		f.st.runTime.add(time.Duration(now - c.dispatched))
 		if err := r.Err(c.method, f.cfg.Serializer); err != nil {
-			if errors.Is(err, ErrCanceled) && f.cfg.Timeout > 0 && c.ctx.Err() == nil {
-				// The worker's own deadline for the attempt ended first.
+			if errors.Is(err, ErrCanceled) && f.attemptExpired(c, now) {
+				// The worker's own deadline for the attempt, which starts
+				// when the worker receives it, ended just before the
+				// host's timer.
 				err = f.timedOutLocked(c, w)
 			}
 			f.attemptFailedLocked(c, err)
@@ -375,6 +420,13 @@ func (f *Farm) abandonedExpired(w *worker, wire uint64) {
 		f.st.hung++
 		f.retireLocked(w)
 	}
+}
+
+// attemptExpired reports whether c's current attempt has run for
+// Config.Timeout by the host's clock at now: only the host decides that an
+// attempt timed out, whatever a worker answers.
+func (f *Farm) attemptExpired(c *call, now int64) bool {
+	return f.cfg.Timeout > 0 && c.ctx.Err() == nil && time.Duration(now-c.dispatched) >= f.cfg.Timeout
 }
 
 // timedOutLocked counts and reports the timeout of c's attempt on w.

@@ -38,6 +38,9 @@ func (d *deque[T]) pushFront(v T) {
 
 func (d *deque[T]) front() T { return d.buf[d.head] }
 
+// at returns the i-th element from the front, 0 ≤ i < len.
+func (d *deque[T]) at(i int) T { return d.buf[(d.head+i)%len(d.buf)] }
+
 func (d *deque[T]) popFront() T {
 	var zero T
 	v := d.buf[d.head]

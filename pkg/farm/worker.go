@@ -46,22 +46,27 @@ type worker struct {
 	idle     *time.Timer
 	idleFrom time.Time
 
-	// isolatedWire is the attempt of a call that ran on a worker that died,
-	// running alone on this worker (see isolate); reserved marks a worker
-	// that finishes its calls and takes no more, to run such a call next.
-	isolatedWire uint64
-	reserved     bool
+	// alone is the wire id of the last attempt started on it of a call
+	// that must run alone; while that attempt is in flight, the worker
+	// takes no other call.
+	alone uint64
 }
 
-// available reports whether w may take one more ordinary call.
-func (w *worker) available() bool {
-	return w != nil && w.state == workerOnline && w.pending < w.slot.f.cfg.MaxConcurrentCallsPerWorker &&
-		w.isolatedWire == 0 && !w.reserved
-}
+// online reports whether w takes calls.
+func (w *worker) online() bool { return w != nil && w.state == workerOnline }
 
-// idleFor reports whether w may run a call alone now.
-func (w *worker) idleFor() bool {
-	return w != nil && w.state == workerOnline && w.pending == 0 && w.isolatedWire == 0
+// hasRoom reports whether w may take one more call: online, below
+// MaxConcurrentCallsPerWorker, and not running a call alone.
+func (w *worker) hasRoom() bool {
+	if !w.online() || w.pending >= w.slot.f.cfg.MaxConcurrentCallsPerWorker {
+		return false
+	}
+	if w.alone != 0 {
+		if _, running := w.inflight[w.alone]; running {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *worker) stopIdleTimer() {
@@ -346,9 +351,10 @@ func (f *Farm) watch(w *worker) {
 	for wire, c := range w.inflight {
 		delete(w.inflight, wire)
 		if c != nil {
-			// One of them may have killed the worker: each is retried
-			// alone, so that it cannot take the others down again.
-			c.isolate = c.pin == nil
+			// One of them may have killed the worker: they are retried at
+			// once like any failed attempt, and one that was in flight at
+			// a second death runs alone from then on.
+			c.crashes++
 			f.attemptFailedLocked(c, exitErr)
 		}
 	}
