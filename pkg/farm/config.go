@@ -25,6 +25,10 @@ const (
 	DefaultMaxMessageSize              = 256 << 20
 )
 
+// MaxWorkers is the largest Config.Workers: the host holds one thread
+// waiting on each worker process, and the Go runtime allows 10,000.
+const MaxWorkers = 8192
+
 // LogEnv is the environment variable that sets the level of the default
 // logger, for the farm and its workers: "trace", "debug", "info", "warn"
 // (the default), "error" or "off". It is read by New when Config.Logger is
@@ -46,7 +50,10 @@ type Config struct {
 	// Dir is the worker's working directory; empty means the host's.
 	Dir string
 
-	// Workers is the number of worker processes; 0 means runtime.NumCPU().
+	// Workers is the number of worker processes; 0 means runtime.NumCPU(),
+	// at most MaxWorkers. New starts them a few at a time and stops at the
+	// first that fails, so a value beyond what the machine can run (file
+	// descriptors, processes, memory) is a clear error, not a crash.
 	Workers int
 	// MaxConcurrentCalls caps the calls queued plus in flight; one more is
 	// refused with ErrMaxConcurrentCalls. 0 means unlimited.
@@ -113,6 +120,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("Path", `""`, "the worker executable is required")
 	case c.Workers < 0:
 		return c, bad("Workers", c.Workers, "must be 0 (one per CPU) or positive")
+	case c.Workers > MaxWorkers:
+		return c, bad("Workers", c.Workers, fmt.Sprintf("must be at most %d (MaxWorkers)", MaxWorkers))
 	case c.MaxConcurrentCalls < 0:
 		return c, bad("MaxConcurrentCalls", c.MaxConcurrentCalls, "must be 0 (unlimited) or positive")
 	case c.MaxConcurrentCallsPerWorker < 0:

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/workestrator/workestrator/internal/testutil"
 	"github.com/workestrator/workestrator/internal/testutil/fixturetypes"
 	"github.com/workestrator/workestrator/pkg/farm"
 	"github.com/workestrator/workestrator/pkg/serializer"
@@ -134,12 +136,19 @@ func TestUnencodableArgument(t *testing.T) {
 	}
 }
 
+// A Config.Serializer the started workers do not list in Describe is
+// refused by New, not found by every call.
 func TestUnknownSerializer(t *testing.T) {
-	f := newFarm(t, farm.Config{Workers: 1, Serializer: upperJSON{}})
-	_, err := f.RunMethod(ctx(t), "add", 1, 2, 3)
-	if !errors.Is(err, farm.ErrUnknownSerializer) || !strings.Contains(err.Error(), "upper") {
+	f, err := farm.New(farm.Config{Path: workerBin, Workers: 2, Serializer: upperJSON{}, Logger: testLogger(t)})
+	if err == nil {
+		f.Kill()
+		t.Fatal("New accepted a serializer the worker does not know")
+	}
+	if !errors.Is(err, farm.ErrUnknownSerializer) || !errors.Is(err, farm.ErrWorkerStart) ||
+		!strings.Contains(err.Error(), `"upper"`) || !strings.Contains(err.Error(), "json") {
 		t.Fatalf("err = %v", err)
 	}
+	testutil.NoChildren(t, 2*time.Second)
 }
 
 // upperJSON is a custom serializer the fixture worker does not know.

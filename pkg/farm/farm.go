@@ -97,25 +97,12 @@ func New(cfg Config) (*Farm, error) {
 	f.workerEnv = workerEnv(c.Env)
 	f.ev = newEmitter(c.OnEvent, c.Logger)
 	f.slots = make([]*slot, c.Workers)
-	var first sync.WaitGroup
-	first.Add(c.Workers)
 	for i := range f.slots {
 		f.slots[i] = &slot{f: f, index: i, wake: make(chan struct{}, 1)}
 	}
-	for _, s := range f.slots {
-		f.wg.Add(1)
-		go s.supervise(&first)
-	}
-	first.Wait()
-	var errs []error
-	for _, s := range f.slots {
-		if s.firstErr != nil {
-			errs = append(errs, s.firstErr)
-		}
-	}
-	if len(errs) > 0 {
+	if err := f.startAll(); err != nil {
 		f.Kill()
-		return nil, errs[0]
+		return nil, err
 	}
 	register(f)
 	f.log.Debug("farm started", "workers", c.Workers, "path", c.Path)

@@ -3,8 +3,10 @@ package farm
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -92,8 +94,6 @@ type slot struct {
 	startingPID int // pid of a process being started, 0 if none
 	failures    int // consecutive failed starts or early deaths
 	restarts    int
-
-	firstErr error // the first start's error, read by New
 }
 
 func (s *slot) wakeup() {
@@ -140,16 +140,11 @@ func (s *slot) killStarting() {
 	}
 }
 
-// supervise is the slot's owner goroutine.
-func (s *slot) supervise(first *sync.WaitGroup) {
+// supervise is the slot's owner goroutine once its first worker is online
+// (see Farm.startAll).
+func (s *slot) supervise() {
 	f := s.f
 	defer f.wg.Done()
-	err := s.start()
-	s.firstErr = err
-	first.Done()
-	if err != nil {
-		return
-	}
 	var retry *time.Timer
 	var retryC <-chan time.Time
 	for {
@@ -232,6 +227,11 @@ func (s *slot) start() error {
 		},
 		OnResponses: func(rs []plugin.Response) { f.onResponses(w, rs) },
 	})
+	if err == nil {
+		if err = f.checkWorker(proc.Info()); err != nil {
+			proc.Stop(0)
+		}
+	}
 	f.mu.Lock()
 	s.startingPID = 0
 	if err != nil && f.state == farmKilled {
@@ -283,6 +283,17 @@ func (s *slot) start() error {
 	f.dispatchLocked(&fl)
 	f.mu.Unlock()
 	fl.flush()
+	return nil
+}
+
+// checkWorker refuses a started worker that cannot serve the farm's calls:
+// one that does not know Config.Serializer.
+func (f *Farm) checkWorker(info *plugin.Info) error {
+	name := f.cfg.Serializer.Name()
+	if !slices.Contains(info.Serializers, name) {
+		return fmt.Errorf("%w: Config.Serializer is %q; the worker %s knows %s (give the worker plugin.WithSerializers)",
+			ErrUnknownSerializer, name, f.cfg.Path, strings.Join(info.Serializers, ", "))
+	}
 	return nil
 }
 
