@@ -20,6 +20,7 @@ func TestConfigValidation(t *testing.T) {
 	}{
 		{"Path", farm.Config{}},
 		{"Workers", farm.Config{Path: "x", Workers: -1}},
+		{"Workers", farm.Config{Path: "x", Workers: 1_000_000}},
 		{"MaxConcurrentCalls", farm.Config{Path: "x", MaxConcurrentCalls: -1}},
 		{"MaxConcurrentCallsPerWorker", farm.Config{Path: "x", MaxConcurrentCallsPerWorker: -2}},
 		{"MaxRetries", farm.Config{Path: "x", MaxRetries: -2}},
