@@ -10,13 +10,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 )
@@ -38,9 +41,6 @@ import (
 const (
 	// dataPlaneTokenLen is the length of the secret the host writes first.
 	dataPlaneTokenLen = 16
-	// maxFrame caps one frame's length: a single call or reply of up to
-	// 2 GiB-1 bytes of payload and its envelope.
-	maxFrame = 1<<32 - 1
 	// keepBuf is the largest frame buffer kept for the next frame.
 	keepBuf = 1 << 20
 	// dataPlaneAuthTimeout bounds the wait for a connection's token.
@@ -90,30 +90,43 @@ func (fw *frameWriter) flush() error {
 }
 
 // frameReader reads frames, each into a new buffer: the decoders alias
-// arguments and results into it (see wire.go).
+// arguments and results into it (see wire.go). A frame announced over limit
+// is refused before anything is allocated for it; a frame's buffer starts
+// at frameChunk bytes at most and grows as its bytes arrive, so that a
+// header that lies costs no more.
 type frameReader struct {
-	r *bufio.Reader
+	r     *bufio.Reader
+	limit int
 }
 
-func newFrameReader(r io.Reader) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 64<<10)}
+func newFrameReader(r io.Reader, limit int) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), limit: limit}
 }
 
 // readOwned reads the next frame into a new buffer that the caller owns.
+// A frame over the limit is an error that matches [ErrTooLarge].
 func (fr *frameReader) readOwned() ([]byte, error) {
 	n, err := binary.ReadUvarint(fr.r)
 	if err != nil {
 		return nil, err
 	}
-	if n > maxFrame || n > math.MaxInt {
-		return nil, fmt.Errorf("data plane frame of %d bytes exceeds %d", n, uint64(maxFrame))
+	if n > uint64(fr.limit) {
+		return nil, errFrameTooLarge(n, fr.limit)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(fr.r, b); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	size := int(n)
+	b := make([]byte, 0, min(size, frameChunk))
+	for len(b) < size {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(size-len(b), len(b)))
 		}
-		return nil, err
+		k := min(cap(b), size) - len(b)
+		if _, err := io.ReadFull(fr.r, b[len(b):len(b)+k]); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		b = b[:len(b)+k]
 	}
 	return b, nil
 }
@@ -182,7 +195,7 @@ func (s *server) serveConn(c net.Conn) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	fr := newFrameReader(c)
+	fr := newFrameReader(c, s.lim.frame)
 	fw := &frameWriter{w: c}
 	names := interner{}
 	recv := func() (*workerpb.CallBatch, error) {
@@ -249,6 +262,9 @@ func (t *grpcTransport) name() string { return "grpc" }
 func (t *grpcTransport) recv(rs []Response) ([]Response, error) {
 	b, err := t.stream.Recv()
 	if err != nil {
+		if status.Code(err) == codes.ResourceExhausted {
+			err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+		}
 		return rs, err
 	}
 	return appendResponses(rs, b.Replies), nil
@@ -285,7 +301,7 @@ func (t *socketTransport) recv(rs []Response) ([]Response, error) {
 
 // dialDataPlane connects to the socket a worker advertised and presents the
 // token.
-func dialDataPlane(ctx context.Context, addr string, token []byte) (*socketTransport, error) {
+func dialDataPlane(ctx context.Context, addr string, token []byte, lim limits) (*socketTransport, error) {
 	path, ok := strings.CutPrefix(addr, "unix:")
 	if !ok {
 		return nil, fmt.Errorf("unsupported data plane address %q", addr)
@@ -306,5 +322,5 @@ func dialDataPlane(ctx context.Context, addr string, token []byte) (*socketTrans
 		return nil, err
 	}
 	_ = c.SetWriteDeadline(time.Time{})
-	return &socketTransport{c: c, fr: newFrameReader(c), fw: frameWriter{w: c}}, nil
+	return &socketTransport{c: c, fr: newFrameReader(c, lim.frame), fw: frameWriter{w: c}}, nil
 }
