@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -299,28 +298,7 @@ func (t *socketTransport) recv(rs []Response) ([]Response, error) {
 	return rs, nil
 }
 
-// dialDataPlane connects to the socket a worker advertised and presents the
-// token.
-func dialDataPlane(ctx context.Context, addr string, token []byte, lim limits) (*socketTransport, error) {
-	path, ok := strings.CutPrefix(addr, "unix:")
-	if !ok {
-		return nil, fmt.Errorf("unsupported data plane address %q", addr)
-	}
-	if len(token) != dataPlaneTokenLen {
-		return nil, fmt.Errorf("data plane token of %d bytes, want %d", len(token), dataPlaneTokenLen)
-	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return nil, err
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetWriteDeadline(dl)
-	}
-	if _, err := c.Write(token); err != nil {
-		c.Close()
-		return nil, err
-	}
-	_ = c.SetWriteDeadline(time.Time{})
+// newSocketTransport is the host's side of the socket data plane on c.
+func newSocketTransport(c *net.UnixConn, lim limits) (*socketTransport, error) {
 	return &socketTransport{c: c, fr: newFrameReader(c, lim.frame), fw: frameWriter{w: c}}, nil
 }

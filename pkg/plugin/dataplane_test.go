@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -16,7 +17,9 @@ import (
 )
 
 func TestDataPlaneListener(t *testing.T) {
-	t.Setenv("PLUGIN_UNIX_SOCKET_DIR", t.TempDir())
+	dir := t.TempDir()
+	t.Setenv("PLUGIN_UNIX_SOCKET_DIR", dir)
+	peer := dataPlanePeer{dir: dir, pid: os.Getpid()}
 	srv := testServer(t, Methods{"add": func(a, b int) int { return a + b }})
 	d, err := listenDataPlane()
 	if err != nil {
@@ -45,7 +48,7 @@ func TestDataPlaneListener(t *testing.T) {
 	// The host: its token, then frames.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	tr, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken, newLimits(0))
+	tr, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken, newLimits(0), peer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +66,7 @@ func TestDataPlaneListener(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("listener still accepting")
 	}
-	if _, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken, newLimits(0)); err == nil {
+	if _, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken, newLimits(0), peer); err == nil {
 		t.Fatal("a second host connected")
 	}
 	if desc, _ := srv.Describe(context.Background(), &workerpb.DescribeRequest{}); desc.DataPlane != "" {

@@ -167,7 +167,7 @@ func (c *LaunchConfig) useSocket() bool {
 func (p *Process) openDataPlane(ctx context.Context, wc workerpb.WorkerClient, info *Info) (transport, error) {
 	if info.dataPlane != "" && p.cfg.useSocket() {
 		dctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
-		tr, err := dialDataPlane(dctx, info.dataPlane, info.dataPlaneToken, newLimits(p.cfg.MaxMessage))
+		tr, err := p.dialSocket(dctx, info)
 		cancel()
 		if err == nil {
 			return tr, nil
