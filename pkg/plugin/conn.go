@@ -88,6 +88,7 @@ type Conn struct {
 	client  workerpb.WorkerClient
 	lim     limits
 	tr      transport
+	help    bool // a caller's Flush may write (tr.canHelp)
 	out     *batcher[outItem]
 	done    chan struct{}
 	err     error // set before done is closed
@@ -120,7 +121,7 @@ func openStream(client workerpb.WorkerClient) (transport, error) {
 // of responses to onResponses (the slice is reused after it returns).
 // Responses over the limits lim fail or are cut (checkResponse).
 func newConn(client workerpb.WorkerClient, tr transport, onResponses func([]Response), lim limits) *Conn {
-	c := &Conn{client: client, tr: tr, lim: lim, done: make(chan struct{})}
+	c := &Conn{client: client, tr: tr, lim: lim, help: tr.canHelp(), done: make(chan struct{})}
 	c.out = newBatcher(c.sendBatch)
 	go c.receive(onResponses)
 	c.sender.Go(func() { c.out.loop(c.done) })
@@ -172,11 +173,13 @@ func itemCost(it *outItem) int {
 }
 
 // sendBatch sends items in messages of at most maxBatchBytes (a larger
-// single call goes alone), then flushes. A call too large for any frame
+// single call goes alone), then flushes; own says whether the connection's
+// sender goroutine sends (it may block), or a caller that helps (it may
+// not: errWouldBlock hands the rest to the sender goroutine). A call too large for any frame
 // the worker accepts ends the connection with an error that matches
 // [ErrTooLarge] (the farm refuses arguments over MaxMessageSize before
 // this: only a huge method name or count of arguments gets here).
-func (c *Conn) sendBatch(items []outItem) error {
+func (c *Conn) sendBatch(items []outItem, own bool) error {
 	for len(items) > 0 {
 		size, n := 0, 0
 		for ; n < len(items); n++ {
@@ -190,12 +193,12 @@ func (c *Conn) sendBatch(items []outItem) error {
 			}
 			size += s
 		}
-		if err := c.tr.send(items[:n]); err != nil {
+		if err := c.tr.send(items[:n], own); err != nil {
 			return err
 		}
 		items = items[n:]
 	}
-	return c.tr.flush()
+	return c.tr.flush(own)
 }
 
 // abort ends the data plane with err as its cause, and returns err.
@@ -225,9 +228,22 @@ func (c *Conn) EnqueueCancel(id uint64) bool {
 }
 
 // Flush sends what is pending from the calling goroutine, unless another
-// goroutine is sending. It may block while the connection is under flow
-// control. Use it for a lone call that must leave at once.
-func (c *Conn) Flush() { c.out.flush() }
+// goroutine is sending. Use it for a lone call that must leave at once.
+//
+// Flush never blocks on the worker: it writes what the socket takes at
+// once and hands the rest to the connection's sender goroutine, which
+// waits for the worker to read. On the gRPC stream, whose flow control
+// could block it, it is [Conn.Wake]. So a goroutine may flush any
+// worker's connection (a receive loop, a caller with a deadline) without
+// waiting for a worker that stopped reading. Such a worker blocks only its
+// own sender goroutine, until the worker reads again or [Conn.Close].
+func (c *Conn) Flush() {
+	if c.help {
+		c.out.flush()
+	} else {
+		c.out.wake()
+	}
+}
 
 // Wake hands what is pending to the connection's sending goroutine and
 // returns at once. Use it when more calls are coming: they will share the

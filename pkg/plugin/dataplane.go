@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -223,12 +224,17 @@ func (s *server) serveConn(c net.Conn) {
 
 // transport is the host's side of a data plane: the gRPC stream or the
 // socket. send and flush are called by one goroutine at a time (the
-// batcher's sender), recv by the receive loop only.
+// batcher's sender or a caller that helps it), recv by the receive loop
+// only.
 type transport interface {
 	// send queues a message of items, flush writes what was queued (the
-	// gRPC stream sends at once).
-	send(items []outItem) error
-	flush() error
+	// gRPC stream sends at once). With own false (a helper; canHelp only)
+	// neither blocks: flush returns errWouldBlock when bytes remain, which
+	// the next send or flush writes first.
+	send(items []outItem, own bool) error
+	flush(own bool) error
+	// canHelp reports whether send and flush can keep from blocking.
+	canHelp() bool
 	// recv appends the responses of the next message to rs.
 	recv(rs []Response) ([]Response, error)
 	// close ends the transport: recv and a blocked send return.
@@ -241,7 +247,7 @@ type grpcTransport struct {
 	cancel context.CancelFunc
 }
 
-func (t *grpcTransport) send(items []outItem) error {
+func (t *grpcTransport) send(items []outItem, _ bool) error {
 	b := &workerpb.CallBatch{}
 	for i := range items {
 		it := &items[i]
@@ -254,9 +260,10 @@ func (t *grpcTransport) send(items []outItem) error {
 	return t.stream.Send(b)
 }
 
-func (t *grpcTransport) flush() error { return nil }
-func (t *grpcTransport) close()       { t.cancel() }
-func (t *grpcTransport) name() string { return "grpc" }
+func (t *grpcTransport) flush(bool) error { return nil }
+func (t *grpcTransport) canHelp() bool    { return false }
+func (t *grpcTransport) close()           { t.cancel() }
+func (t *grpcTransport) name() string     { return "grpc" }
 
 func (t *grpcTransport) recv(rs []Response) ([]Response, error) {
 	b, err := t.stream.Recv()
@@ -269,20 +276,93 @@ func (t *grpcTransport) recv(rs []Response) ([]Response, error) {
 	return appendResponses(rs, b.Replies), nil
 }
 
+// socketTransport writes frames from buf: a helper writes what the socket
+// takes without blocking (raw, through tryWrite), the sender goroutine the
+// rest, blocking.
 type socketTransport struct {
-	c  net.Conn
-	fr *frameReader
-	fw frameWriter
+	c   *net.UnixConn
+	raw syscall.RawConn
+	fr  *frameReader
+	buf []byte // frames to write, from off
+	off int
+
+	tryWrite func(fd uintptr) bool // made once, so that a write allocates nothing
+	tryErr   error
 }
 
-func (t *socketTransport) send(items []outItem) error {
-	t.fw.buf = appendCallBatchFrame(t.fw.buf, items)
-	return t.fw.flushIfFull()
+// newSocketTransport is the host's side of the socket data plane on c.
+func newSocketTransport(c *net.UnixConn, lim limits) (*socketTransport, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	t := &socketTransport{c: c, raw: raw, fr: newFrameReader(c, lim.frame)}
+	t.tryWrite = func(fd uintptr) bool {
+		t.tryErr = nil
+		for t.off < len(t.buf) {
+			n, err := syscall.Write(int(fd), t.buf[t.off:])
+			if n > 0 {
+				t.off += n
+			}
+			switch {
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				return true
+			case err != nil:
+				t.tryErr = err
+				return true
+			case n <= 0:
+				t.tryErr = io.ErrShortWrite
+				return true
+			}
+		}
+		return true
+	}
+	return t, nil
 }
 
-func (t *socketTransport) flush() error { return t.fw.flush() }
-func (t *socketTransport) close()       { t.c.Close() }
-func (t *socketTransport) name() string { return "socket" }
+func (t *socketTransport) send(items []outItem, own bool) error {
+	t.buf = appendCallBatchFrame(t.buf, items)
+	if len(t.buf)-t.off < maxBatchBytes {
+		return nil
+	}
+	if err := t.write(own); err != errWouldBlock {
+		return err
+	}
+	return nil
+}
+
+func (t *socketTransport) flush(own bool) error { return t.write(own) }
+func (t *socketTransport) canHelp() bool        { return true }
+func (t *socketTransport) close()               { t.c.Close() }
+func (t *socketTransport) name() string         { return "socket" }
+
+// write writes buf: all of it (own), or what the socket takes at once,
+// returning errWouldBlock if some is left.
+func (t *socketTransport) write(own bool) error {
+	var err error
+	if t.off < len(t.buf) {
+		if own {
+			_, err = t.c.Write(t.buf[t.off:])
+			t.off = len(t.buf)
+		} else {
+			if err = t.raw.Write(t.tryWrite); err == nil {
+				err = t.tryErr
+			}
+			if err == nil && t.off < len(t.buf) {
+				return errWouldBlock
+			}
+		}
+	}
+	if cap(t.buf) > keepBuf {
+		t.buf = nil
+	} else {
+		t.buf = t.buf[:0]
+	}
+	t.off = 0
+	return err
+}
 
 func (t *socketTransport) recv(rs []Response) ([]Response, error) {
 	frame, err := t.fr.readOwned()
@@ -296,9 +376,4 @@ func (t *socketTransport) recv(rs []Response) ([]Response, error) {
 		return rs, err
 	}
 	return rs, nil
-}
-
-// newSocketTransport is the host's side of the socket data plane on c.
-func newSocketTransport(c *net.UnixConn, lim limits) (*socketTransport, error) {
-	return &socketTransport{c: c, fr: newFrameReader(c, lim.frame), fw: frameWriter{w: c}}, nil
 }

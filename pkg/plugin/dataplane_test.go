@@ -52,8 +52,8 @@ func TestDataPlaneListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.send([]outItem{{req: Request{ID: 7, Method: "add", Args: [][]byte{[]byte("1"), []byte("2")}}}})
-	if err := tr.flush(); err != nil {
+	tr.send([]outItem{{req: Request{ID: 7, Method: "add", Args: [][]byte{[]byte("1"), []byte("2")}}}}, true)
+	if err := tr.flush(true); err != nil {
 		t.Fatal(err)
 	}
 	b, err := tr.recv(nil)
