@@ -30,6 +30,7 @@ type batcher[T any] struct {
 	err     error
 	send    func(batch []T, own bool) error
 	kick    chan struct{}
+	kickNow chan struct{} // kick, without waiting for more items
 }
 
 // errWouldBlock is what a helper's send returns when the rest of its batch
@@ -40,20 +41,23 @@ var errWouldBlock = errors.New("send would block")
 const maxHelpRounds = 4
 
 func newBatcher[T any](send func([]T, bool) error) *batcher[T] {
-	return &batcher[T]{send: send, kick: make(chan struct{}, 1)}
+	return &batcher[T]{send: send, kick: make(chan struct{}, 1), kickNow: make(chan struct{}, 1)}
 }
 
 // loop is the batcher's sending goroutine; it returns when done is closed.
 func (b *batcher[T]) loop(done <-chan struct{}) {
 	for {
+		gather := 4
 		select {
 		case <-b.kick:
+		case <-b.kickNow:
+			gather = 0
 		case <-done:
 			return
 		}
 		// Let the producers that were woken with us add their items first,
 		// for as long as they keep adding.
-		for n, i := -1, 0; i < 4; i++ {
+		for n, i := -1, 0; i < gather; i++ {
 			runtime.Gosched()
 			b.mu.Lock()
 			m := len(b.pending)
@@ -71,6 +75,15 @@ func (b *batcher[T]) loop(done <-chan struct{}) {
 func (b *batcher[T]) wake() {
 	select {
 	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+// wakeNow is wake for what must leave at once: the batcher's goroutine
+// does not wait for more items first.
+func (b *batcher[T]) wakeNow() {
+	select {
+	case b.kickNow <- struct{}{}:
 	default:
 	}
 }
@@ -145,5 +158,5 @@ func (b *batcher[T]) run(own bool) {
 func (b *batcher[T]) handOver() {
 	b.handed = true
 	b.mu.Unlock()
-	b.wake()
+	b.wakeNow()
 }

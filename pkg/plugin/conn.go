@@ -233,7 +233,7 @@ func (c *Conn) EnqueueCancel(id uint64) bool {
 // Flush never blocks on the worker: it writes what the socket takes at
 // once and hands the rest to the connection's sender goroutine, which
 // waits for the worker to read. On the gRPC stream, whose flow control
-// could block it, it is [Conn.Wake]. So a goroutine may flush any
+// could block it, it wakes that goroutine at once. So a goroutine may flush any
 // worker's connection (a receive loop, a caller with a deadline) without
 // waiting for a worker that stopped reading. Such a worker blocks only its
 // own sender goroutine, until the worker reads again or [Conn.Close].
@@ -241,7 +241,7 @@ func (c *Conn) Flush() {
 	if c.help {
 		c.out.flush()
 	} else {
-		c.out.wake()
+		c.out.wakeNow()
 	}
 }
 
