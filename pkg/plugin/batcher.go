@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"errors"
 	"runtime"
 	"sync"
 )
@@ -13,31 +14,50 @@ import (
 // previous message is written and what it adds meanwhile shares the next
 // one. Either way one goroutine sends at a time and keeps sending until
 // nothing is pending.
+//
+// A producer that flushes only helps: send is told so (own false) and may
+// refuse to block by returning errWouldBlock once it has taken the batch
+// (the transport keeps what it could not write); the batcher's own
+// goroutine then takes over the send, blocking if it must. A helper also
+// hands over after maxHelpRounds batches, so that others who keep producing
+// cannot keep it sending.
 type batcher[T any] struct {
 	mu      sync.Mutex
 	pending []T
 	spare   []T
 	sending bool
+	handed  bool // sending belongs to the batcher's goroutine, which has not started yet
 	err     error
-	send    func([]T) error
+	send    func(batch []T, own bool) error
 	kick    chan struct{}
+	kickNow chan struct{} // kick, without waiting for more items
 }
 
-func newBatcher[T any](send func([]T) error) *batcher[T] {
-	return &batcher[T]{send: send, kick: make(chan struct{}, 1)}
+// errWouldBlock is what a helper's send returns when the rest of its batch
+// would have to wait for the peer to read.
+var errWouldBlock = errors.New("send would block")
+
+// maxHelpRounds is the most batches a producer sends in one flush.
+const maxHelpRounds = 4
+
+func newBatcher[T any](send func([]T, bool) error) *batcher[T] {
+	return &batcher[T]{send: send, kick: make(chan struct{}, 1), kickNow: make(chan struct{}, 1)}
 }
 
 // loop is the batcher's sending goroutine; it returns when done is closed.
 func (b *batcher[T]) loop(done <-chan struct{}) {
 	for {
+		gather := 4
 		select {
 		case <-b.kick:
+		case <-b.kickNow:
+			gather = 0
 		case <-done:
 			return
 		}
 		// Let the producers that were woken with us add their items first,
 		// for as long as they keep adding.
-		for n, i := -1, 0; i < 4; i++ {
+		for n, i := -1, 0; i < gather; i++ {
 			runtime.Gosched()
 			b.mu.Lock()
 			m := len(b.pending)
@@ -47,7 +67,7 @@ func (b *batcher[T]) loop(done <-chan struct{}) {
 			}
 			n = m
 		}
-		b.flush()
+		b.run(true)
 	}
 }
 
@@ -55,6 +75,15 @@ func (b *batcher[T]) loop(done <-chan struct{}) {
 func (b *batcher[T]) wake() {
 	select {
 	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+// wakeNow is wake for what must leave at once: the batcher's goroutine
+// does not wait for more items first.
+func (b *batcher[T]) wakeNow() {
+	select {
+	case b.kickNow <- struct{}{}:
 	default:
 	}
 }
@@ -68,31 +97,51 @@ func (b *batcher[T]) add(v T) bool {
 	return mustFlush
 }
 
-// flush sends everything pending, unless another goroutine is already
-// sending (it will send what was added). After a send error, items are
-// dropped: the stream is broken and its owner fails the calls.
-func (b *batcher[T]) flush() {
+// flush sends what is pending from the calling goroutine, unless another
+// goroutine is already sending (it will send what was added), without
+// blocking on the peer: see the type's doc.
+func (b *batcher[T]) flush() { b.run(false) }
+
+// run sends everything pending, as the batcher's own goroutine (own) or as
+// a helper. After a send error, items are dropped: the stream is broken and
+// its owner fails the calls.
+func (b *batcher[T]) run(own bool) {
 	b.mu.Lock()
-	if b.sending {
+	takeover := false
+	switch {
+	case own && b.handed:
+		// A helper left its send to us; the transport may hold bytes of it.
+		b.handed, takeover = false, true
+	case b.sending:
 		b.mu.Unlock()
 		return
+	default:
+		b.sending = true
 	}
-	b.sending = true
-	for round := 0; len(b.pending) > 0; round++ {
+	for round := 0; len(b.pending) > 0 || takeover; round++ {
+		if !own && round == maxHelpRounds {
+			b.handOver()
+			return
+		}
+		takeover = false
 		batch := b.pending
 		b.pending = b.spare[:0]
 		failed := b.err != nil
 		b.mu.Unlock()
+		var err error
 		if !failed {
-			if err := b.send(batch); err != nil {
-				b.mu.Lock()
-				b.err = err
-				b.mu.Unlock()
-			}
+			err = b.send(batch, own)
 		}
 		clear(batch)
 		b.mu.Lock()
 		b.spare = batch[:0]
+		switch {
+		case err == errWouldBlock:
+			b.handOver()
+			return
+		case err != nil:
+			b.err = err
+		}
 		if len(b.pending) > 0 && len(b.pending) < 8 {
 			// Others are producing: let them in before the next message.
 			b.mu.Unlock()
@@ -102,4 +151,12 @@ func (b *batcher[T]) flush() {
 	}
 	b.sending = false
 	b.mu.Unlock()
+}
+
+// handOver passes sending from a helper to the batcher's goroutine and
+// unlocks b.mu.
+func (b *batcher[T]) handOver() {
+	b.handed = true
+	b.mu.Unlock()
+	b.wakeNow()
 }

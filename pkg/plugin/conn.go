@@ -86,12 +86,17 @@ var ErrConnClosed = errors.New("worker connection closed")
 // connection idle sends what is pending. Safe for concurrent use.
 type Conn struct {
 	client  workerpb.WorkerClient
+	lim     limits
 	tr      transport
+	help    bool // a caller's Flush may write (tr.canHelp)
 	out     *batcher[outItem]
 	done    chan struct{}
 	err     error // set before done is closed
 	closing atomic.Bool
 	sender  sync.WaitGroup
+
+	causeMu sync.Mutex
+	cause   error // why the host ended the data plane itself, if it did
 }
 
 // outItem is a request, or the id of a call to cancel.
@@ -114,8 +119,9 @@ func openStream(client workerpb.WorkerClient) (transport, error) {
 
 // newConn starts the receive loop of a data plane, which hands each batch
 // of responses to onResponses (the slice is reused after it returns).
-func newConn(client workerpb.WorkerClient, tr transport, onResponses func([]Response)) *Conn {
-	c := &Conn{client: client, tr: tr, done: make(chan struct{})}
+// Responses over the limits lim fail or are cut (checkResponse).
+func newConn(client workerpb.WorkerClient, tr transport, onResponses func([]Response), lim limits) *Conn {
+	c := &Conn{client: client, tr: tr, lim: lim, help: tr.canHelp(), done: make(chan struct{})}
 	c.out = newBatcher(c.sendBatch)
 	go c.receive(onResponses)
 	c.sender.Go(func() { c.out.loop(c.done) })
@@ -128,7 +134,13 @@ func (c *Conn) receive(onResponses func([]Response)) {
 		var err error
 		rs, err = c.tr.recv(rs[:0])
 		if err != nil {
-			if c.closing.Load() || errors.Is(err, context.Canceled) {
+			c.causeMu.Lock()
+			cause := c.cause
+			c.causeMu.Unlock()
+			switch {
+			case cause != nil:
+				err = cause
+			case c.closing.Load() || errors.Is(err, context.Canceled):
 				err = ErrConnClosed
 			}
 			c.err = err
@@ -137,37 +149,67 @@ func (c *Conn) receive(onResponses func([]Response)) {
 			close(c.done)
 			return
 		}
+		for i := range rs {
+			if r := &rs[i]; len(r.Result) > c.lim.payload || r.failure != nil {
+				checkResponse(r, &c.lim)
+			}
+		}
 		onResponses(rs)
 		clear(rs)
 	}
 }
 
-// sendBatch sends items in messages of at most maxBatchBytes of arguments
-// (a larger single call goes alone), then flushes.
-func (c *Conn) sendBatch(items []outItem) error {
+// itemCost bounds what it adds to a message: its arguments, names, and an
+// allowance for its id, timeout and tags.
+func itemCost(it *outItem) int {
+	if it.isCancel {
+		return 11
+	}
+	n := len(it.req.Method) + len(it.req.Serializer) + 48
+	for _, a := range it.req.Args {
+		n += len(a) + 6
+	}
+	return n
+}
+
+// sendBatch sends items in messages of at most maxBatchBytes (a larger
+// single call goes alone), then flushes; own says whether the connection's
+// sender goroutine sends (it may block), or a caller that helps (it may
+// not: errWouldBlock hands the rest to the sender goroutine). A call too large for any frame
+// the worker accepts ends the connection with an error that matches
+// [ErrTooLarge] (the farm refuses arguments over MaxMessageSize before
+// this: only a huge method name or count of arguments gets here).
+func (c *Conn) sendBatch(items []outItem, own bool) error {
 	for len(items) > 0 {
-		size, n, calls := 0, 0, 0
+		size, n := 0, 0
 		for ; n < len(items); n++ {
-			it := &items[n]
-			if it.isCancel {
-				continue
-			}
-			s := 0
-			for _, a := range it.req.Args {
-				s += len(a)
-			}
-			if calls > 0 && size+s > maxBatchBytes {
+			s := itemCost(&items[n])
+			if n > 0 && size+s > maxBatchBytes {
 				break
 			}
+			if s > c.lim.frame {
+				return c.abort(fmt.Errorf("%w: call %d of %d bytes exceeds the frame limit of %d bytes",
+					ErrTooLarge, items[n].req.ID, s, c.lim.frame))
+			}
 			size += s
-			calls++
 		}
-		if err := c.tr.send(items[:n]); err != nil {
+		if err := c.tr.send(items[:n], own); err != nil {
 			return err
 		}
 		items = items[n:]
 	}
-	return c.tr.flush()
+	return c.tr.flush(own)
+}
+
+// abort ends the data plane with err as its cause, and returns err.
+func (c *Conn) abort(err error) error {
+	c.causeMu.Lock()
+	if c.cause == nil {
+		c.cause = err
+	}
+	c.causeMu.Unlock()
+	c.tr.close()
+	return err
 }
 
 // Enqueue adds r to the next message and reports whether the caller must
@@ -186,9 +228,22 @@ func (c *Conn) EnqueueCancel(id uint64) bool {
 }
 
 // Flush sends what is pending from the calling goroutine, unless another
-// goroutine is sending. It may block while the connection is under flow
-// control. Use it for a lone call that must leave at once.
-func (c *Conn) Flush() { c.out.flush() }
+// goroutine is sending. Use it for a lone call that must leave at once.
+//
+// Flush never blocks on the worker: it writes what the socket takes at
+// once and hands the rest to the connection's sender goroutine, which
+// waits for the worker to read. On the gRPC stream, whose flow control
+// could block it, it wakes that goroutine at once. So a goroutine may flush any
+// worker's connection (a receive loop, a caller with a deadline) without
+// waiting for a worker that stopped reading. Such a worker blocks only its
+// own sender goroutine, until the worker reads again or [Conn.Close].
+func (c *Conn) Flush() {
+	if c.help {
+		c.out.flush()
+	} else {
+		c.out.wakeNow()
+	}
+}
 
 // Wake hands what is pending to the connection's sending goroutine and
 // returns at once. Use it when more calls are coming: they will share the
@@ -248,5 +303,7 @@ func (c *Conn) Invoke(ctx context.Context, r *Request) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	return Response{ID: rep.Id, Result: rep.Result, failure: rep.Error}, nil
+	resp := Response{ID: rep.Id, Result: rep.Result, failure: rep.Error}
+	checkResponse(&resp, &c.lim)
+	return resp, nil
 }

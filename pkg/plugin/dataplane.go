@@ -10,13 +10,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 )
@@ -38,9 +41,6 @@ import (
 const (
 	// dataPlaneTokenLen is the length of the secret the host writes first.
 	dataPlaneTokenLen = 16
-	// maxFrame caps one frame's length: a single call or reply of up to
-	// 2 GiB-1 bytes of payload and its envelope.
-	maxFrame = 1<<32 - 1
 	// keepBuf is the largest frame buffer kept for the next frame.
 	keepBuf = 1 << 20
 	// dataPlaneAuthTimeout bounds the wait for a connection's token.
@@ -90,30 +90,43 @@ func (fw *frameWriter) flush() error {
 }
 
 // frameReader reads frames, each into a new buffer: the decoders alias
-// arguments and results into it (see wire.go).
+// arguments and results into it (see wire.go). A frame announced over limit
+// is refused before anything is allocated for it; a frame's buffer starts
+// at frameChunk bytes at most and grows as its bytes arrive, so that a
+// header that lies costs no more.
 type frameReader struct {
-	r *bufio.Reader
+	r     *bufio.Reader
+	limit int
 }
 
-func newFrameReader(r io.Reader) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 64<<10)}
+func newFrameReader(r io.Reader, limit int) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), limit: limit}
 }
 
 // readOwned reads the next frame into a new buffer that the caller owns.
+// A frame over the limit is an error that matches [ErrTooLarge].
 func (fr *frameReader) readOwned() ([]byte, error) {
 	n, err := binary.ReadUvarint(fr.r)
 	if err != nil {
 		return nil, err
 	}
-	if n > maxFrame || n > math.MaxInt {
-		return nil, fmt.Errorf("data plane frame of %d bytes exceeds %d", n, uint64(maxFrame))
+	if n > uint64(fr.limit) {
+		return nil, errFrameTooLarge(n, fr.limit)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(fr.r, b); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	size := int(n)
+	b := make([]byte, 0, min(size, frameChunk))
+	for len(b) < size {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(size-len(b), len(b)))
 		}
-		return nil, err
+		k := min(cap(b), size) - len(b)
+		if _, err := io.ReadFull(fr.r, b[len(b):len(b)+k]); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		b = b[:len(b)+k]
 	}
 	return b, nil
 }
@@ -182,7 +195,7 @@ func (s *server) serveConn(c net.Conn) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	fr := newFrameReader(c)
+	fr := newFrameReader(c, s.lim.frame)
 	fw := &frameWriter{w: c}
 	names := interner{}
 	recv := func() (*workerpb.CallBatch, error) {
@@ -211,12 +224,17 @@ func (s *server) serveConn(c net.Conn) {
 
 // transport is the host's side of a data plane: the gRPC stream or the
 // socket. send and flush are called by one goroutine at a time (the
-// batcher's sender), recv by the receive loop only.
+// batcher's sender or a caller that helps it), recv by the receive loop
+// only.
 type transport interface {
 	// send queues a message of items, flush writes what was queued (the
-	// gRPC stream sends at once).
-	send(items []outItem) error
-	flush() error
+	// gRPC stream sends at once). With own false (a helper; canHelp only)
+	// neither blocks: flush returns errWouldBlock when bytes remain, which
+	// the next send or flush writes first.
+	send(items []outItem, own bool) error
+	flush(own bool) error
+	// canHelp reports whether send and flush can keep from blocking.
+	canHelp() bool
 	// recv appends the responses of the next message to rs.
 	recv(rs []Response) ([]Response, error)
 	// close ends the transport: recv and a blocked send return.
@@ -229,7 +247,7 @@ type grpcTransport struct {
 	cancel context.CancelFunc
 }
 
-func (t *grpcTransport) send(items []outItem) error {
+func (t *grpcTransport) send(items []outItem, _ bool) error {
 	b := &workerpb.CallBatch{}
 	for i := range items {
 		it := &items[i]
@@ -242,32 +260,109 @@ func (t *grpcTransport) send(items []outItem) error {
 	return t.stream.Send(b)
 }
 
-func (t *grpcTransport) flush() error { return nil }
-func (t *grpcTransport) close()       { t.cancel() }
-func (t *grpcTransport) name() string { return "grpc" }
+func (t *grpcTransport) flush(bool) error { return nil }
+func (t *grpcTransport) canHelp() bool    { return false }
+func (t *grpcTransport) close()           { t.cancel() }
+func (t *grpcTransport) name() string     { return "grpc" }
 
 func (t *grpcTransport) recv(rs []Response) ([]Response, error) {
 	b, err := t.stream.Recv()
 	if err != nil {
+		if status.Code(err) == codes.ResourceExhausted {
+			err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+		}
 		return rs, err
 	}
 	return appendResponses(rs, b.Replies), nil
 }
 
+// socketTransport writes frames from buf: a helper writes what the socket
+// takes without blocking (raw, through tryWrite), the sender goroutine the
+// rest, blocking.
 type socketTransport struct {
-	c  net.Conn
-	fr *frameReader
-	fw frameWriter
+	c   *net.UnixConn
+	raw syscall.RawConn
+	fr  *frameReader
+	buf []byte // frames to write, from off
+	off int
+
+	tryWrite func(fd uintptr) bool // made once, so that a write allocates nothing
+	tryErr   error
 }
 
-func (t *socketTransport) send(items []outItem) error {
-	t.fw.buf = appendCallBatchFrame(t.fw.buf, items)
-	return t.fw.flushIfFull()
+// newSocketTransport is the host's side of the socket data plane on c.
+func newSocketTransport(c *net.UnixConn, lim limits) (*socketTransport, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	t := &socketTransport{c: c, raw: raw, fr: newFrameReader(c, lim.frame)}
+	t.tryWrite = func(fd uintptr) bool {
+		t.tryErr = nil
+		for t.off < len(t.buf) {
+			n, err := syscall.Write(int(fd), t.buf[t.off:])
+			if n > 0 {
+				t.off += n
+			}
+			switch {
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				return true
+			case err != nil:
+				t.tryErr = err
+				return true
+			case n <= 0:
+				t.tryErr = io.ErrShortWrite
+				return true
+			}
+		}
+		return true
+	}
+	return t, nil
 }
 
-func (t *socketTransport) flush() error { return t.fw.flush() }
-func (t *socketTransport) close()       { t.c.Close() }
-func (t *socketTransport) name() string { return "socket" }
+func (t *socketTransport) send(items []outItem, own bool) error {
+	t.buf = appendCallBatchFrame(t.buf, items)
+	if len(t.buf)-t.off < maxBatchBytes {
+		return nil
+	}
+	if err := t.write(own); err != errWouldBlock {
+		return err
+	}
+	return nil
+}
+
+func (t *socketTransport) flush(own bool) error { return t.write(own) }
+func (t *socketTransport) canHelp() bool        { return true }
+func (t *socketTransport) close()               { t.c.Close() }
+func (t *socketTransport) name() string         { return "socket" }
+
+// write writes buf: all of it (own), or what the socket takes at once,
+// returning errWouldBlock if some is left.
+func (t *socketTransport) write(own bool) error {
+	var err error
+	if t.off < len(t.buf) {
+		if own {
+			_, err = t.c.Write(t.buf[t.off:])
+			t.off = len(t.buf)
+		} else {
+			if err = t.raw.Write(t.tryWrite); err == nil {
+				err = t.tryErr
+			}
+			if err == nil && t.off < len(t.buf) {
+				return errWouldBlock
+			}
+		}
+	}
+	if cap(t.buf) > keepBuf {
+		t.buf = nil
+	} else {
+		t.buf = t.buf[:0]
+	}
+	t.off = 0
+	return err
+}
 
 func (t *socketTransport) recv(rs []Response) ([]Response, error) {
 	frame, err := t.fr.readOwned()
@@ -281,30 +376,4 @@ func (t *socketTransport) recv(rs []Response) ([]Response, error) {
 		return rs, err
 	}
 	return rs, nil
-}
-
-// dialDataPlane connects to the socket a worker advertised and presents the
-// token.
-func dialDataPlane(ctx context.Context, addr string, token []byte) (*socketTransport, error) {
-	path, ok := strings.CutPrefix(addr, "unix:")
-	if !ok {
-		return nil, fmt.Errorf("unsupported data plane address %q", addr)
-	}
-	if len(token) != dataPlaneTokenLen {
-		return nil, fmt.Errorf("data plane token of %d bytes, want %d", len(token), dataPlaneTokenLen)
-	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return nil, err
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetWriteDeadline(dl)
-	}
-	if _, err := c.Write(token); err != nil {
-		c.Close()
-		return nil, err
-	}
-	_ = c.SetWriteDeadline(time.Time{})
-	return &socketTransport{c: c, fr: newFrameReader(c), fw: frameWriter{w: c}}, nil
 }

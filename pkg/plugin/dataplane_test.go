@@ -3,8 +3,12 @@ package plugin
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"io"
 	"net"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +17,9 @@ import (
 )
 
 func TestDataPlaneListener(t *testing.T) {
-	t.Setenv("PLUGIN_UNIX_SOCKET_DIR", t.TempDir())
+	dir := t.TempDir()
+	t.Setenv("PLUGIN_UNIX_SOCKET_DIR", dir)
+	peer := dataPlanePeer{dir: dir, pid: os.Getpid()}
 	srv := testServer(t, Methods{"add": func(a, b int) int { return a + b }})
 	d, err := listenDataPlane()
 	if err != nil {
@@ -42,12 +48,12 @@ func TestDataPlaneListener(t *testing.T) {
 	// The host: its token, then frames.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	tr, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken)
+	tr, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken, newLimits(0), peer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.send([]outItem{{req: Request{ID: 7, Method: "add", Args: [][]byte{[]byte("1"), []byte("2")}}}})
-	if err := tr.flush(); err != nil {
+	tr.send([]outItem{{req: Request{ID: 7, Method: "add", Args: [][]byte{[]byte("1"), []byte("2")}}}}, true)
+	if err := tr.flush(true); err != nil {
 		t.Fatal(err)
 	}
 	b, err := tr.recv(nil)
@@ -60,7 +66,7 @@ func TestDataPlaneListener(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("listener still accepting")
 	}
-	if _, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken); err == nil {
+	if _, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken, newLimits(0), peer); err == nil {
 		t.Fatal("a second host connected")
 	}
 	if desc, _ := srv.Describe(context.Background(), &workerpb.DescribeRequest{}); desc.DataPlane != "" {
@@ -86,7 +92,7 @@ func TestFrameSizes(t *testing.T) {
 	if err := fw.flush(); err != nil {
 		t.Fatal(err)
 	}
-	fr := newFrameReader(&buf)
+	fr := newFrameReader(&buf, newLimits(0).frame)
 	for _, n := range sizes {
 		b, err := fr.readOwned()
 		var rs []Response
@@ -99,5 +105,61 @@ func TestFrameSizes(t *testing.T) {
 	}
 	if _, err := fr.readOwned(); err != io.EOF {
 		t.Fatalf("after the last frame: %v", err)
+	}
+}
+
+// A header that announces more than the limit is refused before any
+// allocation; one within the limit whose bytes do not come costs
+// frameChunk at most.
+func TestFrameReaderLimit(t *testing.T) {
+	const limit = 64 << 20
+	over := binary.AppendUvarint(nil, limit+1)
+	_, err := newFrameReader(bytes.NewReader(over), limit).readOwned()
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("frame over the limit: %v", err)
+	}
+	huge := binary.AppendUvarint(nil, 1<<62)
+	if _, err := newFrameReader(bytes.NewReader(huge), limit).readOwned(); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("frame of 2^62 bytes: %v", err)
+	}
+	liar := append(binary.AppendUvarint(nil, limit), 1, 2, 3)
+	fr := newFrameReader(bytes.NewReader(liar), limit)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		fr.r.Reset(bytes.NewReader(liar))
+		if _, err := fr.readOwned(); err != io.ErrUnexpectedEOF {
+			t.Fatalf("a frame cut short: %v", err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / 10; per > 2*frameChunk {
+		t.Fatalf("a 64 MiB header followed by 3 bytes allocated %d bytes", per)
+	}
+	// Frames that come whole, large and small, read back.
+	var buf bytes.Buffer
+	for _, n := range []int{0, 1, frameChunk - 1, frameChunk, frameChunk + 1, 5 * frameChunk, 3<<20 + 7} {
+		buf.Reset()
+		buf.Write(binary.AppendUvarint(nil, uint64(n)))
+		buf.Write(bytes.Repeat([]byte{byte(n)}, n))
+		b, err := newFrameReader(&buf, limit).readOwned()
+		if err != nil || len(b) != n || !bytes.Equal(b, bytes.Repeat([]byte{byte(n)}, n)) {
+			t.Fatalf("frame of %d bytes: %d bytes, %v", n, len(b), err)
+		}
+	}
+}
+
+// The worker's side: a frame over its limit ends the session at once.
+func TestServeConnRefusesOversizedFrame(t *testing.T) {
+	srv := testServer(t, Methods{"add": func(a, b int) int { return a + b }})
+	host, worker := net.Pipe()
+	defer host.Close()
+	done := make(chan struct{})
+	go func() { srv.serveConn(worker); close(done) }()
+	go host.Write(binary.AppendUvarint(nil, uint64(srv.lim.frame)+1))
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session still reads after a frame over the limit")
 	}
 }

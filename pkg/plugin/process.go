@@ -59,7 +59,8 @@ type LaunchConfig struct {
 	// KillTimeout tells the worker how long its shutdown may take; past it,
 	// a worker whose host died exits on its own.
 	KillTimeout time.Duration
-	// MaxMessage is the largest result the worker may return, in bytes.
+	// MaxMessage is the largest arguments or result of a call, in bytes;
+	// zero means 256 MiB. It bounds every frame of the data plane too.
 	MaxMessage int
 	// OnStart, when set, is called with the pid as soon as the process
 	// started; if it returns false the process is killed at once.
@@ -115,6 +116,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 		Stderr:           p.stderr,
 		SyncStdout:       &lineLogger{log: log.Named(cfg.Name), stream: "stdout"},
 		SyncStderr:       &lineLogger{log: log.Named(cfg.Name), stream: "stderr"},
+		GRPCDialOptions:  grpcDialOptions(cfg.MaxMessage),
 	})
 	rpc, err := p.client.Client()
 	if err != nil {
@@ -151,7 +153,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 		p.abort()
 		return nil, fmt.Errorf("worker %s: %w", cfg.Path, err)
 	}
-	p.conn = newConn(wc, tr, onResponses)
+	p.conn = newConn(wc, tr, onResponses, newLimits(cfg.MaxMessage))
 	return p, nil
 }
 
@@ -165,7 +167,7 @@ func (c *LaunchConfig) useSocket() bool {
 func (p *Process) openDataPlane(ctx context.Context, wc workerpb.WorkerClient, info *Info) (transport, error) {
 	if info.dataPlane != "" && p.cfg.useSocket() {
 		dctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
-		tr, err := dialDataPlane(dctx, info.dataPlane, info.dataPlaneToken)
+		tr, err := p.dialSocket(dctx, info)
 		cancel()
 		if err == nil {
 			return tr, nil

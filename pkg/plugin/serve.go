@@ -3,7 +3,6 @@ package plugin
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -130,10 +129,7 @@ func Serve(methods Methods, opts ...ServeOption) {
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{PluginName: &GRPCPlugin{Impl: srv}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts,
-				grpc.MaxRecvMsgSize(math.MaxInt32),
-				grpc.MaxSendMsgSize(math.MaxInt32),
-			)
+			opts = append(opts, grpcServerOptions(maxMessage)...)
 			return grpc.NewServer(opts...)
 		},
 		Logger: log.With("from", "go-plugin"),

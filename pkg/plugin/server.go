@@ -16,10 +16,10 @@ import (
 // server implements the Worker service inside a worker process.
 type server struct {
 	workerpb.UnimplementedWorkerServer
-	methods    map[string]*method
-	names      []string
-	sers       *serializer.Registry
-	maxMessage int
+	methods map[string]*method
+	names   []string
+	sers    *serializer.Registry
+	lim     limits
 	// dataPlane, when set, is the socket data plane Describe advertises.
 	dataPlane *dataPlaneListener
 }
@@ -34,7 +34,7 @@ func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*ser
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return &server{methods: ms, names: names, sers: sers, maxMessage: maxMessage}, nil
+	return &server{methods: ms, names: names, sers: sers, lim: newLimits(maxMessage)}, nil
 }
 
 func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb.DescribeResponse, error) {
@@ -83,11 +83,13 @@ func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *wo
 			Type:    "method",
 			Message: fmt.Sprintf("no method %q; the worker has: %s", c.Method, strings.Join(s.names, ", ")),
 		}
+		boundError(r.Error, s.lim.payload)
 		return buf
 	}
 	ser, err := s.sers.Lookup(c.Serializer)
 	if err != nil {
 		r.Error = &workerpb.Error{Code: workerpb.Error_UNKNOWN_SERIALIZER, Type: "serializer", Message: err.Error()}
+		boundError(r.Error, s.lim.payload)
 		return buf
 	}
 	result, appended, perr := m.callInto(ctx, ser, c.Args, buf)
@@ -99,20 +101,17 @@ func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *wo
 	return buf
 }
 
-// checkSize replaces a result over the size limit with a TOO_LARGE error,
-// and makes the strings of an error valid UTF-8: protobuf refuses to
-// marshal others, which would break the data plane.
+// checkSize replaces a result over the payload limit with a TOO_LARGE
+// error, and bounds the texts and details of an error (see limits.go),
+// making its strings valid UTF-8: protobuf refuses to marshal others, which
+// would break the data plane.
 func (s *server) checkSize(r *workerpb.Reply) {
-	if s.maxMessage > 0 && len(r.Result) > s.maxMessage {
-		r.Error = &workerpb.Error{
-			Code:    workerpb.Error_TOO_LARGE,
-			Type:    "result",
-			Message: fmt.Sprintf("result of %d bytes exceeds the limit of %d bytes", len(r.Result), s.maxMessage),
-		}
+	if len(r.Result) > s.lim.payload {
+		r.Error = tooLarge(len(r.Result), s.lim.payload)
 		r.Result = nil
 	}
-	if e := r.Error; e != nil {
-		e.Type, e.Message, e.Stack = validUTF8(e.Type), validUTF8(e.Message), validUTF8(e.Stack)
+	if r.Error != nil {
+		boundError(r.Error, s.lim.payload)
 	}
 }
 
@@ -124,17 +123,31 @@ func validUTF8(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// maxBatchBytes caps the payload bytes gathered in one stream message; a
-// single larger item still goes alone.
+// maxBatchBytes caps the bytes gathered in one stream message; a single
+// larger item still goes alone.
 const maxBatchBytes = 4 << 20
 
-// eachReplyBatch splits rs into parts of at most maxBatchBytes of results
-// (a larger single reply goes alone) and hands each to send.
+// replyCost is what r adds to a message, at least: its result, its
+// error's texts and details, and an allowance for ids and tags.
+func replyCost(r *workerpb.Reply) int {
+	n := len(r.Result) + 16
+	if e := r.Error; e != nil {
+		n += len(e.Type) + len(e.Message) + len(e.Stack) + len(e.Details) + 32
+	}
+	return n
+}
+
+// eachReplyBatch splits rs into parts of at most maxBatchBytes (a larger
+// single reply goes alone) and hands each to send.
 func eachReplyBatch(rs []*workerpb.Reply, send func([]*workerpb.Reply) error) error {
 	for len(rs) > 0 {
 		n, size := 0, 0
-		for n < len(rs) && (n == 0 || size+len(rs[n].Result) <= maxBatchBytes) {
-			size += len(rs[n].Result)
+		for n < len(rs) {
+			c := replyCost(rs[n])
+			if n > 0 && size+c > maxBatchBytes {
+				break
+			}
+			size += c
 			n++
 		}
 		if err := send(rs[:n]); err != nil {

@@ -34,7 +34,8 @@ func (s *server) Stream(st workerpb.Worker_StreamServer) error {
 
 // serveSession runs the calls that recv returns until it fails, and sends
 // their replies with send, which one goroutine at a time calls (the
-// session's batcher). Either transport of the data plane (the gRPC stream,
+// session's batcher; a runner that helps it may block in send: only this
+// session waits). Either transport of the data plane (the gRPC stream,
 // the socket) brings its recv and send; ctx is the calls' parent context,
 // cancelled when the transport ends. With reuse, send must be done with the
 // replies when it returns: they are reused for the next calls.
@@ -47,7 +48,7 @@ func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBa
 		stop:    make(chan struct{}),
 	}
 	var sending []*workerpb.Reply // used by the one goroutine that sends at a time
-	ss.out = newBatcher(func(os []*outReply) error {
+	ss.out = newBatcher(func(os []*outReply, _ bool) error {
 		rs := sending[:0]
 		for _, o := range os {
 			rs = append(rs, &o.r)

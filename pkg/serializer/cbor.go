@@ -19,7 +19,10 @@ import (
 //     integers or structs.
 //   - Strings are written as they are, even when not valid UTF-8, and decode
 //     back byte for byte.
-//   - Arrays and maps may have up to 2^31-1 elements and nest 256 deep.
+//   - Arrays may have up to [CBORMaxElements] elements, maps as many pairs,
+//     and they nest 256 deep: decoding refuses more, so that a small
+//     payload cannot make the decoder allocate without bound (each element
+//     of a []any takes 16 bytes, each pair of a map[any]any more).
 //
 // Decoding into an interface value (any) gives: int64 for integers, or
 // *big.Int when they do not fit in an int64 (and for bignums); float64 for
@@ -30,6 +33,11 @@ import (
 //
 // CBOR is safe for concurrent use. Its failures are *[Error] values.
 var CBOR = newCBOR()
+
+// CBORMaxElements is the most elements of one array, or pairs of one map,
+// that [CBOR] decodes: 16 Mi, so that a []any of that many elements takes
+// 256 MiB, the default size limit of a farm's messages.
+const CBORMaxElements = 1 << 24
 
 // cborSerializer implements [CBOR]. Its modes are built once and are
 // immutable.
@@ -57,8 +65,8 @@ func cborEncOptions() cbor.EncOptions {
 func cborDecOptions() cbor.DecOptions {
 	return cbor.DecOptions{
 		MaxNestedLevels:  256,
-		MaxArrayElements: 2147483647,
-		MaxMapPairs:      2147483647,
+		MaxArrayElements: CBORMaxElements,
+		MaxMapPairs:      CBORMaxElements,
 		IntDec:           cbor.IntDecConvertSignedOrBigInt,
 		BigIntDec:        cbor.BigIntDecodePointer,
 		TimeTagToAny:     cbor.TimeTagToTime,

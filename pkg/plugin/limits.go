@@ -1,0 +1,117 @@
+package plugin
+
+import (
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"google.golang.org/grpc"
+
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+)
+
+// Sizes on the data plane. One number is configured, the payload limit
+// (LaunchConfig.MaxMessage on the host, EnvMaxMessage in the worker); every
+// other bound derives from it:
+//
+//   - a frame (a socket frame or a gRPC message, Describe included) may hold
+//     max(payload limit, maxBatchBytes) bytes of payload, since small items
+//     share a message up to maxBatchBytes, plus frameEnvelope for what is
+//     not payload: ids, method and serializer names, field tags, error
+//     texts. Both sides check a frame's announced length against it before
+//     allocating anything, and refuse a larger one with [ErrTooLarge],
+//     ending the connection;
+//   - a result, and an error's encoded details, may hold the payload limit;
+//   - an error's type, message and stack hold at most maxErrorText bytes
+//     each; longer ones are cut.
+const (
+	// defaultMaxMessage is the payload limit of a side given none: the
+	// farm's default MaxMessageSize.
+	defaultMaxMessage = 256 << 20
+	// frameEnvelope is a frame's allowance beyond its payload.
+	frameEnvelope = 1 << 20
+	// maxErrorText bounds each text of an error.
+	maxErrorText = 64 << 10
+	// frameChunk is the most a reader allocates for a frame before its
+	// bytes arrive; it grows the buffer as they do.
+	frameChunk = 256 << 10
+)
+
+// limits are the sizes one side of a connection accepts.
+type limits struct {
+	payload int // a result, an error's details
+	frame   int // a whole frame or gRPC message
+}
+
+// newLimits derives the limits from the payload limit maxMessage; zero or
+// less means defaultMaxMessage.
+func newLimits(maxMessage int) limits {
+	if maxMessage <= 0 {
+		maxMessage = defaultMaxMessage
+	}
+	frame := min(max(maxMessage, maxBatchBytes), math.MaxInt32-frameEnvelope) + frameEnvelope
+	return limits{payload: maxMessage, frame: frame}
+}
+
+// errFrameTooLarge is the error of a frame of n bytes over limit.
+func errFrameTooLarge(n uint64, limit int) error {
+	return fmt.Errorf("%w: data plane frame of %d bytes exceeds the limit of %d bytes", ErrTooLarge, n, limit)
+}
+
+// grpcDialOptions bound what the host's gRPC client sends and receives;
+// they come after go-plugin's own, which allow 2 GiB, and win.
+func grpcDialOptions(maxMessage int) []grpc.DialOption {
+	n := newLimits(maxMessage).frame
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n), grpc.MaxCallSendMsgSize(n))}
+}
+
+// grpcServerOptions bound what a worker's gRPC server receives and sends.
+func grpcServerOptions(maxMessage int) []grpc.ServerOption {
+	n := newLimits(maxMessage).frame
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(n), grpc.MaxSendMsgSize(n)}
+}
+
+// boundError cuts e's texts to maxErrorText bytes each and makes them valid
+// UTF-8 (protobuf refuses to marshal others), and drops details over the
+// payload limit.
+func boundError(e *workerpb.Error, payload int) {
+	e.Type, e.Message, e.Stack = boundText(e.Type), boundText(e.Message), boundText(e.Stack)
+	if len(e.Details) > payload {
+		e.Details = nil
+	}
+}
+
+// boundText is s cut to maxErrorText bytes at a rune boundary, marked as
+// cut, with its invalid bytes replaced by U+FFFD.
+func boundText(s string) string {
+	if len(s) > maxErrorText {
+		const mark = "… (cut)"
+		i := maxErrorText - len(mark)
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i] + mark
+	}
+	return validUTF8(s)
+}
+
+// tooLarge is the failure of a result of n bytes over the payload limit.
+func tooLarge(n, payload int) *workerpb.Error {
+	return &workerpb.Error{
+		Code:    workerpb.Error_TOO_LARGE,
+		Type:    "result",
+		Message: fmt.Sprintf("result of %d bytes exceeds the limit of %d bytes", n, payload),
+	}
+}
+
+// checkResponse fails a response whose result is over the payload limit
+// with TOO_LARGE, and bounds its error: a worker is not trusted to.
+func checkResponse(r *Response, l *limits) {
+	if len(r.Result) > l.payload {
+		r.failure = tooLarge(len(r.Result), l.payload)
+		r.Result = nil
+	}
+	if r.failure != nil {
+		boundError(r.failure, l.payload)
+	}
+}
