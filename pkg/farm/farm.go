@@ -2,14 +2,10 @@ package farm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -257,23 +253,4 @@ func KillAll() {
 		wg.Go(f.Kill)
 	}
 	wg.Wait()
-}
-
-// Socket directories are named workestrator-<host pid>-<random>; those of
-// hosts that no longer run are removed by the next New.
-func socketDirPrefix() string { return "workestrator-" + strconv.Itoa(os.Getpid()) + "-" }
-
-func removeStaleSocketDirs() {
-	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "workestrator-*-*"))
-	for _, m := range matches {
-		rest := strings.TrimPrefix(filepath.Base(m), "workestrator-")
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_ = os.RemoveAll(m)
-		}
-	}
 }
