@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -90,7 +89,7 @@ func New(cfg Config) (*Farm, error) {
 		drained: make(chan struct{}),
 		backoff: make(map[*call]struct{}),
 	}
-	f.workerEnv = workerEnv(c.Env)
+	f.workerEnv = workerEnv(c)
 	f.ev = newEmitter(c.OnEvent, c.Logger)
 	f.slots = make([]*slot, c.Workers)
 	var first sync.WaitGroup
@@ -203,22 +202,6 @@ func (f *Farm) failAllLocked(err error) {
 		f.settleLocked(c, nil, err)
 	}
 	f.queued = 0
-}
-
-// workerEnv returns the workers' extra environment: env, after
-// GOMAXPROCS=1 unless GOMAXPROCS is set already. A worker is one of
-// Workers processes sharing the machine's cores; one thread for Go code
-// halves the latency of a call and spends less CPU per call.
-func workerEnv(env []string) []string {
-	if _, ok := os.LookupEnv("GOMAXPROCS"); ok {
-		return env
-	}
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "GOMAXPROCS=") {
-			return env
-		}
-	}
-	return append([]string{"GOMAXPROCS=1"}, env...)
 }
 
 // The process-wide set of live farms, for KillAll.
