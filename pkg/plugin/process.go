@@ -327,4 +327,3 @@ func (p *Process) Stop(grace time.Duration) {
 	})
 	<-p.stopped
 }
-
