@@ -100,7 +100,10 @@ type Config struct {
 	// 0 means never.
 	MaxIdleTime time.Duration
 	// KillTimeout is how long a stopping worker may take to exit before it
-	// is killed with SIGKILL; 0 means 500 ms.
+	// is killed with SIGKILL (its whole process group); 0 means 500 ms. It
+	// is the one bound of stopping: Kill returns within it plus a
+	// twentieth, and the host reads an ended worker's pipes at most that
+	// long for its last lines.
 	KillTimeout time.Duration
 	// StartTimeout bounds a worker's start and handshake; 0 means 10 s.
 	StartTimeout time.Duration

@@ -119,12 +119,16 @@ func New(cfg Config) (*Farm, error) {
 
 // Kill stops the farm at once: every queued and in-flight call returns
 // ErrFarmKilled, every worker is asked to exit and killed after
-// KillTimeout, and no worker process is left when Kill returns (within
-// KillTimeout plus a few milliseconds). Later calls return ErrFarmKilled.
+// KillTimeout, and no worker process, goroutine or descriptor of it is
+// left when Kill returns, within KillTimeout plus a twentieth of it and a
+// few milliseconds (an event listener still busy then gets the last events
+// after Kill returned). Later calls return ErrFarmKilled.
 // Kill is idempotent and safe to call concurrently; every call waits for
 // the first to finish.
 func (f *Farm) Kill() {
 	f.killOnce.Do(func() {
+		// One budget, KillTimeout, for the workers and the event listener.
+		deadline := time.Now().Add(f.cfg.KillTimeout)
 		f.mu.Lock()
 		f.state = farmKilled
 		close(f.killed)
@@ -139,7 +143,7 @@ func (f *Farm) Kill() {
 		f.wg.Wait()
 		_ = os.RemoveAll(f.sockDir)
 		unregister(f)
-		f.ev.close(f.cfg.KillTimeout)
+		f.ev.close(max(time.Until(deadline), 0))
 		f.log.Debug("farm killed")
 		close(f.done)
 	})
