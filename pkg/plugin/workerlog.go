@@ -47,6 +47,9 @@ func (s *stderrLog) run(r io.Reader) {
 			skip = isPrefix
 			continue
 		}
+		if len(line) == 0 {
+			continue
+		}
 		s.tail.add(line)
 		if isPrefix {
 			s.plain(line, "truncated", true)
