@@ -3,7 +3,6 @@ package farm
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -75,7 +74,7 @@ func New(cfg Config) (*Farm, error) {
 		return nil, err
 	}
 	removeStaleSocketDirs()
-	dir, err := os.MkdirTemp("", socketDirPrefix()+"*")
+	dir, err := makeSocketDir()
 	if err != nil {
 		return nil, fmt.Errorf("farm: socket directory: %w", err)
 	}
@@ -141,7 +140,7 @@ func (f *Farm) Kill() {
 		}
 		f.mu.Unlock()
 		f.wg.Wait()
-		_ = os.RemoveAll(f.sockDir)
+		removeSocketDir(f.sockDir)
 		unregister(f)
 		f.ev.close(max(time.Until(deadline), 0))
 		f.log.Debug("farm killed")

@@ -27,9 +27,6 @@ func openFDs(t *testing.T) int {
 func TestKillBoundedAndClean(t *testing.T) {
 	const kt = 300 * time.Millisecond
 	const bound = kt + kt/20 + 80*time.Millisecond
-	// The first New takes the process's host lock, held for its life.
-	newFarm(t, farm.Config{Workers: 1}).Kill()
-
 	fds, goroutines := openFDs(t), goleak.IgnoreCurrent()
 	f, err := farm.New(farm.Config{Path: workerBin, Workers: 2, KillTimeout: kt, Logger: testLogger(t)})
 	if err != nil {

@@ -19,32 +19,59 @@ import (
 //
 // Whether a host is alive is not told by its pid, which may belong to
 // another pid namespace (containers sharing a temporary directory) or to a
-// new process. Each host process holds an exclusive flock on its lock
-// file, $TMPDIR/.workestrator-<pid>-<host>.lock, from its first New to its
-// exit; the kernel releases it when the process ends, however it ends. A
-// cleaner removes a host's directories only when it can take that lock
-// itself, without waiting.
+// new process. While a process has socket directories, it holds an
+// exclusive flock on its lock file, $TMPDIR/.workestrator-<pid>-<host>.lock;
+// the kernel releases it when the process ends, however it ends. A cleaner
+// removes a host's directories only when it can take that lock itself,
+// without waiting.
 
-// hostLock is this process's lock, taken once by the first New.
+// hostLock is this process's lock, held while it has socket directories.
 var hostLock struct {
-	once   sync.Once
+	mu     sync.Mutex
+	dirs   int      // socket directories made and not removed
 	prefix string   // workestrator-<pid>-<host>-
-	file   *os.File // held (flocked) for the life of the process
+	file   *os.File // held (flocked) while dirs > 0
 }
 
-// socketDirPrefix returns the name prefix of this process's socket
-// directories, taking the process's host lock the first time.
-func socketDirPrefix() string {
-	hostLock.once.Do(func() {
+// makeSocketDir makes a new socket directory for a farm, taking the
+// process's host lock first if it has no other.
+func makeSocketDir() (string, error) {
+	hostLock.mu.Lock()
+	defer hostLock.mu.Unlock()
+	if hostLock.dirs == 0 {
 		key, f, err := lockHost(os.TempDir(), os.Getpid())
 		if err != nil {
-			// No lock: the directories are still made, and no cleaner
-			// touches them (their name has no host key).
-			key = strconv.Itoa(os.Getpid()) + "-nolock"
+			return "", err
 		}
 		hostLock.prefix, hostLock.file = "workestrator-"+key+"-", f
-	})
-	return hostLock.prefix
+	}
+	dir, err := os.MkdirTemp("", hostLock.prefix+"*")
+	if err != nil {
+		if hostLock.dirs == 0 {
+			releaseHostLock()
+		}
+		return "", err
+	}
+	hostLock.dirs++
+	return dir, nil
+}
+
+// removeSocketDir removes a directory makeSocketDir made, and releases the
+// host lock with the last one.
+func removeSocketDir(dir string) {
+	hostLock.mu.Lock()
+	defer hostLock.mu.Unlock()
+	_ = os.RemoveAll(dir)
+	if hostLock.dirs--; hostLock.dirs == 0 {
+		releaseHostLock()
+	}
+}
+
+// releaseHostLock removes the lock file, then closes it (which unlocks).
+func releaseHostLock() {
+	_ = os.Remove(hostLock.file.Name())
+	hostLock.file.Close()
+	hostLock.file, hostLock.prefix = nil, ""
 }
 
 // lockHost creates and flocks a lock file for a host of that pid in tmp and
