@@ -123,7 +123,13 @@ type Config struct {
 	OnEvent func(Event)
 
 	// Checksum is a SHA-256 the worker executable must match before every
-	// start; nil means no check.
+	// start; nil means no check. The file is opened once per start, hashed
+	// through that descriptor and executed through it (/proc/self/fd/4 in
+	// the worker, which keeps it open): replacing the file after the check
+	// cannot change what runs. A #! script runs too; its interpreter gets
+	// /proc/self/fd/4 as the script's path (Node.js resolves it to the
+	// real file, so relative requires work; a shell script's $0 is that).
+	// Writing into the very file in place is not guarded against.
 	Checksum []byte
 	// AutoMTLS secures each worker connection with one-off TLS
 	// certificates (about 10 ms more per start).
