@@ -38,16 +38,40 @@ const LogEnv = "WORKESTRATOR_LOG"
 // Config configures a [Farm]. The zero value of every field but Path means
 // the documented default; New never modifies the caller's Config.
 type Config struct {
-	// Path is the worker executable, built with pkg/plugin. Required.
+	// Path is the worker executable, built with pkg/plugin, or a script
+	// with a #! line (a Node.js worker). Required. A relative Path is
+	// relative to Dir when Dir is set, else to the host's working
+	// directory (os/exec's rule with Cmd.Dir); it is never looked up in
+	// PATH. New resolves it once to an absolute path: later changes of the
+	// host's working directory do not move it, and the file that is
+	// checked (Checksum) is the file that runs.
 	Path string
 	// Args are the worker's command-line arguments.
 	Args []string
 	// Env holds extra KEY=VALUE environment entries for the worker; they win
-	// over the host's environment, which the worker inherits. Workers run
-	// with GOMAXPROCS=1 (one of Workers processes per core) unless Env or
-	// the host's environment sets GOMAXPROCS.
+	// over the host's environment.
+	//
+	// By default a worker inherits the host's whole environment (cloud
+	// keys, tokens, database URLs included) and runs as the host's user;
+	// SkipHostEnv and HostEnv narrow what it gets. Workers run with
+	// GOMAXPROCS=1 (one of Workers processes per core) unless Env or the
+	// environment passed from the host sets GOMAXPROCS.
 	Env []string
-	// Dir is the worker's working directory; empty means the host's.
+	// SkipHostEnv, when set, gives the workers none of the host's
+	// environment: only the variables HostEnv names, Env, and what the farm
+	// itself sets (the handshake, the log level, GOMAXPROCS). PATH is not
+	// passed either unless HostEnv names it or Env sets it; a
+	// "#!/usr/bin/env node" script then finds node only in /bin:/usr/bin.
+	SkipHostEnv bool
+	// HostEnv names the host variables a worker gets even with
+	// SkipHostEnv, e.g. "PATH", "HOME", "LANG", "LC_*": a name ending in
+	// '*' passes every variable with that prefix. Without SkipHostEnv it
+	// has no effect (everything passes).
+	HostEnv []string
+	// Dir is the worker's working directory; empty means the host's. A
+	// relative Dir is relative to the host's working directory when New
+	// runs; a Dir that does not exist makes the start fail with an error
+	// naming Dir.
 	Dir string
 
 	// Workers is the number of worker processes; 0 means runtime.NumCPU(),
@@ -83,7 +107,10 @@ type Config struct {
 	// 0 means never.
 	MaxIdleTime time.Duration
 	// KillTimeout is how long a stopping worker may take to exit before it
-	// is killed with SIGKILL; 0 means 500 ms.
+	// is killed with SIGKILL (its whole process group); 0 means 500 ms. It
+	// is the one bound of stopping: Kill returns within it plus a
+	// twentieth, and the host reads an ended worker's pipes at most that
+	// long for its last lines.
 	KillTimeout time.Duration
 	// StartTimeout bounds a worker's start and handshake; 0 means 10 s.
 	StartTimeout time.Duration
@@ -103,7 +130,13 @@ type Config struct {
 	OnEvent func(Event)
 
 	// Checksum is a SHA-256 the worker executable must match before every
-	// start; nil means no check.
+	// start; nil means no check. The file is opened once per start, hashed
+	// through that descriptor and executed through it (/proc/self/fd/4 in
+	// the worker, which keeps it open): replacing the file after the check
+	// cannot change what runs. A #! script runs too; its interpreter gets
+	// /proc/self/fd/4 as the script's path (Node.js resolves it to the
+	// real file, so relative requires work; a shell script's $0 is that).
+	// Writing into the very file in place is not guarded against.
 	Checksum []byte
 	// AutoMTLS secures each worker connection with one-off TLS
 	// certificates (about 10 ms more per start).
@@ -149,6 +182,12 @@ func (c Config) withDefaults() (Config, error) {
 	case c.Serializer != nil && c.Serializer.Name() == "":
 		return c, bad("Serializer", fmt.Sprintf("%T", c.Serializer), "has an empty name")
 	}
+	for i, n := range c.HostEnv {
+		base := strings.TrimSuffix(n, "*")
+		if base == "" && n != "*" || strings.ContainsAny(base, "=*\x00") {
+			return c, bad(fmt.Sprintf("HostEnv[%d]", i), fmt.Sprintf("%q", n), "must be a variable name, or a prefix ending in '*'")
+		}
+	}
 	for i, kv := range c.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return c, bad(fmt.Sprintf("Env[%d]", i), fmt.Sprintf("%q", kv), "must be KEY=VALUE")
@@ -181,7 +220,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = defaultLogger()
 	}
+	c.Path, c.Dir = resolvePath(c.Path, c.Dir)
 	c.Args = append([]string(nil), c.Args...)
+	c.HostEnv = append([]string(nil), c.HostEnv...)
 	c.Env = append([]string(nil), c.Env...)
 	return c, nil
 }

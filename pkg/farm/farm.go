@@ -2,14 +2,8 @@ package farm
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -80,7 +74,7 @@ func New(cfg Config) (*Farm, error) {
 		return nil, err
 	}
 	removeStaleSocketDirs()
-	dir, err := os.MkdirTemp("", socketDirPrefix()+"*")
+	dir, err := makeSocketDir()
 	if err != nil {
 		return nil, fmt.Errorf("farm: socket directory: %w", err)
 	}
@@ -94,7 +88,7 @@ func New(cfg Config) (*Farm, error) {
 		drained: make(chan struct{}),
 		backoff: make(map[*call]struct{}),
 	}
-	f.workerEnv = workerEnv(c.Env)
+	f.workerEnv = workerEnv(c)
 	f.ev = newEmitter(c.OnEvent, c.Logger)
 	f.slots = make([]*slot, c.Workers)
 	for i := range f.slots {
@@ -111,12 +105,16 @@ func New(cfg Config) (*Farm, error) {
 
 // Kill stops the farm at once: every queued and in-flight call returns
 // ErrFarmKilled, every worker is asked to exit and killed after
-// KillTimeout, and no worker process is left when Kill returns (within
-// KillTimeout plus a few milliseconds). Later calls return ErrFarmKilled.
+// KillTimeout, and no worker process, goroutine or descriptor of it is
+// left when Kill returns, within KillTimeout plus a twentieth of it and a
+// few milliseconds (an event listener still busy then gets the last events
+// after Kill returned). Later calls return ErrFarmKilled.
 // Kill is idempotent and safe to call concurrently; every call waits for
 // the first to finish.
 func (f *Farm) Kill() {
 	f.killOnce.Do(func() {
+		// One budget, KillTimeout, for the workers and the event listener.
+		deadline := time.Now().Add(f.cfg.KillTimeout)
 		f.mu.Lock()
 		f.state = farmKilled
 		close(f.killed)
@@ -129,9 +127,9 @@ func (f *Farm) Kill() {
 		}
 		f.mu.Unlock()
 		f.wg.Wait()
-		_ = os.RemoveAll(f.sockDir)
+		removeSocketDir(f.sockDir)
 		unregister(f)
-		f.ev.close(f.cfg.KillTimeout)
+		f.ev.close(max(time.Until(deadline), 0))
 		f.log.Debug("farm killed")
 		close(f.done)
 	})
@@ -196,22 +194,6 @@ func (f *Farm) failAllLocked(err error) {
 	f.queued = 0
 }
 
-// workerEnv returns the workers' extra environment: env, after
-// GOMAXPROCS=1 unless GOMAXPROCS is set already. A worker is one of
-// Workers processes sharing the machine's cores; one thread for Go code
-// halves the latency of a call and spends less CPU per call.
-func workerEnv(env []string) []string {
-	if _, ok := os.LookupEnv("GOMAXPROCS"); ok {
-		return env
-	}
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "GOMAXPROCS=") {
-			return env
-		}
-	}
-	return append([]string{"GOMAXPROCS=1"}, env...)
-}
-
 // The process-wide set of live farms, for KillAll.
 var (
 	farmsMu sync.Mutex
@@ -244,23 +226,4 @@ func KillAll() {
 		wg.Go(f.Kill)
 	}
 	wg.Wait()
-}
-
-// Socket directories are named workestrator-<host pid>-<random>; those of
-// hosts that no longer run are removed by the next New.
-func socketDirPrefix() string { return "workestrator-" + strconv.Itoa(os.Getpid()) + "-" }
-
-func removeStaleSocketDirs() {
-	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "workestrator-*-*"))
-	for _, m := range matches {
-		rest := strings.TrimPrefix(filepath.Base(m), "workestrator-")
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_ = os.RemoveAll(m)
-		}
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/workestrator/workestrator/pkg/plugin"
@@ -86,14 +85,14 @@ type slot struct {
 	wake  chan struct{}
 
 	// Guarded by the farm's lock.
-	cur         *worker   // the worker taking calls, nil while starting
-	standby     *worker   // started early to replace cur at its TTL
-	wantStandby bool      // cur nears its TTL: start its replacement
-	old         []*worker // retiring workers finishing their calls
-	pinned      deque[*call]
-	startingPID int // pid of a process being started, 0 if none
-	failures    int // consecutive failed starts or early deaths
-	restarts    int
+	cur          *worker   // the worker taking calls, nil while starting
+	standby      *worker   // started early to replace cur at its TTL
+	wantStandby  bool      // cur nears its TTL: start its replacement
+	old          []*worker // retiring workers finishing their calls
+	pinned       deque[*call]
+	startingKill func() // kills the process being started; nil if none
+	failures     int    // consecutive failed starts or early deaths
+	restarts     int
 }
 
 func (s *slot) wakeup() {
@@ -134,9 +133,8 @@ func (s *slot) promoteLocked() {
 // killStarting kills a process being started, so that Kill need not wait
 // for its handshake.
 func (s *slot) killStarting() {
-	if s.startingPID > 0 {
-		_ = syscall.Kill(-s.startingPID, syscall.SIGKILL)
-		_ = syscall.Kill(s.startingPID, syscall.SIGKILL)
+	if s.startingKill != nil {
+		s.startingKill()
 	}
 }
 
@@ -216,11 +214,13 @@ func (s *slot) start() error {
 		AutoMTLS:     f.cfg.AutoMTLS,
 		MaxMessage:   f.cfg.MaxMessageSize,
 		KillTimeout:  f.cfg.KillTimeout,
-		OnStart: func(pid int) bool {
+		SkipHostEnv:  f.cfg.SkipHostEnv,
+		HostEnv:      f.cfg.HostEnv,
+		OnStart: func(pid int, kill func()) bool {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			w.pid = pid
-			s.startingPID = pid
+			s.startingKill = kill
 			f.st.started++
 			f.emitLocked(Event{Type: EventFork, worker: w})
 			return f.state != farmKilled
@@ -233,7 +233,7 @@ func (s *slot) start() error {
 		}
 	}
 	f.mu.Lock()
-	s.startingPID = 0
+	s.startingKill = nil
 	if err != nil && f.state == farmKilled {
 		// Kill interrupted the start: not a failure of the worker.
 		if w.pid > 0 {

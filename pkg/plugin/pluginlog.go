@@ -10,11 +10,14 @@ import (
 // debug go-plugin's warnings that a worker's stdio service is unavailable:
 // go-plugin prints them when a worker dies, or is stopped on purpose, in
 // the instant between its handshake and its stdio stream, and the farm
-// reports a worker's death itself.
+// reports a worker's death itself. It demotes too the warning that a
+// plugin "failed to exit gracefully": go-plugin's Kill runs once Stop has
+// ended the process, and after a failed start it has no connection to
+// close gracefully.
 type quietStdio struct{ hclog.Logger }
 
 func (l quietStdio) quiet(level hclog.Level, msg string) hclog.Level {
-	if level == hclog.Warn && strings.HasPrefix(msg, "stdio service") {
+	if level == hclog.Warn && (strings.HasPrefix(msg, "stdio service") || msg == "plugin failed to exit gracefully") {
 		return hclog.Debug
 	}
 	return level

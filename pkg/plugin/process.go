@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,13 +27,28 @@ var ErrProtocolVersion = errors.New("incompatible worker protocol version")
 
 // LaunchConfig says how to start one worker process.
 type LaunchConfig struct {
-	// Path of the worker executable.
+	// Path of the worker executable. A relative Path is relative to Dir
+	// when Dir is set, else to the host's working directory (os/exec's
+	// rule with Cmd.Dir); it is never looked up in PATH. Launch resolves
+	// it once to an absolute path: the file it checks is the file it runs.
 	Path string
-	// Args, Env and Dir are the command's arguments, extra environment
-	// (KEY=VALUE, winning over the host's) and working directory.
+	// Args are the command's arguments.
 	Args []string
-	Env  []string
-	Dir  string
+	// Env holds extra KEY=VALUE entries for the worker's environment; they
+	// win over the host's. By default the worker inherits the host's whole
+	// environment (see SkipHostEnv).
+	Env []string
+	// SkipHostEnv, when set, gives the worker none of the host's
+	// environment: only the host variables HostEnv names, Env, and the
+	// variables of the handshake.
+	SkipHostEnv bool
+	// HostEnv names the host variables passed with SkipHostEnv; a name
+	// ending in '*' matches every variable with that prefix.
+	HostEnv []string
+	// Dir is the worker's working directory; empty means the host's. A
+	// relative Dir is relative to the host's working directory; a Dir that
+	// does not exist is an error naming Dir.
+	Dir string
 	// Name names the worker in logs, e.g. "worker-2".
 	Name string
 	// Logger receives go-plugin's logs and the worker's re-logged lines.
@@ -48,6 +61,10 @@ type LaunchConfig struct {
 	// StartTimeout bounds the start and the handshake.
 	StartTimeout time.Duration
 	// Checksum is the SHA-256 the executable must match before the start.
+	// The file is opened once, hashed through that descriptor, and the
+	// worker execs the same descriptor (/proc/self/fd/4; a script's
+	// interpreter reads it there): replacing the file after the check
+	// cannot change what runs.
 	Checksum []byte
 	// AutoMTLS secures the connection with one-off certificates. The data
 	// plane then uses the gRPC stream (TLS), not the worker's socket.
@@ -57,16 +74,30 @@ type LaunchConfig struct {
 	// in the host's environment.
 	GRPCStream bool
 	// KillTimeout tells the worker how long its shutdown may take; past it,
-	// a worker whose host died exits on its own.
+	// a worker whose host died exits on its own. It also bounds the waits
+	// of the host for a process that ended: for its pipes to be read to
+	// their end, and after a failed start for its exit (a tenth of it).
+	// 0 means 500 ms.
 	KillTimeout time.Duration
 	// MaxMessage is the largest arguments or result of a call, in bytes;
 	// zero means 256 MiB. It bounds every frame of the data plane too.
 	MaxMessage int
-	// OnStart, when set, is called with the pid as soon as the process
-	// started; if it returns false the process is killed at once.
-	OnStart func(pid int) bool
+	// OnStart, when set, is called as soon as the process started, with
+	// its pid and a function that SIGKILLs it and its process group; kill
+	// never blocks and is safe to call at any time, from any goroutine,
+	// even once the process has ended. If OnStart returns false the
+	// process is killed at once.
+	OnStart func(pid int, kill func()) bool
 	// OnResponses receives each batch of responses from the receive loop.
 	OnResponses func([]Response)
+}
+
+// killTimeout is KillTimeout or its default.
+func (c *LaunchConfig) killTimeout() time.Duration {
+	if c.KillTimeout > 0 {
+		return c.KillTimeout
+	}
+	return 500 * time.Millisecond
 }
 
 // Process is one running worker process and its connection.
@@ -79,8 +110,6 @@ type Process struct {
 	info   *Info
 	stderr *tail
 
-	handshook bool // go-plugin connected: its Kill has state to release
-
 	stopOnce sync.Once
 	stopped  chan struct{}
 }
@@ -88,11 +117,16 @@ type Process struct {
 // Launch starts a worker process, completes the handshake, checks the
 // protocol version with Describe and opens the data plane (the worker's
 // socket when it offers one, else the gRPC stream). On error
-// no process is left behind.
+// no process is left behind, and nothing of it: goroutines, descriptors.
 func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
-	if err := checkExecutable(cfg.Path); err != nil {
+	if err := checkHostEnv(cfg.HostEnv); err != nil {
 		return nil, err
 	}
+	exe, err := openExecutable(cfg.Path, cfg.Dir, cfg.Checksum)
+	if err != nil {
+		return nil, err
+	}
+	defer exe.close()
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
@@ -100,8 +134,8 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 		cfg.StartTimeout = 10 * time.Second
 	}
 	p := &Process{cfg: cfg, stderr: &tail{}, stopped: make(chan struct{})}
-	p.run = &procRunner{cfg: &p.cfg}
 	log := cfg.Logger
+	p.run = &procRunner{cfg: &p.cfg, exe: exe, stderr: &stderrLog{log: log.Named(cfg.Name), tail: p.stderr}}
 	p.client = goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         PluginSet(),
@@ -113,7 +147,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 		StartTimeout:     cfg.StartTimeout,
 		UnixSocketConfig: &goplugin.UnixSocketConfig{TempDir: cfg.SocketDir},
 		AutoMTLS:         cfg.AutoMTLS,
-		Stderr:           p.stderr,
+		SkipHostEnv:      cfg.SkipHostEnv,
 		SyncStdout:       &lineLogger{log: log.Named(cfg.Name), stream: "stdout"},
 		SyncStderr:       &lineLogger{log: log.Named(cfg.Name), stream: "stderr"},
 		GRPCDialOptions:  grpcDialOptions(cfg.MaxMessage),
@@ -124,7 +158,6 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 		p.abort()
 		return nil, serr
 	}
-	p.handshook = true
 	raw, err := rpc.Dispense(PluginName)
 	if err != nil {
 		p.abort()
@@ -178,48 +211,21 @@ func (p *Process) openDataPlane(ctx context.Context, wc workerpb.WorkerClient, i
 	return openStream(wc)
 }
 
-func checkExecutable(path string) error {
-	if path == "" {
-		return errors.New("worker path is empty")
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("worker binary: %w", err)
-	}
-	if st.IsDir() {
-		return fmt.Errorf("worker binary %s is a directory", path)
-	}
-	if st.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("worker binary %s is not executable (mode %s)", path, st.Mode().Perm())
-	}
-	return nil
-}
-
 // startError explains a failed start, with the last lines the program
-// wrote on stderr.
+// wrote on stderr. Text that came from the program is escaped.
 func (p *Process) startError(err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "Incompatible API version"), strings.Contains(msg, "incompatible API version"):
-		err = fmt.Errorf("%w: %v", ErrProtocolVersion, err)
-	case errors.Is(err, ErrChecksumMismatch):
-	case p.exitedSoon():
+		err = fmt.Errorf("%w: %s", ErrProtocolVersion, escape(msg))
+	case p.exitedAlone():
 		err = fmt.Errorf("%w: it exited with %v before the handshake", ErrNotWorker, p.run.status)
-		// Its last words are on stderr: let go-plugin copy them first.
-		if p.run.stderrDone != nil {
-			t := time.NewTimer(500 * time.Millisecond)
-			select {
-			case <-p.run.stderrDone:
-			case <-t.C:
-			}
-			t.Stop()
-		}
 	case strings.Contains(msg, "Unrecognized remote plugin message"),
 		strings.Contains(msg, "exited before we could connect"),
 		strings.Contains(msg, "timeout while waiting for plugin to start"),
 		strings.Contains(msg, "core API version"):
 		first, _, _ := strings.Cut(msg, "\n")
-		err = fmt.Errorf("%w: %s", ErrNotWorker, first)
+		err = fmt.Errorf("%w: %s", ErrNotWorker, escape(first))
 	}
 	if t := p.stderr.String(); t != "" {
 		return fmt.Errorf("worker %s: %w; its stderr ends with:\n%s", p.cfg.Path, err, t)
@@ -227,20 +233,31 @@ func (p *Process) startError(err error) error {
 	return fmt.Errorf("worker %s: %w", p.cfg.Path, err)
 }
 
-// exitedSoon reports whether a process that failed its start has exited on
-// its own, waiting a little for the exit to be seen.
-func (p *Process) exitedSoon() bool {
-	if p.run.exited == nil || p.run.pid == 0 {
+// exitedAlone reports whether a process that failed its start ended on its
+// own, waiting a tenth of KillTimeout for its end; then it waits, at most
+// KillTimeout, for its stderr to be read to its end: its last words.
+func (p *Process) exitedAlone() bool {
+	r := p.run
+	if !r.started() {
 		return false
 	}
-	t := time.NewTimer(50 * time.Millisecond)
+	kt := p.cfg.killTimeout()
+	t := time.NewTimer(kt / 10)
 	defer t.Stop()
 	select {
-	case <-p.run.exited:
-		return p.run.status.Signal != "killed"
+	case <-r.exited:
 	case <-t.C:
 		return false
 	}
+	if r.status.Signal == "killed" {
+		return false
+	}
+	t.Reset(kt)
+	select {
+	case <-r.stderrDone:
+	case <-t.C:
+	}
+	return true
 }
 
 // abort kills a process whose start failed and cleans up after it.
@@ -266,21 +283,26 @@ func (p *Process) ExitStatus() ExitStatus {
 	return p.run.status
 }
 
-// Stop asks the worker to exit (lifeline closed, SIGTERM), waits up to grace,
-// then kills its process group with SIGKILL. It returns once the process is
-// gone and every resource of it released; it never hangs on a frozen worker
-// or on a grandchild that holds the worker's pipes. Safe to call more than
-// once and concurrently: later calls wait for the first.
+// Stop asks the worker to exit (lifeline closed, SIGTERM), waits up to
+// grace, then SIGKILLs its process group. Then it reads what is left in
+// the worker's pipes until grace is spent (at least grace/20 past the
+// exit): a process outside the group may hold them open forever. It
+// returns within grace + grace/20 plus the few milliseconds a SIGKILLed
+// process takes to end, with the process gone and every resource of it
+// released: goroutines, descriptors, socket directory. It never hangs on a
+// frozen worker or on a grandchild that holds the worker's pipes. Call it
+// even for a process that exited on its own. Safe to call more than once
+// and concurrently: later calls wait for the first.
 func (p *Process) Stop(grace time.Duration) {
 	p.stopOnce.Do(func() {
 		defer close(p.stopped)
 		r := p.run
-		if r.exited != nil && r.pid > 0 {
+		deadline := time.Now().Add(grace)
+		if r.started() {
 			select {
 			case <-r.exited:
 			default:
-				r.lifeline.Close()
-				_ = syscall.Kill(r.pid, syscall.SIGTERM)
+				r.terminate()
 				t := time.NewTimer(grace)
 				select {
 				case <-r.exited:
@@ -288,77 +310,22 @@ func (p *Process) Stop(grace time.Duration) {
 				}
 				t.Stop()
 			}
-			// SIGKILL the group: the worker if it is still there, and any
-			// child it left behind.
-			_ = r.Kill(context.Background())
+			r.kill()
 			<-r.exited
+			if least := time.Now().Add(grace / 20); least.After(deadline) {
+				deadline = least
+			}
+			r.release(deadline)
 		}
 		if p.conn != nil {
 			p.conn.Close()
 		}
-		// The process is gone: go-plugin's Kill only releases its own
-		// goroutines and the socket directory now. After a failed start
-		// go-plugin has released them itself.
-		if p.handshook {
-			p.client.Kill()
-		}
+		// The process is gone and its pipes closed: go-plugin's Kill only
+		// waits for its own goroutines and removes the socket directory.
+		p.client.Kill()
 		if r.sockDir != "" {
 			_ = os.RemoveAll(r.sockDir)
 		}
 	})
 	<-p.stopped
-}
-
-// lineLogger re-logs what a worker writes on its redirected stdout or
-// stderr, line by line, at info level. A line longer than maxLogLine is
-// cut there; the rest of it is dropped.
-type lineLogger struct {
-	log    hclog.Logger
-	stream string
-	mu     sync.Mutex
-	part   []byte
-	skip   bool // dropping the rest of a line that was too long
-}
-
-// maxLogLine is the longest line of a worker's output that is re-logged.
-const maxLogLine = 64 << 10
-
-func (l *lineLogger) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := len(b)
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			if !l.skip {
-				l.add(b)
-			}
-			break
-		}
-		if !l.skip {
-			l.add(b[:i])
-			if !l.skip {
-				l.log.Info(string(l.part), "stream", l.stream)
-			}
-		}
-		l.part = l.part[:0]
-		l.skip = false
-		b = b[i+1:]
-	}
-	if len(l.part) == 0 && cap(l.part) > maxLogLine {
-		l.part = nil
-	}
-	return n, nil
-}
-
-// add appends to the current line, or logs it cut if it gets too long.
-func (l *lineLogger) add(b []byte) {
-	if room := maxLogLine - len(l.part); len(b) > room {
-		l.part = append(l.part, b[:room]...)
-		l.log.Info(string(l.part), "stream", l.stream, "truncated", true)
-		l.part = l.part[:0]
-		l.skip = true
-		return
-	}
-	l.part = append(l.part, b...)
 }

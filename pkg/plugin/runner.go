@@ -1,26 +1,19 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-plugin/runner"
+	"golang.org/x/sys/unix"
 )
-
-// ErrChecksumMismatch: the worker binary does not match the configured
-// SHA-256 checksum; it was not started.
-var ErrChecksumMismatch = errors.New("worker binary checksum mismatch")
 
 // ExitStatus says how a worker process ended.
 type ExitStatus struct {
@@ -41,49 +34,78 @@ func (s ExitStatus) String() string {
 
 // procRunner is the go-plugin runner of one worker process. It owns the
 // process: its own pipes (so that a grandchild holding them cannot block the
-// wait), a process group (so that stopping takes the grandchildren too) and
-// the lifeline pipe the worker watches.
+// wait), a process group (so that stopping takes the grandchildren too),
+// the lifeline pipe the worker watches, and the reading of its stderr.
+//
+// Signals go through the *os.Process (a pidfd), except the SIGKILL of the
+// process group, which is sent only while the worker is known not to be
+// reaped: its pid, which is the group's id, cannot be anyone else's then.
 type procRunner struct {
 	cfg      *LaunchConfig
+	exe      *executable
 	cmd      *exec.Cmd
 	stdoutR  *os.File
 	stderrR  *os.File
 	lifeline *os.File // host's write end; closing it asks the worker to exit
 	sockDir  string
+	stderr   *stderrLog
 
-	exited chan struct{}
+	exited chan struct{} // closed once the process is reaped
 	status ExitStatus
 	pid    int
 
-	closePipes sync.Once
-	stderrDone chan struct{} // closed when stderr has been read to its end
+	mu     sync.Mutex
+	reaped bool // the pid may belong to another process now
+
+	stdoutDone chan struct{} // closed when go-plugin read stdout to its end
+	stderrDone chan struct{} // closed when stderr was read to its end
+	hurry      chan struct{} // closed by Stop: end the drain of the pipes now
+	hurryOnce  sync.Once
+	released   chan struct{} // closed when the pipes are closed and read
 }
 
 // eofReader closes done when a read fails (EOF or closed pipe).
 type eofReader struct {
-	io.ReadCloser
+	io.Reader
 	done chan struct{}
 	once sync.Once
 }
 
 func (e *eofReader) Read(p []byte) (int, error) {
-	n, err := e.ReadCloser.Read(p)
+	n, err := e.Reader.Read(p)
 	if err != nil {
 		e.once.Do(func() { close(e.done) })
 	}
 	return n, err
 }
 
+// doneReader is what go-plugin reads as the worker's stderr: nothing, and
+// EOF once the runner has read the real stderr to its end.
+type doneReader struct{ done <-chan struct{} }
+
+func (d doneReader) Read([]byte) (int, error) {
+	<-d.done
+	return 0, io.EOF
+}
+
+func (d doneReader) Close() error { return nil }
+
 var _ runner.Runner = (*procRunner)(nil)
 
 // prepare builds the command from the launch config and go-plugin's spec
 // (environment with the handshake variables).
 func (r *procRunner) prepare(spec *exec.Cmd, sockDir string) (runner.Runner, error) {
-	cmd := exec.Command(r.cfg.Path, r.cfg.Args...)
-	cmd.Dir = r.cfg.Dir
-	// go-plugin's spec holds the host environment and its own variables;
-	// the configured ones come last so that they win.
-	cmd.Env = append(append(spec.Env, r.cfg.Env...), EnvLifelineFD+"=3")
+	cmd := exec.Command(r.exe.path, r.cfg.Args...)
+	cmd.Path = r.exe.execPath()
+	cmd.Dir = r.exe.dir
+	// go-plugin's spec holds the host environment (unless SkipHostEnv)
+	// and its own variables; the configured ones come last so that they
+	// win.
+	env := spec.Env
+	if r.cfg.SkipHostEnv {
+		env = append(allowedHostEnv(r.cfg.HostEnv), env...)
+	}
+	cmd.Env = append(append(env, r.cfg.Env...), EnvLifelineFD+"=3")
 	if r.cfg.LogLevel != "" {
 		cmd.Env = append(cmd.Env, EnvLogLevel+"="+r.cfg.LogLevel)
 	}
@@ -100,16 +122,18 @@ func (r *procRunner) prepare(spec *exec.Cmd, sockDir string) (runner.Runner, err
 	r.cmd = cmd
 	r.sockDir = sockDir
 	r.exited = make(chan struct{})
+	r.stdoutDone = make(chan struct{})
 	r.stderrDone = make(chan struct{})
+	r.hurry = make(chan struct{})
+	r.released = make(chan struct{})
 	return r, nil
 }
 
+// started reports whether the process was started.
+func (r *procRunner) started() bool { return r.pid > 0 }
+
 func (r *procRunner) Start(context.Context) error {
-	if len(r.cfg.Checksum) > 0 {
-		if err := verifyChecksum(r.cfg.Path, r.cfg.Checksum); err != nil {
-			return err
-		}
-	}
+	defer r.exe.close() // the worker has its own descriptor now
 	var files []*os.File
 	pipe := func() (*os.File, *os.File, error) {
 		rd, wr, err := os.Pipe()
@@ -138,25 +162,53 @@ func (r *procRunner) Start(context.Context) error {
 	}
 	r.cmd.Stdout, r.cmd.Stderr = stdoutW, stderrW
 	r.cmd.ExtraFiles = []*os.File{lifeR}
+	if r.exe.file != nil {
+		r.cmd.ExtraFiles = append(r.cmd.ExtraFiles, r.exe.file) // fd exeFD
+	}
 	if err := r.cmd.Start(); err != nil {
-		return fail(fmt.Errorf("start worker %s: %w", r.cfg.Path, err))
+		return fail(fmt.Errorf("start worker %s: %w", r.exe.path, err))
 	}
 	stdoutW.Close()
 	stderrW.Close()
 	lifeR.Close()
 	r.stdoutR, r.stderrR, r.lifeline = stdoutR, stderrR, lifeW
 	r.pid = r.cmd.Process.Pid
-	go r.wait()
-	if r.cfg.OnStart != nil && !r.cfg.OnStart(r.pid) {
-		_ = r.Kill(context.Background())
+	go r.readStderr()
+	go r.reap()
+	if r.cfg.OnStart != nil && !r.cfg.OnStart(r.pid, r.kill) {
+		r.kill()
 	}
 	return nil
 }
 
-// wait reaps the process, records how it ended, and closes the read ends of
-// its pipes shortly after, so that go-plugin's readers end even when a
-// grandchild still holds the write ends.
-func (r *procRunner) wait() {
+// readStderr re-logs the worker's stderr until its end or until the pipe
+// is closed.
+func (r *procRunner) readStderr() {
+	defer close(r.stderrDone)
+	r.stderr.run(r.stderrR)
+}
+
+// reap waits for the process to end without reaping it, SIGKILLs its
+// process group (what it left behind) while its pid is still its own,
+// reaps it, then lets the pipes drain: until both reach their end, Stop
+// hurries it, or KillTimeout passes (a process outside the group may hold
+// them forever); then it closes them.
+func (r *procRunner) reap() {
+	var info unix.Siginfo
+	var err error
+	for {
+		err = unix.Waitid(unix.P_PID, r.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	r.mu.Lock()
+	if err == nil {
+		// A zombie now: its pid and its group's id are not reusable yet.
+		_ = syscall.Kill(-r.pid, syscall.SIGKILL)
+	}
+	r.reaped = true
+	r.mu.Unlock()
 	_ = r.cmd.Wait()
 	st := r.cmd.ProcessState
 	r.status = ExitStatus{Code: st.ExitCode()}
@@ -165,14 +217,53 @@ func (r *procRunner) wait() {
 	}
 	r.lifeline.Close()
 	close(r.exited)
-	// Let the readers drain what the process wrote before it ended.
-	t := time.NewTimer(100 * time.Millisecond)
+
+	t := time.NewTimer(r.cfg.killTimeout())
 	defer t.Stop()
-	<-t.C
-	r.closePipes.Do(func() {
-		r.stdoutR.Close()
-		r.stderrR.Close()
-	})
+	for _, done := range []chan struct{}{r.stderrDone, r.stdoutDone} {
+		select {
+		case <-done:
+		case <-r.hurry:
+		case <-t.C:
+		}
+	}
+	r.stdoutR.Close()
+	r.stderrR.Close()
+	<-r.stderrDone
+	close(r.released)
+}
+
+// kill SIGKILLs the worker's process group and the worker, unless it was
+// reaped already (its group was killed then). It never blocks for long and
+// is safe to call at any time, from any goroutine.
+func (r *procRunner) kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reaped || r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-r.pid, syscall.SIGKILL)
+	_ = r.cmd.Process.Kill() // through the pidfd: in case it left its group
+}
+
+// terminate asks the worker to exit: the lifeline closes, SIGTERM.
+func (r *procRunner) terminate() {
+	r.lifeline.Close()
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// release ends the drain of the pipes by deadline at the latest, and
+// returns once the pipes are closed and the stderr reader has ended.
+func (r *procRunner) release(deadline time.Time) {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-r.released:
+		return
+	case <-t.C:
+	}
+	r.hurryOnce.Do(func() { close(r.hurry) })
+	<-r.released
 }
 
 // Wait waits for the process to end. It returns nil whatever the exit
@@ -184,19 +275,16 @@ func (r *procRunner) Wait(context.Context) error {
 
 // Kill sends SIGKILL to the worker's process group.
 func (r *procRunner) Kill(context.Context) error {
-	if r.pid > 0 {
-		_ = syscall.Kill(-r.pid, syscall.SIGKILL)
-		_ = syscall.Kill(r.pid, syscall.SIGKILL)
-	}
+	r.kill()
 	return nil
 }
 
-func (r *procRunner) Stdout() io.ReadCloser { return r.stdoutR }
-func (r *procRunner) Stderr() io.ReadCloser {
-	return &eofReader{ReadCloser: r.stderrR, done: r.stderrDone}
+func (r *procRunner) Stdout() io.ReadCloser {
+	return io.NopCloser(&eofReader{Reader: r.stdoutR, done: r.stdoutDone})
 }
-func (r *procRunner) Name() string { return r.cfg.Name }
-func (r *procRunner) ID() string   { return strconv.Itoa(r.pid) }
+func (r *procRunner) Stderr() io.ReadCloser { return doneReader{r.stderrDone} }
+func (r *procRunner) Name() string          { return r.cfg.Name }
+func (r *procRunner) ID() string            { return strconv.Itoa(r.pid) }
 
 func (r *procRunner) Diagnose(context.Context) string {
 	return "the file is not a Workestrator worker, or it failed before the handshake"
@@ -204,57 +292,3 @@ func (r *procRunner) Diagnose(context.Context) string {
 
 func (r *procRunner) PluginToHost(n, a string) (string, string, error) { return n, a, nil }
 func (r *procRunner) HostToPlugin(n, a string) (string, string, error) { return n, a, nil }
-
-func verifyChecksum(path string, want []byte) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return err
-	}
-	if got := h.Sum(nil); !bytes.Equal(got, want) {
-		return fmt.Errorf("%w: %s has sha256 %x, want %x", ErrChecksumMismatch, path, got, want)
-	}
-	return nil
-}
-
-// tail keeps the last lines a worker wrote on stderr, for start errors.
-type tail struct {
-	mu    sync.Mutex
-	lines []string
-	part  []byte
-}
-
-const tailLines = 8
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.part = append(t.part, p...)
-	for {
-		i := bytes.IndexByte(t.part, '\n')
-		if i < 0 {
-			break
-		}
-		if line := strings.TrimSpace(string(t.part[:i])); line != "" {
-			t.lines = append(t.lines, line)
-			if len(t.lines) > tailLines {
-				t.lines = t.lines[1:]
-			}
-		}
-		t.part = t.part[i+1:]
-	}
-	if len(t.part) > 4096 {
-		t.part = t.part[:0]
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.Join(t.lines, "\n")
-}

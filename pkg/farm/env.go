@@ -1,0 +1,60 @@
+package farm
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// resolvePath makes dir absolute (relative to the host's working
+// directory) and path absolute (relative to dir when set, else to the
+// host's working directory), once, as Config.Path says. What cannot be
+// resolved is left as it is, for the start to report.
+func resolvePath(path, dir string) (string, string) {
+	if dir != "" {
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+	}
+	if path == "" || filepath.IsAbs(path) {
+		return path, dir
+	}
+	base := dir
+	if base == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return path, dir
+		}
+		base = wd
+	}
+	return filepath.Join(base, path), dir
+}
+
+// workerEnv returns the workers' extra environment: c.Env, after
+// GOMAXPROCS=1 unless GOMAXPROCS is set already, by c.Env or by the host
+// environment the workers get (with SkipHostEnv, only if HostEnv passes
+// it). A worker is one of Workers processes sharing the machine's cores;
+// one thread for Go code halves the latency of a call and spends less CPU
+// per call.
+func workerEnv(c Config) []string {
+	if _, ok := os.LookupEnv("GOMAXPROCS"); ok && (!c.SkipHostEnv || hostEnvPasses(c.HostEnv, "GOMAXPROCS")) {
+		return c.Env
+	}
+	for _, kv := range c.Env {
+		if strings.HasPrefix(kv, "GOMAXPROCS=") {
+			return c.Env
+		}
+	}
+	return append([]string{"GOMAXPROCS=1"}, c.Env...)
+}
+
+// hostEnvPasses reports whether one of names (a trailing '*' matches a
+// prefix) passes the host variable key.
+func hostEnvPasses(names []string, key string) bool {
+	for _, n := range names {
+		if p, ok := strings.CutSuffix(n, "*"); ok && strings.HasPrefix(key, p) || n == key {
+			return true
+		}
+	}
+	return false
+}

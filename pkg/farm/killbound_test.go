@@ -1,0 +1,81 @@
+package farm_test
+
+import (
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/pkg/farm"
+)
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
+}
+
+// Kill returns within KillTimeout and a small margin for a worker that
+// ignores SIGTERM and one that is frozen, and leaves nothing behind: no
+// process, goroutine or descriptor.
+func TestKillBoundedAndClean(t *testing.T) {
+	const kt = 300 * time.Millisecond
+	const bound = kt + kt/20 + 80*time.Millisecond
+	fds, goroutines := openFDs(t), goleak.IgnoreCurrent()
+	f, err := farm.New(farm.Config{Path: workerBin, Workers: 2, KillTimeout: kt, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.BroadcastMethod(ctx(t), "stubborn"); err != nil {
+		t.Fatal(err)
+	}
+	pids := workerPIDs(f)
+	if err := syscall.Kill(pids[1], syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	f.Kill()
+	if d := time.Since(start); d > bound {
+		t.Errorf("Kill took %v with KillTimeout %v, want at most %v", d, kt, bound)
+	}
+	for _, pid := range pids {
+		if testutil.Alive(pid) {
+			t.Errorf("worker %d alive after Kill", pid)
+		}
+	}
+	if n := openFDs(t); n != fds {
+		t.Errorf("%d descriptors open after Kill, %d before New", n, fds)
+	}
+	goleak.VerifyNone(t, goroutines)
+}
+
+// A busy event listener does not add another KillTimeout to Kill.
+func TestKillBoundedWithBusyListener(t *testing.T) {
+	const kt = 300 * time.Millisecond
+	const bound = kt + kt/20 + 80*time.Millisecond
+	release := make(chan struct{})
+	defer close(release)
+	f, err := farm.New(farm.Config{Path: workerBin, Workers: 1, KillTimeout: kt, Logger: testLogger(t),
+		OnEvent: func(e farm.Event) {
+			if e.Type == farm.EventDisconnect {
+				<-release
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.BroadcastMethod(ctx(t), "stubborn"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	f.Kill()
+	if d := time.Since(start); d > bound {
+		t.Errorf("Kill took %v with KillTimeout %v, want at most %v", d, kt, bound)
+	}
+}

@@ -1,0 +1,179 @@
+package farm
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Socket directories: every farm makes a private directory for its
+// workers' sockets, $TMPDIR/workestrator-<pid>-<host>-<random>, and Kill
+// removes it. A host that dies leaves its directories behind; the next New
+// of any process removes them.
+//
+// Whether a host is alive is not told by its pid, which may belong to
+// another pid namespace (containers sharing a temporary directory) or to a
+// new process. While a process has socket directories, it holds an
+// exclusive flock on its lock file, $TMPDIR/.workestrator-<pid>-<host>.lock;
+// the kernel releases it when the process ends, however it ends. A cleaner
+// removes a host's directories only when it can take that lock itself,
+// without waiting.
+
+// hostLock is this process's lock, held while it has socket directories.
+var hostLock struct {
+	mu     sync.Mutex
+	dirs   int      // socket directories made and not removed
+	prefix string   // workestrator-<pid>-<host>-
+	file   *os.File // held (flocked) while dirs > 0
+}
+
+// makeSocketDir makes a new socket directory for a farm, taking the
+// process's host lock first if it has no other.
+func makeSocketDir() (string, error) {
+	hostLock.mu.Lock()
+	defer hostLock.mu.Unlock()
+	if hostLock.dirs == 0 {
+		key, f, err := lockHost(os.TempDir(), os.Getpid())
+		if err != nil {
+			return "", err
+		}
+		hostLock.prefix, hostLock.file = "workestrator-"+key+"-", f
+	}
+	dir, err := os.MkdirTemp("", hostLock.prefix+"*")
+	if err != nil {
+		if hostLock.dirs == 0 {
+			releaseHostLock()
+		}
+		return "", err
+	}
+	hostLock.dirs++
+	return dir, nil
+}
+
+// removeSocketDir removes a directory makeSocketDir made, and releases the
+// host lock with the last one.
+func removeSocketDir(dir string) {
+	hostLock.mu.Lock()
+	defer hostLock.mu.Unlock()
+	_ = os.RemoveAll(dir)
+	if hostLock.dirs--; hostLock.dirs == 0 {
+		releaseHostLock()
+	}
+}
+
+// releaseHostLock removes the lock file, then closes it (which unlocks).
+func releaseHostLock() {
+	_ = os.Remove(hostLock.file.Name())
+	hostLock.file.Close()
+	hostLock.file, hostLock.prefix = nil, ""
+}
+
+// lockHost creates and flocks a lock file for a host of that pid in tmp and
+// returns the host's key, "<pid>-<random hex>", with the open lock file. The
+// file is locked under a temporary name and then renamed, so that no
+// cleaner ever sees it unlocked.
+func lockHost(tmp string, pid int) (string, *os.File, error) {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	key := strconv.Itoa(pid) + "-" + hex.EncodeToString(b[:])
+	f, err := os.CreateTemp(tmp, ".workestrator-tmp-*")
+	if err != nil {
+		return "", nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		_ = os.Remove(f.Name())
+		return "", nil, err
+	}
+	if err := os.Rename(f.Name(), lockPath(tmp, key)); err != nil {
+		f.Close()
+		_ = os.Remove(f.Name())
+		return "", nil, err
+	}
+	return key, f, nil
+}
+
+// lockPath is the lock file of the host with that key.
+func lockPath(tmp, key string) string {
+	return filepath.Join(tmp, ".workestrator-"+key+".lock")
+}
+
+// hostKey returns "<pid>-<host>" from a socket directory's name
+// workestrator-<pid>-<host>-<random>, or "" for any other name (among
+// them the directories of versions without a lock, which are left alone).
+func hostKey(name string) string {
+	rest, ok := strings.CutPrefix(name, "workestrator-")
+	if !ok {
+		return ""
+	}
+	parts := strings.Split(rest, "-")
+	if len(parts) != 3 || !digits(parts[0]) || len(parts[1]) != 16 || !digits(parts[2]) {
+		return ""
+	}
+	if _, err := hex.DecodeString(parts[1]); err != nil {
+		return ""
+	}
+	return parts[0] + "-" + parts[1]
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// removeStaleSocketDirs removes the socket directories and lock files of
+// the hosts that no longer run: those whose lock it can take at once, and
+// directories whose lock file is gone.
+func removeStaleSocketDirs() { removeStaleIn(os.TempDir()) }
+
+func removeStaleIn(tmp string) {
+	locks, _ := filepath.Glob(filepath.Join(tmp, ".workestrator-*.lock"))
+	for _, l := range locks {
+		key := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(l), ".workestrator-"), ".lock")
+		if strings.HasPrefix(key, "tmp-") {
+			continue
+		}
+		f, err := os.OpenFile(l, os.O_RDONLY, 0)
+		if err != nil {
+			continue
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if errors.Is(err, syscall.EWOULDBLOCK) || err != nil {
+			f.Close() // a live host holds it
+			continue
+		}
+		// The host is gone: its directories first, then its lock, so that
+		// a directory never outlives its lock while it is being removed.
+		dirs, _ := filepath.Glob(filepath.Join(tmp, "workestrator-"+key+"-*"))
+		for _, d := range dirs {
+			_ = os.RemoveAll(d)
+		}
+		_ = os.Remove(l)
+		f.Close()
+	}
+	// A host makes its lock before its directories: a directory without a
+	// lock file is one a cleaner missed.
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "workestrator-*-*-*"))
+	for _, d := range dirs {
+		key := hostKey(filepath.Base(d))
+		if key == "" {
+			continue
+		}
+		if _, err := os.Lstat(lockPath(tmp, key)); errors.Is(err, os.ErrNotExist) {
+			_ = os.RemoveAll(d)
+		}
+	}
+}
