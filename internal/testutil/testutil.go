@@ -111,16 +111,34 @@ func Alive(pid int) bool {
 	if err := syscall.Kill(pid, 0); err != nil {
 		return false
 	}
+	st := State(pid)
+	return st != 0 && st != 'Z'
+}
+
+// State returns the state letter of process pid in /proc (R, S, T, Z...),
+// or 0 if it has none.
+func State(pid int) byte {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return 0
 	}
 	// The state follows the command name in parentheses.
 	s := string(b)
 	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
+		return s[i+2]
 	}
-	return true
+	return 0
+}
+
+// Freeze sends SIGSTOP to pid and waits until the process is stopped: a
+// signal sent before the stop takes effect would otherwise be handled
+// first (the kernel delivers lower signal numbers first).
+func Freeze(t testing.TB, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 5*time.Second, "the process stopped", func() bool { return State(pid) == 'T' })
 }
 
 // Children returns the pids of the live child processes of pid.

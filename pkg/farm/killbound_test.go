@@ -2,7 +2,6 @@ package farm_test
 
 import (
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,9 +35,7 @@ func TestKillBoundedAndClean(t *testing.T) {
 		t.Fatal(err)
 	}
 	pids := workerPIDs(f)
-	if err := syscall.Kill(pids[1], syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Freeze(t, pids[1])
 	start := time.Now()
 	f.Kill()
 	if d := time.Since(start); d > bound {

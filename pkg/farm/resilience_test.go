@@ -230,9 +230,7 @@ func TestStopStubbornWorker(t *testing.T) {
 func TestStopFrozenWorker(t *testing.T) {
 	f := newFarm(t, farm.Config{Workers: 1, KillTimeout: 100 * time.Millisecond})
 	pid := workerPIDs(f)[0]
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Freeze(t, pid)
 	start := time.Now()
 	f.Kill()
 	if d := time.Since(start); d > time.Second {

@@ -80,9 +80,7 @@ func TestStopBounds(t *testing.T) {
 			callProc(t, p, got, nil, "stubborn")
 		}},
 		{"stopped", func(t *testing.T, p *plugin.Process, got <-chan plugin.Response) {
-			if err := syscall.Kill(p.PID(), syscall.SIGSTOP); err != nil {
-				t.Fatal(err)
-			}
+			testutil.Freeze(t, p.PID())
 		}},
 		{"detached grandchild", func(t *testing.T, p *plugin.Process, got <-chan plugin.Response) {
 			var gc int
