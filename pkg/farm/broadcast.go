@@ -30,6 +30,9 @@ func (f *Farm) Broadcast(ctx context.Context, args ...any) ([]WorkerReply, error
 // every worker succeeded. A call whose worker dies is retried on that
 // slot's replacement, as Config.MaxRetries says.
 func (f *Farm) BroadcastMethod(ctx context.Context, method string, args ...any) ([]WorkerReply, error) {
+	if !f.made() {
+		return nil, ErrNotStarted
+	}
 	enc, err := f.encodeArgs(method, args, nil, nil)
 	if err != nil {
 		return nil, err

@@ -76,6 +76,9 @@ func (f *Farm) Run(ctx context.Context, args ...any) (Result, error) {
 // whole call, queued and running: when it ends, the call returns ctx's
 // error, its context in the worker is cancelled and it is not retried.
 func (f *Farm) RunMethod(ctx context.Context, method string, args ...any) (Result, error) {
+	if !f.made() {
+		return Result{}, ErrNotStarted
+	}
 	// The Future never leaves this function, so it is recycled once
 	// nothing in the farm refers to it.
 	fu, _ := f.spares.Get().(*Future)
@@ -97,10 +100,24 @@ func (f *Farm) RunMethod(ctx context.Context, method string, args ...any) (Resul
 // and a few hundred bytes each. Errors that refuse the call at once (bad
 // arguments, MaxConcurrentCalls, a killed farm) are in the Future.
 func (f *Farm) Go(ctx context.Context, method string, args ...any) *Future {
+	if !f.made() {
+		fu := &Future{}
+		fu.f, fu.slot = f, -1
+		fu.answered.Add(1)
+		return fu.refuse(ErrNotStarted)
+	}
 	return f.submit(ctx, method, nil, args)
 }
 
-const defaultMethod = "run" // plugin.DefaultMethod
+// DefaultMethod is the name of the worker's default method, the one
+// [Farm.Run] and [Farm.Broadcast] call: plugin.DefaultMethod in the worker.
+const DefaultMethod = "run"
+
+const defaultMethod = DefaultMethod
+
+// made reports whether New made f: the methods of a zero Farm return
+// ErrNotStarted.
+func (f *Farm) made() bool { return f != nil && f.done != nil }
 
 func (f *Farm) submit(ctx context.Context, method string, pin *slot, args []any) *Future {
 	return f.submitTo(f.newFuture(ctx, method, pin), args)

@@ -432,7 +432,7 @@ func (f *Farm) attemptExpired(c *call, now int64) bool {
 // timedOutLocked counts and reports the timeout of c's attempt on w.
 func (f *Farm) timedOutLocked(c *call, w *worker) error {
 	f.st.timedOut++
-	err := &TimeoutError{Method: c.method, Timeout: f.cfg.Timeout.String(), Attempt: c.attempt, PID: w.pid}
+	err := &TimeoutError{Method: c.method, Timeout: f.cfg.Timeout, Attempt: c.attempt, PID: w.pid}
 	f.emitLocked(Event{Type: EventTimeout, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, worker: w})
 	return err
 }

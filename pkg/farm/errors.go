@@ -3,6 +3,7 @@ package farm
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/workestrator/workestrator/pkg/plugin"
 )
@@ -28,6 +29,9 @@ var (
 	ErrWorkerStart = errors.New("worker failed to start")
 	// ErrNoResult: Result.Decode on a call whose function returns no value.
 	ErrNoResult = errors.New("call has no result")
+	// ErrNotStarted: a method of a Farm that New did not make (a zero
+	// Farm, or a nil *Farm).
+	ErrNotStarted = errors.New("farm not made by farm.New")
 )
 
 // Errors reported by the worker, as defined by pkg/plugin; see
@@ -92,13 +96,18 @@ func (e *WorkerExitError) Error() string {
 // Is matches ErrWorkerTerminated.
 func (e *WorkerExitError) Is(target error) bool { return target == ErrWorkerTerminated }
 
+// Unwrap returns the connection error seen first (Cause), if any: a worker
+// whose frame was over MaxMessageSize ends with a cause matching
+// ErrTooLarge.
+func (e *WorkerExitError) Unwrap() error { return e.Cause }
+
 // TimeoutError is the failure of an attempt that ran past Config.Timeout.
 // It matches ErrTimeout.
 type TimeoutError struct {
 	// Method is the called method.
 	Method string
 	// Timeout is the configured per-attempt timeout.
-	Timeout string
+	Timeout time.Duration
 	// Attempt is the attempt number, from 1.
 	Attempt int
 	// PID is the worker that was running the attempt.

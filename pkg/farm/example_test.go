@@ -99,3 +99,17 @@ func ExampleNew_invalidConfig() {
 	// true
 	// invalid farm config: MaxConcurrentCallsPerWorker = -1: must be 0 (10) or positive
 }
+
+func ExampleGoCall() {
+	f, err := farm.New(farm.Config{Path: workerBin, Workers: 2})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Kill()
+
+	sum := farm.GoCall[int](context.Background(), f, "add", 1, 2, 3) // returns at once
+	n, err := sum.Result()
+	fmt.Println(n, err)
+	// Output: 6 <nil>
+}

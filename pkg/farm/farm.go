@@ -112,6 +112,9 @@ func New(cfg Config) (*Farm, error) {
 // Kill is idempotent and safe to call concurrently; every call waits for
 // the first to finish.
 func (f *Farm) Kill() {
+	if !f.made() {
+		return
+	}
 	f.killOnce.Do(func() {
 		// One budget, KillTimeout, for the workers and the event listener.
 		deadline := time.Now().Add(f.cfg.KillTimeout)
@@ -142,6 +145,9 @@ func (f *Farm) Kill() {
 // return ErrFarmKilled) and returns ctx's error. Idempotent and safe to
 // call concurrently with Kill.
 func (f *Farm) Shutdown(ctx context.Context) error {
+	if !f.made() {
+		return ErrNotStarted
+	}
 	f.mu.Lock()
 	if f.state == farmRunning {
 		f.state = farmDraining

@@ -62,6 +62,9 @@ func (fu *Future) Done() <-chan struct{} {
 // that it blocks until it is.
 func (fu *Future) Result() (Result, error) {
 	fu.answered.Wait()
+	if fu.f == nil { // refused by a nil *Farm
+		return Result{}, fu.err
+	}
 	return Result{raw: fu.result, ser: fu.f.cfg.Serializer}, fu.err
 }
 
@@ -81,8 +84,39 @@ func (fu *Future) Wait(ctx context.Context) (Result, error) {
 //
 //	sum, err := farm.Call[int](ctx, f, "add", 1, 2, 3)
 func Call[T any](ctx context.Context, f *Farm, method string, args ...any) (T, error) {
+	return decodeAs[T](f.RunMethod(ctx, method, args...))
+}
+
+// TypedFuture is a [Future] whose result decodes into a T, returned by
+// [GoCall]. Safe for concurrent use.
+type TypedFuture[T any] struct {
+	fu *Future
+}
+
+// GoCall starts a call of method, like [Farm.Go], and returns a future
+// whose Result is decoded into a T.
+//
+//	sum := farm.GoCall[int](ctx, f, "add", 1, 2, 3)
+//	n, err := sum.Result()
+func GoCall[T any](ctx context.Context, f *Farm, method string, args ...any) *TypedFuture[T] {
+	return &TypedFuture[T]{fu: f.Go(ctx, method, args...)}
+}
+
+// Done is closed when the call is answered.
+func (t *TypedFuture[T]) Done() <-chan struct{} { return t.fu.Done() }
+
+// Result blocks until the call is answered and returns its result decoded
+// into a T.
+func (t *TypedFuture[T]) Result() (T, error) { return decodeAs[T](t.fu.Result()) }
+
+// Wait is Result bounded by ctx: a ctx that ends only stops the wait.
+func (t *TypedFuture[T]) Wait(ctx context.Context) (T, error) { return decodeAs[T](t.fu.Wait(ctx)) }
+
+// Future returns the untyped future, for its raw result.
+func (t *TypedFuture[T]) Future() *Future { return t.fu }
+
+func decodeAs[T any](r Result, err error) (T, error) {
 	var v T
-	r, err := f.RunMethod(ctx, method, args...)
 	if err != nil {
 		return v, err
 	}

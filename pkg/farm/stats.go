@@ -154,6 +154,9 @@ var workerStates = [...]string{workerOnline: "online", workerRetiring: "retiring
 // does not block beyond a short lock; safe to call at any time, from any
 // goroutine (an OnEvent listener too), also after Kill.
 func (f *Farm) Stats() Stats {
+	if !f.made() {
+		return Stats{}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
