@@ -11,8 +11,10 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strings"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/workestrator/workestrator/pkg/farm"
 	"github.com/workestrator/workestrator/plugins/examples/internal/exampleutil"
@@ -29,7 +31,10 @@ func main() {
 	chunks := flag.Int("chunks", 100, "number of calls the points are split into")
 	workers := flag.Int("workers", runtime.NumCPU(), "number of worker processes")
 	flag.Parse()
-	o := options{points: int(*points), chunks: *chunks, workers: *workers, progress: os.Stderr}
+	o := options{points: int(*points), chunks: *chunks, workers: *workers}
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		o.progress = os.Stderr
+	}
 	if err := run(context.Background(), os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "pi:", err)
 		os.Exit(1)
@@ -73,6 +78,7 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	for i := range futures {
 		futures[i] = f.Go(ctx, "run", per, uint64(i)) // the same seeds: the same estimate
 	}
+	bar := newBar(o.progress, o.chunks)
 	inside = 0
 	for i, fu := range futures {
 		n, err := decode(fu)
@@ -80,7 +86,9 @@ func run(ctx context.Context, out io.Writer, o options) error {
 			return fmt.Errorf("chunk %d: %w", i, err)
 		}
 		inside += n
-		bar(o.progress, i+1, o.chunks)
+		if bar != nil {
+			_ = bar.Add(1)
+		}
 	}
 	farmTime := time.Since(start)
 	fmt.Fprintf(out, "farm of %d workers: π ≈ %.6f in %v\n", o.workers, montecarlo.Estimate(inside, total), farmTime.Round(time.Millisecond))
@@ -98,15 +106,20 @@ func decode(fu *farm.Future) (int, error) {
 	return n, err
 }
 
-// bar draws a progress bar on w, redrawn in place.
-func bar(w io.Writer, done, total int) {
+// newBar returns a progress bar over the farm's chunks, drawn in place on w
+// with the rate and the time left, or nil when w is nil.
+func newBar(w io.Writer, chunks int) *progressbar.ProgressBar {
 	if w == nil {
-		return
+		return nil
 	}
-	const width = 40
-	n := done * width / total
-	fmt.Fprintf(w, "\r[%s%s] %3d%%", strings.Repeat("#", n), strings.Repeat(".", width-n), done*100/total)
-	if done == total {
-		fmt.Fprintln(w)
-	}
+	return progressbar.NewOptions(chunks,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("farm"),
+		progressbar.OptionSetWidth(40),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("chunks"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+	)
 }
