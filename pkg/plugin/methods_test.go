@@ -32,6 +32,7 @@ func TestValidateShapes(t *testing.T) {
 		"notfunc":    42,
 		"nilfunc":    (func())(nil),
 		"tworesults": func() (int, int) { return 0, 0 },
+		//lint:ignore ST1008 the bad shape under test
 		"errfirst":   func() (error, int) { return nil, 0 },
 		"three":      func() (int, int, error) { return 0, 0, nil },
 		"ctxlater":   func(int, context.Context) {},

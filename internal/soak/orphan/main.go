@@ -181,7 +181,7 @@ func check(scenario, worker, chaosWorker string, grace time.Duration) error {
 	case l, ok := <-line:
 		rest, found := strings.CutPrefix(l, "PIDS ")
 		if !ok || !found {
-			return fmt.Errorf("%w: child host %d said %q, want PIDS <pid>...", errSetup, host, l)
+			return fmt.Errorf("%w: child host %d said %q, want \"PIDS <pid> <pid>\"", errSetup, host, l)
 		}
 		for _, s := range strings.Fields(rest) {
 			p, err := strconv.Atoi(s)
