@@ -6,22 +6,22 @@ import (
 	"sync"
 )
 
-// batcher gathers items from many goroutines into batches for one sender.
+// Batcher gathers items from many goroutines into batches for one sender.
 // Two ways to send what is pending: flush, by the producing goroutine
 // itself, for a lone item that must leave at once (no hand-off to another
 // goroutine on the latency path); or wake, which hands the send to the
-// batcher's own goroutine, so that the producer goes on producing while the
+// Batcher's own goroutine, so that the producer goes on producing while the
 // previous message is written and what it adds meanwhile shares the next
 // one. Either way one goroutine sends at a time and keeps sending until
 // nothing is pending.
 //
 // A producer that flushes only helps: send is told so (own false) and may
 // refuse to block by returning errWouldBlock once it has taken the batch
-// (the transport keeps what it could not write); the batcher's own
+// (the transport keeps what it could not write); the Batcher's own
 // goroutine then takes over the send, blocking if it must. A helper also
 // hands over after maxHelpRounds batches, so that others who keep producing
 // cannot keep it sending.
-type batcher[T any] struct {
+type Batcher[T any] struct {
 	mu      sync.Mutex
 	pending []T
 	spare   []T
@@ -33,19 +33,19 @@ type batcher[T any] struct {
 	kickNow chan struct{} // kick, without waiting for more items
 }
 
-// errWouldBlock is what a helper's send returns when the rest of its batch
+// ErrWouldBlock is what a helper's send returns when the rest of its batch
 // would have to wait for the peer to read.
-var errWouldBlock = errors.New("send would block")
+var ErrWouldBlock = errors.New("send would block")
 
 // maxHelpRounds is the most batches a producer sends in one flush.
 const maxHelpRounds = 4
 
-func newBatcher[T any](send func([]T, bool) error) *batcher[T] {
-	return &batcher[T]{send: send, kick: make(chan struct{}, 1), kickNow: make(chan struct{}, 1)}
+func NewBatcher[T any](send func([]T, bool) error) *Batcher[T] {
+	return &Batcher[T]{send: send, kick: make(chan struct{}, 1), kickNow: make(chan struct{}, 1)}
 }
 
-// loop is the batcher's sending goroutine; it returns when done is closed.
-func (b *batcher[T]) loop(done <-chan struct{}) {
+// Loop is the batcher's sending goroutine; it returns when done is closed.
+func (b *Batcher[T]) Loop(done <-chan struct{}) {
 	for {
 		gather := 4
 		select {
@@ -67,29 +67,29 @@ func (b *batcher[T]) loop(done <-chan struct{}) {
 			}
 			n = m
 		}
-		b.run(true)
+		b.Run(true)
 	}
 }
 
-// wake asks the batcher's goroutine to send what is pending.
-func (b *batcher[T]) wake() {
+// Wake asks the batcher's goroutine to send what is pending.
+func (b *Batcher[T]) Wake() {
 	select {
 	case b.kick <- struct{}{}:
 	default:
 	}
 }
 
-// wakeNow is wake for what must leave at once: the batcher's goroutine
+// WakeNow is wake for what must leave at once: the batcher's goroutine
 // does not wait for more items first.
-func (b *batcher[T]) wakeNow() {
+func (b *Batcher[T]) WakeNow() {
 	select {
 	case b.kickNow <- struct{}{}:
 	default:
 	}
 }
 
-// add appends v and reports whether the caller must call flush.
-func (b *batcher[T]) add(v T) bool {
+// Add appends v and reports whether the caller must call flush.
+func (b *Batcher[T]) Add(v T) bool {
 	b.mu.Lock()
 	b.pending = append(b.pending, v)
 	mustFlush := !b.sending
@@ -97,15 +97,15 @@ func (b *batcher[T]) add(v T) bool {
 	return mustFlush
 }
 
-// flush sends what is pending from the calling goroutine, unless another
+// Flush sends what is pending from the calling goroutine, unless another
 // goroutine is already sending (it will send what was added), without
 // blocking on the peer: see the type's doc.
-func (b *batcher[T]) flush() { b.run(false) }
+func (b *Batcher[T]) Flush() { b.Run(false) }
 
-// run sends everything pending, as the batcher's own goroutine (own) or as
+// Run sends everything pending, as the batcher's own goroutine (own) or as
 // a helper. After a send error, items are dropped: the stream is broken and
 // its owner fails the calls.
-func (b *batcher[T]) run(own bool) {
+func (b *Batcher[T]) Run(own bool) {
 	b.mu.Lock()
 	takeover := false
 	switch {
@@ -120,7 +120,7 @@ func (b *batcher[T]) run(own bool) {
 	}
 	for round := 0; len(b.pending) > 0 || takeover; round++ {
 		if !own && round == maxHelpRounds {
-			b.handOver()
+			b.HandOver()
 			return
 		}
 		takeover = false
@@ -136,8 +136,8 @@ func (b *batcher[T]) run(own bool) {
 		b.mu.Lock()
 		b.spare = batch[:0]
 		switch {
-		case err == errWouldBlock:
-			b.handOver()
+		case err == ErrWouldBlock:
+			b.HandOver()
 			return
 		case err != nil:
 			b.err = err
@@ -153,10 +153,10 @@ func (b *batcher[T]) run(own bool) {
 	b.mu.Unlock()
 }
 
-// handOver passes sending from a helper to the batcher's goroutine and
+// HandOver passes sending from a helper to the batcher's goroutine and
 // unlocks b.mu.
-func (b *batcher[T]) handOver() {
+func (b *Batcher[T]) HandOver() {
 	b.handed = true
 	b.mu.Unlock()
-	b.wakeNow()
+	b.WakeNow()
 }

@@ -26,8 +26,8 @@ type Request struct {
 	Timeout time.Duration
 }
 
-// pb is r as the protobuf message.
-func (r *Request) pb() *workerpb.Call {
+// PB is r as the protobuf message.
+func (r *Request) PB() *workerpb.Call {
 	return &workerpb.Call{
 		Id:           r.ID,
 		Method:       r.Method,
@@ -44,19 +44,19 @@ type Response struct {
 	// Result is the encoded result; nil for functions without one or on failure.
 	Result []byte
 
-	failure *workerpb.Error
+	Failure *workerpb.Error
 }
 
 // Failed reports whether the call failed in the worker.
-func (r *Response) Failed() bool { return r.failure != nil }
+func (r *Response) Failed() bool { return r.Failure != nil }
 
 // Err returns the call's failure as a [*RemoteError] (nil when it
 // succeeded), naming method and decoding details with s.
 func (r *Response) Err(method string, s serializer.Serializer) error {
-	if r.failure == nil {
+	if r.Failure == nil {
 		return nil
 	}
-	return remoteErrorFromPB(method, r.failure, s)
+	return remoteErrorFromPB(method, r.Failure, s)
 }
 
 // Info is what a worker says of itself in Describe.
@@ -86,10 +86,10 @@ var ErrConnClosed = errors.New("worker connection closed")
 // connection idle sends what is pending. Safe for concurrent use.
 type Conn struct {
 	client  workerpb.WorkerClient
-	lim     limits
+	lim     Limits
 	tr      transport
 	help    bool // a caller's Flush may write (tr.canHelp)
-	out     *batcher[outItem]
+	out     *Batcher[Item]
 	done    chan struct{}
 	err     error // set before done is closed
 	closing atomic.Bool
@@ -99,11 +99,11 @@ type Conn struct {
 	cause   error // why the host ended the data plane itself, if it did
 }
 
-// outItem is a request, or the id of a call to cancel.
-type outItem struct {
-	req      Request
-	cancel   uint64
-	isCancel bool
+// Item is a request, or the id of a call to cancel.
+type Item struct {
+	Req      Request
+	Cancel   uint64
+	IsCancel bool
 }
 
 // openStream opens the gRPC data-plane stream.
@@ -120,11 +120,11 @@ func openStream(client workerpb.WorkerClient) (transport, error) {
 // newConn starts the receive loop of a data plane, which hands each batch
 // of responses to onResponses (the slice is reused after it returns).
 // Responses over the limits lim fail or are cut (checkResponse).
-func newConn(client workerpb.WorkerClient, tr transport, onResponses func([]Response), lim limits) *Conn {
+func newConn(client workerpb.WorkerClient, tr transport, onResponses func([]Response), lim Limits) *Conn {
 	c := &Conn{client: client, tr: tr, lim: lim, help: tr.canHelp(), done: make(chan struct{})}
-	c.out = newBatcher(c.sendBatch)
+	c.out = NewBatcher(c.sendBatch)
 	go c.receive(onResponses)
-	c.sender.Go(func() { c.out.loop(c.done) })
+	c.sender.Go(func() { c.out.Loop(c.done) })
 	return c
 }
 
@@ -150,7 +150,7 @@ func (c *Conn) receive(onResponses func([]Response)) {
 			return
 		}
 		for i := range rs {
-			if r := &rs[i]; len(r.Result) > c.lim.payload || r.failure != nil {
+			if r := &rs[i]; len(r.Result) > c.lim.Payload || r.Failure != nil {
 				checkResponse(r, &c.lim)
 			}
 		}
@@ -159,14 +159,14 @@ func (c *Conn) receive(onResponses func([]Response)) {
 	}
 }
 
-// itemCost bounds what it adds to a message: its arguments, names, and an
+// ItemCost bounds what it adds to a message: its arguments, names, and an
 // allowance for its id, timeout and tags.
-func itemCost(it *outItem) int {
-	if it.isCancel {
+func ItemCost(it *Item) int {
+	if it.IsCancel {
 		return 11
 	}
-	n := len(it.req.Method) + len(it.req.Serializer) + 48
-	for _, a := range it.req.Args {
+	n := len(it.Req.Method) + len(it.Req.Serializer) + 48
+	for _, a := range it.Req.Args {
 		n += len(a) + 6
 	}
 	return n
@@ -179,17 +179,17 @@ func itemCost(it *outItem) int {
 // the worker accepts ends the connection with an error that matches
 // [ErrTooLarge] (the farm refuses arguments over MaxMessageSize before
 // this: only a huge method name or count of arguments gets here).
-func (c *Conn) sendBatch(items []outItem, own bool) error {
+func (c *Conn) sendBatch(items []Item, own bool) error {
 	for len(items) > 0 {
 		size, n := 0, 0
 		for ; n < len(items); n++ {
-			s := itemCost(&items[n])
-			if n > 0 && size+s > maxBatchBytes {
+			s := ItemCost(&items[n])
+			if n > 0 && size+s > MaxBatchBytes {
 				break
 			}
-			if s > c.lim.frame {
+			if s > c.lim.Frame {
 				return c.abort(fmt.Errorf("%w: call %d of %d bytes exceeds the frame limit of %d bytes",
-					ErrTooLarge, items[n].req.ID, s, c.lim.frame))
+					ErrTooLarge, items[n].Req.ID, s, c.lim.Frame))
 			}
 			size += s
 		}
@@ -215,16 +215,16 @@ func (c *Conn) abort(err error) error {
 // Enqueue adds r to the next message and reports whether the caller must
 // call [Conn.Flush] (once, after enqueueing all it has, outside its locks).
 func (c *Conn) Enqueue(r *Request) bool {
-	it := outItem{req: *r}
-	it.req.Method = validUTF8(r.Method) // an invalid name is then unknown
-	it.req.Serializer = validUTF8(r.Serializer)
-	return c.out.add(it)
+	it := Item{Req: *r}
+	it.Req.Method = ValidUTF8(r.Method) // an invalid name is then unknown
+	it.Req.Serializer = ValidUTF8(r.Serializer)
+	return c.out.Add(it)
 }
 
 // EnqueueCancel asks the worker to cancel the context of call id, and
 // reports whether the caller must call [Conn.Flush].
 func (c *Conn) EnqueueCancel(id uint64) bool {
-	return c.out.add(outItem{cancel: id, isCancel: true})
+	return c.out.Add(Item{Cancel: id, IsCancel: true})
 }
 
 // Flush sends what is pending from the calling goroutine, unless another
@@ -239,16 +239,16 @@ func (c *Conn) EnqueueCancel(id uint64) bool {
 // own sender goroutine, until the worker reads again or [Conn.Close].
 func (c *Conn) Flush() {
 	if c.help {
-		c.out.flush()
+		c.out.Flush()
 	} else {
-		c.out.wakeNow()
+		c.out.WakeNow()
 	}
 }
 
 // Wake hands what is pending to the connection's sending goroutine and
 // returns at once. Use it when more calls are coming: they will share the
 // next message.
-func (c *Conn) Wake() { c.out.wake() }
+func (c *Conn) Wake() { c.out.Wake() }
 
 // Done is closed when the data plane ends: the worker died, the connection
 // broke, or Close was called.
@@ -299,11 +299,11 @@ func describe(ctx context.Context, client workerpb.WorkerClient) (*Info, error) 
 
 // Invoke runs one call through the unary RPC, outside the data plane.
 func (c *Conn) Invoke(ctx context.Context, r *Request) (Response, error) {
-	rep, err := c.client.Invoke(ctx, r.pb())
+	rep, err := c.client.Invoke(ctx, r.PB())
 	if err != nil {
 		return Response{}, err
 	}
-	resp := Response{ID: rep.Id, Result: rep.Result, failure: rep.Error}
+	resp := Response{ID: rep.Id, Result: rep.Result, Failure: rep.Error}
 	checkResponse(&resp, &c.lim)
 	return resp, nil
 }

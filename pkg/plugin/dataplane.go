@@ -41,77 +41,77 @@ import (
 const (
 	// dataPlaneTokenLen is the length of the secret the host writes first.
 	dataPlaneTokenLen = 16
-	// keepBuf is the largest frame buffer kept for the next frame.
-	keepBuf = 1 << 20
+	// KeepBuf is the largest frame buffer kept for the next frame.
+	KeepBuf = 1 << 20
 	// dataPlaneAuthTimeout bounds the wait for a connection's token.
 	dataPlaneAuthTimeout = 10 * time.Second
 )
 
-// frameWriter builds frames in a buffer and writes them in one go.
-type frameWriter struct {
-	w   io.Writer
-	buf []byte
+// FrameWriter builds frames in a buffer and writes them in one go.
+type FrameWriter struct {
+	W   io.Writer
+	Buf []byte
 }
 
-// addReplies appends the frame of a ReplyBatch of rs; it writes what it
+// AddReplies appends the frame of a ReplyBatch of rs; it writes what it
 // holds once that reaches maxBatchBytes, so that a burst of large replies is
 // not all copied first.
-func (fw *frameWriter) addReplies(rs []*workerpb.Reply) error {
-	start := len(fw.buf)
-	b, err := appendReplyBatchFrame(fw.buf, rs)
+func (fw *FrameWriter) AddReplies(rs []*workerpb.Reply) error {
+	start := len(fw.Buf)
+	b, err := AppendReplyBatchFrame(fw.Buf, rs)
 	if err != nil {
-		fw.buf = b[:start]
+		fw.Buf = b[:start]
 		return err
 	}
-	fw.buf = b
-	return fw.flushIfFull()
+	fw.Buf = b
+	return fw.FlushIfFull()
 }
 
-// flushIfFull writes what the writer holds once that reaches maxBatchBytes.
-func (fw *frameWriter) flushIfFull() error {
-	if len(fw.buf) >= maxBatchBytes {
-		return fw.flush()
+// FlushIfFull writes what the writer holds once that reaches maxBatchBytes.
+func (fw *FrameWriter) FlushIfFull() error {
+	if len(fw.Buf) >= MaxBatchBytes {
+		return fw.Flush()
 	}
 	return nil
 }
 
-// flush writes the frames added since the last flush.
-func (fw *frameWriter) flush() error {
-	if len(fw.buf) == 0 {
+// Flush writes the frames added since the last Flush.
+func (fw *FrameWriter) Flush() error {
+	if len(fw.Buf) == 0 {
 		return nil
 	}
-	_, err := fw.w.Write(fw.buf)
-	if cap(fw.buf) > keepBuf {
-		fw.buf = nil
+	_, err := fw.W.Write(fw.Buf)
+	if cap(fw.Buf) > KeepBuf {
+		fw.Buf = nil
 	} else {
-		fw.buf = fw.buf[:0]
+		fw.Buf = fw.Buf[:0]
 	}
 	return err
 }
 
-// frameReader reads frames, each into a new buffer: the decoders alias
+// FrameReader reads frames, each into a new buffer: the decoders alias
 // arguments and results into it (see wire.go). A frame announced over limit
 // is refused before anything is allocated for it; a frame's buffer starts
 // at frameChunk bytes at most and grows as its bytes arrive, so that a
 // header that lies costs no more.
-type frameReader struct {
+type FrameReader struct {
 	r     *bufio.Reader
 	limit int
 }
 
-func newFrameReader(r io.Reader, limit int) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), limit: limit}
+func NewFrameReader(r io.Reader, limit int) *FrameReader {
+	return &FrameReader{r: bufio.NewReaderSize(r, 64<<10), limit: limit}
 }
 
-// readOwned reads the next frame into a new buffer that the caller owns.
+// ReadOwned reads the next frame into a new buffer that the caller owns.
 // A frame over the limit is an error that matches [ErrTooLarge].
-func (fr *frameReader) readOwned() ([]byte, error) {
+func (fr *FrameReader) ReadOwned() ([]byte, error) {
 	n, err := binary.ReadUvarint(fr.r)
 	if err != nil {
 		return nil, err
 	}
 	if n > uint64(fr.limit) {
-		return nil, errFrameTooLarge(n, fr.limit)
+		return nil, ErrFrameTooLarge(n, fr.limit)
 	}
 	size := int(n)
 	b := make([]byte, 0, min(size, frameChunk))
@@ -143,9 +143,9 @@ type dataPlaneListener struct {
 // directory go-plugin gives it (PLUGIN_UNIX_SOCKET_DIR); without one, it
 // fails and the host uses the gRPC stream.
 func listenDataPlane() (*dataPlaneListener, error) {
-	dir := os.Getenv(envSocketDir)
+	dir := os.Getenv(EnvSocketDir)
 	if dir == "" {
-		return nil, errors.New(envSocketDir + " is not set")
+		return nil, errors.New(EnvSocketDir + " is not set")
 	}
 	var rnd [4 + dataPlaneTokenLen]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
@@ -195,14 +195,14 @@ func (s *server) serveConn(c net.Conn) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	fr := newFrameReader(c, s.lim.frame)
-	fw := &frameWriter{w: c}
-	names := interner{}
+	fr := NewFrameReader(c, s.lim.Frame)
+	fw := &FrameWriter{W: c}
+	names := Interner{}
 	recv := func() (*workerpb.CallBatch, error) {
-		frame, err := fr.readOwned()
+		frame, err := fr.ReadOwned()
 		var b *workerpb.CallBatch
 		if err == nil {
-			b, err = decodeCallBatch(frame, names)
+			b, err = DecodeCallBatch(frame, names)
 		}
 		if err != nil {
 			// Unblock a reply being written, and end the calls' contexts.
@@ -213,11 +213,11 @@ func (s *server) serveConn(c net.Conn) {
 		return b, nil
 	}
 	send := func(rs []*workerpb.Reply) error {
-		err := eachReplyBatch(rs, fw.addReplies)
+		err := EachReplyBatch(rs, fw.AddReplies)
 		if err != nil {
 			return err
 		}
-		return fw.flush()
+		return fw.Flush()
 	}
 	s.serveSession(ctx, recv, send, true)
 }
@@ -231,7 +231,7 @@ type transport interface {
 	// gRPC stream sends at once). With own false (a helper; canHelp only)
 	// neither blocks: flush returns errWouldBlock when bytes remain, which
 	// the next send or flush writes first.
-	send(items []outItem, own bool) error
+	send(items []Item, own bool) error
 	flush(own bool) error
 	// canHelp reports whether send and flush can keep from blocking.
 	canHelp() bool
@@ -247,15 +247,15 @@ type grpcTransport struct {
 	cancel context.CancelFunc
 }
 
-func (t *grpcTransport) send(items []outItem, _ bool) error {
+func (t *grpcTransport) send(items []Item, _ bool) error {
 	b := &workerpb.CallBatch{}
 	for i := range items {
 		it := &items[i]
-		if it.isCancel {
-			b.Cancels = append(b.Cancels, it.cancel)
+		if it.IsCancel {
+			b.Cancels = append(b.Cancels, it.Cancel)
 			continue
 		}
-		b.Calls = append(b.Calls, it.req.pb())
+		b.Calls = append(b.Calls, it.Req.PB())
 	}
 	return t.stream.Send(b)
 }
@@ -273,7 +273,7 @@ func (t *grpcTransport) recv(rs []Response) ([]Response, error) {
 		}
 		return rs, err
 	}
-	return appendResponses(rs, b.Replies), nil
+	return AppendResponses(rs, b.Replies), nil
 }
 
 // socketTransport writes frames from buf: a helper writes what the socket
@@ -282,7 +282,7 @@ func (t *grpcTransport) recv(rs []Response) ([]Response, error) {
 type socketTransport struct {
 	c   *net.UnixConn
 	raw syscall.RawConn
-	fr  *frameReader
+	fr  *FrameReader
 	buf []byte // frames to write, from off
 	off int
 
@@ -291,13 +291,13 @@ type socketTransport struct {
 }
 
 // newSocketTransport is the host's side of the socket data plane on c.
-func newSocketTransport(c *net.UnixConn, lim limits) (*socketTransport, error) {
+func newSocketTransport(c *net.UnixConn, lim Limits) (*socketTransport, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	t := &socketTransport{c: c, raw: raw, fr: newFrameReader(c, lim.frame)}
+	t := &socketTransport{c: c, raw: raw, fr: NewFrameReader(c, lim.Frame)}
 	t.tryWrite = func(fd uintptr) bool {
 		t.tryErr = nil
 		for t.off < len(t.buf) {
@@ -322,12 +322,12 @@ func newSocketTransport(c *net.UnixConn, lim limits) (*socketTransport, error) {
 	return t, nil
 }
 
-func (t *socketTransport) send(items []outItem, own bool) error {
-	t.buf = appendCallBatchFrame(t.buf, items)
-	if len(t.buf)-t.off < maxBatchBytes {
+func (t *socketTransport) send(items []Item, own bool) error {
+	t.buf = AppendCallBatchFrame(t.buf, items)
+	if len(t.buf)-t.off < MaxBatchBytes {
 		return nil
 	}
-	if err := t.write(own); err != errWouldBlock {
+	if err := t.write(own); err != ErrWouldBlock {
 		return err
 	}
 	return nil
@@ -351,11 +351,11 @@ func (t *socketTransport) write(own bool) error {
 				err = t.tryErr
 			}
 			if err == nil && t.off < len(t.buf) {
-				return errWouldBlock
+				return ErrWouldBlock
 			}
 		}
 	}
-	if cap(t.buf) > keepBuf {
+	if cap(t.buf) > KeepBuf {
 		t.buf = nil
 	} else {
 		t.buf = t.buf[:0]
@@ -365,9 +365,9 @@ func (t *socketTransport) write(own bool) error {
 }
 
 func (t *socketTransport) recv(rs []Response) ([]Response, error) {
-	frame, err := t.fr.readOwned()
+	frame, err := t.fr.ReadOwned()
 	if err == nil {
-		rs, err = decodeReplies(frame, rs)
+		rs, err = DecodeReplies(frame, rs)
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

@@ -29,7 +29,7 @@ type dataPlanePeer struct {
 
 // dialDataPlane checks the address a worker advertised, connects and
 // presents the token.
-func dialDataPlane(ctx context.Context, addr string, token []byte, lim limits, peer dataPlanePeer) (*socketTransport, error) {
+func dialDataPlane(ctx context.Context, addr string, token []byte, lim Limits, peer dataPlanePeer) (*socketTransport, error) {
 	path, err := checkDataPlaneAddr(addr, peer.dir)
 	if err != nil {
 		return nil, err
@@ -104,6 +104,6 @@ func owner(st os.FileInfo) uint32 {
 // dialSocket connects to the data-plane socket the worker advertised in
 // info, in the socket directory go-plugin made for it.
 func (p *Process) dialSocket(ctx context.Context, info *Info) (*socketTransport, error) {
-	return dialDataPlane(ctx, info.dataPlane, info.dataPlaneToken, newLimits(p.cfg.MaxMessage),
+	return dialDataPlane(ctx, info.dataPlane, info.dataPlaneToken, NewLimits(p.cfg.MaxMessage),
 		dataPlanePeer{dir: p.run.sockDir, pid: p.run.pid})
 }

@@ -48,11 +48,11 @@ func TestDataPlaneListener(t *testing.T) {
 	// The host: its token, then frames.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	tr, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken, newLimits(0), peer)
+	tr, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken, NewLimits(0), peer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.send([]outItem{{req: Request{ID: 7, Method: "add", Args: [][]byte{[]byte("1"), []byte("2")}}}}, true)
+	tr.send([]Item{{Req: Request{ID: 7, Method: "add", Args: [][]byte{[]byte("1"), []byte("2")}}}}, true)
 	if err := tr.flush(true); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestDataPlaneListener(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("listener still accepting")
 	}
-	if _, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken, newLimits(0), peer); err == nil {
+	if _, err := dialDataPlane(ctx, desc.DataPlane, desc.DataPlaneToken, NewLimits(0), peer); err == nil {
 		t.Fatal("a second host connected")
 	}
 	if desc, _ := srv.Describe(context.Background(), &workerpb.DescribeRequest{}); desc.DataPlane != "" {
@@ -81,29 +81,29 @@ func TestDataPlaneListener(t *testing.T) {
 
 func TestFrameSizes(t *testing.T) {
 	var buf bytes.Buffer
-	fw := frameWriter{w: &buf}
+	fw := FrameWriter{W: &buf}
 	big := bytes.Repeat([]byte{1}, 3<<20)
 	sizes := []int{0, 1, 127, 128, 1 << 14, len(big)}
 	for _, n := range sizes {
-		if err := fw.addReplies([]*workerpb.Reply{{Id: uint64(n), Result: big[:n]}}); err != nil {
+		if err := fw.AddReplies([]*workerpb.Reply{{Id: uint64(n), Result: big[:n]}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := fw.flush(); err != nil {
+	if err := fw.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	fr := newFrameReader(&buf, newLimits(0).frame)
+	fr := NewFrameReader(&buf, NewLimits(0).Frame)
 	for _, n := range sizes {
-		b, err := fr.readOwned()
+		b, err := fr.ReadOwned()
 		var rs []Response
 		if err == nil {
-			rs, err = decodeReplies(b, nil)
+			rs, err = DecodeReplies(b, nil)
 		}
 		if err != nil || len(rs) != 1 || rs[0].ID != uint64(n) || len(rs[0].Result) != n {
 			t.Fatalf("frame %d: %+v, %v", n, rs, err)
 		}
 	}
-	if _, err := fr.readOwned(); err != io.EOF {
+	if _, err := fr.ReadOwned(); err != io.EOF {
 		t.Fatalf("after the last frame: %v", err)
 	}
 }
@@ -114,21 +114,21 @@ func TestFrameSizes(t *testing.T) {
 func TestFrameReaderLimit(t *testing.T) {
 	const limit = 64 << 20
 	over := binary.AppendUvarint(nil, limit+1)
-	_, err := newFrameReader(bytes.NewReader(over), limit).readOwned()
+	_, err := NewFrameReader(bytes.NewReader(over), limit).ReadOwned()
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("frame over the limit: %v", err)
 	}
 	huge := binary.AppendUvarint(nil, 1<<62)
-	if _, err := newFrameReader(bytes.NewReader(huge), limit).readOwned(); !errors.Is(err, ErrTooLarge) {
+	if _, err := NewFrameReader(bytes.NewReader(huge), limit).ReadOwned(); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("frame of 2^62 bytes: %v", err)
 	}
 	liar := append(binary.AppendUvarint(nil, limit), 1, 2, 3)
-	fr := newFrameReader(bytes.NewReader(liar), limit)
+	fr := NewFrameReader(bytes.NewReader(liar), limit)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for range 10 {
 		fr.r.Reset(bytes.NewReader(liar))
-		if _, err := fr.readOwned(); err != io.ErrUnexpectedEOF {
+		if _, err := fr.ReadOwned(); err != io.ErrUnexpectedEOF {
 			t.Fatalf("a frame cut short: %v", err)
 		}
 	}
@@ -142,7 +142,7 @@ func TestFrameReaderLimit(t *testing.T) {
 		buf.Reset()
 		buf.Write(binary.AppendUvarint(nil, uint64(n)))
 		buf.Write(bytes.Repeat([]byte{byte(n)}, n))
-		b, err := newFrameReader(&buf, limit).readOwned()
+		b, err := NewFrameReader(&buf, limit).ReadOwned()
 		if err != nil || len(b) != n || !bytes.Equal(b, bytes.Repeat([]byte{byte(n)}, n)) {
 			t.Fatalf("frame of %d bytes: %d bytes, %v", n, len(b), err)
 		}
@@ -156,7 +156,7 @@ func TestServeConnRefusesOversizedFrame(t *testing.T) {
 	defer host.Close()
 	done := make(chan struct{})
 	go func() { srv.serveConn(worker); close(done) }()
-	go host.Write(binary.AppendUvarint(nil, uint64(srv.lim.frame)+1))
+	go host.Write(binary.AppendUvarint(nil, uint64(srv.lim.Frame)+1))
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

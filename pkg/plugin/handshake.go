@@ -49,9 +49,9 @@ const (
 	EnvDataPlane = "WORKESTRATOR_DATA_PLANE"
 )
 
-// envSocketDir is go-plugin's variable for the private directory in which a
+// EnvSocketDir is go-plugin's variable for the private directory in which a
 // plugin makes its unix sockets (goplugin.EnvUnixSocketDir).
-const envSocketDir = goplugin.EnvUnixSocketDir
+const EnvSocketDir = goplugin.EnvUnixSocketDir
 
 // DataPlaneGRPC is the value of [EnvDataPlane] that forces the gRPC stream.
 const DataPlaneGRPC = "grpc"

@@ -25,78 +25,78 @@ import (
 //   - an error's type, message and stack hold at most maxErrorText bytes
 //     each; longer ones are cut.
 const (
-	// defaultMaxMessage is the payload limit of a side given none: the
+	// DefaultMaxMessage is the payload limit of a side given none: the
 	// farm's default MaxMessageSize.
-	defaultMaxMessage = 256 << 20
-	// frameEnvelope is a frame's allowance beyond its payload.
-	frameEnvelope = 1 << 20
-	// maxErrorText bounds each text of an error.
-	maxErrorText = 64 << 10
+	DefaultMaxMessage = 256 << 20
+	// FrameEnvelope is a frame's allowance beyond its payload.
+	FrameEnvelope = 1 << 20
+	// MaxErrorText bounds each text of an error.
+	MaxErrorText = 64 << 10
 	// frameChunk is the most a reader allocates for a frame before its
 	// bytes arrive; it grows the buffer as they do.
 	frameChunk = 256 << 10
 )
 
-// limits are the sizes one side of a connection accepts.
-type limits struct {
-	payload int // a result, an error's details
-	frame   int // a whole frame or gRPC message
+// Limits are the sizes one side of a connection accepts.
+type Limits struct {
+	Payload int // a result, an error's details
+	Frame   int // a whole frame or gRPC message
 }
 
-// newLimits derives the limits from the payload limit maxMessage; zero or
+// NewLimits derives the limits from the payload limit maxMessage; zero or
 // less means defaultMaxMessage.
-func newLimits(maxMessage int) limits {
+func NewLimits(maxMessage int) Limits {
 	if maxMessage <= 0 {
-		maxMessage = defaultMaxMessage
+		maxMessage = DefaultMaxMessage
 	}
-	frame := min(max(maxMessage, maxBatchBytes), math.MaxInt32-frameEnvelope) + frameEnvelope
-	return limits{payload: maxMessage, frame: frame}
+	frame := min(max(maxMessage, MaxBatchBytes), math.MaxInt32-FrameEnvelope) + FrameEnvelope
+	return Limits{Payload: maxMessage, Frame: frame}
 }
 
-// errFrameTooLarge is the error of a frame of n bytes over limit.
-func errFrameTooLarge(n uint64, limit int) error {
+// ErrFrameTooLarge is the error of a frame of n bytes over limit.
+func ErrFrameTooLarge(n uint64, limit int) error {
 	return fmt.Errorf("%w: data plane frame of %d bytes exceeds the limit of %d bytes", ErrTooLarge, n, limit)
 }
 
-// grpcDialOptions bound what the host's gRPC client sends and receives;
+// GRPCDialOptions bound what the host's gRPC client sends and receives;
 // they come after go-plugin's own, which allow 2 GiB, and win.
-func grpcDialOptions(maxMessage int) []grpc.DialOption {
-	n := newLimits(maxMessage).frame
+func GRPCDialOptions(maxMessage int) []grpc.DialOption {
+	n := NewLimits(maxMessage).Frame
 	return []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n), grpc.MaxCallSendMsgSize(n))}
 }
 
-// grpcServerOptions bound what a worker's gRPC server receives and sends.
-func grpcServerOptions(maxMessage int) []grpc.ServerOption {
-	n := newLimits(maxMessage).frame
+// GRPCServerOptions bound what a worker's gRPC server receives and sends.
+func GRPCServerOptions(maxMessage int) []grpc.ServerOption {
+	n := NewLimits(maxMessage).Frame
 	return []grpc.ServerOption{grpc.MaxRecvMsgSize(n), grpc.MaxSendMsgSize(n)}
 }
 
-// boundError cuts e's texts to maxErrorText bytes each and makes them valid
+// BoundError cuts e's texts to maxErrorText bytes each and makes them valid
 // UTF-8 (protobuf refuses to marshal others), and drops details over the
 // payload limit.
-func boundError(e *workerpb.Error, payload int) {
-	e.Type, e.Message, e.Stack = boundText(e.Type), boundText(e.Message), boundText(e.Stack)
+func BoundError(e *workerpb.Error, payload int) {
+	e.Type, e.Message, e.Stack = BoundText(e.Type), BoundText(e.Message), BoundText(e.Stack)
 	if len(e.Details) > payload {
 		e.Details = nil
 	}
 }
 
-// boundText is s cut to maxErrorText bytes at a rune boundary, marked as
+// BoundText is s cut to maxErrorText bytes at a rune boundary, marked as
 // cut, with its invalid bytes replaced by U+FFFD.
-func boundText(s string) string {
-	if len(s) > maxErrorText {
+func BoundText(s string) string {
+	if len(s) > MaxErrorText {
 		const mark = "… (cut)"
-		i := maxErrorText - len(mark)
+		i := MaxErrorText - len(mark)
 		for i > 0 && !utf8.RuneStart(s[i]) {
 			i--
 		}
 		s = s[:i] + mark
 	}
-	return validUTF8(s)
+	return ValidUTF8(s)
 }
 
-// tooLarge is the failure of a result of n bytes over the payload limit.
-func tooLarge(n, payload int) *workerpb.Error {
+// TooLarge is the failure of a result of n bytes over the payload limit.
+func TooLarge(n, payload int) *workerpb.Error {
 	return &workerpb.Error{
 		Code:    workerpb.Error_TOO_LARGE,
 		Type:    "result",
@@ -106,12 +106,12 @@ func tooLarge(n, payload int) *workerpb.Error {
 
 // checkResponse fails a response whose result is over the payload limit
 // with TOO_LARGE, and bounds its error: a worker is not trusted to.
-func checkResponse(r *Response, l *limits) {
-	if len(r.Result) > l.payload {
-		r.failure = tooLarge(len(r.Result), l.payload)
+func checkResponse(r *Response, l *Limits) {
+	if len(r.Result) > l.Payload {
+		r.Failure = TooLarge(len(r.Result), l.Payload)
 		r.Result = nil
 	}
-	if r.failure != nil {
-		boundError(r.failure, l.payload)
+	if r.Failure != nil {
+		BoundError(r.Failure, l.Payload)
 	}
 }

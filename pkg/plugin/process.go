@@ -150,7 +150,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 		SkipHostEnv:      cfg.SkipHostEnv,
 		SyncStdout:       &lineLogger{log: log.Named(cfg.Name), stream: "stdout"},
 		SyncStderr:       &lineLogger{log: log.Named(cfg.Name), stream: "stderr"},
-		GRPCDialOptions:  grpcDialOptions(cfg.MaxMessage),
+		GRPCDialOptions:  GRPCDialOptions(cfg.MaxMessage),
 	})
 	rpc, err := p.client.Client()
 	if err != nil {
@@ -186,7 +186,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 		p.abort()
 		return nil, fmt.Errorf("worker %s: %w", cfg.Path, err)
 	}
-	p.conn = newConn(wc, tr, onResponses, newLimits(cfg.MaxMessage))
+	p.conn = newConn(wc, tr, onResponses, NewLimits(cfg.MaxMessage))
 	return p, nil
 }
 

@@ -129,7 +129,7 @@ func Serve(methods Methods, opts ...ServeOption) {
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{PluginName: &GRPCPlugin{Impl: srv}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpcServerOptions(maxMessage)...)
+			opts = append(opts, GRPCServerOptions(maxMessage)...)
 			return grpc.NewServer(opts...)
 		},
 		Logger: log.With("from", "go-plugin"),
@@ -144,7 +144,7 @@ func Serve(methods Methods, opts ...ServeOption) {
 func offerDataPlane() bool {
 	return os.Getenv(EnvDataPlane) != DataPlaneGRPC &&
 		os.Getenv(Handshake.MagicCookieKey) == Handshake.MagicCookieValue &&
-		os.Getenv(envSocketDir) != ""
+		os.Getenv(EnvSocketDir) != ""
 }
 
 func fail(err error) {

@@ -19,7 +19,7 @@ type server struct {
 	methods map[string]*method
 	names   []string
 	sers    *serializer.Registry
-	lim     limits
+	lim     Limits
 	// dataPlane, when set, is the socket data plane Describe advertises.
 	dataPlane *dataPlaneListener
 }
@@ -34,7 +34,7 @@ func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*ser
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return &server{methods: ms, names: names, sers: sers, lim: newLimits(maxMessage)}, nil
+	return &server{methods: ms, names: names, sers: sers, lim: NewLimits(maxMessage)}, nil
 }
 
 func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb.DescribeResponse, error) {
@@ -83,13 +83,13 @@ func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *wo
 			Type:    "method",
 			Message: fmt.Sprintf("no method %q; the worker has: %s", c.Method, strings.Join(s.names, ", ")),
 		}
-		boundError(r.Error, s.lim.payload)
+		BoundError(r.Error, s.lim.Payload)
 		return buf
 	}
 	ser, err := s.sers.Lookup(c.Serializer)
 	if err != nil {
 		r.Error = &workerpb.Error{Code: workerpb.Error_UNKNOWN_SERIALIZER, Type: "serializer", Message: err.Error()}
-		boundError(r.Error, s.lim.payload)
+		BoundError(r.Error, s.lim.Payload)
 		return buf
 	}
 	result, appended, perr := m.callInto(ctx, ser, c.Args, buf)
@@ -106,30 +106,30 @@ func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *wo
 // making its strings valid UTF-8: protobuf refuses to marshal others, which
 // would break the data plane.
 func (s *server) checkSize(r *workerpb.Reply) {
-	if len(r.Result) > s.lim.payload {
-		r.Error = tooLarge(len(r.Result), s.lim.payload)
+	if len(r.Result) > s.lim.Payload {
+		r.Error = TooLarge(len(r.Result), s.lim.Payload)
 		r.Result = nil
 	}
 	if r.Error != nil {
-		boundError(r.Error, s.lim.payload)
+		BoundError(r.Error, s.lim.Payload)
 	}
 }
 
-// validUTF8 replaces the invalid bytes of s with U+FFFD.
-func validUTF8(s string) string {
+// ValidUTF8 replaces the invalid bytes of s with U+FFFD.
+func ValidUTF8(s string) string {
 	if utf8.ValidString(s) {
 		return s
 	}
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// maxBatchBytes caps the bytes gathered in one stream message; a single
+// MaxBatchBytes caps the bytes gathered in one stream message; a single
 // larger item still goes alone.
-const maxBatchBytes = 4 << 20
+const MaxBatchBytes = 4 << 20
 
-// replyCost is what r adds to a message, at least: its result, its
+// ReplyCost is what r adds to a message, at least: its result, its
 // error's texts and details, and an allowance for ids and tags.
-func replyCost(r *workerpb.Reply) int {
+func ReplyCost(r *workerpb.Reply) int {
 	n := len(r.Result) + 16
 	if e := r.Error; e != nil {
 		n += len(e.Type) + len(e.Message) + len(e.Stack) + len(e.Details) + 32
@@ -137,14 +137,14 @@ func replyCost(r *workerpb.Reply) int {
 	return n
 }
 
-// eachReplyBatch splits rs into parts of at most maxBatchBytes (a larger
+// EachReplyBatch splits rs into parts of at most maxBatchBytes (a larger
 // single reply goes alone) and hands each to send.
-func eachReplyBatch(rs []*workerpb.Reply, send func([]*workerpb.Reply) error) error {
+func EachReplyBatch(rs []*workerpb.Reply, send func([]*workerpb.Reply) error) error {
 	for len(rs) > 0 {
 		n, size := 0, 0
 		for n < len(rs) {
-			c := replyCost(rs[n])
-			if n > 0 && size+c > maxBatchBytes {
+			c := ReplyCost(rs[n])
+			if n > 0 && size+c > MaxBatchBytes {
 				break
 			}
 			size += c

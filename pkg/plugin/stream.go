@@ -25,7 +25,7 @@ func (s *server) Stream(st workerpb.Worker_StreamServer) error {
 	// gRPC may read a message after Send returns (stats handlers, tracing):
 	// its replies are not reused.
 	s.serveSession(st.Context(), st.Recv, func(rs []*workerpb.Reply) error {
-		return eachReplyBatch(rs, func(part []*workerpb.Reply) error {
+		return EachReplyBatch(rs, func(part []*workerpb.Reply) error {
 			return st.Send(&workerpb.ReplyBatch{Replies: part})
 		})
 	}, false)
@@ -48,7 +48,7 @@ func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBa
 		stop:    make(chan struct{}),
 	}
 	var sending []*workerpb.Reply // used by the one goroutine that sends at a time
-	ss.out = newBatcher(func(os []*outReply, _ bool) error {
+	ss.out = NewBatcher(func(os []*outReply, _ bool) error {
 		rs := sending[:0]
 		for _, o := range os {
 			rs = append(rs, &o.r)
@@ -63,7 +63,7 @@ func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBa
 		}
 		return err
 	})
-	ss.sender.Go(func() { ss.out.loop(ss.stop) })
+	ss.sender.Go(func() { ss.out.Loop(ss.stop) })
 	defer ss.close()
 	for {
 		b, err := recv()
@@ -92,7 +92,7 @@ func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBa
 type session struct {
 	s        *server
 	ctx      context.Context
-	out      *batcher[*outReply]
+	out      *Batcher[*outReply]
 	mu       sync.Mutex
 	cancels  map[uint64]context.CancelFunc // calls whose function takes a context
 	inflight atomic.Int64
@@ -163,11 +163,11 @@ func (ss *session) run(j job) {
 		j.cancel()
 	}
 	alone := ss.inflight.Add(-1) == 0
-	if ss.out.add(o) {
+	if ss.out.Add(o) {
 		if alone {
-			ss.out.flush() // the last reply: send it now
+			ss.out.Flush() // the last reply: send it now
 		} else {
-			ss.out.wake() // more are coming: let them share a message
+			ss.out.Wake() // more are coming: let them share a message
 		}
 	}
 }

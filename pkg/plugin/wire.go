@@ -21,10 +21,10 @@ import (
 
 var errFallback = errors.New("not a fast-path message")
 
-// interner returns one string for equal byte slices, up to a bound.
-type interner map[string]string
+// Interner returns one string for equal byte slices, up to a bound.
+type Interner map[string]string
 
-func (in interner) get(b []byte) string {
+func (in Interner) get(b []byte) string {
 	if s, ok := in[string(b)]; ok {
 		return s
 	}
@@ -35,8 +35,8 @@ func (in interner) get(b []byte) string {
 	return s
 }
 
-// decodeCallBatch decodes a CallBatch frame.
-func decodeCallBatch(b []byte, in interner) (*workerpb.CallBatch, error) {
+// DecodeCallBatch decodes a CallBatch frame.
+func DecodeCallBatch(b []byte, in Interner) (*workerpb.CallBatch, error) {
 	return decodeFrame(b, func(b []byte) (*workerpb.CallBatch, error) { return fastCallBatch(b, in) })
 }
 
@@ -94,7 +94,7 @@ func eachField(b []byte, fn func(field) error) error {
 	return nil
 }
 
-func fastCallBatch(b []byte, in interner) (*workerpb.CallBatch, error) {
+func fastCallBatch(b []byte, in Interner) (*workerpb.CallBatch, error) {
 	// Count the calls first, to make room for all of them at once.
 	n := 0
 	for v := b; len(v) > 0 && v[0] == 1<<3|byte(protowire.BytesType); n++ {
@@ -152,7 +152,7 @@ type callBox struct {
 }
 
 // fastCall decodes a Call into box.
-func fastCall(b []byte, in interner, box *callBox) (*workerpb.Call, error) {
+func fastCall(b []byte, in Interner, box *callBox) (*workerpb.Call, error) {
 	c := &box.call
 	c.Args = box.argv[:0]
 	err := eachField(b, func(f field) error {
@@ -181,9 +181,9 @@ func fastCall(b []byte, in interner, box *callBox) (*workerpb.Call, error) {
 	return c, nil
 }
 
-// decodeReplies decodes a ReplyBatch frame into rs (appended to); results
+// DecodeReplies decodes a ReplyBatch frame into rs (appended to); results
 // alias the frame.
-func decodeReplies(b []byte, rs []Response) ([]Response, error) {
+func DecodeReplies(b []byte, rs []Response) ([]Response, error) {
 	n := len(rs)
 	rs, err := fastReplies(b, rs)
 	if err == nil {
@@ -195,13 +195,13 @@ func decodeReplies(b []byte, rs []Response) ([]Response, error) {
 	if err := proto.Unmarshal(b, &m); err != nil {
 		return rs, err
 	}
-	return appendResponses(rs, m.Replies), nil
+	return AppendResponses(rs, m.Replies), nil
 }
 
-// appendResponses appends the Response of each reply.
-func appendResponses(rs []Response, replies []*workerpb.Reply) []Response {
+// AppendResponses appends the Response of each reply.
+func AppendResponses(rs []Response, replies []*workerpb.Reply) []Response {
 	for _, r := range replies {
-		rs = append(rs, Response{ID: r.Id, Result: r.Result, failure: r.Error})
+		rs = append(rs, Response{ID: r.Id, Result: r.Result, Failure: r.Error})
 	}
 	return rs
 }
@@ -229,14 +229,14 @@ func fastReply(b []byte) (Response, error) {
 			r.ID = f.varint
 		case f.num == 2 && f.typ == protowire.BytesType:
 			r.Result = f.bytes[:len(f.bytes):len(f.bytes)]
-		case f.num == 3 && f.typ == protowire.BytesType && r.failure == nil:
+		case f.num == 3 && f.typ == protowire.BytesType && r.Failure == nil:
 			// Errors are rare: the generic decoder does them. A second
 			// error field would merge: that is for proto.Unmarshal too.
 			e := &workerpb.Error{}
 			if err := proto.Unmarshal(f.bytes, e); err != nil {
 				return fmt.Errorf("reply %d: %w", r.ID, err)
 			}
-			r.failure = e
+			r.Failure = e
 		default:
 			return errFallback
 		}

@@ -17,7 +17,7 @@ import (
 // is below 16 (a one-byte tag).
 func sizeField(n int) int { return 1 + protowire.SizeBytes(n) }
 
-func callSize(r *Request) int {
+func CallSize(r *Request) int {
 	n := 0
 	if r.ID != 0 {
 		n += 1 + protowire.SizeVarint(r.ID)
@@ -62,16 +62,16 @@ func appendCall(b []byte, r *Request) []byte {
 	return b
 }
 
-// appendCallBatchFrame appends the frame of the CallBatch that carries
+// AppendCallBatchFrame appends the frame of the CallBatch that carries
 // items: their calls, then their cancels. Method and serializer names must
 // be valid UTF-8 (Enqueue makes them so).
-func appendCallBatchFrame(b []byte, items []outItem) []byte {
+func AppendCallBatchFrame(b []byte, items []Item) []byte {
 	size, cancels := 0, 0
 	for i := range items {
-		if it := &items[i]; it.isCancel {
-			cancels += protowire.SizeVarint(it.cancel)
+		if it := &items[i]; it.IsCancel {
+			cancels += protowire.SizeVarint(it.Cancel)
 		} else {
-			size += sizeField(callSize(&it.req))
+			size += sizeField(CallSize(&it.Req))
 		}
 	}
 	if cancels > 0 {
@@ -79,27 +79,27 @@ func appendCallBatchFrame(b []byte, items []outItem) []byte {
 	}
 	b = protowire.AppendVarint(b, uint64(size))
 	for i := range items {
-		if it := &items[i]; !it.isCancel {
+		if it := &items[i]; !it.IsCancel {
 			b = protowire.AppendTag(b, 1, protowire.BytesType)
-			b = protowire.AppendVarint(b, uint64(callSize(&it.req)))
-			b = appendCall(b, &it.req)
+			b = protowire.AppendVarint(b, uint64(CallSize(&it.Req)))
+			b = appendCall(b, &it.Req)
 		}
 	}
 	if cancels > 0 {
 		b = protowire.AppendTag(b, 2, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(cancels))
 		for i := range items {
-			if items[i].isCancel {
-				b = protowire.AppendVarint(b, items[i].cancel)
+			if items[i].IsCancel {
+				b = protowire.AppendVarint(b, items[i].Cancel)
 			}
 		}
 	}
 	return b
 }
 
-// replySize is the size of r as a workerpb.Reply; errSize is that of its
+// ReplySize is the size of r as a workerpb.Reply; errSize is that of its
 // error (0 without one).
-func replySize(r *workerpb.Reply) (size, errSize int) {
+func ReplySize(r *workerpb.Reply) (size, errSize int) {
 	if r.Id != 0 {
 		size += 1 + protowire.SizeVarint(r.Id)
 	}
@@ -113,17 +113,17 @@ func replySize(r *workerpb.Reply) (size, errSize int) {
 	return size, errSize
 }
 
-// appendReplyBatchFrame appends the frame of a ReplyBatch of rs. The rare
+// AppendReplyBatchFrame appends the frame of a ReplyBatch of rs. The rare
 // errors are marshalled by proto; results are copied once, into b.
-func appendReplyBatchFrame(b []byte, rs []*workerpb.Reply) ([]byte, error) {
+func AppendReplyBatchFrame(b []byte, rs []*workerpb.Reply) ([]byte, error) {
 	size := 0
 	for _, r := range rs {
-		n, _ := replySize(r)
+		n, _ := ReplySize(r)
 		size += sizeField(n)
 	}
 	b = protowire.AppendVarint(b, uint64(size))
 	for _, r := range rs {
-		n, errSize := replySize(r)
+		n, errSize := ReplySize(r)
 		b = protowire.AppendTag(b, 1, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(n))
 		if r.Id != 0 {

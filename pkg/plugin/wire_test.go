@@ -48,8 +48,8 @@ func sameResponses(got []Response, want *workerpb.ReplyBatch) bool {
 	}
 	for i, r := range want.Replies {
 		g := got[i]
-		if g.ID != r.Id || !bytes.Equal(g.Result, r.Result) || (g.failure == nil) != (r.Error == nil) ||
-			(r.Error != nil && !proto.Equal(g.failure, r.Error)) {
+		if g.ID != r.Id || !bytes.Equal(g.Result, r.Result) || (g.Failure == nil) != (r.Error == nil) ||
+			(r.Error != nil && !proto.Equal(g.Failure, r.Error)) {
 			return false
 		}
 	}
@@ -61,13 +61,13 @@ func TestWireDecodersMatchProto(t *testing.T) {
 	for i := range 2000 {
 		cb := randomCallBatch(r)
 		b, _ := proto.Marshal(cb)
-		got, err := decodeCallBatch(b, interner{})
+		got, err := DecodeCallBatch(b, Interner{})
 		if err != nil || !proto.Equal(got, cb) {
 			t.Fatalf("CallBatch %d: %v, %v; want %v", i, got, err, cb)
 		}
 		rb := randomReplyBatch(r)
 		b, _ = proto.Marshal(rb)
-		gotR, err := decodeReplies(b, nil)
+		gotR, err := DecodeReplies(b, nil)
 		if err != nil || !sameResponses(gotR, rb) {
 			t.Fatalf("ReplyBatch %d: %v, %v; want %v", i, gotR, err, rb)
 		}
@@ -89,25 +89,25 @@ func TestWireEncodersMatchProto(t *testing.T) {
 		cb := randomCallBatch(r)
 		// The same calls and cancels as outItems, interleaved: calls keep
 		// their order, cancels theirs.
-		var items []outItem
+		var items []Item
 		calls, cancels := cb.Calls, cb.Cancels
 		for len(calls)+len(cancels) > 0 {
 			if len(cancels) > 0 && (len(calls) == 0 || r.IntN(2) == 0) {
-				items = append(items, outItem{cancel: cancels[0], isCancel: true})
+				items = append(items, Item{Cancel: cancels[0], IsCancel: true})
 				cancels = cancels[1:]
 				continue
 			}
 			c := calls[0]
 			calls = calls[1:]
-			items = append(items, outItem{req: Request{ID: c.Id, Method: c.Method, Serializer: c.Serializer,
+			items = append(items, Item{Req: Request{ID: c.Id, Method: c.Method, Serializer: c.Serializer,
 				Args: c.Args, Timeout: time.Duration(c.TimeoutNanos)}})
 		}
 		prefix := []byte("kept")
-		if got, want := appendCallBatchFrame(prefix, items), append(prefix, frameOf(t, cb)...); !bytes.Equal(got, want) {
+		if got, want := AppendCallBatchFrame(prefix, items), append(prefix, frameOf(t, cb)...); !bytes.Equal(got, want) {
 			t.Fatalf("CallBatch %d: %x; proto.Marshal: %x", i, got, want)
 		}
 		rb := randomReplyBatch(r)
-		got, err := appendReplyBatchFrame(prefix, rb.Replies)
+		got, err := AppendReplyBatchFrame(prefix, rb.Replies)
 		if want := append(prefix, frameOf(t, rb)...); err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("ReplyBatch %d: %x, %v; proto.Marshal: %x", i, got, err, want)
 		}
@@ -127,13 +127,13 @@ func FuzzWireDecoders(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var wantC workerpb.CallBatch
 		werr := proto.Unmarshal(b, &wantC)
-		gotC, gerr := decodeCallBatch(append([]byte(nil), b...), interner{})
+		gotC, gerr := DecodeCallBatch(append([]byte(nil), b...), Interner{})
 		if (werr == nil) != (gerr == nil) || (werr == nil && !proto.Equal(gotC, &wantC)) {
 			t.Fatalf("CallBatch: %v, %v; proto: %v, %v", gotC, gerr, &wantC, werr)
 		}
 		var wantR workerpb.ReplyBatch
 		werr = proto.Unmarshal(b, &wantR)
-		gotR, gerr := decodeReplies(append([]byte(nil), b...), nil)
+		gotR, gerr := DecodeReplies(append([]byte(nil), b...), nil)
 		if (werr == nil) != (gerr == nil) || (werr == nil && !sameResponses(gotR, &wantR)) {
 			t.Fatalf("ReplyBatch: %v, %v; proto: %v, %v", gotR, gerr, &wantR, werr)
 		}
@@ -163,9 +163,9 @@ func BenchmarkDecodeCallBatch(b *testing.B) {
 	})
 	b.Run("decodeCallBatch", func(b *testing.B) {
 		b.ReportAllocs()
-		in := interner{}
+		in := Interner{}
 		for b.Loop() {
-			if _, err := decodeCallBatch(frame, in); err != nil {
+			if _, err := DecodeCallBatch(frame, in); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -174,10 +174,10 @@ func BenchmarkDecodeCallBatch(b *testing.B) {
 
 func BenchmarkEncodeCallBatch(b *testing.B) {
 	var m workerpb.CallBatch
-	items := make([]outItem, 8)
+	items := make([]Item, 8)
 	for i := range items {
 		r := Request{ID: uint64(i), Method: "add", Serializer: "json", Args: [][]byte{[]byte("1"), []byte("2"), []byte("3")}}
-		items[i] = outItem{req: r}
+		items[i] = Item{Req: r}
 		m.Calls = append(m.Calls, &workerpb.Call{Id: r.ID, Method: r.Method, Serializer: r.Serializer, Args: r.Args})
 	}
 	b.Run("proto.Marshal", func(b *testing.B) {
@@ -195,7 +195,7 @@ func BenchmarkEncodeCallBatch(b *testing.B) {
 		b.ReportAllocs()
 		var buf []byte
 		for b.Loop() {
-			buf = appendCallBatchFrame(buf[:0], items)
+			buf = AppendCallBatchFrame(buf[:0], items)
 		}
 	})
 }
