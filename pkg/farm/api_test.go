@@ -79,3 +79,26 @@ func TestErrorFields(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A call whose method name or argument count would not fit a frame's
+// envelope is refused with ErrTooLarge, and no worker is harmed.
+func TestCallEnvelopeBounded(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1})
+	long := make([]byte, 5000)
+	for i := range long {
+		long[i] = 'm'
+	}
+	if _, err := f.RunMethod(ctx(t), string(long)); !errors.Is(err, farm.ErrTooLarge) {
+		t.Errorf("long method name: %v", err)
+	}
+	args := make([]any, 5000)
+	for i := range args {
+		args[i] = i
+	}
+	if _, err := f.RunMethod(ctx(t), "add", args...); !errors.Is(err, farm.ErrTooLarge) {
+		t.Errorf("5000 arguments: %v", err)
+	}
+	if st := f.Stats(); st.WorkersCrashed != 0 || st.Submitted != 0 {
+		t.Errorf("stats: crashed %d, submitted %d", st.WorkersCrashed, st.Submitted)
+	}
+}

@@ -18,6 +18,13 @@ const (
 	stDone                     // answered
 )
 
+// A call's method name and argument count are bounded, so that what a call
+// adds to a frame beyond its arguments fits the frame's envelope.
+const (
+	maxMethodName = 4 << 10
+	maxArgs       = 4 << 10
+)
+
 // inlineArgs is how many arguments a call holds without an allocation of
 // their own, and inlineArgBytes how many bytes of small encoded arguments.
 const (
@@ -153,8 +160,13 @@ func (f *Farm) initFuture(fu *Future, ctx context.Context, method string, pin *s
 // (or a buffer of their own) when the serializer is a
 // [serializer.Appender], the others each into its own Marshal buffer.
 func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) ([][]byte, error) {
-	if method == "" {
+	switch {
+	case method == "":
 		return nil, fmt.Errorf("%w: empty method name", ErrUnknownMethod)
+	case len(method) > maxMethodName:
+		return nil, fmt.Errorf("%w: a method name of %d bytes (at most %d)", ErrTooLarge, len(method), maxMethodName)
+	case len(args) > maxArgs:
+		return nil, fmt.Errorf("method %q: %w: %d arguments (at most %d)", method, ErrTooLarge, len(args), maxArgs)
 	}
 	if cap(argv) < len(args) {
 		argv = make([][]byte, len(args))

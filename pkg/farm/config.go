@@ -2,6 +2,7 @@ package farm
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/workestrator/workestrator/pkg/plugin"
 	"github.com/workestrator/workestrator/pkg/serializer"
 )
 
@@ -24,6 +26,10 @@ const (
 	DefaultStartTimeout                = 10 * time.Second
 	DefaultMaxMessageSize              = 256 << 20
 )
+
+// MaxMessageSizeLimit is the largest Config.MaxMessageSize: a frame on the
+// wire holds at most 2 GiB - 1, the payload and its envelope (ids, names).
+const MaxMessageSizeLimit = math.MaxInt32 - plugin.FrameEnvelope
 
 // MaxWorkers is the largest Config.Workers: the host holds one thread
 // waiting on each worker process, and the Go runtime allows 10,000.
@@ -175,8 +181,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("StartTimeout", c.StartTimeout, "must be 0 (10s) or positive")
 	case c.MaxMessageSize < 0:
 		return c, bad("MaxMessageSize", c.MaxMessageSize, "must be 0 (256 MiB) or positive")
-	case c.MaxMessageSize > 1<<31-1:
-		return c, bad("MaxMessageSize", c.MaxMessageSize, "must be below 2 GiB")
+	case c.MaxMessageSize > MaxMessageSizeLimit:
+		return c, bad("MaxMessageSize", c.MaxMessageSize, fmt.Sprintf("must be at most %d (2 GiB less a frame's envelope)", MaxMessageSizeLimit))
 	case c.Checksum != nil && len(c.Checksum) != 32:
 		return c, bad("Checksum", fmt.Sprintf("%d bytes", len(c.Checksum)), "a SHA-256 checksum has 32 bytes")
 	case c.Serializer != nil && c.Serializer.Name() == "":

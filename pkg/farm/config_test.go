@@ -32,6 +32,7 @@ func TestConfigValidation(t *testing.T) {
 		{"StartTimeout", farm.Config{Path: "x", StartTimeout: -time.Second}},
 		{"MaxMessageSize", farm.Config{Path: "x", MaxMessageSize: -1}},
 		{"MaxMessageSize", farm.Config{Path: "x", MaxMessageSize: 1 << 32}},
+		{"MaxMessageSize", farm.Config{Path: "x", MaxMessageSize: farm.MaxMessageSizeLimit + 1}},
 		{"Checksum", farm.Config{Path: "x", Checksum: []byte{1, 2}}},
 		{"Env[0]", farm.Config{Path: "x", Env: []string{"NOEQUALS"}}},
 	}

@@ -43,6 +43,8 @@ func (f *Farm) dispatchLocked(fl *flushList) {
 	if f.state == farmKilled {
 		return
 	}
+	// Broadcast calls go to their slot's worker whatever the drain below:
+	// there are at most a few per slot, each answered in its time.
 	for _, s := range f.slots {
 		for s.pinned.len() > 0 {
 			if s.pinned.front().state == stDone {
@@ -94,7 +96,7 @@ func (f *Farm) dispatchAloneLocked(drain *drainSet, fl *flushList) {
 			waiting++
 		}
 	}
-	for range waiting {
+	for range min(waiting, len(f.slots)) {
 		w := f.pickLocked(drain)
 		if w == nil {
 			break

@@ -106,8 +106,8 @@ func New(cfg Config) (*Farm, error) {
 // Kill stops the farm at once: every queued and in-flight call returns
 // ErrFarmKilled, every worker is asked to exit and killed after
 // KillTimeout, and no worker process, goroutine or descriptor of it is
-// left when Kill returns, within KillTimeout plus a twentieth of it and a
-// few milliseconds (an event listener still busy then gets the last events
+// left when Kill returns, within KillTimeout plus a tenth of it and a few
+// milliseconds (an event listener still busy then gets the last events
 // after Kill returned). Later calls return ErrFarmKilled.
 // Kill is idempotent and safe to call concurrently; every call waits for
 // the first to finish.
@@ -132,7 +132,10 @@ func (f *Farm) Kill() {
 		f.wg.Wait()
 		removeSocketDir(f.sockDir)
 		unregister(f)
-		f.ev.close(max(time.Until(deadline), 0))
+		// The listener gets what is left, and at least a twentieth of
+		// KillTimeout for the last events (a stubborn worker takes all
+		// of the rest).
+		f.ev.close(max(time.Until(deadline), f.cfg.KillTimeout/20))
 		f.log.Debug("farm killed")
 		close(f.done)
 	})

@@ -2,6 +2,7 @@ package farm_test
 
 import (
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,9 +26,15 @@ func openFDs(t *testing.T) int {
 // process, goroutine or descriptor.
 func TestKillBoundedAndClean(t *testing.T) {
 	const kt = 300 * time.Millisecond
-	const bound = kt + kt/20 + 80*time.Millisecond
+	const bound = kt + kt/10 + 150*time.Millisecond
 	fds, goroutines := openFDs(t), goleak.IgnoreCurrent()
-	f, err := farm.New(farm.Config{Path: workerBin, Workers: 2, KillTimeout: kt, Logger: testLogger(t)})
+	var closes atomic.Int32
+	f, err := farm.New(farm.Config{Path: workerBin, Workers: 2, KillTimeout: kt, Logger: testLogger(t),
+		OnEvent: func(e farm.Event) {
+			if e.Type == farm.EventClose {
+				closes.Add(1)
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,13 +56,16 @@ func TestKillBoundedAndClean(t *testing.T) {
 	if n := openFDs(t); n != fds {
 		t.Errorf("%d descriptors open after Kill, %d before New", n, fds)
 	}
+	if n := closes.Load(); n != 2 {
+		t.Errorf("%d close events delivered when Kill returned, want 2", n)
+	}
 	goleak.VerifyNone(t, goroutines)
 }
 
 // A busy event listener does not add another KillTimeout to Kill.
 func TestKillBoundedWithBusyListener(t *testing.T) {
 	const kt = 300 * time.Millisecond
-	const bound = kt + kt/20 + 80*time.Millisecond
+	const bound = kt + kt/10 + 150*time.Millisecond
 	release := make(chan struct{})
 	defer close(release)
 	f, err := farm.New(farm.Config{Path: workerBin, Workers: 1, KillTimeout: kt, Logger: testLogger(t),

@@ -161,7 +161,7 @@ func TestCallAtTwoCrashesRunsAlone(t *testing.T) {
 	var msgs messages
 	cfg, slow := slowRestarts(t, farm.Config{Workers: 3, OnEvent: msgs.listen})
 	f := newFarm(t, cfg)
-	x := f.Go(ctx(t), "sleep", 400) // slot 0
+	x := f.Go(ctx(t), "sleep", 1500) // slot 0, busy until after the two crashes
 	survivor := inFlightOn(t, f, 0, 1)
 	slow()
 	// Dies on slot 1, is retried on slot 2 at once and dies there too.
@@ -231,7 +231,8 @@ func futureInt(fu *farm.Future) (int, error) {
 }
 
 // Calls refused by MaxConcurrentCalls while others finish: the refusal's
-// message reads the farm's count under its lock (go test -race checks it).
+// message reads the farm's count under its lock. Only the race detector
+// (go test -race, as CI runs it) sees the difference.
 func TestRefusalsWhileCallsFinish(t *testing.T) {
 	f := newFarm(t, farm.Config{Workers: 2, MaxConcurrentCalls: 3})
 	var wg sync.WaitGroup

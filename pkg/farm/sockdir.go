@@ -30,6 +30,7 @@ var hostLock struct {
 	mu     sync.Mutex
 	dirs   int      // socket directories made and not removed
 	prefix string   // workestrator-<pid>-<host>-
+	tmp    string   // the temporary directory of the lock and the directories
 	file   *os.File // held (flocked) while dirs > 0
 }
 
@@ -39,13 +40,15 @@ func makeSocketDir() (string, error) {
 	hostLock.mu.Lock()
 	defer hostLock.mu.Unlock()
 	if hostLock.dirs == 0 {
-		key, f, err := lockHost(os.TempDir(), os.Getpid())
+		tmp := os.TempDir()
+		key, f, err := lockHost(tmp, os.Getpid())
 		if err != nil {
 			return "", err
 		}
-		hostLock.prefix, hostLock.file = "workestrator-"+key+"-", f
+		hostLock.prefix, hostLock.tmp, hostLock.file = "workestrator-"+key+"-", tmp, f
 	}
-	dir, err := os.MkdirTemp("", hostLock.prefix+"*")
+	// Beside the lock, even if TMPDIR changed since it was taken.
+	dir, err := os.MkdirTemp(hostLock.tmp, hostLock.prefix+"*")
 	if err != nil {
 		if hostLock.dirs == 0 {
 			releaseHostLock()
@@ -71,7 +74,7 @@ func removeSocketDir(dir string) {
 func releaseHostLock() {
 	_ = os.Remove(hostLock.file.Name())
 	hostLock.file.Close()
-	hostLock.file, hostLock.prefix = nil, ""
+	hostLock.file, hostLock.prefix, hostLock.tmp = nil, "", ""
 }
 
 // lockHost creates and flocks a lock file for a host of that pid in tmp and

@@ -66,6 +66,7 @@ func (w *worker) hasRoom() bool {
 		if _, running := w.inflight[w.alone]; running {
 			return false
 		}
+		w.alone = 0 // that attempt is over
 	}
 	return true
 }
@@ -291,8 +292,12 @@ func (s *slot) start() error {
 func (f *Farm) checkWorker(info *plugin.Info) error {
 	name := f.cfg.Serializer.Name()
 	if !slices.Contains(info.Serializers, name) {
-		return fmt.Errorf("%w: Config.Serializer is %q; the worker %s knows %s (give the worker plugin.WithSerializers)",
-			ErrUnknownSerializer, name, f.cfg.Path, strings.Join(info.Serializers, ", "))
+		known := "none"
+		if len(info.Serializers) > 0 {
+			known = strings.Join(info.Serializers, ", ")
+		}
+		return fmt.Errorf("%w: Config.Serializer is %q; the worker %s knows: %s (give the worker plugin.WithSerializers)",
+			ErrUnknownSerializer, name, f.cfg.Path, known)
 	}
 	return nil
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // checkPeer checks that the process at the other end of c is pid (when
-// pid is not 0) and runs as the host's user.
+// pid is not 0) or a process of its group (a worker started through a
+// wrapper script that does not exec it), and runs as the host's user.
 func checkPeer(c *net.UnixConn, pid int) error {
 	raw, err := c.SyscallConn()
 	if err != nil {
@@ -24,8 +25,17 @@ func checkPeer(c *net.UnixConn, pid int) error {
 	if credErr != nil {
 		return fmt.Errorf("peer credentials: %w", credErr)
 	}
-	if int(cred.Uid) != os.Getuid() || (pid != 0 && int(cred.Pid) != pid) {
+	if int(cred.Uid) != os.Getuid() || (pid != 0 && int(cred.Pid) != pid && processGroup(int(cred.Pid)) != pid) {
 		return fmt.Errorf("served by pid %d uid %d, not the worker (pid %d uid %d)", cred.Pid, cred.Uid, pid, os.Getuid())
 	}
 	return nil
+}
+
+// processGroup returns the process group of pid, or 0 if it has none.
+func processGroup(pid int) int {
+	pgid, err := syscall.Getpgid(pid)
+	if err != nil {
+		return 0
+	}
+	return pgid
 }

@@ -155,3 +155,22 @@ func TestChecksumShebangScript(t *testing.T) {
 		p.Stop(time.Second)
 	}
 }
+
+// The worker closes the descriptor of its checked executable once it runs:
+// its own children do not inherit it.
+func TestCheckedExecutableNotKeptOpen(t *testing.T) {
+	p, got := startProc(t, plugin.LaunchConfig{Path: workerBin, Checksum: sha256Of(t, workerBin)})
+	defer p.Stop(time.Second)
+	var pid int
+	callProc(t, p, got, &pid, "pid")
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if target == workerBin {
+			t.Errorf("the worker keeps its executable open as fd %s", fd.Name())
+		}
+	}
+}

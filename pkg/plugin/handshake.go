@@ -35,6 +35,10 @@ const (
 	// EnvLifelineFD names the file descriptor of the lifeline pipe: the
 	// worker exits when it reads EOF, that is when the host dies or stops it.
 	EnvLifelineFD = "WORKESTRATOR_LIFELINE_FD"
+	// EnvExeFD names the descriptor of the worker's own executable, which
+	// the host opened, checked and ran (Checksum): the worker closes it
+	// once it runs, so that its children do not inherit it.
+	EnvExeFD = "WORKESTRATOR_EXE_FD"
 	// EnvLogLevel is the hclog level of the worker's logger.
 	EnvLogLevel = "WORKESTRATOR_WORKER_LOG_LEVEL"
 	// EnvKillTimeout is the host's KillTimeout (a Go duration): a worker

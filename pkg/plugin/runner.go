@@ -106,6 +106,9 @@ func (r *procRunner) prepare(spec *exec.Cmd, sockDir string) (runner.Runner, err
 		env = append(allowedHostEnv(r.cfg.HostEnv), env...)
 	}
 	cmd.Env = append(append(env, r.cfg.Env...), EnvLifelineFD+"=3")
+	if r.exe.file != nil {
+		cmd.Env = append(cmd.Env, EnvExeFD+"="+strconv.Itoa(exeFD))
+	}
 	if r.cfg.LogLevel != "" {
 		cmd.Env = append(cmd.Env, EnvLogLevel+"="+r.cfg.LogLevel)
 	}
@@ -206,15 +209,17 @@ func (r *procRunner) reap() {
 	if err == nil {
 		// A zombie now: its pid and its group's id are not reusable yet.
 		_ = syscall.Kill(-r.pid, syscall.SIGKILL)
+	} else {
+		// Reaped by someone else (SIGCHLD ignored, a zombie reaper as
+		// PID 1): the group's id stays taken while the group has members,
+		// and the pidfd refuses a process that is gone.
+		_ = syscall.Kill(-r.pid, syscall.SIGKILL)
+		_ = r.cmd.Process.Kill()
 	}
 	r.reaped = true
 	r.mu.Unlock()
-	_ = r.cmd.Wait()
-	st := r.cmd.ProcessState
-	r.status = ExitStatus{Code: st.ExitCode()}
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		r.status = ExitStatus{Code: -1, Signal: ws.Signal().String()}
-	}
+	werr := r.cmd.Wait()
+	r.status = exitStatus(r.cmd.ProcessState, werr)
 	r.lifeline.Close()
 	close(r.exited)
 
@@ -231,6 +236,18 @@ func (r *procRunner) reap() {
 	r.stderrR.Close()
 	<-r.stderrDone
 	close(r.released)
+}
+
+// exitStatus says how a process ended from its state, or -1 when its wait
+// failed (the process was reaped by someone else).
+func exitStatus(st *os.ProcessState, err error) ExitStatus {
+	if st == nil {
+		return ExitStatus{Code: -1, Signal: "unknown (" + err.Error() + ")"}
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ExitStatus{Code: -1, Signal: ws.Signal().String()}
+	}
+	return ExitStatus{Code: st.ExitCode()}
 }
 
 // kill SIGKILLs the worker's process group and the worker, unless it was

@@ -73,6 +73,7 @@ func Logger() hclog.Logger {
 // stack; the worker keeps serving. The process exits when the host asks it
 // to stop, dies, or sends SIGTERM, after running the [OnShutdown] functions.
 func Serve(methods Methods, opts ...ServeOption) {
+	closeExeFD()
 	var o serveOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -145,6 +146,15 @@ func offerDataPlane() bool {
 	return os.Getenv(EnvDataPlane) != DataPlaneGRPC &&
 		os.Getenv(Handshake.MagicCookieKey) == Handshake.MagicCookieValue &&
 		os.Getenv(EnvSocketDir) != ""
+}
+
+// closeExeFD closes the descriptor of the worker's executable that the host
+// passed (EnvExeFD): the process runs, it is of no more use.
+func closeExeFD() {
+	if fd, err := strconv.Atoi(os.Getenv(EnvExeFD)); err == nil && fd > 2 {
+		_ = syscall.Close(fd)
+		os.Unsetenv(EnvExeFD)
+	}
 }
 
 func fail(err error) {

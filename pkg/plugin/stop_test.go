@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -157,4 +160,30 @@ func TestOnStartKill(t *testing.T) {
 		t.Fatal("a killed process started")
 	}
 	(<-kills)() // after its end: no effect
+}
+
+// A host that ignores SIGCHLD has its children reaped by the kernel: the
+// stop of a worker still kills what it left in its group, and its exit
+// status says it is unknown instead of crashing the host.
+// It runs in a child process of the test: ignoring SIGCHLD cannot be
+// undone for the rest of a test binary.
+func TestWorkerReapedByOthers(t *testing.T) {
+	if os.Getenv("WORKESTRATOR_TEST_SIGCHLD_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestWorkerReapedByOthers$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "WORKESTRATOR_TEST_SIGCHLD_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestWorkerReapedByOthers") {
+			t.Fatalf("child test: %v\n%s", err, out)
+		}
+		return
+	}
+	signal.Ignore(syscall.SIGCHLD)
+	p, got := startProc(t, plugin.LaunchConfig{Path: workerBin, KillTimeout: 300 * time.Millisecond})
+	var gc int
+	callProc(t, p, got, &gc, "spawn")
+	p.Stop(300 * time.Millisecond)
+	if st := p.ExitStatus(); st.Code != -1 {
+		t.Errorf("exit status %+v, want code -1 (unknown)", st)
+	}
+	testutil.Eventually(t, 5*time.Second, "the worker's grandchild killed", func() bool { return !testutil.Alive(gc) })
 }

@@ -31,7 +31,7 @@ const maxLogLine = 64 << 10
 type stderrLog struct {
 	log     hclog.Logger // named after the worker
 	tail    *tail
-	inPanic bool // a panic started: the following plain lines are errors
+	inPanic bool // a panic started: the plain lines until the next log entry are errors
 }
 
 // run reads r to its end or its first error.
@@ -101,6 +101,7 @@ func (s *stderrLog) entry(line []byte) bool {
 	if level == hclog.NoLevel || level == hclog.Off {
 		return false
 	}
+	s.inPanic = false // the worker logs again: a panic's dump is over
 	if level < s.log.GetLevel() {
 		return true
 	}
