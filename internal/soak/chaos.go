@@ -26,7 +26,6 @@ import (
 
 	"github.com/workestrator/workestrator/internal/testutil"
 	"github.com/workestrator/workestrator/pkg/farm"
-	"github.com/workestrator/workestrator/pkg/plugin"
 )
 
 // WorkerPkg is the package of the chaos worker, relative to the module root.
@@ -521,7 +520,7 @@ func classify(idx int, fate string, res farm.Result, err error, retries int) (in
 	switch fate {
 	case "ok":
 	case "error":
-		if retried && isRemote && re.Code == plugin.CodeApplication && !re.Permanent &&
+		if retried && isRemote && re.Code == farm.CodeApplication && !re.Permanent &&
 			re.Message == "chaos error "+strconv.Itoa(idx) && !errors.Is(err, farm.ErrPanic) {
 			return outRight, ""
 		}
@@ -531,7 +530,7 @@ func classify(idx int, fate string, res farm.Result, err error, retries int) (in
 			return outRight, ""
 		}
 	case "panic":
-		if retried && isRemote && re.Code == plugin.CodePanic && errors.Is(err, farm.ErrPanic) &&
+		if retried && isRemote && re.Code == farm.CodePanic && errors.Is(err, farm.ErrPanic) &&
 			strings.Contains(re.Message, "chaos panic "+strconv.Itoa(idx)) && re.Stack != "" {
 			return outRight, ""
 		}

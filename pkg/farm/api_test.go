@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workestrator/workestrator/internal/wire"
 	"github.com/workestrator/workestrator/pkg/farm"
+	"github.com/workestrator/workestrator/pkg/plugin"
 )
 
 // The methods of a Farm that New did not make return ErrNotStarted.
@@ -100,5 +102,15 @@ func TestCallEnvelopeBounded(t *testing.T) {
 	}
 	if st := f.Stats(); st.WorkersCrashed != 0 || st.Submitted != 0 {
 		t.Errorf("stats: crashed %d, submitted %d", st.WorkersCrashed, st.Submitted)
+	}
+}
+
+// The default method has one name on the host, in the SDK and on the wire.
+func TestDefaultMethodNamesAgree(t *testing.T) {
+	names := []string{farm.DefaultMethod, plugin.DefaultMethod, wire.DefaultMethod}
+	for _, n := range names {
+		if n != names[0] {
+			t.Fatalf("farm %q, plugin %q, wire %q", names[0], names[1], names[2])
+		}
 	}
 }

@@ -2,7 +2,6 @@ package farm
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -10,7 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/workestrator/workestrator/pkg/plugin"
+	"github.com/workestrator/workestrator/internal/host"
 	"github.com/workestrator/workestrator/pkg/serializer"
 )
 
@@ -29,7 +28,7 @@ const (
 
 // MaxMessageSizeLimit is the largest Config.MaxMessageSize: a frame on the
 // wire holds at most 2 GiB - 1, the payload and its envelope (ids, names).
-const MaxMessageSizeLimit = math.MaxInt32 - plugin.FrameEnvelope
+const MaxMessageSizeLimit = 1<<31 - 1 - 1<<20
 
 // MaxWorkers is the largest Config.Workers: the host holds one thread
 // waiting on each worker process, and the Go runtime allows 10,000.
@@ -189,8 +188,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("Serializer", fmt.Sprintf("%T", c.Serializer), "has an empty name")
 	}
 	for i, n := range c.HostEnv {
-		base := strings.TrimSuffix(n, "*")
-		if base == "" && n != "*" || strings.ContainsAny(base, "=*\x00") {
+		if !host.ValidHostEnvName(n) {
 			return c, bad(fmt.Sprintf("HostEnv[%d]", i), fmt.Sprintf("%q", n), "must be a variable name, or a prefix ending in '*'")
 		}
 	}

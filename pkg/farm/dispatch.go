@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/workestrator/workestrator/pkg/plugin"
+	"github.com/workestrator/workestrator/internal/wire"
 )
 
 // enqueueLocked puts a call in its queue: the farm's FIFO, or its slot's
@@ -181,7 +181,7 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		wire := c.wire
 		c.timer = time.AfterFunc(t, func() { f.onTimeout(c, wire) })
 	}
-	req := plugin.Request{
+	req := wire.Request{
 		ID:         c.wire,
 		Method:     c.method,
 		Serializer: f.cfg.Serializer.Name(),
@@ -249,7 +249,7 @@ func (l *flushList) flush() {
 
 // onResponses settles the calls a worker answered; it runs on the
 // connection's receive goroutine.
-func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
+func (f *Farm) onResponses(w *worker, rs []wire.Response) {
 	now := f.clock()
 	// The callers are woken once the lock is released, so that they do
 	// not wait for it to call again.
@@ -269,7 +269,8 @@ func (f *Farm) onResponses(w *worker, rs []plugin.Response) {
 		}
 		w.answered++
 		f.st.runTime.add(time.Duration(now - c.dispatched))
-		if err := r.Err(c.method, f.cfg.Serializer); err != nil {
+		if r.Failure != nil {
+			var err error = remoteError(c.method, r.Failure, f.cfg.Serializer)
 			if errors.Is(err, ErrCanceled) && f.attemptExpired(c, now) {
 				// The worker's own deadline for the attempt, which starts
 				// when the worker receives it, ended just before the

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/workestrator/workestrator/internal/host"
 )
 
 // resolvePath makes dir absolute (relative to the host's working
@@ -37,7 +39,7 @@ func resolvePath(path, dir string) (string, string) {
 // one thread for Go code halves the latency of a call and spends less CPU
 // per call.
 func workerEnv(c Config) []string {
-	if _, ok := os.LookupEnv("GOMAXPROCS"); ok && (!c.SkipHostEnv || hostEnvPasses(c.HostEnv, "GOMAXPROCS")) {
+	if _, ok := os.LookupEnv("GOMAXPROCS"); ok && (!c.SkipHostEnv || host.EnvAllowed(c.HostEnv, "GOMAXPROCS")) {
 		return c.Env
 	}
 	for _, kv := range c.Env {
@@ -46,15 +48,4 @@ func workerEnv(c Config) []string {
 		}
 	}
 	return append([]string{"GOMAXPROCS=1"}, c.Env...)
-}
-
-// hostEnvPasses reports whether one of names (a trailing '*' matches a
-// prefix) passes the host variable key.
-func hostEnvPasses(names []string, key string) bool {
-	for _, n := range names {
-		if p, ok := strings.CutSuffix(n, "*"); ok && strings.HasPrefix(key, p) || n == key {
-			return true
-		}
-	}
-	return false
 }

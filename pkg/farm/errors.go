@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/workestrator/workestrator/pkg/plugin"
+	"github.com/workestrator/workestrator/internal/host"
 )
 
 // Sentinel errors of the farm, matched with errors.Is.
@@ -34,26 +34,18 @@ var (
 	ErrNotStarted = errors.New("farm not made by farm.New")
 )
 
-// Errors reported by the worker, as defined by pkg/plugin; see
-// [RemoteError].
+// Errors of a worker's start, matched through a [StartError].
 var (
-	ErrUnknownMethod     = plugin.ErrUnknownMethod
-	ErrBadArguments      = plugin.ErrBadArguments
-	ErrBadResult         = plugin.ErrBadResult
-	ErrPanic             = plugin.ErrPanic
-	ErrPermanent         = plugin.ErrPermanent
-	ErrTooLarge          = plugin.ErrTooLarge
-	ErrUnknownSerializer = plugin.ErrUnknownSerializer
-	ErrCanceled          = plugin.ErrCanceled
-	ErrNotWorker         = plugin.ErrNotWorker
-	ErrProtocolVersion   = plugin.ErrProtocolVersion
-	ErrChecksumMismatch  = plugin.ErrChecksumMismatch
+	// ErrNotWorker: the program started but did not complete the worker
+	// handshake (it is not a Workestrator worker, exited, or printed
+	// something else first).
+	ErrNotWorker = host.ErrNotWorker
+	// ErrProtocolVersion: the worker speaks another version of the protocol.
+	ErrProtocolVersion = host.ErrProtocolVersion
+	// ErrChecksumMismatch: the worker binary does not match Config.Checksum;
+	// it was not started.
+	ErrChecksumMismatch = host.ErrChecksumMismatch
 )
-
-// RemoteError is an error the worker reported for a call: the function's
-// own error (type name, message, exported fields as details), a panic with
-// its stack, or a refusal such as an unknown method.
-type RemoteError = plugin.RemoteError
 
 // MaxRetriesError is the error of a call whose every attempt failed: 1 +
 // MaxRetries attempts. It unwraps to the last attempt's error, so
@@ -83,7 +75,7 @@ type WorkerExitError struct {
 	// PID is the worker's process id.
 	PID int
 	// Status says how the process ended (exit code or signal).
-	Status plugin.ExitStatus
+	Status ExitStatus
 	// Cause is the connection error seen first, if any.
 	Cause error
 }

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/workestrator/workestrator/pkg/plugin"
 )
 
 // EventType says what an [Event] reports.
@@ -101,7 +99,7 @@ type Event struct {
 	// Err is the error, for message (on failure), error, retry and timeout.
 	Err error
 	// Exit says how the process ended (exit code, or signal), for exit.
-	Exit *plugin.ExitStatus
+	Exit *ExitStatus
 
 	worker *worker // filled in by emitLocked
 }

@@ -25,6 +25,7 @@ type Farm struct {
 	log     hclog.Logger
 	sockDir string
 	ev      *emitter
+	launch  launcher // starts a slot's worker
 	// workerEnv is Config.Env, with GOMAXPROCS=1 first unless the host
 	// or Config.Env sets GOMAXPROCS.
 	workerEnv []string
@@ -89,6 +90,7 @@ func New(cfg Config) (*Farm, error) {
 		backoff: make(map[*call]struct{}),
 	}
 	f.workerEnv = workerEnv(c)
+	f.launch = f.launchLocal
 	f.ev = newEmitter(c.OnEvent, c.Logger)
 	f.slots = make([]*slot, c.Workers)
 	for i := range f.slots {

@@ -12,8 +12,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/internal/wire"
 	"github.com/workestrator/workestrator/pkg/farm"
-	"github.com/workestrator/workestrator/pkg/plugin"
 )
 
 // jsonLines parses the JSON log lines written so far.
@@ -78,7 +78,7 @@ func TestWorkerLogLevelFollowsHost(t *testing.T) {
 		t.Run(level.String(), func(t *testing.T) {
 			var log syncBuffer
 			f := newFarm(t, farm.Config{Workers: 1, Logger: hclog.New(&hclog.LoggerOptions{Level: level, Output: &log})})
-			got, err := farm.Call[string](ctx(t), f, "env", plugin.EnvLogLevel)
+			got, err := farm.Call[string](ctx(t), f, "env", wire.EnvLogLevel)
 			if err != nil || got != level.String() {
 				t.Fatalf("worker log level %q, %v; want %q", got, err, level.String())
 			}
@@ -137,7 +137,7 @@ func TestLogEnvTurnsOnDebug(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Kill()
-		if level, err = farm.Call[string](ctx(t), f, "env", plugin.EnvLogLevel); err != nil {
+		if level, err = farm.Call[string](ctx(t), f, "env", wire.EnvLogLevel); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.RunMethod(ctx(t), "log", "debug", "a worker debug line"); err != nil {
@@ -171,7 +171,7 @@ func TestLogEnvLevels(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer f.Kill()
-				got, err = farm.Call[string](ctx(t), f, "env", plugin.EnvLogLevel)
+				got, err = farm.Call[string](ctx(t), f, "env", wire.EnvLogLevel)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/workestrator/workestrator/pkg/plugin"
+	"github.com/workestrator/workestrator/internal/host"
+	"github.com/workestrator/workestrator/internal/wire"
 )
 
 type workerState uint8
@@ -26,8 +26,7 @@ type worker struct {
 	slot    *slot
 	id      int
 	pid     int
-	proc    *plugin.Process
-	conn    *plugin.Conn
+	conn    workerConn
 	state   workerState
 	stopReq chan struct{} // closed to ask the watcher to stop the process
 
@@ -200,24 +199,9 @@ func (s *slot) start() error {
 	f.nextWID++
 	w.id = f.nextWID
 	f.mu.Unlock()
-	name := "worker-" + strconv.Itoa(s.index)
-	proc, err := plugin.Launch(context.Background(), plugin.LaunchConfig{
-		Path:         f.cfg.Path,
-		Args:         f.cfg.Args,
-		Env:          f.workerEnv,
-		Dir:          f.cfg.Dir,
-		Name:         name,
-		Logger:       f.log,
-		LogLevel:     workerLogLevel(f.log),
-		SocketDir:    f.sockDir,
-		StartTimeout: f.cfg.StartTimeout,
-		Checksum:     f.cfg.Checksum,
-		AutoMTLS:     f.cfg.AutoMTLS,
-		MaxMessage:   f.cfg.MaxMessageSize,
-		KillTimeout:  f.cfg.KillTimeout,
-		SkipHostEnv:  f.cfg.SkipHostEnv,
-		HostEnv:      f.cfg.HostEnv,
-		OnStart: func(pid int, kill func()) bool {
+	conn, err := f.launch(context.Background(), launchSpec{
+		slot: s.index,
+		onStart: func(pid int, kill func()) bool {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			w.pid = pid
@@ -226,11 +210,11 @@ func (s *slot) start() error {
 			f.emitLocked(Event{Type: EventFork, worker: w})
 			return f.state != farmKilled
 		},
-		OnResponses: func(rs []plugin.Response) { f.onResponses(w, rs) },
+		onResponses: func(rs []wire.Response) { f.onResponses(w, rs) },
 	})
 	if err == nil {
-		if err = f.checkWorker(proc.Info()); err != nil {
-			proc.Stop(0)
+		if err = f.checkWorker(conn.Info()); err != nil {
+			conn.Stop(0)
 		}
 	}
 	f.mu.Lock()
@@ -256,12 +240,12 @@ func (s *slot) start() error {
 		f.mu.Unlock()
 		return serr
 	}
-	w.proc, w.conn, w.pid = proc, proc.Conn(), proc.PID()
+	w.conn, w.pid = conn, conn.PID()
 	w.started = time.Now()
 	if f.state == farmKilled {
 		f.mu.Unlock()
-		proc.Stop(0)
-		status := proc.ExitStatus()
+		conn.Stop(0)
+		status := conn.ExitStatus()
 		f.mu.Lock()
 		f.st.exited++
 		f.emitLocked(Event{Type: EventExit, worker: w, Exit: &status})
@@ -289,7 +273,7 @@ func (s *slot) start() error {
 
 // checkWorker refuses a started worker that cannot serve the farm's calls:
 // one that does not know Config.Serializer.
-func (f *Farm) checkWorker(info *plugin.Info) error {
+func (f *Farm) checkWorker(info *host.Info) error {
 	name := f.cfg.Serializer.Name()
 	if !slices.Contains(info.Serializers, name) {
 		known := "none"
@@ -332,7 +316,7 @@ func (f *Farm) watch(w *worker) {
 	defer f.wg.Done()
 	planned := false
 	select {
-	case <-w.proc.Exited():
+	case <-w.conn.Exited():
 	case <-w.conn.Done():
 	case <-w.stopReq:
 		planned = true
@@ -340,8 +324,8 @@ func (f *Farm) watch(w *worker) {
 	f.mu.Lock()
 	f.emitLocked(Event{Type: EventDisconnect, worker: w})
 	f.mu.Unlock()
-	w.proc.Stop(f.cfg.KillTimeout)
-	status := w.proc.ExitStatus()
+	w.conn.Stop(f.cfg.KillTimeout)
+	status := w.conn.ExitStatus()
 
 	f.mu.Lock()
 	s := w.slot
@@ -361,7 +345,7 @@ func (f *Farm) watch(w *worker) {
 		}
 	}
 	exitErr := &WorkerExitError{Slot: s.index, PID: w.pid, Status: status}
-	if err := w.conn.Err(); err != nil && !errors.Is(err, plugin.ErrConnClosed) {
+	if err := w.conn.Err(); err != nil && !errors.Is(err, host.ErrConnClosed) {
 		exitErr.Cause = err
 	}
 	for wire, c := range w.inflight {

@@ -1,0 +1,111 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/workestrator/workestrator/internal/wire"
+)
+
+// The host dials a data-plane socket only where the worker could not point
+// it elsewhere: a unix socket path (not an abstract name) directly inside
+// the private directory go-plugin made for this worker, a directory that
+// is no symlink, belongs to the host's user and that nobody else may write;
+// the path itself must be a socket (no symlink) of the host's user. Once
+// connected, and before the token is written, the peer must be the worker
+// process itself (SO_PEERCRED, where the system has it): a socket swapped
+// between the check and the connect is caught there. Any failure makes the
+// host use the gRPC stream; it says why in its log.
+
+// dataPlanePeer is what the host knows of the worker for these checks.
+type dataPlanePeer struct {
+	dir string // go-plugin's socket directory of the worker
+	pid int    // the worker's process id; 0 skips the peer check
+}
+
+// dialDataPlane checks the address a worker advertised, connects and
+// presents the token.
+func dialDataPlane(ctx context.Context, addr string, token []byte, lim wire.Limits, peer dataPlanePeer) (*socketTransport, error) {
+	path, err := checkDataPlaneAddr(addr, peer.dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(token) != wire.DataPlaneTokenLen {
+		return nil, fmt.Errorf("data plane token of %d bytes, want %d", len(token), wire.DataPlaneTokenLen)
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, err
+	}
+	c := nc.(*net.UnixConn)
+	if err := checkPeer(c, peer.pid); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("data plane socket %s: %w", path, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetWriteDeadline(dl)
+	}
+	if _, err := c.Write(token); err != nil {
+		c.Close()
+		return nil, err
+	}
+	_ = c.SetWriteDeadline(time.Time{})
+	return newSocketTransport(c, lim)
+}
+
+// checkDataPlaneAddr returns the path of a "unix:" address once it has
+// checked that it is a socket of the host's user directly inside dir, a
+// private directory of the host's user.
+func checkDataPlaneAddr(addr, dir string) (string, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return "", fmt.Errorf("unsupported data plane address %q", addr)
+	}
+	if path == "" || path[0] == '@' || strings.IndexByte(path, 0) >= 0 {
+		return "", fmt.Errorf("data plane address %q is not a socket path (abstract names are refused)", addr)
+	}
+	if dir == "" {
+		return "", fmt.Errorf("data plane address %q: the worker's socket directory is unknown", addr)
+	}
+	if !filepath.IsAbs(path) || filepath.Clean(path) != path || filepath.Dir(path) != filepath.Clean(dir) {
+		return "", fmt.Errorf("data plane address %q is not in the worker's socket directory %s", addr, dir)
+	}
+	uid := uint32(os.Getuid())
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return "", fmt.Errorf("worker socket directory: %w", err)
+	}
+	if !st.IsDir() || st.Mode().Perm()&0o022 != 0 || owner(st) != uid {
+		return "", fmt.Errorf("worker socket directory %s (%s) is not a private directory of uid %d", dir, st.Mode(), uid)
+	}
+	st, err = os.Lstat(path)
+	if err != nil {
+		return "", fmt.Errorf("data plane socket: %w", err)
+	}
+	if st.Mode().Type() != os.ModeSocket || owner(st) != uid {
+		return "", fmt.Errorf("data plane address %q is not a socket of uid %d (%s)", addr, uid, st.Mode())
+	}
+	return path, nil
+}
+
+// owner is the uid that owns the file st describes.
+func owner(st os.FileInfo) uint32 {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return sys.Uid
+	}
+	return ^uint32(0)
+}
+
+// dialSocket connects to the data-plane socket the worker advertised in
+// info, in the socket directory go-plugin made for it.
+func (p *Process) dialSocket(ctx context.Context, info *Info) (*socketTransport, error) {
+	return dialDataPlane(ctx, info.dataPlane, info.dataPlaneToken, wire.NewLimits(p.cfg.MaxMessage),
+		dataPlanePeer{dir: p.run.sockDir, pid: p.run.pid})
+}

@@ -1,0 +1,168 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/workestrator/workestrator/internal/wire"
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// only.
+type transport interface {
+	// send queues a message of items, flush writes what was queued (the
+	// gRPC stream sends at once). With own false (a helper; canHelp only)
+	// neither blocks: flush returns errWouldBlock when bytes remain, which
+	// the next send or flush writes first.
+	send(items []wire.Item, own bool) error
+	flush(own bool) error
+	// canHelp reports whether send and flush can keep from blocking.
+	canHelp() bool
+	// recv appends the responses of the next message to rs.
+	recv(rs []wire.Response) ([]wire.Response, error)
+	// close ends the transport: recv and a blocked send return.
+	close()
+	name() string
+}
+
+type grpcTransport struct {
+	stream workerpb.Worker_StreamClient
+	cancel context.CancelFunc
+}
+
+func (t *grpcTransport) send(items []wire.Item, _ bool) error {
+	b := &workerpb.CallBatch{}
+	for i := range items {
+		it := &items[i]
+		if it.IsCancel {
+			b.Cancels = append(b.Cancels, it.Cancel)
+			continue
+		}
+		b.Calls = append(b.Calls, it.Req.PB())
+	}
+	return t.stream.Send(b)
+}
+
+func (t *grpcTransport) flush(bool) error { return nil }
+func (t *grpcTransport) canHelp() bool    { return false }
+func (t *grpcTransport) close()           { t.cancel() }
+func (t *grpcTransport) name() string     { return "grpc" }
+
+func (t *grpcTransport) recv(rs []wire.Response) ([]wire.Response, error) {
+	b, err := t.stream.Recv()
+	if err != nil {
+		if status.Code(err) == codes.ResourceExhausted {
+			err = fmt.Errorf("%w: %w", wire.ErrTooLarge, err)
+		}
+		return rs, err
+	}
+	return wire.AppendResponses(rs, b.Replies), nil
+}
+
+// socketTransport writes frames from buf: a helper writes what the socket
+// takes without blocking (raw, through tryWrite), the sender goroutine the
+// rest, blocking.
+type socketTransport struct {
+	c   *net.UnixConn
+	raw syscall.RawConn
+	fr  *wire.FrameReader
+	buf []byte // frames to write, from off
+	off int
+
+	tryWrite func(fd uintptr) bool // made once, so that a write allocates nothing
+	tryErr   error
+}
+
+// newSocketTransport is the host's side of the socket data plane on c.
+func newSocketTransport(c *net.UnixConn, lim wire.Limits) (*socketTransport, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	t := &socketTransport{c: c, raw: raw, fr: wire.NewFrameReader(c, lim.Frame)}
+	t.tryWrite = func(fd uintptr) bool {
+		t.tryErr = nil
+		for t.off < len(t.buf) {
+			n, err := syscall.Write(int(fd), t.buf[t.off:])
+			if n > 0 {
+				t.off += n
+			}
+			switch {
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				return true
+			case err != nil:
+				t.tryErr = err
+				return true
+			case n <= 0:
+				t.tryErr = io.ErrShortWrite
+				return true
+			}
+		}
+		return true
+	}
+	return t, nil
+}
+
+func (t *socketTransport) send(items []wire.Item, own bool) error {
+	t.buf = wire.AppendCallBatchFrame(t.buf, items)
+	if len(t.buf)-t.off < wire.MaxBatchBytes {
+		return nil
+	}
+	if err := t.write(own); err != wire.ErrWouldBlock {
+		return err
+	}
+	return nil
+}
+
+func (t *socketTransport) flush(own bool) error { return t.write(own) }
+func (t *socketTransport) canHelp() bool        { return true }
+func (t *socketTransport) close()               { t.c.Close() }
+func (t *socketTransport) name() string         { return "socket" }
+
+// write writes buf: all of it (own), or what the socket takes at once,
+// returning errWouldBlock if some is left.
+func (t *socketTransport) write(own bool) error {
+	var err error
+	if t.off < len(t.buf) {
+		if own {
+			_, err = t.c.Write(t.buf[t.off:])
+			t.off = len(t.buf)
+		} else {
+			if err = t.raw.Write(t.tryWrite); err == nil {
+				err = t.tryErr
+			}
+			if err == nil && t.off < len(t.buf) {
+				return wire.ErrWouldBlock
+			}
+		}
+	}
+	if cap(t.buf) > wire.KeepBuf {
+		t.buf = nil
+	} else {
+		t.buf = t.buf[:0]
+	}
+	t.off = 0
+	return err
+}
+
+func (t *socketTransport) recv(rs []wire.Response) ([]wire.Response, error) {
+	frame, err := t.fr.ReadOwned()
+	if err == nil {
+		rs, err = wire.DecodeReplies(frame, rs)
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("worker closed the data plane: %w", err)
+		}
+		return rs, err
+	}
+	return rs, nil
+}

@@ -1,0 +1,66 @@
+package wire
+
+import (
+	"time"
+
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+)
+
+// Request is one attempt of a call, as the host sends it to a worker.
+type Request struct {
+	// ID identifies the call among those in flight on the connection.
+	ID uint64
+	// Method is the registered function's name.
+	Method string
+	// Serializer is the name of the serializer that encoded Args.
+	Serializer string
+	// Args holds each positional argument, encoded on its own.
+	Args [][]byte
+	// Timeout, when positive, bounds the attempt inside the worker.
+	Timeout time.Duration
+}
+
+// PB is r as the protobuf message.
+func (r *Request) PB() *workerpb.Call {
+	return &workerpb.Call{
+		Id:           r.ID,
+		Method:       r.Method,
+		Serializer:   r.Serializer,
+		Args:         r.Args,
+		TimeoutNanos: int64(r.Timeout),
+	}
+}
+
+// Response is a worker's answer to one [Request].
+type Response struct {
+	// ID is the answered Request's ID.
+	ID uint64
+	// Result is the encoded result; nil for functions without one or on failure.
+	Result []byte
+
+	// Failure is the worker's error for the call; nil on success.
+	Failure *workerpb.Error
+}
+
+// Failed reports whether the call failed in the worker.
+func (r *Response) Failed() bool { return r.Failure != nil }
+
+// Item is a request, or the id of a call to cancel.
+type Item struct {
+	Req      Request
+	Cancel   uint64
+	IsCancel bool
+}
+
+// ItemCost bounds what it adds to a message: its arguments, names, and an
+// allowance for its id, timeout and tags.
+func ItemCost(it *Item) int {
+	if it.IsCancel {
+		return 11
+	}
+	n := len(it.Req.Method) + len(it.Req.Serializer) + 48
+	for _, a := range it.Req.Args {
+		n += len(a) + 6
+	}
+	return n
+}

@@ -1,0 +1,147 @@
+package wire
+
+import (
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+)
+
+// Encoders of the socket data plane's two hot messages, written by hand:
+// they append a frame (the message's length, then the message) straight
+// from the host's requests or the worker's replies, with no message object
+// in between and no reflection. Their bytes are those proto.Marshal writes
+// for the same message (wire_test.go checks it), so a reader may use either.
+
+// sizeField is the size of a length-delimited field of n bytes whose number
+// is below 16 (a one-byte tag).
+func sizeField(n int) int { return 1 + protowire.SizeBytes(n) }
+
+func CallSize(r *Request) int {
+	n := 0
+	if r.ID != 0 {
+		n += 1 + protowire.SizeVarint(r.ID)
+	}
+	if r.Method != "" {
+		n += sizeField(len(r.Method))
+	}
+	if r.Serializer != "" {
+		n += sizeField(len(r.Serializer))
+	}
+	for _, a := range r.Args {
+		n += sizeField(len(a))
+	}
+	if r.Timeout != 0 {
+		n += 1 + protowire.SizeVarint(uint64(r.Timeout))
+	}
+	return n
+}
+
+// appendCall appends the fields of r as a workerpb.Call.
+func appendCall(b []byte, r *Request) []byte {
+	if r.ID != 0 {
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, r.ID)
+	}
+	if r.Method != "" {
+		b = protowire.AppendTag(b, 2, protowire.BytesType)
+		b = protowire.AppendString(b, r.Method)
+	}
+	if r.Serializer != "" {
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendString(b, r.Serializer)
+	}
+	for _, a := range r.Args {
+		b = protowire.AppendTag(b, 4, protowire.BytesType)
+		b = protowire.AppendBytes(b, a)
+	}
+	if r.Timeout != 0 {
+		b = protowire.AppendTag(b, 5, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(r.Timeout))
+	}
+	return b
+}
+
+// AppendCallBatchFrame appends the frame of the CallBatch that carries
+// items: their calls, then their cancels. Method and serializer names must
+// be valid UTF-8 (Enqueue makes them so).
+func AppendCallBatchFrame(b []byte, items []Item) []byte {
+	size, cancels := 0, 0
+	for i := range items {
+		if it := &items[i]; it.IsCancel {
+			cancels += protowire.SizeVarint(it.Cancel)
+		} else {
+			size += sizeField(CallSize(&it.Req))
+		}
+	}
+	if cancels > 0 {
+		size += sizeField(cancels)
+	}
+	b = protowire.AppendVarint(b, uint64(size))
+	for i := range items {
+		if it := &items[i]; !it.IsCancel {
+			b = protowire.AppendTag(b, 1, protowire.BytesType)
+			b = protowire.AppendVarint(b, uint64(CallSize(&it.Req)))
+			b = appendCall(b, &it.Req)
+		}
+	}
+	if cancels > 0 {
+		b = protowire.AppendTag(b, 2, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(cancels))
+		for i := range items {
+			if items[i].IsCancel {
+				b = protowire.AppendVarint(b, items[i].Cancel)
+			}
+		}
+	}
+	return b
+}
+
+// ReplySize is the size of r as a workerpb.Reply; errSize is that of its
+// error (0 without one).
+func ReplySize(r *workerpb.Reply) (size, errSize int) {
+	if r.Id != 0 {
+		size += 1 + protowire.SizeVarint(r.Id)
+	}
+	if len(r.Result) > 0 {
+		size += sizeField(len(r.Result))
+	}
+	if r.Error != nil {
+		errSize = proto.Size(r.Error)
+		size += sizeField(errSize)
+	}
+	return size, errSize
+}
+
+// AppendReplyBatchFrame appends the frame of a ReplyBatch of rs. The rare
+// errors are marshalled by proto; results are copied once, into b.
+func AppendReplyBatchFrame(b []byte, rs []*workerpb.Reply) ([]byte, error) {
+	size := 0
+	for _, r := range rs {
+		n, _ := ReplySize(r)
+		size += sizeField(n)
+	}
+	b = protowire.AppendVarint(b, uint64(size))
+	for _, r := range rs {
+		n, errSize := ReplySize(r)
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(n))
+		if r.Id != 0 {
+			b = protowire.AppendTag(b, 1, protowire.VarintType)
+			b = protowire.AppendVarint(b, r.Id)
+		}
+		if len(r.Result) > 0 {
+			b = protowire.AppendTag(b, 2, protowire.BytesType)
+			b = protowire.AppendBytes(b, r.Result)
+		}
+		if r.Error != nil {
+			b = protowire.AppendTag(b, 3, protowire.BytesType)
+			b = protowire.AppendVarint(b, uint64(errSize))
+			var err error
+			if b, err = (proto.MarshalOptions{UseCachedSize: true}).MarshalAppend(b, r.Error); err != nil {
+				return b, err
+			}
+		}
+	}
+	return b, nil
+}

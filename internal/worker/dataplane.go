@@ -1,0 +1,116 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/workestrator/workestrator/internal/wire"
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+)
+
+// dataPlaneAuthTimeout bounds the wait for a connection's token.
+const dataPlaneAuthTimeout = 10 * time.Second
+
+// dataPlaneListener is the worker's side of the socket data plane.
+type dataPlaneListener struct {
+	l       *net.UnixListener
+	path    string
+	token   []byte
+	claimed atomic.Bool
+}
+
+// listenDataPlane opens the worker's data-plane socket in the private
+// directory go-plugin gives it (PLUGIN_UNIX_SOCKET_DIR); without one, it
+// fails and the host uses the gRPC stream.
+func listenDataPlane() (*dataPlaneListener, error) {
+	dir := os.Getenv(wire.EnvSocketDir)
+	if dir == "" {
+		return nil, errors.New(wire.EnvSocketDir + " is not set")
+	}
+	var rnd [4 + wire.DataPlaneTokenLen]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "dp"+hex.EncodeToString(rnd[:4]))
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	// The directory is private already; the token keeps out whoever could
+	// connect before this.
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return &dataPlaneListener{l: l, path: path, token: rnd[4:]}, nil
+}
+
+// serve accepts connections until one presents the token, closes the
+// socket and serves the data plane on that connection with s.
+func (d *dataPlaneListener) serve(s *server) {
+	for {
+		c, err := d.l.Accept()
+		if err != nil {
+			return
+		}
+		go d.auth(s, c)
+	}
+}
+
+func (d *dataPlaneListener) auth(s *server, c net.Conn) {
+	var got [wire.DataPlaneTokenLen]byte
+	_ = c.SetReadDeadline(time.Now().Add(dataPlaneAuthTimeout))
+	if _, err := io.ReadFull(c, got[:]); err != nil ||
+		subtle.ConstantTimeCompare(got[:], d.token) != 1 || !d.claimed.CompareAndSwap(false, true) {
+		c.Close()
+		return
+	}
+	d.l.Close() // removes the socket: nobody else can connect
+	_ = c.SetReadDeadline(time.Time{})
+	s.serveConn(c)
+}
+
+// serveConn serves the data plane on the host's connection until it ends.
+func (s *server) serveConn(c net.Conn) {
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fr := wire.NewFrameReader(c, s.lim.Frame)
+	fw := &wire.FrameWriter{W: c}
+	names := wire.Interner{}
+	recv := func() (*workerpb.CallBatch, error) {
+		frame, err := fr.ReadOwned()
+		var b *workerpb.CallBatch
+		if err == nil {
+			b, err = wire.DecodeCallBatch(frame, names)
+		}
+		if err != nil {
+			// Unblock a reply being written, and end the calls' contexts.
+			c.Close()
+			cancel()
+			return nil, err
+		}
+		return b, nil
+	}
+	send := func(rs []*workerpb.Reply) error {
+		err := wire.EachReplyBatch(rs, fw.AddReplies)
+		if err != nil {
+			return err
+		}
+		return fw.Flush()
+	}
+	s.serveSession(ctx, recv, send, true)
+}
+
+// transport is the host's side of a data plane: the gRPC stream or the
+// socket. send and flush are called by one goroutine at a time (the
+// batcher's sender or a caller that helps it), recv by the receive loop

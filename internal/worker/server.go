@@ -1,0 +1,116 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/workestrator/workestrator/internal/wire"
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+	"github.com/workestrator/workestrator/pkg/serializer"
+)
+
+// server implements the Worker service inside a worker process.
+type server struct {
+	workerpb.UnimplementedWorkerServer
+	methods map[string]*method
+	names   []string
+	sers    *serializer.Registry
+	lim     wire.Limits
+	// dataPlane, when set, is the socket data plane Describe advertises.
+	dataPlane *dataPlaneListener
+}
+
+func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*server, error) {
+	ms, err := compile(methods)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(ms))
+	for n := range ms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return &server{methods: ms, names: names, sers: sers, lim: wire.NewLimits(maxMessage)}, nil
+}
+
+func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb.DescribeResponse, error) {
+	r := &workerpb.DescribeResponse{
+		ProtocolVersion: wire.ProtocolVersion,
+		Serializers:     s.sers.Names(),
+		Pid:             int64(os.Getpid()),
+		Sdk:             wire.SDKName,
+	}
+	if d := s.dataPlane; d != nil && !d.claimed.Load() {
+		r.DataPlane = "unix:" + d.path
+		r.DataPlaneToken = d.token
+	}
+	for _, n := range s.names {
+		r.Methods = append(r.Methods, &workerpb.Method{Name: n, Signature: s.methods[n].signature})
+	}
+	return r, nil
+}
+
+func (s *server) Invoke(ctx context.Context, c *workerpb.Call) (*workerpb.Reply, error) {
+	if c.TimeoutNanos > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(c.TimeoutNanos))
+		defer cancel()
+	}
+	return s.run(ctx, c), nil
+}
+
+// run executes one call; it never fails as a transport: every failure is in
+// the reply.
+func (s *server) run(ctx context.Context, c *workerpb.Call) *workerpb.Reply {
+	r := &workerpb.Reply{}
+	s.runInto(ctx, c, s.methods[c.Method], r, nil)
+	return r
+}
+
+// runInto is run of c's method m (nil if unknown) into the empty reply r.
+// A small result is appended to buf when the serializer can; it returns
+// buf, grown if it had to, for the next call (r.Result may refer to it until
+// r is written).
+func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *workerpb.Reply, buf []byte) []byte {
+	r.Id = c.Id
+	if m == nil {
+		r.Error = &workerpb.Error{
+			Code:    workerpb.Error_UNKNOWN_METHOD,
+			Type:    "method",
+			Message: fmt.Sprintf("no method %q; the worker has: %s", c.Method, strings.Join(s.names, ", ")),
+		}
+		wire.BoundError(r.Error, s.lim.Payload)
+		return buf
+	}
+	ser, err := s.sers.Lookup(c.Serializer)
+	if err != nil {
+		r.Error = &workerpb.Error{Code: workerpb.Error_UNKNOWN_SERIALIZER, Type: "serializer", Message: err.Error()}
+		wire.BoundError(r.Error, s.lim.Payload)
+		return buf
+	}
+	result, appended, perr := m.callInto(ctx, ser, c.Args, buf)
+	if appended {
+		buf = result
+	}
+	r.Result, r.Error = result, perr
+	s.checkSize(r)
+	return buf
+}
+
+// checkSize replaces a result over the payload limit with a TOO_LARGE
+// error, and bounds the texts and details of an error (see limits.go),
+// making its strings valid UTF-8: protobuf refuses to marshal others, which
+// would break the data plane.
+func (s *server) checkSize(r *workerpb.Reply) {
+	if len(r.Result) > s.lim.Payload {
+		r.Error = wire.TooLarge(len(r.Result), s.lim.Payload)
+		r.Result = nil
+	}
+	if r.Error != nil {
+		wire.BoundError(r.Error, s.lim.Payload)
+	}
+}
