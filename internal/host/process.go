@@ -216,22 +216,46 @@ func (p *Process) openDataPlane(ctx context.Context, wc workerpb.WorkerClient, i
 // wrote on stderr. Text that came from the program is escaped.
 func (p *Process) startError(err error) error {
 	msg := err.Error()
+	first, _, _ := strings.Cut(msg, "\n")
+	kind := goPluginStartError(msg)
 	switch {
-	case strings.Contains(msg, "Incompatible API version"), strings.Contains(msg, "incompatible API version"):
+	case kind == ErrProtocolVersion:
 		err = fmt.Errorf("%w: %s", ErrProtocolVersion, escape(msg))
 	case p.exitedAlone():
-		err = fmt.Errorf("%w: it exited with %v before the handshake", ErrNotWorker, p.run.status)
-	case strings.Contains(msg, "Unrecognized remote plugin message"),
-		strings.Contains(msg, "exited before we could connect"),
-		strings.Contains(msg, "timeout while waiting for plugin to start"),
-		strings.Contains(msg, "core API version"):
-		first, _, _ := strings.Cut(msg, "\n")
-		err = fmt.Errorf("%w: %s", ErrNotWorker, escape(first))
+		err = fmt.Errorf("%w: it exited with %v before the handshake (go-plugin: %s)", ErrNotWorker, p.run.status, escape(first))
+	case kind != nil:
+		err = fmt.Errorf("%w: %s", kind, escape(first))
 	}
 	if t := p.stderr.String(); t != "" {
 		return fmt.Errorf("worker %s: %w; its stderr ends with:\n%s", p.cfg.Path, err, t)
 	}
 	return fmt.Errorf("worker %s: %w", p.cfg.Path, err)
+}
+
+// goPluginStartErrors are the texts of go-plugin's start failures for which
+// it has no error type, and what each means. TestGoPluginStartErrorTexts
+// makes go-plugin give each of them, so that an upgrade that changes one
+// fails a test. A program that exits before the handshake is told by its
+// exit (exitedAlone), whatever go-plugin says of it.
+var goPluginStartErrors = []struct {
+	text string
+	kind error
+}{
+	{"incompatible API version", ErrProtocolVersion},
+	{"incompatible core API version", ErrNotWorker},
+	{"Unrecognized remote plugin message", ErrNotWorker},
+	{"timeout while waiting for plugin to start", ErrNotWorker},
+}
+
+// goPluginStartError returns what go-plugin's start error msg means, or
+// nil when it is none of goPluginStartErrors.
+func goPluginStartError(msg string) error {
+	for _, e := range goPluginStartErrors {
+		if strings.Contains(msg, e.text) {
+			return e.kind
+		}
+	}
+	return nil
 }
 
 // exitedAlone reports whether a process that failed its start ended on its
