@@ -14,8 +14,7 @@ import (
 // as the most calls it has had in flight at once, at least minIdleRunners
 // and at most maxIdleRunners; more exit when their call ends. A load that
 // comes back thus finds its goroutines, whose stacks have already grown: a
-// new goroutine grows its stack on its first call, and in a burst of 256
-// calls per worker, with 64 kept, that took half of the worker's CPU.
+// new goroutine grows its stack (copying it) on its first call.
 const (
 	minIdleRunners = 64
 	maxIdleRunners = 4096

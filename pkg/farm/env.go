@@ -36,7 +36,7 @@ func resolvePath(path, dir string) (string, string) {
 // GOMAXPROCS=1 unless GOMAXPROCS is set already, by c.Env or by the host
 // environment the workers get (with SkipHostEnv, only if HostEnv passes
 // it). A worker is one of Workers processes sharing the machine's cores;
-// one thread for Go code halves the latency of a call and spends less CPU
+// one thread for Go code lowers the latency of a call and spends less CPU
 // per call.
 func workerEnv(c Config) []string {
 	if _, ok := os.LookupEnv("GOMAXPROCS"); ok && (!c.SkipHostEnv || host.EnvAllowed(c.HostEnv, "GOMAXPROCS")) {
