@@ -303,7 +303,7 @@ func (p *Process) Conn() *Conn { return p.conn }
 func (p *Process) Exited() <-chan struct{} { return p.run.exited }
 
 // ExitStatus says how the process ended; valid once Exited is closed.
-func (p *Process) ExitStatus() ExitStatus {
+func (p *Process) ExitStatus() wire.ExitStatus {
 	<-p.run.exited
 	return p.run.status
 }

@@ -16,23 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ExitStatus says how a worker process ended.
-type ExitStatus struct {
-	// Code is the exit status, or -1 when a signal ended the process.
-	Code int
-	// Signal names the signal that ended the process, e.g. "killed"; empty
-	// for a normal exit.
-	Signal string
-}
-
-// String returns "exit status 2" or "signal: killed".
-func (s ExitStatus) String() string {
-	if s.Signal != "" {
-		return "signal: " + s.Signal
-	}
-	return "exit status " + strconv.Itoa(s.Code)
-}
-
 // procRunner is the go-plugin runner of one worker process. It owns the
 // process: its own pipes (so that a grandchild holding them cannot block the
 // wait), a process group (so that stopping takes the grandchildren too),
@@ -52,7 +35,7 @@ type procRunner struct {
 	stderr   *stderrLog
 
 	exited chan struct{} // closed once the process is reaped
-	status ExitStatus
+	status wire.ExitStatus
 	pid    int
 
 	mu     sync.Mutex
@@ -241,14 +224,14 @@ func (r *procRunner) reap() {
 
 // exitStatus says how a process ended from its state, or -1 when its wait
 // failed (the process was reaped by someone else).
-func exitStatus(st *os.ProcessState, err error) ExitStatus {
+func exitStatus(st *os.ProcessState, err error) wire.ExitStatus {
 	if st == nil {
-		return ExitStatus{Code: -1, Signal: "unknown (" + err.Error() + ")"}
+		return wire.ExitStatus{Code: -1, Signal: "unknown (" + err.Error() + ")"}
 	}
 	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return ExitStatus{Code: -1, Signal: ws.Signal().String()}
+		return wire.ExitStatus{Code: -1, Signal: ws.Signal().String()}
 	}
-	return ExitStatus{Code: st.ExitCode()}
+	return wire.ExitStatus{Code: st.ExitCode()}
 }
 
 // kill SIGKILLs the worker's process group and the worker, unless it was

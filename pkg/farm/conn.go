@@ -9,23 +9,12 @@ import (
 	"github.com/workestrator/workestrator/internal/wire"
 )
 
-// ExitStatus says how a worker process ended.
-type ExitStatus struct {
-	// Code is the exit status, or -1 when a signal ended the process (or
-	// when it is unknown: the process was reaped by another).
-	Code int
-	// Signal names the signal that ended the process, e.g. "killed"; empty
-	// for a normal exit.
-	Signal string
-}
-
-// String returns "exit status 2" or "signal: killed".
-func (s ExitStatus) String() string {
-	if s.Signal != "" {
-		return "signal: " + s.Signal
-	}
-	return "exit status " + strconv.Itoa(s.Code)
-}
+// ExitStatus says how a worker process ended: Code is the exit status, or
+// -1 when a signal ended the process (or the end is unknown: another
+// process reaped it); Signal names the signal, e.g. "killed", empty for a
+// normal exit. Its String method returns "exit status 2" or
+// "signal: killed".
+type ExitStatus = wire.ExitStatus
 
 // workerConn is the farm's connection to one worker: the dispatcher and a
 // slot's watcher reach a worker only through it. A worker process on this
@@ -83,7 +72,7 @@ type localWorker struct {
 }
 
 func (l localWorker) Exited() <-chan struct{}  { return l.p.Exited() }
-func (l localWorker) ExitStatus() ExitStatus   { return ExitStatus(l.p.ExitStatus()) }
+func (l localWorker) ExitStatus() ExitStatus   { return l.p.ExitStatus() }
 func (l localWorker) Stop(grace time.Duration) { l.p.Stop(grace) }
 func (l localWorker) PID() int                 { return l.p.PID() }
 func (l localWorker) Info() *host.Info         { return l.p.Info() }
