@@ -24,8 +24,9 @@ func (f *Farm) Broadcast(ctx context.Context, args ...any) ([]WorkerReply, error
 }
 
 // BroadcastMethod calls method once on every worker slot (for setup or a
-// configuration reload) and waits for all of them. It returns one reply per
-// slot, in slot order, each attributed to the worker that answered; the
+// configuration reload) and waits for all of them; with MinWorkers below
+// Workers, the slots without a worker (scaled down) are left out. It
+// returns one reply per slot, in slot order, each attributed to the worker that answered; the
 // error joins the failures, each naming its slot and pid, and is nil when
 // every worker succeeded. A call whose worker dies is retried on that
 // slot's replacement, as Config.MaxRetries says.
@@ -37,17 +38,26 @@ func (f *Farm) BroadcastMethod(ctx context.Context, method string, args ...any) 
 	if err != nil {
 		return nil, err
 	}
-	futures := make([]*Future, len(f.slots))
-	for i, s := range f.slots {
+	f.mu.Lock()
+	slots := make([]*slot, 0, len(f.slots))
+	for _, s := range f.slots {
+		if !s.parked {
+			slots = append(slots, s)
+		}
+	}
+	f.mu.Unlock()
+	futures := make([]*Future, len(slots))
+	for i, s := range slots {
 		futures[i] = f.submitEncoded(ctx, method, s, enc)
 	}
 	replies := make([]WorkerReply, len(futures))
 	var errs []error
 	for i, fu := range futures {
 		r, err := fu.Result()
-		replies[i] = WorkerReply{Slot: i, PID: fu.pid, Result: r, Err: err}
+		slot := slots[i].index
+		replies[i] = WorkerReply{Slot: slot, PID: fu.pid, Result: r, Err: err}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("slot %d (pid %d): %w", i, fu.pid, err))
+			errs = append(errs, fmt.Errorf("slot %d (pid %d): %w", slot, fu.pid, err))
 		}
 	}
 	return replies, errors.Join(errs...)

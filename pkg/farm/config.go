@@ -24,6 +24,7 @@ const (
 	DefaultKillTimeout                 = 500 * time.Millisecond
 	DefaultStartTimeout                = 10 * time.Second
 	DefaultMaxMessageSize              = 256 << 20
+	DefaultScaleDownAfter              = 10 * time.Second
 )
 
 // MaxMessageSizeLimit is the largest Config.MaxMessageSize: a frame on the
@@ -84,6 +85,14 @@ type Config struct {
 	// first that fails, so a value beyond what the machine can run (file
 	// descriptors, processes, memory) is a clear error, not a crash.
 	Workers int
+	// MinWorkers, when below Workers, makes the farm elastic: it starts
+	// MinWorkers workers, starts more (up to Workers) while calls wait for a
+	// worker, and stops those above MinWorkers after they idle
+	// ScaleDownAfter. 0 means Workers: a fixed pool.
+	MinWorkers int
+	// ScaleDownAfter is how long a worker above MinWorkers may have nothing
+	// in flight before it is stopped; 0 means 10 s.
+	ScaleDownAfter time.Duration
 	// MaxConcurrentCalls caps the calls queued plus in flight; one more is
 	// refused with ErrMaxConcurrentCalls. 0 means unlimited.
 	MaxConcurrentCalls int
@@ -160,6 +169,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("Workers", c.Workers, "must be 0 (one per CPU) or positive")
 	case c.Workers > MaxWorkers:
 		return c, bad("Workers", c.Workers, fmt.Sprintf("must be at most %d (MaxWorkers)", MaxWorkers))
+	case c.MinWorkers < 0:
+		return c, bad("MinWorkers", c.MinWorkers, "must be 0 (Workers) or positive")
+	case c.ScaleDownAfter < 0:
+		return c, bad("ScaleDownAfter", c.ScaleDownAfter, "must be 0 (10s) or positive")
 	case c.MaxConcurrentCalls < 0:
 		return c, bad("MaxConcurrentCalls", c.MaxConcurrentCalls, "must be 0 (unlimited) or positive")
 	case c.MaxConcurrentCallsPerWorker < 0:
@@ -199,6 +212,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
+	}
+	switch {
+	case c.MinWorkers == 0:
+		c.MinWorkers = c.Workers
+	case c.MinWorkers > c.Workers:
+		return c, bad("MinWorkers", c.MinWorkers, fmt.Sprintf("must be at most Workers (%d)", c.Workers))
+	}
+	if c.ScaleDownAfter == 0 {
+		c.ScaleDownAfter = DefaultScaleDownAfter
 	}
 	if c.MaxConcurrentCallsPerWorker == 0 {
 		c.MaxConcurrentCallsPerWorker = DefaultMaxConcurrentCallsPerWorker

@@ -19,6 +19,12 @@ func (f *Farm) enqueueLocked(c *call, front bool) {
 	switch {
 	case c.pin != nil:
 		q = &c.pin.pinned
+		if s := c.pin; s.parked && f.state == farmRunning {
+			// Scaled down since the broadcast chose it: start it again.
+			s.parked = false
+			f.parkedSlots--
+			s.wakeup()
+		}
 	case c.mustRunAlone():
 		q = &f.isolated
 	}
@@ -70,6 +76,9 @@ func (f *Farm) dispatchLocked(fl *flushList) {
 			break
 		}
 		f.startLocked(f.queue.popFront(), w, fl)
+	}
+	if f.parkedSlots > 0 && f.queue.len() > 0 {
+		f.scaleUpLocked()
 	}
 }
 

@@ -38,11 +38,13 @@ type Farm struct {
 	backoff  map[*call]struct{} // calls waiting out a retry backoff
 	active   int                // calls queued or in flight
 	slots    []*slot
-	nextCall uint64
-	nextWire uint64
-	nextWID  int
-	drained  chan struct{} // closed when draining and active == 0
-	st       counters
+	// parkedSlots counts the elastic slots parked (see scale.go).
+	parkedSlots int
+	nextCall    uint64
+	nextWire    uint64
+	nextWID     int
+	drained     chan struct{} // closed when draining and active == 0
+	st          counters
 
 	// wakeLater, while set, collects the calls settleLocked answers, to be
 	// woken once the lock is released.

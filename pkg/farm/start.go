@@ -24,7 +24,21 @@ func (f *Farm) startAll() error {
 		wg     sync.WaitGroup
 	)
 	sem := make(chan struct{}, parallelStarts())
+	f.mu.Lock()
 	for _, s := range f.slots {
+		if s.elastic() {
+			// Parked until calls wait (see scale.go).
+			s.parked = true
+			f.parkedSlots++
+		}
+	}
+	f.mu.Unlock()
+	for _, s := range f.slots {
+		if s.elastic() {
+			f.wg.Add(1)
+			go s.supervise()
+			continue
+		}
 		sem <- struct{}{}
 		mu.Lock()
 		stop := failed

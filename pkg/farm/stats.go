@@ -10,6 +10,7 @@ import (
 type counters struct {
 	submitted, succeeded, failed, retried, timedOut, refused uint64
 	started, startFailures, exited, crashed, recycled, hung  uint64
+	scaledDown                                               uint64
 	queueWait, runTime                                       histogram
 }
 
@@ -141,6 +142,9 @@ type Stats struct {
 	// (TTL, idle, hung; the stops of Kill and Shutdown are not counted),
 	// and retired because they ignored a cancellation.
 	WorkersStarted, StartFailures, WorkersExited, WorkersCrashed, WorkersRecycled, WorkersHung uint64
+	// WorkersScaledDown counts the workers above Config.MinWorkers stopped
+	// after they idled Config.ScaleDownAfter.
+	WorkersScaledDown uint64
 	// QueueWait is the time each attempt waited for a worker: from
 	// submission, or for a retry from the end of the failed attempt and
 	// its backoff. RunTime is the time from dispatch to answer of each
@@ -161,22 +165,23 @@ func (f *Farm) Stats() Stats {
 	defer f.mu.Unlock()
 	now := time.Now()
 	st := Stats{
-		Queued:          f.queued,
-		InFlight:        f.active - f.queued,
-		Submitted:       f.st.submitted,
-		Succeeded:       f.st.succeeded,
-		Failed:          f.st.failed,
-		Retried:         f.st.retried,
-		TimedOut:        f.st.timedOut,
-		Refused:         f.st.refused,
-		WorkersStarted:  f.st.started,
-		StartFailures:   f.st.startFailures,
-		WorkersExited:   f.st.exited,
-		WorkersCrashed:  f.st.crashed,
-		WorkersRecycled: f.st.recycled,
-		WorkersHung:     f.st.hung,
-		QueueWait:       f.st.queueWait.summary(),
-		RunTime:         f.st.runTime.summary(),
+		Queued:            f.queued,
+		InFlight:          f.active - f.queued,
+		Submitted:         f.st.submitted,
+		Succeeded:         f.st.succeeded,
+		Failed:            f.st.failed,
+		Retried:           f.st.retried,
+		TimedOut:          f.st.timedOut,
+		Refused:           f.st.refused,
+		WorkersStarted:    f.st.started,
+		StartFailures:     f.st.startFailures,
+		WorkersExited:     f.st.exited,
+		WorkersCrashed:    f.st.crashed,
+		WorkersRecycled:   f.st.recycled,
+		WorkersScaledDown: f.st.scaledDown,
+		WorkersHung:       f.st.hung,
+		QueueWait:         f.st.queueWait.summary(),
+		RunTime:           f.st.runTime.summary(),
 	}
 	for _, s := range f.slots {
 		for _, w := range s.workers() {

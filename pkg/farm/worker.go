@@ -45,6 +45,8 @@ type worker struct {
 	started  time.Time
 	idle     *time.Timer
 	idleFrom time.Time
+	park     *time.Timer // stops it, idle above MinWorkers (see scale.go)
+	parkFrom time.Time
 
 	// alone is the wire id of the last attempt started on it of a call
 	// that must run alone; while that attempt is in flight, the worker
@@ -74,6 +76,9 @@ func (w *worker) stopIdleTimer() {
 	if w.idle != nil {
 		w.idle.Stop()
 	}
+	if w.park != nil {
+		w.park.Stop()
+	}
 }
 
 // slot is one of the farm's Workers places. Its supervisor goroutine keeps
@@ -93,6 +98,7 @@ type slot struct {
 	startingKill func() // kills the process being started; nil if none
 	failures     int    // consecutive failed starts or early deaths
 	restarts     int
+	parked       bool // elastic, with no worker and none wanted (see scale.go)
 }
 
 func (s *slot) wakeup() {
@@ -116,7 +122,7 @@ func (s *slot) workers() []*worker {
 
 // needsStartLocked reports whether the slot needs a worker process started.
 func (s *slot) needsStartLocked() bool {
-	return s.f.state != farmKilled && (s.cur == nil || (s.wantStandby && s.standby == nil))
+	return s.f.state != farmKilled && !s.parked && (s.cur == nil || (s.wantStandby && s.standby == nil))
 }
 
 // promoteLocked makes the standby, if any, the slot's current worker; it
@@ -396,8 +402,14 @@ func (f *Farm) retireLocked(w *worker) {
 	if w.state != workerOnline {
 		return
 	}
-	w.state = workerRetiring
 	f.st.recycled++
+	f.leaveLocked(w)
+}
+
+// leaveLocked stops giving w calls, starts its replacement if the slot
+// wants one, and stops w when its last live call is answered.
+func (f *Farm) leaveLocked(w *worker) {
+	w.state = workerRetiring
 	w.stopIdleTimer()
 	s := w.slot
 	if s.cur == w {
@@ -434,7 +446,11 @@ func (f *Farm) workerChangedLocked(w *worker) {
 		f.maybeStopLocked(w)
 		return
 	}
-	if w.state != workerOnline || w.pending > 0 || f.cfg.MaxIdleTime <= 0 || w.slot.cur != w {
+	if w.state != workerOnline || w.pending > 0 || w.slot.cur != w {
+		return
+	}
+	f.scaleDownLaterLocked(w)
+	if f.cfg.MaxIdleTime <= 0 {
 		return
 	}
 	w.idleFrom = time.Now()
