@@ -51,9 +51,15 @@ const (
 	// EventTimeout: an attempt ran past Config.Timeout (Err is a
 	// *TimeoutError).
 	EventTimeout
+	// EventReload: Reload replaced a slot's worker. The event names the
+	// new worker, of the new binary, which takes the slot's calls from
+	// now on (its online event came just before); the old one finishes
+	// its calls, then stops (disconnect, exit, close). One per slot and
+	// Reload.
+	EventReload
 )
 
-var eventNames = [...]string{"", "fork", "online", "message", "disconnect", "error", "close", "exit", "ttl", "idle", "retry", "timeout"}
+var eventNames = [...]string{"", "fork", "online", "message", "disconnect", "error", "close", "exit", "ttl", "idle", "retry", "timeout", "reload"}
 
 // String returns the event's name as in the seed: "fork", "online"...
 func (t EventType) String() string {
