@@ -14,7 +14,8 @@ type EventType uint8
 // The events of a farm. A worker's life produces them in this order:
 //
 //   - fork when its process starts, then either error (the start failed;
-//     nothing more of that worker) or online;
+//     nothing more of that worker) or online (and reload, for a worker
+//     that Reload started);
 //   - while online: message for each call it answers, retry and timeout as
 //     they happen, ttl or idle when it is recycled (a worker that reached
 //     its TTL still answers the calls it has, so message may follow ttl);

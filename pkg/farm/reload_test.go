@@ -327,3 +327,27 @@ func TestReloadAfterStop(t *testing.T) {
 		t.Fatalf("Reload of a zero Farm = %v", err)
 	}
 }
+
+func TestReloadWhileSlotRestarts(t *testing.T) {
+	v2 := workerCopy(t, "worker-v2")
+	f := newFarm(t, farm.Config{Workers: 2})
+	old := workerPIDs(f)
+	// The slot's supervisor restarts the old binary while Reload starts
+	// the new one: the old-binary worker that comes up late is discarded.
+	if err := syscall.Kill(old[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Reload(ctx(t), v2); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "two online workers, no other process", func() bool {
+		ws := f.Stats().Workers
+		return len(ws) == 2 && ws[0].State == "online" && ws[1].State == "online" &&
+			len(testutil.Children(os.Getpid())) == 2
+	})
+	for range 3 {
+		if got := exes(t, f, 8); got[v2] != 8 {
+			t.Fatalf("exe = %v, want only %s", got, v2)
+		}
+	}
+}
