@@ -79,6 +79,17 @@ type Config struct {
 	// runs; a Dir that does not exist makes the start fail with an error
 	// naming Dir.
 	Dir string
+	// Init, when its Method is set, is called on every worker after it
+	// starts and before it takes any call, replacements included (TTL,
+	// idle, crash, memory limit, Reload): per-process setup such as
+	// loading a model. It runs alone on the worker, before the worker is
+	// online, bounded by StartTimeout (its own, after the handshake's). An
+	// Init that fails (an error, a panic, an unknown method, a crash, no
+	// answer) fails the start: New returns a *StartError that unwraps to
+	// the Init's error (a *RemoteError for the worker's own failures);
+	// later, the slot retries with the backoff of any failed start. The
+	// zero Init runs nothing.
+	Init Init
 
 	// Workers is the number of worker processes; 0 means runtime.NumCPU(),
 	// at most MaxWorkers. New starts them a few at a time and stops at the
@@ -200,6 +211,9 @@ func (c Config) withDefaults() (Config, error) {
 	case c.Serializer != nil && c.Serializer.Name() == "":
 		return c, bad("Serializer", fmt.Sprintf("%T", c.Serializer), "has an empty name")
 	}
+	if err := c.Init.validate(); err != nil {
+		return c, err
+	}
 	for i, n := range c.HostEnv {
 		if !host.ValidHostEnvName(n) {
 			return c, bad(fmt.Sprintf("HostEnv[%d]", i), fmt.Sprintf("%q", n), "must be a variable name, or a prefix ending in '*'")
@@ -250,6 +264,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.Args = append([]string(nil), c.Args...)
 	c.HostEnv = append([]string(nil), c.HostEnv...)
 	c.Env = append([]string(nil), c.Env...)
+	c.Init.Args = append([]any(nil), c.Init.Args...)
+	c.Checksum = append([]byte(nil), c.Checksum...)
 	return c, nil
 }
 

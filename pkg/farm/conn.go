@@ -54,6 +54,8 @@ type workerConn interface {
 // launchSpec is what a launcher needs besides the farm's Config.
 type launchSpec struct {
 	slot int
+	// bin is the executable to start.
+	bin binary
 	// onStart is called with the pid as soon as the process exists, and a
 	// function that kills it; it returns false to have it killed at once.
 	onStart func(pid int, kill func()) bool
@@ -77,10 +79,10 @@ func (l localWorker) Stop(grace time.Duration) { l.p.Stop(grace) }
 func (l localWorker) PID() int                 { return l.p.PID() }
 func (l localWorker) Info() *host.Info         { return l.p.Info() }
 
-// launchLocal starts a worker process of f's Config.
+// launchLocal starts a worker process of spec.bin with f's Config.
 func (f *Farm) launchLocal(ctx context.Context, spec launchSpec) (workerConn, error) {
 	p, err := host.Launch(ctx, host.LaunchConfig{
-		Path:         f.cfg.Path,
+		Path:         spec.bin.path,
 		Args:         f.cfg.Args,
 		Env:          f.workerEnv,
 		Dir:          f.cfg.Dir,
@@ -89,7 +91,7 @@ func (f *Farm) launchLocal(ctx context.Context, spec launchSpec) (workerConn, er
 		LogLevel:     workerLogLevel(f.log),
 		SocketDir:    f.sockDir,
 		StartTimeout: f.cfg.StartTimeout,
-		Checksum:     f.cfg.Checksum,
+		Checksum:     spec.bin.sum,
 		AutoMTLS:     f.cfg.AutoMTLS,
 		MaxMessage:   f.cfg.MaxMessageSize,
 		KillTimeout:  f.cfg.KillTimeout,

@@ -54,6 +54,14 @@
 // [ErrFarmKilled]; [KillAll] kills every farm of the process;
 // [Farm.Shutdown] lets the queue drain first.
 //
+// # Setup and upgrades
+//
+// Config.Init is a call every worker runs before its first call, the
+// replacements included; a failing Init fails the start. [Farm.Reload]
+// replaces every worker by one of a new binary, slot by slot, each new
+// worker online before the old one drains, without losing a call; a bad
+// binary is refused before any worker is replaced.
+//
 // # Observability
 //
 // Config.OnEvent receives an [Event] for each worker fork, online,

@@ -45,6 +45,9 @@ var (
 	// ErrChecksumMismatch: the worker binary does not match Config.Checksum;
 	// it was not started.
 	ErrChecksumMismatch = host.ErrChecksumMismatch
+	// ErrMissingMethod: the binary given to Reload lacks a method that the
+	// farm's workers have (Describe's method sets are compared).
+	ErrMissingMethod = errors.New("worker lacks a method of the farm's workers")
 )
 
 // MaxRetriesError is the error of a call whose every attempt failed: 1 +

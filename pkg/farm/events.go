@@ -14,7 +14,8 @@ type EventType uint8
 // The events of a farm. A worker's life produces them in this order:
 //
 //   - fork when its process starts, then either error (the start failed;
-//     nothing more of that worker) or online;
+//     nothing more of that worker) or online (and reload, for a worker
+//     that Reload started);
 //   - while online: message for each call it answers, retry and timeout as
 //     they happen, ttl or idle when it is recycled (a worker that reached
 //     its TTL still answers the calls it has, so message may follow ttl);
@@ -51,9 +52,15 @@ const (
 	// EventTimeout: an attempt ran past Config.Timeout (Err is a
 	// *TimeoutError).
 	EventTimeout
+	// EventReload: Reload replaced a slot's worker. The event names the
+	// new worker, of the new binary, which takes the slot's calls from
+	// now on (its online event came just before); the old one finishes
+	// its calls, then stops (disconnect, exit, close). One per slot and
+	// Reload.
+	EventReload
 )
 
-var eventNames = [...]string{"", "fork", "online", "message", "disconnect", "error", "close", "exit", "ttl", "idle", "retry", "timeout"}
+var eventNames = [...]string{"", "fork", "online", "message", "disconnect", "error", "close", "exit", "ttl", "idle", "retry", "timeout", "reload"}
 
 // String returns the event's name as in the seed: "fork", "online"...
 func (t EventType) String() string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/workestrator/workestrator/pkg/farm"
 )
@@ -112,4 +114,58 @@ func ExampleGoCall() {
 	n, err := sum.Result()
 	fmt.Println(n, err)
 	// Output: 6 <nil>
+}
+
+func ExampleFarm_Reload() {
+	// A new build to deploy: here the same worker, copied to another path
+	// (before the farm starts: a file being written cannot run).
+	dir, err := os.MkdirTemp("", "example-reload-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	b, err := os.ReadFile(workerBin)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	v2 := filepath.Join(dir, "worker-v2")
+	if err := os.WriteFile(v2, b, 0o755); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// Every worker, the replacements included, runs setState("ready")
+	// before its first call.
+	f, err := farm.New(farm.Config{
+		Path:    workerBin,
+		Workers: 2,
+		Init:    farm.Init{Method: "setState", Args: []any{"ready"}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Kill()
+
+	ctx := context.Background()
+	fmt.Println(f.Reload(ctx, v2))
+	exe, _ := farm.Call[string](ctx, f, "exe")
+	fmt.Println(exe == v2)
+	var state struct{ State string }
+	r, _ := f.RunMethod(ctx, "getState")
+	_ = r.Decode(&state)
+	fmt.Println(state.State)
+
+	// A program that is not a worker is refused at the first slot; the
+	// workers stay as they were.
+	err = f.Reload(ctx, "/bin/true")
+	var re *farm.ReloadError
+	fmt.Println(errors.As(err, &re), re.Slot, errors.Is(err, farm.ErrWorkerStart))
+	// Output:
+	// <nil>
+	// true
+	// ready
+	// true 0 true
 }

@@ -29,6 +29,11 @@ type Farm struct {
 	// workerEnv is Config.Env, with GOMAXPROCS=1 first unless the host
 	// or Config.Env sets GOMAXPROCS.
 	workerEnv []string
+	// initArgs are Config.Init's arguments, encoded once.
+	initArgs [][]byte
+	// reloading holds a token while a Reload runs (Reloads run one at a
+	// time).
+	reloading chan struct{}
 
 	mu       sync.Mutex
 	state    farmState
@@ -49,6 +54,12 @@ type Farm struct {
 	// wakeLater, while set, collects the calls settleLocked answers, to be
 	// woken once the lock is released.
 	wakeLater *[]*call
+
+	// bin is the farm's worker executable: Config.Path and Checksum, or
+	// what the last Reload that finished installed.
+	bin binary
+	// reloadKill kills the process a Reload is starting; nil if none.
+	reloadKill func()
 
 	// epoch is the origin of clock; spares holds the recycled Futures of
 	// blocking calls.
@@ -90,13 +101,20 @@ func New(cfg Config) (*Farm, error) {
 		done:    make(chan struct{}),
 		drained: make(chan struct{}),
 		backoff: make(map[*call]struct{}),
+		bin:     binary{path: c.Path, sum: c.Checksum},
+
+		reloading: make(chan struct{}, 1),
+	}
+	if err := f.encodeInit(); err != nil {
+		removeSocketDir(dir)
+		return nil, err
 	}
 	f.workerEnv = workerEnv(c)
 	f.launch = f.launchLocal
 	f.ev = newEmitter(c.OnEvent, c.Logger)
 	f.slots = make([]*slot, c.Workers)
 	for i := range f.slots {
-		f.slots[i] = &slot{f: f, index: i, wake: make(chan struct{}, 1)}
+		f.slots[i] = &slot{f: f, index: i, wake: make(chan struct{}, 1), bin: f.bin}
 	}
 	if err := f.startAll(); err != nil {
 		f.Kill()
@@ -131,6 +149,9 @@ func (f *Farm) Kill() {
 				f.stopWorkerLocked(w)
 			}
 			s.killStarting()
+		}
+		if f.reloadKill != nil {
+			f.reloadKill()
 		}
 		f.mu.Unlock()
 		f.wg.Wait()

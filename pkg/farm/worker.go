@@ -3,13 +3,9 @@ package farm
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/workestrator/workestrator/internal/host"
-	"github.com/workestrator/workestrator/internal/wire"
 )
 
 type workerState uint8
@@ -96,6 +92,8 @@ type slot struct {
 	old          []*worker // retiring workers finishing their calls
 	pinned       deque[*call]
 	startingKill func() // kills the process being started; nil if none
+	bin          binary // what the slot's workers run
+	gen          int    // counts the reloads of the slot
 	failures     int    // consecutive failed starts or early deaths
 	restarts     int
 	parked       bool // elastic, with no worker and none wanted (see scale.go)
@@ -197,34 +195,14 @@ func (s *slot) backoffLocked() time.Duration {
 	return min(d, 5*time.Second)
 }
 
-// start launches a worker into the slot.
+// start launches a worker of the slot's binary into the slot.
 func (s *slot) start() error {
 	f := s.f
-	w := &worker{slot: s, stopReq: make(chan struct{}), inflight: make(map[uint64]*call)}
 	f.mu.Lock()
-	f.nextWID++
-	w.id = f.nextWID
+	bin, gen := s.bin, s.gen
 	f.mu.Unlock()
-	conn, err := f.launch(context.Background(), launchSpec{
-		slot: s.index,
-		onStart: func(pid int, kill func()) bool {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			w.pid = pid
-			s.startingKill = kill
-			f.st.started++
-			f.emitLocked(Event{Type: EventFork, worker: w})
-			return f.state != farmKilled
-		},
-		onResponses: func(rs []wire.Response) { f.onResponses(w, rs) },
-	})
-	if err == nil {
-		if err = f.checkWorker(conn.Info()); err != nil {
-			conn.Stop(0)
-		}
-	}
+	w, err := s.spawn(context.Background(), bin, nil, &s.startingKill)
 	f.mu.Lock()
-	s.startingKill = nil
 	if err != nil && f.state == farmKilled {
 		// Kill interrupted the start: not a failure of the worker.
 		if w.pid > 0 {
@@ -246,18 +224,16 @@ func (s *slot) start() error {
 		f.mu.Unlock()
 		return serr
 	}
-	w.conn, w.pid = conn, conn.PID()
-	w.started = time.Now()
-	if f.state == farmKilled {
+	if f.state == farmKilled || s.gen != gen {
+		// Killed, or the slot was reloaded while it started: it runs the
+		// old binary.
+		killed := f.state == farmKilled
 		f.mu.Unlock()
-		conn.Stop(0)
-		status := conn.ExitStatus()
-		f.mu.Lock()
-		f.st.exited++
-		f.emitLocked(Event{Type: EventExit, worker: w, Exit: &status})
-		f.emitLocked(Event{Type: EventClose, worker: w})
-		f.mu.Unlock()
-		return ErrFarmKilled
+		f.discard(w)
+		if killed {
+			return ErrFarmKilled
+		}
+		return nil
 	}
 	if s.cur == nil {
 		s.cur = w
@@ -265,31 +241,24 @@ func (s *slot) start() error {
 		// Started early: it takes over when the current worker retires.
 		s.standby, s.wantStandby = w, false
 	}
-	f.emitLocked(Event{Type: EventOnline, worker: w})
-	f.log.Debug("worker online", "slot", s.index, "pid", w.pid, "standby", s.standby == w)
-	f.wg.Add(1)
-	go f.watch(w)
-	f.workerChangedLocked(w)
 	var fl flushList
-	f.dispatchLocked(&fl)
+	f.onlineLocked(w, &fl)
 	f.mu.Unlock()
 	fl.flush()
 	return nil
 }
 
-// checkWorker refuses a started worker that cannot serve the farm's calls:
-// one that does not know Config.Serializer.
-func (f *Farm) checkWorker(info *host.Info) error {
-	name := f.cfg.Serializer.Name()
-	if !slices.Contains(info.Serializers, name) {
-		known := "none"
-		if len(info.Serializers) > 0 {
-			known = strings.Join(info.Serializers, ", ")
-		}
-		return fmt.Errorf("%w: Config.Serializer is %q; the worker %s knows: %s (give the worker plugin.WithSerializers)",
-			ErrUnknownSerializer, name, f.cfg.Path, known)
-	}
-	return nil
+// onlineLocked puts w, just placed in its slot, to work: its watcher runs
+// and the queue is dispatched; fl gets the connections to flush once the
+// lock is released.
+func (f *Farm) onlineLocked(w *worker, fl *flushList) {
+	s := w.slot
+	f.emitLocked(Event{Type: EventOnline, worker: w})
+	f.log.Debug("worker online", "slot", s.index, "pid", w.pid, "standby", s.standby == w)
+	f.wg.Add(1)
+	go f.watch(w)
+	f.workerChangedLocked(w)
+	f.dispatchLocked(fl)
 }
 
 // startFailedLocked fails the calls that cannot run: the slot's broadcast

@@ -29,3 +29,10 @@ type Echo struct {
 	PID  int
 	Args []any
 }
+
+// State is the answer of the fixture's getState: the process's state and
+// its pid.
+type State struct {
+	State string
+	PID   int
+}
