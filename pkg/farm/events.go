@@ -17,7 +17,9 @@ type EventType uint8
 //     nothing more of that worker) or online;
 //   - while online: message for each call it answers, retry and timeout as
 //     they happen, ttl or idle when it is recycled (a worker that reached
-//     its TTL still answers the calls it has, so message may follow ttl);
+//     its TTL still answers the calls it has, so message may follow ttl),
+//     memory when it is replaced for its memory (the same), memory-kill
+//     when it is killed for it;
 //   - disconnect when it dies or is stopped, then retry or message for each
 //     call it was running, then exit and close.
 //
@@ -51,9 +53,17 @@ const (
 	// EventTimeout: an attempt ran past Config.Timeout (Err is a
 	// *TimeoutError).
 	EventTimeout
+	// EventMemory: the worker's resident memory is over
+	// Config.MaxWorkerMemory; its replacement is online, and the worker
+	// finishes its calls and takes no more.
+	EventMemory
+	// EventMemoryKill: the worker's resident memory was over
+	// Config.MaxWorkerMemoryHard and it is being killed; its disconnect
+	// and exit follow, and its calls follow the retry policy.
+	EventMemoryKill
 )
 
-var eventNames = [...]string{"", "fork", "online", "message", "disconnect", "error", "close", "exit", "ttl", "idle", "retry", "timeout"}
+var eventNames = [...]string{"", "fork", "online", "message", "disconnect", "error", "close", "exit", "ttl", "idle", "retry", "timeout", "memory", "memory-kill"}
 
 // String returns the event's name as in the seed: "fork", "online"...
 func (t EventType) String() string {

@@ -50,6 +50,8 @@ type worker struct {
 	// that must run alone; while that attempt is in flight, the worker
 	// takes no other call.
 	alone uint64
+
+	mem memState // its resident memory, with a memory limit (memory.go)
 }
 
 // online reports whether w takes calls.
@@ -205,6 +207,7 @@ func (s *slot) start() error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			w.pid = pid
+			w.mem.kill = kill
 			s.startingKill = kill
 			f.st.started++
 			f.emitLocked(Event{Type: EventFork, worker: w})
@@ -264,6 +267,7 @@ func (s *slot) start() error {
 	f.wg.Add(1)
 	go f.watch(w)
 	f.workerChangedLocked(w)
+	f.memStandbyOnlineLocked(s)
 	var fl flushList
 	f.dispatchLocked(&fl)
 	f.mu.Unlock()
@@ -347,6 +351,9 @@ func (f *Farm) watch(w *worker) {
 	exitErr := &WorkerExitError{Slot: s.index, PID: w.pid, Status: status}
 	if err := w.conn.Err(); err != nil && !errors.Is(err, host.ErrConnClosed) {
 		exitErr.Cause = err
+	}
+	if w.mem.killed != nil {
+		exitErr.Cause = w.mem.killed
 	}
 	for wire, c := range w.inflight {
 		delete(w.inflight, wire)
