@@ -58,7 +58,7 @@ type memWatch struct {
 // lock.
 type memState struct {
 	rss  int64 // bytes, at the last sample; 0 before the first
-	at   int64 // the farm's clock at the last sample
+	at   int64 // the farm's clock at the last sample; 0 before the first
 	due  bool  // in memWatch.due
 	over bool  // over MaxWorkerMemory: replaced once its standby is online
 	// killed is set when the worker was killed over MaxWorkerMemoryHard.
@@ -96,7 +96,7 @@ func newMemWatch(cfg Config) *memWatch {
 // goroutine.
 func (f *Farm) memAnsweredLocked(w *worker, now int64) {
 	m := f.mem
-	if w.mem.due || now-w.mem.at < m.gap {
+	if w.mem.due || (w.mem.at != 0 && now-w.mem.at < m.gap) {
 		return
 	}
 	w.mem.due = true
