@@ -1,6 +1,7 @@
 package farm_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -257,4 +258,36 @@ func TestMemoryHardNoRetries(t *testing.T) {
 	if ts := types(byWorker(rec.all())[1]); ts != "fork online message memory-kill disconnect message exit close" {
 		t.Fatalf("worker 1: %q", ts)
 	}
+}
+
+// BenchmarkWindow64Memory is BenchmarkWindow64 with a memory limit set (and
+// never reached): the cost of sampling after answers and every
+// MemoryCheckInterval (the default, 1 s).
+func BenchmarkWindow64Memory(b *testing.B) {
+	s0, c0 := cpuNow()
+	f := newFarm(b, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 64, Env: benchEnv(), MaxWorkerMemory: 1 << 40})
+	defer func() {
+		f.Kill()
+		s1, c1 := cpuNow()
+		b.ReportMetric(float64((s1-s0).Microseconds())/float64(b.N), "host-cpu-µs/call")
+		b.ReportMetric(float64((c1-c0).Microseconds())/float64(b.N), "worker-cpu-µs/call")
+	}()
+	c := context.Background()
+	window := make([]*farm.Future, 64)
+	b.ResetTimer()
+	for i := range b.N {
+		if fu := window[i%64]; fu != nil {
+			if _, err := fu.Result(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		window[i%64] = f.Go(c, "add", i, 1, 2)
+	}
+	for _, fu := range window {
+		if fu != nil {
+			fu.Result()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }
