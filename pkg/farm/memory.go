@@ -137,14 +137,19 @@ func (f *Farm) sampleMemory() {
 			batch[i].rss, batch[i].err = readRSS(batch[i].pid)
 		}
 		now := f.clock()
+		replaced := false
 		f.mu.Lock()
 		for _, s := range batch {
-			if kill := f.memSampledLocked(s, now); kill != nil {
+			kill, r := f.memSampledLocked(s, now)
+			if kill != nil {
 				kills = append(kills, kill)
 			}
+			replaced = replaced || r
 		}
 		var fl flushList
-		f.dispatchLocked(&fl) // a standby may have taken over
+		if replaced {
+			f.dispatchLocked(&fl) // a standby took over
+		}
 		f.mu.Unlock()
 		fl.flush()
 		for i, kill := range kills {
@@ -188,15 +193,16 @@ func memSampleable(w *worker) bool {
 
 // memSampledLocked records a sample of a worker and applies the limits. It
 // returns the function that kills the worker when it is over
-// MaxWorkerMemoryHard, to be called once the lock is released.
-func (f *Farm) memSampledLocked(s memSample, now int64) func() {
+// MaxWorkerMemoryHard, to be called once the lock is released, and whether
+// its standby took over from it.
+func (f *Farm) memSampledLocked(s memSample, now int64) (kill func(), replaced bool) {
 	w, m := s.w, f.mem
 	if s.err != nil || !memSampleable(w) || f.state == farmKilled {
-		return nil // it ended meanwhile (or /proc is not readable)
+		return nil, false // it ended meanwhile (or /proc is not readable)
 	}
 	select {
 	case <-w.conn.Exited():
-		return nil // its pid may name another process by now
+		return nil, false // its pid may name another process by now
 	default:
 	}
 	w.mem.rss, w.mem.at = s.rss, now
@@ -204,7 +210,7 @@ func (f *Farm) memSampledLocked(s memSample, now int64) func() {
 		w.mem.killed = &MemoryError{PID: w.pid, RSS: s.rss, Limit: m.hard}
 		f.log.Warn("worker over MaxWorkerMemoryHard; killing it", "slot", w.slot.index, "pid", w.pid, "rss", s.rss, "limit", m.hard)
 		f.emitLocked(Event{Type: EventMemoryKill, worker: w})
-		return w.mem.kill
+		return w.mem.kill, false
 	}
 	sl := w.slot
 	if m.soft > 0 && s.rss > m.soft && !w.mem.over && w.state == workerOnline && sl.cur == w {
@@ -212,14 +218,14 @@ func (f *Farm) memSampledLocked(s memSample, now int64) func() {
 		f.log.Debug("worker over MaxWorkerMemory; replacing it", "slot", sl.index, "pid", w.pid, "rss", s.rss, "limit", m.soft)
 		if sl.standby != nil {
 			f.memReplaceLocked(w)
-		} else {
-			// It keeps serving until its replacement is online (see
-			// memStandbyOnlineLocked).
-			sl.wantStandby = true
-			sl.wakeup()
+			return nil, true
 		}
+		// It keeps serving until its replacement is online (see
+		// memStandbyOnlineLocked).
+		sl.wantStandby = true
+		sl.wakeup()
 	}
-	return nil
+	return nil, false
 }
 
 // memStandbyOnlineLocked runs when a standby of slot s came online: it

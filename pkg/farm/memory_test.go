@@ -163,6 +163,65 @@ func TestMemorySoftReplacesWorker(t *testing.T) {
 	}
 }
 
+// TestMemorySoftServesUntilReplacementOnline: while the replacement of a
+// worker over MaxWorkerMemory starts (slowly here), the worker keeps
+// taking calls; it stops once the replacement is online.
+func TestMemorySoftServesUntilReplacementOnline(t *testing.T) {
+	var rec recorder
+	cfg, slow := slowRestarts(t, farm.Config{Workers: 1, MaxWorkerMemory: memLimit, MemoryCheckInterval: 20 * time.Millisecond, OnEvent: rec.on})
+	f := newFarm(t, cfg)
+	old := workerPIDs(f)[0]
+	slow() // the replacement takes 3 s to start
+	if _, err := f.RunMethod(ctx(t), "hold", holdMB); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, "the replacement's fork", func(ev farm.Event) bool { return ev.Type == farm.EventFork && ev.WorkerID == 2 })
+	for i := range 20 {
+		if pid, err := farm.Call[int](ctx(t), f, "pid"); err != nil {
+			t.Fatalf("call %d while the replacement starts: %v", i, err)
+		} else if pid != old && len(rec.of(farm.EventMemory)) == 0 {
+			t.Fatalf("call %d ran on %d before the memory event (old worker %d)", i, pid, old)
+		}
+	}
+	if len(rec.of(farm.EventMemory)) != 0 {
+		t.Logf("the replacement was online within 20 calls: the machine is fast or the start marker was not seen")
+	}
+	rec.wait(t, "the memory event", func(ev farm.Event) bool { return ev.Type == farm.EventMemory && ev.PID == old })
+	if pid, err := farm.Call[int](ctx(t), f, "pid"); err != nil || pid == old {
+		t.Fatalf("after the memory event: pid %d, %v (old %d)", pid, err, old)
+	}
+}
+
+// TestMemorySoftWithTTLStandby: a worker over MaxWorkerMemory whose TTL
+// standby is already online is replaced by it at once.
+func TestMemorySoftWithTTLStandby(t *testing.T) {
+	var rec recorder
+	f := newFarm(t, farm.Config{Workers: 1, TTL: 8, MaxWorkerMemory: memLimit, MemoryCheckInterval: 20 * time.Millisecond, OnEvent: rec.on})
+	old := workerPIDs(f)[0]
+	for range 6 { // the sixth starts the standby (at three quarters of TTL)
+		if _, err := f.RunMethod(ctx(t), "pid"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, "the TTL standby", func() bool {
+		return slices.ContainsFunc(f.Stats().Workers, func(w farm.WorkerStats) bool { return w.State == "standby" })
+	})
+	if _, err := f.RunMethod(ctx(t), "hold", holdMB); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, "the memory event", func(ev farm.Event) bool { return ev.Type == farm.EventMemory && ev.PID == old })
+	pid, err := farm.Call[int](ctx(t), f, "pid")
+	if err != nil || pid == old {
+		t.Fatalf("after the memory event: pid %d, %v (old %d)", pid, err, old)
+	}
+	if n := len(rec.of(farm.EventTTL)); n != 0 {
+		t.Fatalf("%d ttl events: the memory limit came first", n)
+	}
+	if ws := f.Stats().Workers; ws[len(ws)-1].WorkerID != 2 || ws[len(ws)-1].PID != pid {
+		t.Fatalf("the standby did not take over: %+v", ws)
+	}
+}
+
 // hardFarm starts a one-worker farm with a hard memory limit that acts on
 // the sample after an answer only (the periodic sample is an hour away),
 // so that the call that grows the worker is answered before the kill.
