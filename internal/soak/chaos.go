@@ -45,7 +45,9 @@ const exitCode = 42
 //	hang       block forever, ignoring its context: the worker is recycled
 //	hangctx    block until its context is cancelled (by the attempt timeout)
 //	cancel     block until its context ends; the host cancels the call
-var Fates = []string{"ok", "error", "permanent", "panic", "exit", "kill", "hang", "hangctx", "cancel"}
+//	grow       allocate and keep 16 MiB more, then answer idx*2: with
+//	           MaxWorkerMemory the worker is replaced after a few
+var Fates = []string{"ok", "error", "permanent", "panic", "exit", "kill", "hang", "hangctx", "cancel", "grow"}
 
 // DefaultRates are the default fractions of calls of each fate but "ok".
 var DefaultRates = map[string]float64{
@@ -57,6 +59,7 @@ var DefaultRates = map[string]float64{
 	"hang":      0.0002,
 	"hangctx":   0.0005,
 	"cancel":    0.0005,
+	"grow":      0.002,
 }
 
 // ChaosConfig configures [RunChaos].
@@ -73,6 +76,10 @@ type ChaosConfig struct {
 	// InFlight bounds the calls submitted and not yet answered, roughly;
 	// 0 submits every call at once.
 	InFlight int
+	// MaxWorkerMemory, MaxWorkerMemoryHard and MemoryCheckInterval go to
+	// the farm's Config.
+	MaxWorkerMemory, MaxWorkerMemoryHard int64
+	MemoryCheckInterval                  time.Duration
 	// Seed seeds the RNG that picks the fates.
 	Seed uint64
 	// Rates maps a fate to its fraction of the calls; the rest are "ok".
@@ -132,6 +139,9 @@ type Report struct {
 	Start      time.Duration // farm.New
 	KillTime   time.Duration
 	Stats      farm.Stats
+	// MemoryRecycles and MemoryKills count the memory and memory-kill
+	// events.
+	MemoryRecycles, MemoryKills int
 }
 
 // OK reports whether the soak found no violation.
@@ -232,9 +242,9 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed^0xc0ffee, cfg.Seed))
 
-	fmt.Fprintf(out, "chaos soak: %d calls, %d workers (%d calls each at most), timeout %v, kill timeout %v, retries %d, in flight %d, seed %d\n",
+	fmt.Fprintf(out, "chaos soak: %d calls, %d workers (%d calls each at most), timeout %v, kill timeout %v, retries %d, in flight %d, seed %d, memory limits %d/%d MiB\n",
 		cfg.Calls, cfg.Workers, cmp.Or(cfg.PerWorker, farm.DefaultMaxConcurrentCallsPerWorker),
-		cfg.Timeout, cfg.KillTimeout, retries, cfg.InFlight, cfg.Seed)
+		cfg.Timeout, cfg.KillTimeout, retries, cfg.InFlight, cfg.Seed, cfg.MaxWorkerMemory>>20, cfg.MaxWorkerMemoryHard>>20)
 
 	// Baselines, before the farm exists.
 	goroutines0 := runtime.NumGoroutine()
@@ -251,6 +261,9 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 		Timeout:                     cfg.Timeout,
 		KillTimeout:                 cfg.KillTimeout,
 		MaxRetries:                  cfg.MaxRetries,
+		MaxWorkerMemory:             cfg.MaxWorkerMemory,
+		MaxWorkerMemoryHard:         cfg.MaxWorkerMemoryHard,
+		MemoryCheckInterval:         cfg.MemoryCheckInterval,
 		Logger:                      cfg.Logger,
 		OnEvent:                     evs.on,
 	})
@@ -332,7 +345,7 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 		rep.violate("stats after every answer: submitted %d, succeeded %d + failed %d, queued %d, in flight %d; want %d answered, none left",
 			st.Submitted, st.Succeeded, st.Failed, st.Queued, st.InFlight, n)
 	}
-	if got := uint64(rep.Counts["ok"][outRight]); st.Succeeded != got {
+	if got := uint64(rep.Counts["ok"][outRight] + rep.Counts["grow"][outRight]); st.Succeeded != got {
 		rep.violate("stats say %d calls succeeded, the futures %d", st.Succeeded, got)
 	}
 
@@ -391,6 +404,7 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 	}
 	pids := append([]int(nil), evs.pids...)
 	types := maps(evs.types)
+	rep.MemoryRecycles, rep.MemoryKills = evs.types[farm.EventMemory], evs.types[farm.EventMemoryKill]
 	evs.mu.Unlock()
 
 	var alive []int
@@ -477,7 +491,7 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 // classify checks one call's answer against its fate.
 func classify(idx int, fate string, res farm.Result, err error, retries int) (int, string) {
 	if err == nil {
-		if fate != "ok" {
+		if fate != "ok" && fate != "grow" {
 			return outWrong, fmt.Sprintf("succeeded (%q) but its fate is %s", res.Bytes(), fate)
 		}
 		var v int
@@ -518,7 +532,7 @@ func classify(idx int, fate string, res farm.Result, err error, retries int) (in
 	collateral := retried && (isExit || isTimeout)
 
 	switch fate {
-	case "ok":
+	case "ok", "grow":
 	case "error":
 		if retried && isRemote && re.Code == farm.CodeApplication && !re.Permanent &&
 			re.Message == "chaos error "+strconv.Itoa(idx) && !errors.Is(err, farm.ErrPanic) {

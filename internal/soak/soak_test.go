@@ -65,10 +65,14 @@ func TestChaosInProcess(t *testing.T) {
 	for f := range soak.DefaultRates {
 		rates[f] = 0.002
 	}
+	// Enough grow calls (16 MiB each) that workers go over the memory
+	// limits and are replaced, some perhaps killed.
+	rates["grow"] = 0.02
 	var out bytes.Buffer
 	rep, err := soak.RunChaos(soak.ChaosConfig{
 		Worker: chaosWorker, Calls: 1000, Workers: 3,
 		Timeout: 200 * time.Millisecond, KillTimeout: 100 * time.Millisecond, MaxRetries: 3,
+		MaxWorkerMemory: 48 << 20, MaxWorkerMemoryHard: 96 << 20, MemoryCheckInterval: 20 * time.Millisecond,
 		Seed: 7, Rates: rates, MinPerFate: 2, BlockingEvery: 3, Deadline: 2 * time.Minute, Out: &out,
 	})
 	t.Log("\n" + out.String())
@@ -77,6 +81,9 @@ func TestChaosInProcess(t *testing.T) {
 	}
 	if !rep.OK() {
 		t.Fatalf("%d violations", len(rep.Violations))
+	}
+	if rep.MemoryRecycles == 0 {
+		t.Fatalf("no worker replaced for its memory (%d memory kills)", rep.MemoryKills)
 	}
 	testutil.NoChildren(t, 2*time.Second)
 }

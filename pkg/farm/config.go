@@ -140,6 +140,28 @@ type Config struct {
 	// StartTimeout bounds a worker's start and handshake; 0 means 10 s.
 	StartTimeout time.Duration
 
+	// MaxWorkerMemory is a soft limit, in bytes, on each worker's resident
+	// memory (RSS, from /proc/<pid>/statm; Linux only); 0 means none. A
+	// worker over it is replaced as at its TTL: its replacement starts at
+	// once, and when it is online the worker takes no more calls,
+	// finishes those it runs and stops (EventMemory). No call is lost,
+	// failed or refused. While the replacement fails to start, the worker
+	// keeps serving; MaxWorkerMemoryHard bounds it then.
+	MaxWorkerMemory int64
+	// MaxWorkerMemoryHard is a hard limit, in bytes, on each worker's
+	// resident memory; 0 means none. A worker over it is killed at once
+	// (SIGKILL, EventMemoryKill), like a crash: its calls fail with a
+	// *WorkerExitError whose Cause is a *MemoryError, and follow the retry
+	// policy. When both limits are set, it must be at least
+	// MaxWorkerMemory.
+	MaxWorkerMemoryHard int64
+	// MemoryCheckInterval is the period of the RSS samples when a memory
+	// limit is set; 0 means 1 s, and it must be at least 1 ms. A worker is
+	// also sampled after it answers calls, unless its last sample is less
+	// than a tenth of MemoryCheckInterval old. Without a memory limit
+	// nothing is sampled.
+	MemoryCheckInterval time.Duration
+
 	// Serializer encodes arguments and results; nil means serializer.JSON.
 	// A custom serializer must also be given to the worker's plugin.Serve.
 	Serializer serializer.Serializer
@@ -202,6 +224,16 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("KillTimeout", c.KillTimeout, "must be 0 (500ms) or positive")
 	case c.StartTimeout < 0:
 		return c, bad("StartTimeout", c.StartTimeout, "must be 0 (10s) or positive")
+	case c.MaxWorkerMemory < 0:
+		return c, bad("MaxWorkerMemory", c.MaxWorkerMemory, "must be 0 (no limit) or positive")
+	case c.MaxWorkerMemoryHard < 0:
+		return c, bad("MaxWorkerMemoryHard", c.MaxWorkerMemoryHard, "must be 0 (no limit) or positive")
+	case c.MaxWorkerMemoryHard > 0 && c.MaxWorkerMemoryHard < c.MaxWorkerMemory:
+		return c, bad("MaxWorkerMemoryHard", c.MaxWorkerMemoryHard, fmt.Sprintf("must be at least MaxWorkerMemory (%d)", c.MaxWorkerMemory))
+	case c.MemoryCheckInterval < 0 || (c.MemoryCheckInterval > 0 && c.MemoryCheckInterval < minMemoryCheckInterval):
+		return c, bad("MemoryCheckInterval", c.MemoryCheckInterval, "must be 0 (1s) or at least 1ms")
+	case !rssSupported && (c.MaxWorkerMemory > 0 || c.MaxWorkerMemoryHard > 0):
+		return c, bad("MaxWorkerMemory", c.MaxWorkerMemory, "memory limits need /proc (Linux)")
 	case c.MaxMessageSize < 0:
 		return c, bad("MaxMessageSize", c.MaxMessageSize, "must be 0 (256 MiB) or positive")
 	case c.MaxMessageSize > MaxMessageSizeLimit:
@@ -250,6 +282,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = DefaultStartTimeout
+	}
+	if c.MemoryCheckInterval == 0 {
+		c.MemoryCheckInterval = DefaultMemoryCheckInterval
 	}
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize

@@ -295,6 +295,9 @@ func (f *Farm) onResponses(w *worker, rs []wire.Response) {
 	// not alone.
 	w.burst = len(rs) > 1
 	f.workerChangedLocked(w)
+	if f.mem != nil {
+		f.memAnsweredLocked(w, now)
+	}
 	f.wakeLater = nil
 	var fl flushList
 	f.dispatchLocked(&fl)

@@ -45,7 +45,9 @@
 // Config.Timeout bounds each attempt; a worker that ignores the
 // cancellation for KillTimeout more is recycled. Config.TTL replaces a
 // worker after that many calls, Config.MaxIdleTime after that long without
-// work; the replacement starts at once and no call is lost. Stopping a
+// work, Config.MaxWorkerMemory when its resident memory grows past it
+// (Config.MaxWorkerMemoryHard kills it at once, like a crash); the
+// replacement starts at once and no call is lost. Stopping a
 // worker asks it to exit, then kills its process group after KillTimeout:
 // it never hangs, not even on a frozen worker or one whose child holds its
 // pipes. If the host dies, its workers exit within a second.
@@ -65,8 +67,8 @@
 // # Observability
 //
 // Config.OnEvent receives an [Event] for each worker fork, online,
-// message, retry, timeout, ttl, idle, disconnect, exit and close, and an
-// error for a failed start.
+// message, retry, timeout, ttl, idle, memory, memory-kill, disconnect,
+// exit and close, and an error for a failed start.
 // [Farm.Stats] returns counters and queue-wait and run-time percentiles.
 // Logs go to Config.Logger, an hclog.Logger; by default warnings and errors
 // go to stderr, and WORKESTRATOR_LOG=debug (or trace) shows more, for the

@@ -18,7 +18,9 @@ type EventType uint8
 //     that Reload started);
 //   - while online: message for each call it answers, retry and timeout as
 //     they happen, ttl or idle when it is recycled (a worker that reached
-//     its TTL still answers the calls it has, so message may follow ttl);
+//     its TTL still answers the calls it has, so message may follow ttl),
+//     memory when it is replaced for its memory (the same), memory-kill
+//     when it is killed for it;
 //   - disconnect when it dies or is stopped, then retry or message for each
 //     call it was running, then exit and close.
 //
@@ -58,9 +60,17 @@ const (
 	// its calls, then stops (disconnect, exit, close). One per slot and
 	// Reload.
 	EventReload
+	// EventMemory: the worker's resident memory is over
+	// Config.MaxWorkerMemory; its replacement is online, and the worker
+	// finishes its calls and takes no more.
+	EventMemory
+	// EventMemoryKill: the worker's resident memory was over
+	// Config.MaxWorkerMemoryHard and it is being killed; its disconnect
+	// and exit follow, and its calls follow the retry policy.
+	EventMemoryKill
 )
 
-var eventNames = [...]string{"", "fork", "online", "message", "disconnect", "error", "close", "exit", "ttl", "idle", "retry", "timeout", "reload"}
+var eventNames = [...]string{"", "fork", "online", "message", "disconnect", "error", "close", "exit", "ttl", "idle", "retry", "timeout", "reload", "memory", "memory-kill"}
 
 // String returns the event's name as in the seed: "fork", "online"...
 func (t EventType) String() string {

@@ -25,7 +25,8 @@ type Farm struct {
 	log     hclog.Logger
 	sockDir string
 	ev      *emitter
-	launch  launcher // starts a slot's worker
+	mem     *memWatch // nil without a memory limit
+	launch  launcher  // starts a slot's worker
 	// workerEnv is Config.Env, with GOMAXPROCS=1 first unless the host
 	// or Config.Env sets GOMAXPROCS.
 	workerEnv []string
@@ -112,6 +113,7 @@ func New(cfg Config) (*Farm, error) {
 	f.workerEnv = workerEnv(c)
 	f.launch = f.launchLocal
 	f.ev = newEmitter(c.OnEvent, c.Logger)
+	f.mem = newMemWatch(c)
 	f.slots = make([]*slot, c.Workers)
 	for i := range f.slots {
 		f.slots[i] = &slot{f: f, index: i, wake: make(chan struct{}, 1), bin: f.bin}
@@ -119,6 +121,10 @@ func New(cfg Config) (*Farm, error) {
 	if err := f.startAll(); err != nil {
 		f.Kill()
 		return nil, err
+	}
+	if f.mem != nil {
+		f.wg.Add(1)
+		go f.sampleMemory()
 	}
 	register(f)
 	f.log.Debug("farm started", "workers", c.Workers, "path", c.Path)

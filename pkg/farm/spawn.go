@@ -43,6 +43,7 @@ func (s *slot) spawn(ctx context.Context, bin binary, need []string, kill *func(
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			w.pid = pid
+			w.mem.kill = k
 			*kill = k
 			f.st.started++
 			f.emitLocked(Event{Type: EventFork, worker: w})

@@ -123,6 +123,10 @@ type WorkerStats struct {
 	// Restarts counts the workers of its slot that have ended (crashed or
 	// recycled) since New.
 	Restarts int
+	// RSS is its resident memory in bytes at the last sample, taken only
+	// when a memory limit is set (Config.MaxWorkerMemory,
+	// MaxWorkerMemoryHard); 0 when unknown.
+	RSS int64
 }
 
 // Stats is a snapshot of a farm, from [Farm.Stats].
@@ -138,8 +142,8 @@ type Stats struct {
 	// timed out, calls refused by MaxConcurrentCalls.
 	Submitted, Succeeded, Failed, Retried, TimedOut, Refused uint64
 	// Worker processes started, failed to start, exited (for any reason),
-	// exited unexpectedly (crash, exit, signal), retired to be replaced
-	// (TTL, idle, hung; the stops of Kill and Shutdown are not counted),
+	// exited unexpectedly (crash, exit, signal, MaxWorkerMemoryHard), retired to be replaced
+	// (TTL, idle, hung, MaxWorkerMemory; the stops of Kill and Shutdown are not counted),
 	// and retired because they ignored a cancellation.
 	WorkersStarted, StartFailures, WorkersExited, WorkersCrashed, WorkersRecycled, WorkersHung uint64
 	// WorkersScaledDown counts the workers above Config.MinWorkers stopped
@@ -195,6 +199,7 @@ func (f *Farm) Stats() Stats {
 				InFlight: w.pending, Abandoned: w.zombies,
 				Calls: w.calls, Answered: w.answered,
 				Age: now.Sub(w.started), Restarts: s.restarts,
+				RSS: w.mem.rss,
 			})
 		}
 	}

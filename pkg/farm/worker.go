@@ -48,6 +48,8 @@ type worker struct {
 	// that must run alone; while that attempt is in flight, the worker
 	// takes no other call.
 	alone uint64
+
+	mem memState // its resident memory, with a memory limit (memory.go)
 }
 
 // online reports whether w takes calls.
@@ -258,6 +260,7 @@ func (f *Farm) onlineLocked(w *worker, fl *flushList) {
 	f.wg.Add(1)
 	go f.watch(w)
 	f.workerChangedLocked(w)
+	f.memStandbyOnlineLocked(s)
 	f.dispatchLocked(fl)
 }
 
@@ -322,6 +325,9 @@ func (f *Farm) watch(w *worker) {
 	exitErr := &WorkerExitError{Slot: s.index, PID: w.pid, Status: status}
 	if err := w.conn.Err(); err != nil && !errors.Is(err, host.ErrConnClosed) {
 		exitErr.Cause = err
+	}
+	if w.mem.killed != nil {
+		exitErr.Cause = w.mem.killed
 	}
 	for wire, c := range w.inflight {
 		delete(w.inflight, wire)

@@ -35,6 +35,9 @@ func run() int {
 	flag.DurationVar(&cfg.KillTimeout, "kill-timeout", 100*time.Millisecond, "KillTimeout")
 	flag.IntVar(&cfg.MaxRetries, "retries", 3, "MaxRetries (-1: none)")
 	flag.IntVar(&cfg.InFlight, "inflight", 2000, "calls submitted and not answered, at most (0: submit all at once)")
+	memMB := flag.Int64("max-worker-memory", 48, "MaxWorkerMemory in MiB (0: none); each grow call keeps 16 MiB")
+	hardMB := flag.Int64("max-worker-memory-hard", 0, "MaxWorkerMemoryHard in MiB (0: none)")
+	flag.DurationVar(&cfg.MemoryCheckInterval, "memory-interval", 100*time.Millisecond, "MemoryCheckInterval")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "seed of the fates")
 	flag.IntVar(&cfg.MinPerFate, "min-per-fate", 3, "least number of calls of each fate whose rate is positive")
 	flag.IntVar(&cfg.BlockingEvery, "blocking-every", 3, "make every N-th call with the blocking RunMethod instead of as a Future (0: none)")
@@ -60,6 +63,7 @@ func run() int {
 			cfg.Deadline = 2 * time.Minute
 		}
 	}
+	cfg.MaxWorkerMemory, cfg.MaxWorkerMemoryHard = *memMB<<20, *hardMB<<20
 	for f, p := range rates {
 		cfg.Rates[f] = *p
 	}

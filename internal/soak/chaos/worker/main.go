@@ -8,11 +8,18 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/workestrator/workestrator/pkg/plugin"
 )
+
+// grown keeps what the "grow" fate allocated.
+var grown struct {
+	sync.Mutex
+	b [][]byte
+}
 
 // ExitCode is the status of the process when a call's fate is "exit".
 const ExitCode = 42
@@ -41,6 +48,15 @@ func main() {
 			case "hangctx", "cancel": // honours its context
 				<-ctx.Done()
 				return 0, ctx.Err()
+			case "grow": // keeps 16 MiB more, resident, for good
+				b := make([]byte, 16<<20)
+				for i := 0; i < len(b); i += 4096 {
+					b[i] = 1
+				}
+				grown.Lock()
+				grown.b = append(grown.b, b)
+				grown.Unlock()
+				return idx * 2, nil
 			}
 			return 0, plugin.Permanent(fmt.Errorf("unknown fate %q", fate))
 		},
