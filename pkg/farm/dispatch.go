@@ -177,7 +177,7 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		w.alone = c.wire
 	}
 	w.stopIdleTimer()
-	if t := f.cfg.Timeout; t > 0 {
+	if t := c.timeout; t > 0 {
 		wire := c.wire
 		c.timer = time.AfterFunc(t, func() { f.onTimeout(c, wire) })
 	}
@@ -186,7 +186,7 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		Method:     c.method,
 		Serializer: f.cfg.Serializer.Name(),
 		Args:       c.args,
-		Timeout:    f.cfg.Timeout,
+		Timeout:    c.timeout,
 	}
 	if w.conn.Enqueue(&req) {
 		if w.pending == 1 && !w.burst {
@@ -353,8 +353,8 @@ func (f *Farm) attemptFailedLocked(c *call, err error) {
 		f.settleLocked(c, nil, err)
 		return
 	}
-	if c.attempt > f.cfg.MaxRetries {
-		if f.cfg.MaxRetries > 0 {
+	if c.attempt > c.maxRetries {
+		if c.maxRetries > 0 {
 			err = &MaxRetriesError{Method: c.method, Attempts: c.attempt, Last: err}
 		}
 		f.settleLocked(c, nil, err)
@@ -426,16 +426,16 @@ func (f *Farm) abandonedExpired(w *worker, wire uint64) {
 }
 
 // attemptExpired reports whether c's current attempt has run for
-// Config.Timeout by the host's clock at now: only the host decides that an
-// attempt timed out, whatever a worker answers.
+// its timeout (Config.Timeout or its own) by the host's clock at now: only
+// the host decides that an attempt timed out, whatever a worker answers.
 func (f *Farm) attemptExpired(c *call, now int64) bool {
-	return f.cfg.Timeout > 0 && c.ctx.Err() == nil && time.Duration(now-c.dispatched) >= f.cfg.Timeout
+	return c.timeout > 0 && c.ctx.Err() == nil && time.Duration(now-c.dispatched) >= c.timeout
 }
 
 // timedOutLocked counts and reports the timeout of c's attempt on w.
 func (f *Farm) timedOutLocked(c *call, w *worker) error {
 	f.st.timedOut++
-	err := &TimeoutError{Method: c.method, Timeout: f.cfg.Timeout, Attempt: c.attempt, PID: w.pid}
+	err := &TimeoutError{Method: c.method, Timeout: c.timeout, Attempt: c.attempt, PID: w.pid}
 	f.emitLocked(Event{Type: EventTimeout, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, worker: w})
 	return err
 }

@@ -1,0 +1,123 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrInvalidOptions: a call was refused because its [CallOptions] hold a
+// bad value; the message names the field. Never queued, never retried.
+var ErrInvalidOptions = errors.New("invalid call options")
+
+// CallOptions are the options of the calls made through a [Caller]; give
+// them to [Farm.With]. The zero value of each field means the farm's
+// behaviour, so CallOptions{} makes the same calls as the Farm itself.
+type CallOptions struct {
+	// Timeout bounds each attempt of the call from its dispatch, as
+	// Config.Timeout does for every call; 0 means Config.Timeout.
+	Timeout time.Duration
+	// MaxRetries is how many times a failed attempt of the call is run
+	// again; 0 means Config.MaxRetries, NoRetries means none.
+	MaxRetries int
+}
+
+// callOpts are CallOptions checked and resolved against a farm's Config.
+type callOpts struct {
+	timeout    time.Duration
+	maxRetries int
+}
+
+// apply gives c the options; a nil o leaves the farm's.
+func (o *callOpts) apply(c *call) {
+	if o == nil {
+		return
+	}
+	c.timeout, c.maxRetries = o.timeout, o.maxRetries
+}
+
+// Caller makes calls on a farm with [CallOptions]: it has the call methods
+// of a [Farm] (Run, RunMethod, Go) and works with [Call] and [GoCall].
+// Make one with [Farm.With]; it is a small value, cheap to make for one
+// call, and safe for concurrent use. Calls through a Caller of a farm that
+// was killed or shut down return ErrFarmKilled or ErrShutdown, as the
+// farm's do.
+type Caller struct {
+	f   *Farm
+	o   callOpts
+	err error // the options' error, returned by every call
+}
+
+// Invoker is what makes calls for [Call] and [GoCall]: a *[Farm] or a
+// *[Caller].
+type Invoker interface {
+	RunMethod(ctx context.Context, method string, args ...any) (Result, error)
+	Go(ctx context.Context, method string, args ...any) *Future
+}
+
+var (
+	_ Invoker = (*Farm)(nil)
+	_ Invoker = (*Caller)(nil)
+)
+
+// With returns a Caller whose calls run with the options o:
+//
+//	r, err := f.With(farm.CallOptions{Timeout: time.Second, MaxRetries: farm.NoRetries}).Run(ctx, x)
+//
+// A bad option is not reported here: every call of the Caller returns an
+// error matching ErrInvalidOptions that names the field.
+func (f *Farm) With(o CallOptions) *Caller {
+	c := &Caller{f: f}
+	switch {
+	case o.Timeout < 0:
+		c.err = badOption("Timeout", o.Timeout, "must be 0 (the farm's) or positive")
+	case o.MaxRetries < NoRetries:
+		c.err = badOption("MaxRetries", o.MaxRetries, "must be NoRetries (-1), 0 (the farm's) or positive")
+	}
+	if !f.made() {
+		return c
+	}
+	c.o.timeout, c.o.maxRetries = f.cfg.Timeout, f.cfg.MaxRetries
+	if o.Timeout > 0 {
+		c.o.timeout = o.Timeout
+	}
+	switch {
+	case o.MaxRetries == NoRetries:
+		c.o.maxRetries = 0
+	case o.MaxRetries > 0:
+		c.o.maxRetries = o.MaxRetries
+	}
+	return c
+}
+
+func badOption(field string, v any, why string) error {
+	return fmt.Errorf("%w: %s = %v: %s", ErrInvalidOptions, field, v, why)
+}
+
+// Run calls the worker's default method with args, with the Caller's
+// options, and waits for the answer. See [Farm.RunMethod].
+func (c *Caller) Run(ctx context.Context, args ...any) (Result, error) {
+	return c.RunMethod(ctx, defaultMethod, args...)
+}
+
+// RunMethod calls method with args, with the Caller's options, and waits
+// for the answer. See [Farm.RunMethod].
+func (c *Caller) RunMethod(ctx context.Context, method string, args ...any) (Result, error) {
+	if c.err != nil {
+		return Result{}, c.err
+	}
+	return c.f.runMethod(ctx, method, &c.o, args)
+}
+
+// Go starts a call of method with args, with the Caller's options, and
+// returns its [Future] without waiting. See [Farm.Go].
+func (c *Caller) Go(ctx context.Context, method string, args ...any) *Future {
+	if c.err != nil {
+		fu := &Future{}
+		fu.f, fu.slot = c.f, -1
+		fu.answered.Add(1)
+		return fu.refuse(c.err)
+	}
+	return c.f.goCall(ctx, method, &c.o, args)
+}
