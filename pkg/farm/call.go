@@ -14,6 +14,7 @@ type callState uint8
 
 const (
 	stQueued  callState = iota // in a queue, or waiting out a retry backoff
+	stWaiting                  // waiting for room under MaxConcurrentCalls (CallOptions.Wait)
 	stRunning                  // sent to a worker
 	stDone                     // answered
 )
@@ -72,6 +73,7 @@ type call struct {
 	// The call's options (see CallOptions), set when it is made.
 	timeout    time.Duration // per attempt; 0: none
 	maxRetries int           // retries allowed; 0: none
+	wait       bool          // waits for room under MaxConcurrentCalls
 }
 
 // Run calls the worker's default method (plugin.DefaultMethod) with args
@@ -241,6 +243,10 @@ func (f *Farm) enter(fu *Future, args [][]byte) *Future {
 	case f.state == farmDraining:
 		f.mu.Unlock()
 		return fu.refuse(ErrShutdown)
+	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls && c.wait:
+		f.waitLocked(c)
+		f.mu.Unlock()
+		return fu
 	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls:
 		f.st.refused++
 		active := f.active
@@ -299,9 +305,12 @@ func (f *Farm) cancel(c *call) {
 		return
 	}
 	var fl flushList
-	if c.state == stRunning {
+	switch c.state {
+	case stWaiting:
+		f.leaveLocked(c)
+	case stRunning:
 		f.abandonLocked(c, &fl)
-	} else {
+	default:
 		f.queued--
 		delete(f.backoff, c)
 	}

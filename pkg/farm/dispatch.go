@@ -315,9 +315,15 @@ func (f *Farm) settleLocked(c *call, result []byte, err error) {
 		c.slot, c.wid, c.pid = w.slot.index, w.id, w.pid
 		c.w = nil
 	}
+	waited := c.state == stWaiting
 	c.state = stDone
 	c.result, c.err = result, err
-	f.active--
+	if !waited {
+		f.active--
+		if f.waiting > 0 {
+			f.admitLocked()
+		}
+	}
 	if err == nil {
 		f.st.succeeded++
 	} else {

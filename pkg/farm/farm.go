@@ -37,6 +37,8 @@ type Farm struct {
 	queued   int                // calls waiting: in a queue or a retry backoff
 	backoff  map[*call]struct{} // calls waiting out a retry backoff
 	active   int                // calls queued or in flight
+	waiters  deque[*call]       // calls waiting for room (see admit.go)
+	waiting  int                // calls in waiters that still wait
 	slots    []*slot
 	nextCall uint64
 	nextWire uint64
@@ -202,6 +204,7 @@ func (f *Farm) failAllLocked(err error) {
 	for c := range f.backoff {
 		f.settleLocked(c, nil, err)
 	}
+	f.failWaitersLocked(err)
 	f.queued = 0
 }
 

@@ -21,12 +21,23 @@ type CallOptions struct {
 	// MaxRetries is how many times a failed attempt of the call is run
 	// again; 0 means Config.MaxRetries, NoRetries means none.
 	MaxRetries int
+	// Wait makes a call that finds Config.MaxConcurrentCalls calls queued
+	// or in flight wait for room instead of being refused with
+	// ErrMaxConcurrentCalls. Waiting calls hold nothing and are admitted
+	// in arrival order as answered calls free room, before any newer
+	// call; one whose ctx ends first returns ctx's error and takes no
+	// room. Waiting costs no goroutine. Kill answers waiting calls with
+	// ErrFarmKilled; after Shutdown begins, new calls are refused with
+	// ErrShutdown, waiting or not, while those already waiting are
+	// admitted and run.
+	Wait bool
 }
 
 // callOpts are CallOptions checked and resolved against a farm's Config.
 type callOpts struct {
 	timeout    time.Duration
 	maxRetries int
+	wait       bool
 }
 
 // apply gives c the options; a nil o leaves the farm's.
@@ -34,7 +45,7 @@ func (o *callOpts) apply(c *call) {
 	if o == nil {
 		return
 	}
-	c.timeout, c.maxRetries = o.timeout, o.maxRetries
+	c.timeout, c.maxRetries, c.wait = o.timeout, o.maxRetries, o.wait
 }
 
 // Caller makes calls on a farm with [CallOptions]: it has the call methods
@@ -78,7 +89,7 @@ func (f *Farm) With(o CallOptions) *Caller {
 	if !f.made() {
 		return c
 	}
-	c.o.timeout, c.o.maxRetries = f.cfg.Timeout, f.cfg.MaxRetries
+	c.o.timeout, c.o.maxRetries, c.o.wait = f.cfg.Timeout, f.cfg.MaxRetries, o.Wait
 	if o.Timeout > 0 {
 		c.o.timeout = o.Timeout
 	}
