@@ -74,6 +74,7 @@ type call struct {
 	timeout    time.Duration // per attempt; 0: none
 	maxRetries int           // retries allowed; 0: none
 	wait       bool          // waits for room under MaxConcurrentCalls
+	prio       int           // priority level; 0 by default
 }
 
 // Run calls the worker's default method (plugin.DefaultMethod) with args

@@ -7,20 +7,24 @@ import (
 	"github.com/workestrator/workestrator/internal/wire"
 )
 
-// enqueueLocked puts a call in its queue: the farm's FIFO, or its slot's
-// for a broadcast; a retried call goes to the front.
+// enqueueLocked puts a call in its queue: the farm's, at its priority
+// level, or its slot's for a broadcast; a retried call goes to the front
+// (of its level).
 func (f *Farm) enqueueLocked(c *call, front bool) {
 	c.state = stQueued
 	if c.attempt > 0 {
 		c.submitted = f.clock() // a retry's queue wait starts now
 	}
 	f.queued++
-	q := &f.queue
+	var q *deque[*call]
 	switch {
 	case c.pin != nil:
 		q = &c.pin.pinned
 	case c.mustRunAlone():
 		q = &f.isolated
+	default:
+		f.queue.push(c, front) // at its priority level
+		return
 	}
 	if front {
 		q.pushFront(c)
@@ -30,8 +34,8 @@ func (f *Farm) enqueueLocked(c *call, front bool) {
 }
 
 // dispatchLocked sends queued calls to available workers: broadcast calls
-// to their slot, calls that must run alone to an idle worker, then the FIFO
-// queue to the available worker with the fewest calls in flight (ties to
+// to their slot, calls that must run alone to an idle worker, then the
+// queue (by priority, FIFO within a level) to the available worker with the fewest calls in flight (ties to
 // the lowest slot). It adds to fl the workers whose connection must be
 // flushed once the lock is released.
 //
@@ -61,15 +65,14 @@ func (f *Farm) dispatchLocked(fl *flushList) {
 	var drain drainSet
 	f.dispatchAloneLocked(&drain, fl)
 	for f.queue.len() > 0 {
-		if f.queue.front().state == stDone {
-			f.queue.popFront() // cancelled while queued
-			continue
+		if f.queue.next() == nil {
+			break // only calls cancelled while queued, now dropped
 		}
 		w := f.pickLocked(&drain)
 		if w == nil {
 			break
 		}
-		f.startLocked(f.queue.popFront(), w, fl)
+		f.startLocked(f.queue.pop(), w, fl)
 	}
 }
 

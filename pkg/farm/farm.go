@@ -32,7 +32,7 @@ type Farm struct {
 
 	mu       sync.Mutex
 	state    farmState
-	queue    deque[*call]
+	queue    prioQueue          // the calls any worker may run, by priority
 	isolated deque[*call]       // calls that must run alone, before the queue
 	queued   int                // calls waiting: in a queue or a retry backoff
 	backoff  map[*call]struct{} // calls waiting out a retry backoff
@@ -178,12 +178,13 @@ func (f *Farm) Shutdown(ctx context.Context) error {
 
 // failAllLocked settles every queued and in-flight call with err.
 func (f *Farm) failAllLocked(err error) {
-	for _, q := range []*deque[*call]{&f.isolated, &f.queue} {
-		for q.len() > 0 {
-			if c := q.popFront(); c.state != stDone {
-				f.settleLocked(c, nil, err)
-			}
+	for f.isolated.len() > 0 {
+		if c := f.isolated.popFront(); c.state != stDone {
+			f.settleLocked(c, nil, err)
 		}
+	}
+	for c := f.queue.next(); c != nil; c = f.queue.next() {
+		f.settleLocked(f.queue.pop(), nil, err)
 	}
 	for _, s := range f.slots {
 		for s.pinned.len() > 0 {

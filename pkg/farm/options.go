@@ -15,6 +15,13 @@ var ErrInvalidOptions = errors.New("invalid call options")
 // them to [Farm.With]. The zero value of each field means the farm's
 // behaviour, so CallOptions{} makes the same calls as the Farm itself.
 type CallOptions struct {
+	// Priority orders the calls waiting for a worker: a call of a higher
+	// priority is dispatched before those of lower ones, FIFO within a
+	// priority, retries at the front of theirs; 0 is the farm's calls'.
+	// A lower priority is not starved: see StarvationLimit. Calls of
+	// Farm.Broadcast and calls isolated after worker crashes have queues
+	// of their own, served first.
+	Priority int
 	// Timeout bounds each attempt of the call from its dispatch, as
 	// Config.Timeout does for every call; 0 means Config.Timeout.
 	Timeout time.Duration
@@ -38,6 +45,7 @@ type callOpts struct {
 	timeout    time.Duration
 	maxRetries int
 	wait       bool
+	prio       int
 }
 
 // apply gives c the options; a nil o leaves the farm's.
@@ -45,7 +53,7 @@ func (o *callOpts) apply(c *call) {
 	if o == nil {
 		return
 	}
-	c.timeout, c.maxRetries, c.wait = o.timeout, o.maxRetries, o.wait
+	c.timeout, c.maxRetries, c.wait, c.prio = o.timeout, o.maxRetries, o.wait, o.prio
 }
 
 // Caller makes calls on a farm with [CallOptions]: it has the call methods
@@ -89,7 +97,7 @@ func (f *Farm) With(o CallOptions) *Caller {
 	if !f.made() {
 		return c
 	}
-	c.o.timeout, c.o.maxRetries, c.o.wait = f.cfg.Timeout, f.cfg.MaxRetries, o.Wait
+	c.o.timeout, c.o.maxRetries, c.o.wait, c.o.prio = f.cfg.Timeout, f.cfg.MaxRetries, o.Wait, o.Priority
 	if o.Timeout > 0 {
 		c.o.timeout = o.Timeout
 	}

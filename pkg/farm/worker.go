@@ -300,13 +300,15 @@ func (f *Farm) startFailedLocked(s *slot, err error) {
 			return
 		}
 	}
-	for _, q := range []*deque[*call]{&f.isolated, &f.queue} {
-		for q.len() > 0 {
-			if c := q.popFront(); c.state != stDone {
-				f.queued--
-				f.settleLocked(c, nil, err)
-			}
+	for f.isolated.len() > 0 {
+		if c := f.isolated.popFront(); c.state != stDone {
+			f.queued--
+			f.settleLocked(c, nil, err)
 		}
+	}
+	for c := f.queue.next(); c != nil; c = f.queue.next() {
+		f.queued--
+		f.settleLocked(f.queue.pop(), nil, err)
 	}
 }
 
