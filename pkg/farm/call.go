@@ -75,6 +75,8 @@ type call struct {
 	maxRetries int           // retries allowed; 0: none
 	wait       bool          // waits for room under MaxConcurrentCalls
 	prio       int           // priority level; 0 by default
+	key        uint64        // the sticky key's hash, when keyed
+	keyed      bool          // has a sticky key
 }
 
 // Run calls the worker's default method (plugin.DefaultMethod) with args

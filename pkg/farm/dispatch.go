@@ -22,6 +22,14 @@ func (f *Farm) enqueueLocked(c *call, front bool) {
 		q = &c.pin.pinned
 	case c.mustRunAlone():
 		q = &f.isolated
+	case c.keyed:
+		if s := f.routeLocked(c.key); s != nil {
+			s.keyed.push(c, front) // see sticky.go
+			f.keyed++
+			return
+		}
+		f.queue.push(c, front)
+		return
 	default:
 		f.queue.push(c, front) // at its priority level
 		return
@@ -34,8 +42,8 @@ func (f *Farm) enqueueLocked(c *call, front bool) {
 }
 
 // dispatchLocked sends queued calls to available workers: broadcast calls
-// to their slot, calls that must run alone to an idle worker, then the
-// queue (by priority, FIFO within a level) to the available worker with the fewest calls in flight (ties to
+// to their slot, calls that must run alone to an idle worker, keyed calls
+// to their slot (sticky.go), then the queue (by priority, FIFO within a level) to the available worker with the fewest calls in flight (ties to
 // the lowest slot). It adds to fl the workers whose connection must be
 // flushed once the lock is released.
 //
@@ -64,6 +72,7 @@ func (f *Farm) dispatchLocked(fl *flushList) {
 	}
 	var drain drainSet
 	f.dispatchAloneLocked(&drain, fl)
+	f.dispatchKeyedLocked(&drain, fl)
 	for f.queue.len() > 0 {
 		if f.queue.next() == nil {
 			break // only calls cancelled while queued, now dropped

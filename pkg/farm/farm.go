@@ -39,6 +39,7 @@ type Farm struct {
 	active   int                // calls queued or in flight
 	waiters  deque[*call]       // calls waiting for room (see admit.go)
 	waiting  int                // calls in waiters that still wait
+	keyed    int                // calls in the slots' keyed queues, answered ones included
 	slots    []*slot
 	nextCall uint64
 	nextWire uint64
@@ -192,6 +193,7 @@ func (f *Farm) failAllLocked(err error) {
 				f.settleLocked(c, nil, err)
 			}
 		}
+		f.failKeyedLocked(s, err)
 		for _, w := range s.workers() {
 			for wire, c := range w.inflight {
 				if c != nil {

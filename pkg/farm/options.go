@@ -22,6 +22,17 @@ type CallOptions struct {
 	// Farm.Broadcast and calls isolated after worker crashes have queues
 	// of their own, served first.
 	Priority int
+	// Key, when not empty, makes the call sticky: calls with the same Key
+	// run on the same worker while it lives, spread over the worker slots
+	// by rendezvous hashing, so that a worker that is replaced moves only
+	// its own keys (to their next slot, until its replacement is online).
+	// While the key's worker is at MaxConcurrentCallsPerWorker, the call
+	// waits for it (in a queue of that worker's keyed calls, by Priority),
+	// even if other workers are idle. A retry is routed again: after its
+	// worker died, to the next slot of its key, or to the slot's
+	// replacement once it is online. With no worker online, the call runs
+	// on the first worker free.
+	Key string
 	// Timeout bounds each attempt of the call from its dispatch, as
 	// Config.Timeout does for every call; 0 means Config.Timeout.
 	Timeout time.Duration
@@ -46,6 +57,8 @@ type callOpts struct {
 	maxRetries int
 	wait       bool
 	prio       int
+	key        uint64
+	keyed      bool
 }
 
 // apply gives c the options; a nil o leaves the farm's.
@@ -54,6 +67,7 @@ func (o *callOpts) apply(c *call) {
 		return
 	}
 	c.timeout, c.maxRetries, c.wait, c.prio = o.timeout, o.maxRetries, o.wait, o.prio
+	c.key, c.keyed = o.key, o.keyed
 }
 
 // Caller makes calls on a farm with [CallOptions]: it has the call methods
@@ -98,6 +112,9 @@ func (f *Farm) With(o CallOptions) *Caller {
 		return c
 	}
 	c.o.timeout, c.o.maxRetries, c.o.wait, c.o.prio = f.cfg.Timeout, f.cfg.MaxRetries, o.Wait, o.Priority
+	if o.Key != "" {
+		c.o.key, c.o.keyed = keyHash(o.Key), true
+	}
 	if o.Timeout > 0 {
 		c.o.timeout = o.Timeout
 	}

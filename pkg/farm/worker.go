@@ -90,8 +90,9 @@ type slot struct {
 	wantStandby  bool      // cur nears its TTL: start its replacement
 	old          []*worker // retiring workers finishing their calls
 	pinned       deque[*call]
-	startingKill func() // kills the process being started; nil if none
-	failures     int    // consecutive failed starts or early deaths
+	keyed        prioQueue // calls whose sticky key routed them here (sticky.go)
+	startingKill func()    // kills the process being started; nil if none
+	failures     int       // consecutive failed starts or early deaths
 	restarts     int
 }
 
@@ -336,6 +337,7 @@ func (f *Farm) watch(w *worker) {
 	if s.cur == w {
 		s.cur = nil
 		s.promoteLocked()
+		f.rerouteLocked(s)
 	}
 	if s.standby == w {
 		s.standby = nil
@@ -406,6 +408,7 @@ func (f *Farm) retireLocked(w *worker) {
 		s.cur = nil
 		s.old = append(s.old, w)
 		s.promoteLocked()
+		f.rerouteLocked(s)
 	}
 	if f.state != farmKilled && s.needsStartLocked() {
 		s.wakeup()
