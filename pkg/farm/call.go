@@ -70,13 +70,9 @@ type call struct {
 	pid    int
 	wid    int // the id of the worker that answered, for events
 
-	// The call's options (see CallOptions), set when it is made.
-	timeout    time.Duration // per attempt; 0: none
-	maxRetries int           // retries allowed; 0: none
-	wait       bool          // waits for room under MaxConcurrentCalls
-	prio       int           // priority level; 0 by default
-	key        uint64        // the sticky key's hash, when keyed
-	keyed      bool          // has a sticky key
+	// opts are the call's options (see CallOptions), shared with its
+	// Caller; nil: the farm's.
+	opts *callOpts
 }
 
 // Run calls the worker's default method (plugin.DefaultMethod) with args
@@ -170,7 +166,6 @@ func (f *Farm) newFuture(ctx context.Context, method string, pin *slot) *Future 
 // initFuture readies fu, new or recycled (zero), for a call.
 func (f *Farm) initFuture(fu *Future, ctx context.Context, method string, pin *slot) {
 	fu.f, fu.ctx, fu.method, fu.pin, fu.slot = f, ctx, method, pin, -1
-	fu.timeout, fu.maxRetries = f.cfg.Timeout, f.cfg.MaxRetries
 	fu.answered.Add(1)
 }
 
@@ -246,7 +241,7 @@ func (f *Farm) enter(fu *Future, args [][]byte) *Future {
 	case f.state == farmDraining:
 		f.mu.Unlock()
 		return fu.refuse(ErrShutdown)
-	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls && c.wait:
+	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls && c.opts != nil && c.opts.wait:
 		f.waitLocked(c)
 		f.mu.Unlock()
 		return fu

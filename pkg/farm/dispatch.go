@@ -22,8 +22,8 @@ func (f *Farm) enqueueLocked(c *call, front bool) {
 		q = &c.pin.pinned
 	case c.mustRunAlone():
 		q = &f.isolated
-	case c.keyed:
-		if s := f.routeLocked(c.key); s != nil {
+	case c.keyed():
+		if s := f.routeLocked(c.opts.key); s != nil {
 			s.keyed.push(c, front) // see sticky.go
 			f.keyed++
 			return
@@ -189,7 +189,8 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		w.alone = c.wire
 	}
 	w.stopIdleTimer()
-	if t := c.timeout; t > 0 {
+	timeout := c.timeout()
+	if t := timeout; t > 0 {
 		wire := c.wire
 		c.timer = time.AfterFunc(t, func() { f.onTimeout(c, wire) })
 	}
@@ -198,7 +199,7 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		Method:     c.method,
 		Serializer: f.cfg.Serializer.Name(),
 		Args:       c.args,
-		Timeout:    c.timeout,
+		Timeout:    timeout,
 	}
 	if w.conn.Enqueue(&req) {
 		if w.pending == 1 && !w.burst {
@@ -371,8 +372,8 @@ func (f *Farm) attemptFailedLocked(c *call, err error) {
 		f.settleLocked(c, nil, err)
 		return
 	}
-	if c.attempt > c.maxRetries {
-		if c.maxRetries > 0 {
+	if n := c.maxRetries(); c.attempt > n {
+		if n > 0 {
 			err = &MaxRetriesError{Method: c.method, Attempts: c.attempt, Last: err}
 		}
 		f.settleLocked(c, nil, err)
@@ -447,13 +448,14 @@ func (f *Farm) abandonedExpired(w *worker, wire uint64) {
 // its timeout (Config.Timeout or its own) by the host's clock at now: only
 // the host decides that an attempt timed out, whatever a worker answers.
 func (f *Farm) attemptExpired(c *call, now int64) bool {
-	return c.timeout > 0 && c.ctx.Err() == nil && time.Duration(now-c.dispatched) >= c.timeout
+	t := c.timeout()
+	return t > 0 && c.ctx.Err() == nil && time.Duration(now-c.dispatched) >= t
 }
 
 // timedOutLocked counts and reports the timeout of c's attempt on w.
 func (f *Farm) timedOutLocked(c *call, w *worker) error {
 	f.st.timedOut++
-	err := &TimeoutError{Method: c.method, Timeout: c.timeout, Attempt: c.attempt, PID: w.pid}
+	err := &TimeoutError{Method: c.method, Timeout: c.timeout(), Attempt: c.attempt, PID: w.pid}
 	f.emitLocked(Event{Type: EventTimeout, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, worker: w})
 	return err
 }

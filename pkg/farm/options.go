@@ -62,13 +62,34 @@ type callOpts struct {
 }
 
 // apply gives c the options; a nil o leaves the farm's.
-func (o *callOpts) apply(c *call) {
-	if o == nil {
-		return
+func (o *callOpts) apply(c *call) { c.opts = o }
+
+// timeout is c's timeout per attempt; 0: none.
+func (c *call) timeout() time.Duration {
+	if c.opts == nil {
+		return c.f.cfg.Timeout
 	}
-	c.timeout, c.maxRetries, c.wait, c.prio = o.timeout, o.maxRetries, o.wait, o.prio
-	c.key, c.keyed = o.key, o.keyed
+	return c.opts.timeout
 }
+
+// maxRetries is how many retries c may have.
+func (c *call) maxRetries() int {
+	if c.opts == nil {
+		return c.f.cfg.MaxRetries
+	}
+	return c.opts.maxRetries
+}
+
+// prio is c's priority level.
+func (c *call) prio() int {
+	if c.opts == nil {
+		return 0
+	}
+	return c.opts.prio
+}
+
+// keyed reports whether c has a sticky key.
+func (c *call) keyed() bool { return c.opts != nil && c.opts.keyed }
 
 // Caller makes calls on a farm with [CallOptions]: it has the call methods
 // of a [Farm] (Run, RunMethod, Go) and works with [Call] and [GoCall].

@@ -43,8 +43,8 @@ func (q *prioQueue) len() int { return q.n }
 // push adds c at the back of its level, or at the front (a retry).
 func (q *prioQueue) push(c *call, front bool) {
 	l := &q.base
-	if c.prio != 0 || len(q.levels) > 0 {
-		l = q.levelOf(c.prio)
+	if len(q.levels) > 0 || c.prio() != 0 {
+		l = q.levelOf(c.prio())
 	}
 	if front {
 		l.q.pushFront(c)

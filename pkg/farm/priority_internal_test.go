@@ -15,7 +15,10 @@ func drainOrder(q *prioQueue) []uint64 {
 }
 
 func pushed(q *prioQueue, id uint64, prio int, front bool) *call {
-	c := &call{id: id, prio: prio}
+	c := &call{id: id}
+	if prio != 0 {
+		c.opts = &callOpts{prio: prio}
+	}
 	q.push(c, front)
 	return c
 }
