@@ -14,6 +14,7 @@ type callState uint8
 
 const (
 	stQueued  callState = iota // in a queue, or waiting out a retry backoff
+	stWaiting                  // waiting for room under MaxConcurrentCalls (CallOptions.Wait)
 	stRunning                  // sent to a worker
 	stDone                     // answered
 )
@@ -68,6 +69,10 @@ type call struct {
 	slot   int // the slot and pid that answered, -1 if none
 	pid    int
 	wid    int // the id of the worker that answered, for events
+
+	// opts are the call's options (see CallOptions), shared with its
+	// Caller; nil: the farm's.
+	opts *callOpts
 }
 
 // Run calls the worker's default method (plugin.DefaultMethod) with args
@@ -83,6 +88,11 @@ func (f *Farm) Run(ctx context.Context, args ...any) (Result, error) {
 // whole call, queued and running: when it ends, the call returns ctx's
 // error, its context in the worker is cancelled and it is not retried.
 func (f *Farm) RunMethod(ctx context.Context, method string, args ...any) (Result, error) {
+	return f.runMethod(ctx, method, nil, args)
+}
+
+// runMethod is RunMethod with the options o (nil: the farm's).
+func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args []any) (Result, error) {
 	if !f.made() {
 		return Result{}, ErrNotStarted
 	}
@@ -93,6 +103,7 @@ func (f *Farm) RunMethod(ctx context.Context, method string, args ...any) (Resul
 		fu = new(Future)
 	}
 	f.initFuture(fu, ctx, method, nil)
+	o.apply(&fu.call)
 	f.submitTo(fu, args).answered.Wait()
 	r, err := Result{raw: fu.result, ser: f.cfg.Serializer}, fu.err
 	if fu.recyclable {
@@ -107,13 +118,20 @@ func (f *Farm) RunMethod(ctx context.Context, method string, args ...any) (Resul
 // and a few hundred bytes each. Errors that refuse the call at once (bad
 // arguments, MaxConcurrentCalls, a killed farm) are in the Future.
 func (f *Farm) Go(ctx context.Context, method string, args ...any) *Future {
+	return f.goCall(ctx, method, nil, args)
+}
+
+// goCall is Go with the options o (nil: the farm's).
+func (f *Farm) goCall(ctx context.Context, method string, o *callOpts, args []any) *Future {
 	if !f.made() {
 		fu := &Future{}
 		fu.f, fu.slot = f, -1
 		fu.answered.Add(1)
 		return fu.refuse(ErrNotStarted)
 	}
-	return f.submit(ctx, method, nil, args)
+	fu := f.newFuture(ctx, method, nil)
+	o.apply(&fu.call)
+	return f.submitTo(fu, args)
 }
 
 // DefaultMethod is the name of the worker's default method, the one
@@ -125,10 +143,6 @@ const defaultMethod = DefaultMethod
 // made reports whether New made f: the methods of a zero Farm return
 // ErrNotStarted.
 func (f *Farm) made() bool { return f != nil && f.done != nil }
-
-func (f *Farm) submit(ctx context.Context, method string, pin *slot, args []any) *Future {
-	return f.submitTo(f.newFuture(ctx, method, pin), args)
-}
 
 // submitTo encodes args into fu and submits it.
 func (f *Farm) submitTo(fu *Future, args []any) *Future {
@@ -227,6 +241,10 @@ func (f *Farm) enter(fu *Future, args [][]byte) *Future {
 	case f.state == farmDraining:
 		f.mu.Unlock()
 		return fu.refuse(ErrShutdown)
+	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls && c.opts != nil && c.opts.wait:
+		f.waitLocked(c)
+		f.mu.Unlock()
+		return fu
 	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls:
 		f.st.refused++
 		active := f.active
@@ -285,9 +303,12 @@ func (f *Farm) cancel(c *call) {
 		return
 	}
 	var fl flushList
-	if c.state == stRunning {
+	switch c.state {
+	case stWaiting:
+		f.leaveLocked(c)
+	case stRunning:
 		f.abandonLocked(c, &fl)
-	} else {
+	default:
 		f.queued--
 		delete(f.backoff, c)
 	}

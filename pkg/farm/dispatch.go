@@ -7,15 +7,16 @@ import (
 	"github.com/workestrator/workestrator/internal/wire"
 )
 
-// enqueueLocked puts a call in its queue: the farm's FIFO, or its slot's
-// for a broadcast; a retried call goes to the front.
+// enqueueLocked puts a call in its queue: the farm's, at its priority
+// level, or its slot's for a broadcast; a retried call goes to the front
+// (of its level).
 func (f *Farm) enqueueLocked(c *call, front bool) {
 	c.state = stQueued
 	if c.attempt > 0 {
 		c.submitted = f.clock() // a retry's queue wait starts now
 	}
 	f.queued++
-	q := &f.queue
+	var q *deque[*call]
 	switch {
 	case c.pin != nil:
 		q = &c.pin.pinned
@@ -27,6 +28,17 @@ func (f *Farm) enqueueLocked(c *call, front bool) {
 		}
 	case c.mustRunAlone():
 		q = &f.isolated
+	case c.keyed():
+		if s := f.routeLocked(c.opts.key); s != nil {
+			s.keyed.push(c, front) // see sticky.go
+			f.keyed++
+			return
+		}
+		f.queue.push(c, front)
+		return
+	default:
+		f.queue.push(c, front) // at its priority level
+		return
 	}
 	if front {
 		q.pushFront(c)
@@ -36,8 +48,8 @@ func (f *Farm) enqueueLocked(c *call, front bool) {
 }
 
 // dispatchLocked sends queued calls to available workers: broadcast calls
-// to their slot, calls that must run alone to an idle worker, then the FIFO
-// queue to the available worker with the fewest calls in flight (ties to
+// to their slot, calls that must run alone to an idle worker, keyed calls
+// to their slot (sticky.go), then the queue (by priority, FIFO within a level) to the available worker with the fewest calls in flight (ties to
 // the lowest slot). It adds to fl the workers whose connection must be
 // flushed once the lock is released.
 //
@@ -66,16 +78,16 @@ func (f *Farm) dispatchLocked(fl *flushList) {
 	}
 	var drain drainSet
 	f.dispatchAloneLocked(&drain, fl)
+	f.dispatchKeyedLocked(&drain, fl)
 	for f.queue.len() > 0 {
-		if f.queue.front().state == stDone {
-			f.queue.popFront() // cancelled while queued
-			continue
+		if f.queue.next() == nil {
+			break // only calls cancelled while queued, now dropped
 		}
 		w := f.pickLocked(&drain)
 		if w == nil {
 			break
 		}
-		f.startLocked(f.queue.popFront(), w, fl)
+		f.startLocked(f.queue.pop(), w, fl)
 	}
 	if f.parkedSlots > 0 && f.queue.len() > 0 {
 		f.scaleUpLocked()
@@ -186,7 +198,8 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		w.alone = c.wire
 	}
 	w.stopIdleTimer()
-	if t := f.cfg.Timeout; t > 0 {
+	timeout := c.timeout()
+	if t := timeout; t > 0 {
 		wire := c.wire
 		c.timer = time.AfterFunc(t, func() { f.onTimeout(c, wire) })
 	}
@@ -195,7 +208,7 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		Method:     c.method,
 		Serializer: f.cfg.Serializer.Name(),
 		Args:       c.args,
-		Timeout:    f.cfg.Timeout,
+		Timeout:    timeout,
 	}
 	if w.conn.Enqueue(&req) {
 		if w.pending == 1 && !w.burst {
@@ -327,9 +340,15 @@ func (f *Farm) settleLocked(c *call, result []byte, err error) {
 		c.slot, c.wid, c.pid = w.slot.index, w.id, w.pid
 		c.w = nil
 	}
+	waited := c.state == stWaiting
 	c.state = stDone
 	c.result, c.err = result, err
-	f.active--
+	if !waited {
+		f.active--
+		if f.waiting > 0 {
+			f.admitLocked()
+		}
+	}
 	if err == nil {
 		f.st.succeeded++
 	} else {
@@ -365,8 +384,8 @@ func (f *Farm) attemptFailedLocked(c *call, err error) {
 		f.settleLocked(c, nil, err)
 		return
 	}
-	if c.attempt > f.cfg.MaxRetries {
-		if f.cfg.MaxRetries > 0 {
+	if n := c.maxRetries(); c.attempt > n {
+		if n > 0 {
 			err = &MaxRetriesError{Method: c.method, Attempts: c.attempt, Last: err}
 		}
 		f.settleLocked(c, nil, err)
@@ -438,16 +457,17 @@ func (f *Farm) abandonedExpired(w *worker, wire uint64) {
 }
 
 // attemptExpired reports whether c's current attempt has run for
-// Config.Timeout by the host's clock at now: only the host decides that an
-// attempt timed out, whatever a worker answers.
+// its timeout (Config.Timeout or its own) by the host's clock at now: only
+// the host decides that an attempt timed out, whatever a worker answers.
 func (f *Farm) attemptExpired(c *call, now int64) bool {
-	return f.cfg.Timeout > 0 && c.ctx.Err() == nil && time.Duration(now-c.dispatched) >= f.cfg.Timeout
+	t := c.timeout()
+	return t > 0 && c.ctx.Err() == nil && time.Duration(now-c.dispatched) >= t
 }
 
 // timedOutLocked counts and reports the timeout of c's attempt on w.
 func (f *Farm) timedOutLocked(c *call, w *worker) error {
 	f.st.timedOut++
-	err := &TimeoutError{Method: c.method, Timeout: f.cfg.Timeout, Attempt: c.attempt, PID: w.pid}
+	err := &TimeoutError{Method: c.method, Timeout: c.timeout(), Attempt: c.attempt, PID: w.pid}
 	f.emitLocked(Event{Type: EventTimeout, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, worker: w})
 	return err
 }

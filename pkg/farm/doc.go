@@ -27,6 +27,15 @@
 // while running; when it ends, the function's context in the worker is
 // cancelled.
 //
+// # Per-call options
+//
+// [Farm.With] returns a [Caller] whose calls run with [CallOptions]: a
+// priority (higher first, FIFO within one, bounded by [StarvationLimit]),
+// a sticky key (the same worker while it lives, by rendezvous hashing), a
+// Timeout and MaxRetries of their own, and Wait, a blocking submit under
+// Config.MaxConcurrentCalls. [Call] and [GoCall] take a Caller as they
+// take a Farm: both are an [Invoker].
+//
 // # Failures
 //
 // A function's error reaches the caller as a [*RemoteError] with its Go

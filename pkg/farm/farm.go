@@ -38,11 +38,14 @@ type Farm struct {
 
 	mu       sync.Mutex
 	state    farmState
-	queue    deque[*call]
+	queue    prioQueue          // the calls any worker may run, by priority
 	isolated deque[*call]       // calls that must run alone, before the queue
 	queued   int                // calls waiting: in a queue or a retry backoff
 	backoff  map[*call]struct{} // calls waiting out a retry backoff
 	active   int                // calls queued or in flight
+	waiters  deque[*call]       // calls waiting for room (see admit.go)
+	waiting  int                // calls in waiters that still wait
+	keyed    int                // calls in the slots' keyed queues, answered ones included
 	slots    []*slot
 	// parkedSlots counts the elastic slots parked (see scale.go).
 	parkedSlots int
@@ -205,12 +208,13 @@ func (f *Farm) Shutdown(ctx context.Context) error {
 
 // failAllLocked settles every queued and in-flight call with err.
 func (f *Farm) failAllLocked(err error) {
-	for _, q := range []*deque[*call]{&f.isolated, &f.queue} {
-		for q.len() > 0 {
-			if c := q.popFront(); c.state != stDone {
-				f.settleLocked(c, nil, err)
-			}
+	for f.isolated.len() > 0 {
+		if c := f.isolated.popFront(); c.state != stDone {
+			f.settleLocked(c, nil, err)
 		}
+	}
+	for c := f.queue.next(); c != nil; c = f.queue.next() {
+		f.settleLocked(f.queue.pop(), nil, err)
 	}
 	for _, s := range f.slots {
 		for s.pinned.len() > 0 {
@@ -218,6 +222,7 @@ func (f *Farm) failAllLocked(err error) {
 				f.settleLocked(c, nil, err)
 			}
 		}
+		f.failKeyedLocked(s, err)
 		for _, w := range s.workers() {
 			for wire, c := range w.inflight {
 				if c != nil {
@@ -231,6 +236,7 @@ func (f *Farm) failAllLocked(err error) {
 	for c := range f.backoff {
 		f.settleLocked(c, nil, err)
 	}
+	f.failWaitersLocked(err)
 	f.queued = 0
 }
 

@@ -83,7 +83,11 @@ func (fu *Future) Wait(ctx context.Context) (Result, error) {
 // Call runs method on a worker and decodes its result into a T.
 //
 //	sum, err := farm.Call[int](ctx, f, "add", 1, 2, 3)
-func Call[T any](ctx context.Context, f *Farm, method string, args ...any) (T, error) {
+//
+// f is a *Farm, or a *Caller for calls with options:
+//
+//	n, err := farm.Call[int](ctx, f.With(farm.CallOptions{Key: "user-42"}), "add", 1, 2, 3)
+func Call[T any](ctx context.Context, f Invoker, method string, args ...any) (T, error) {
 	return decodeAs[T](f.RunMethod(ctx, method, args...))
 }
 
@@ -98,7 +102,9 @@ type TypedFuture[T any] struct {
 //
 //	sum := farm.GoCall[int](ctx, f, "add", 1, 2, 3)
 //	n, err := sum.Result()
-func GoCall[T any](ctx context.Context, f *Farm, method string, args ...any) *TypedFuture[T] {
+//
+// f is a *Farm, or a *Caller for calls with options.
+func GoCall[T any](ctx context.Context, f Invoker, method string, args ...any) *TypedFuture[T] {
 	return &TypedFuture[T]{fu: f.Go(ctx, method, args...)}
 }
 

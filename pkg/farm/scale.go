@@ -77,5 +77,5 @@ func (f *Farm) onScaleDown(w *worker) {
 	f.parkedSlots++
 	s.wantStandby = false
 	f.st.scaledDown++
-	f.leaveLocked(w)
+	f.dropWorkerLocked(w)
 }

@@ -93,10 +93,11 @@ type slot struct {
 	wantStandby  bool      // cur nears its TTL: start its replacement
 	old          []*worker // retiring workers finishing their calls
 	pinned       deque[*call]
-	startingKill func() // kills the process being started; nil if none
-	bin          binary // what the slot's workers run
-	gen          int    // counts the reloads of the slot
-	failures     int    // consecutive failed starts or early deaths
+	keyed        prioQueue // calls whose sticky key routed them here (sticky.go)
+	startingKill func()    // kills the process being started; nil if none
+	bin          binary    // what the slot's workers run
+	gen          int       // counts the reloads of the slot
+	failures     int       // consecutive failed starts or early deaths
 	restarts     int
 	parked       bool // elastic, with no worker and none wanted (see scale.go)
 }
@@ -278,13 +279,15 @@ func (f *Farm) startFailedLocked(s *slot, err error) {
 			return
 		}
 	}
-	for _, q := range []*deque[*call]{&f.isolated, &f.queue} {
-		for q.len() > 0 {
-			if c := q.popFront(); c.state != stDone {
-				f.queued--
-				f.settleLocked(c, nil, err)
-			}
+	for f.isolated.len() > 0 {
+		if c := f.isolated.popFront(); c.state != stDone {
+			f.queued--
+			f.settleLocked(c, nil, err)
 		}
+	}
+	for c := f.queue.next(); c != nil; c = f.queue.next() {
+		f.queued--
+		f.settleLocked(f.queue.pop(), nil, err)
 	}
 }
 
@@ -312,6 +315,7 @@ func (f *Farm) watch(w *worker) {
 	if s.cur == w {
 		s.cur = nil
 		s.promoteLocked()
+		f.rerouteLocked(s)
 	}
 	if s.standby == w {
 		s.standby = nil
@@ -378,12 +382,12 @@ func (f *Farm) retireLocked(w *worker) {
 		return
 	}
 	f.st.recycled++
-	f.leaveLocked(w)
+	f.dropWorkerLocked(w)
 }
 
-// leaveLocked stops giving w calls, starts its replacement if the slot
+// dropWorkerLocked stops giving w calls, starts its replacement if the slot
 // wants one, and stops w when its last live call is answered.
-func (f *Farm) leaveLocked(w *worker) {
+func (f *Farm) dropWorkerLocked(w *worker) {
 	w.state = workerRetiring
 	w.stopIdleTimer()
 	s := w.slot
@@ -391,6 +395,7 @@ func (f *Farm) leaveLocked(w *worker) {
 		s.cur = nil
 		s.old = append(s.old, w)
 		s.promoteLocked()
+		f.rerouteLocked(s)
 	}
 	if f.state != farmKilled && s.needsStartLocked() {
 		s.wakeup()
