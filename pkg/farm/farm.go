@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/workestrator/workestrator/pkg/serializer"
 )
 
 type farmState uint8
@@ -26,6 +27,9 @@ type Farm struct {
 	sockDir string
 	ev      *emitter
 	launch  launcher // starts a slot's worker
+	// rawBytes: []byte arguments go as they are, not encoded (the
+	// built-in serializers decode them back unchanged).
+	rawBytes bool
 	// workerEnv is Config.Env, with GOMAXPROCS=1 first unless the host
 	// or Config.Env sets GOMAXPROCS.
 	workerEnv []string
@@ -93,6 +97,7 @@ func New(cfg Config) (*Farm, error) {
 	}
 	f.workerEnv = workerEnv(c)
 	f.launch = f.launchLocal
+	f.rawBytes = c.Serializer == serializer.JSON || c.Serializer == serializer.CBOR
 	f.ev = newEmitter(c.OnEvent, c.Logger)
 	f.slots = make([]*slot, c.Workers)
 	for i := range f.slots {

@@ -48,6 +48,8 @@ type worker struct {
 	park     *time.Timer // stops it, idle above MinWorkers (see scale.go)
 	parkFrom time.Time
 
+	// rawBytes: it takes []byte arguments as they are (wire.FeatureRawBytes).
+	rawBytes bool
 	// alone is the wire id of the last attempt started on it of a call
 	// that must run alone; while that attempt is in flight, the worker
 	// takes no other call.
@@ -247,6 +249,7 @@ func (s *slot) start() error {
 		return serr
 	}
 	w.conn, w.pid = conn, conn.PID()
+	w.rawBytes = slices.Contains(conn.Info().Features, wire.FeatureRawBytes)
 	w.started = time.Now()
 	if f.state == farmKilled {
 		f.mu.Unlock()
