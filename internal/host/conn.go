@@ -23,6 +23,9 @@ type Info struct {
 	PID int
 	// SDK identifies the worker's SDK.
 	SDK string
+	// Features lists the optional protocol features the worker implements,
+	// such as wire.FeatureRawBytes.
+	Features []string
 
 	dataPlane      string // the socket data plane's address, if offered
 	dataPlaneToken []byte
@@ -220,6 +223,7 @@ func describe(ctx context.Context, client workerpb.WorkerClient) (*Info, error) 
 		Serializers:     r.Serializers,
 		PID:             int(r.Pid),
 		SDK:             r.Sdk,
+		Features:        r.Features,
 		dataPlane:       r.DataPlane,
 		dataPlaneToken:  r.DataPlaneToken,
 	}
@@ -235,7 +239,7 @@ func (c *Conn) Invoke(ctx context.Context, r *wire.Request) (wire.Response, erro
 	if err != nil {
 		return wire.Response{}, err
 	}
-	resp := wire.Response{ID: rep.Id, Result: rep.Result, Failure: rep.Error}
+	resp := wire.Response{ID: rep.Id, Result: rep.Result, Failure: rep.Error, RawResult: rep.RawResult}
 	checkResponse(&resp, &c.lim)
 	return resp, nil
 }

@@ -39,6 +39,9 @@ const (
 	// the host opened, checked and ran (Checksum): the worker closes it
 	// once it runs, so that its children do not inherit it.
 	EnvExeFD = "WORKESTRATOR_EXE_FD"
+	// EnvRawBytes set to "1" says the host reads raw byte-slice results
+	// (workerpb.Reply.raw_result).
+	EnvRawBytes = "WORKESTRATOR_RAW_BYTES"
 	// EnvLogLevel is the hclog level of the worker's logger.
 	EnvLogLevel = "WORKESTRATOR_WORKER_LOG_LEVEL"
 	// EnvKillTimeout is the host's KillTimeout (a Go duration): a worker
@@ -83,6 +86,10 @@ func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, c *gr
 func PluginSet() goplugin.PluginSet {
 	return goplugin.PluginSet{PluginName: &GRPCPlugin{}}
 }
+
+// FeatureRawBytes is the Describe feature of a worker that takes raw
+// byte-slice arguments (workerpb.Call.raw_args).
+const FeatureRawBytes = "raw-bytes"
 
 // DefaultMethod is the name of a worker's default method, the one a farm's
 // Run calls: plugin.DefaultMethod and farm.DefaultMethod.

@@ -18,6 +18,9 @@ type Request struct {
 	Args [][]byte
 	// Timeout, when positive, bounds the attempt inside the worker.
 	Timeout time.Duration
+	// RawArgs has bit i set when Args[i] is a byte slice as it is, not
+	// encoded by the serializer (see workerpb.Call.raw_args).
+	RawArgs uint64
 }
 
 // PB is r as the protobuf message.
@@ -28,6 +31,7 @@ func (r *Request) PB() *workerpb.Call {
 		Serializer:   r.Serializer,
 		Args:         r.Args,
 		TimeoutNanos: int64(r.Timeout),
+		RawArgs:      r.RawArgs,
 	}
 }
 
@@ -40,6 +44,9 @@ type Response struct {
 
 	// Failure is the worker's error for the call; nil on success.
 	Failure *workerpb.Error
+	// RawResult says Result is a byte slice as it is, not encoded by the
+	// serializer.
+	RawResult bool
 }
 
 // Failed reports whether the call failed in the worker.

@@ -161,6 +161,8 @@ func fastCall(b []byte, in Interner, box *callBox) (*workerpb.Call, error) {
 			c.Id = f.varint
 		case f.num == 5 && f.typ == protowire.VarintType:
 			c.TimeoutNanos = int64(f.varint)
+		case f.num == 6 && f.typ == protowire.VarintType:
+			c.RawArgs = f.varint
 		case f.num == 2 && f.typ == protowire.BytesType:
 			c.Method = in.get(f.bytes)
 		case f.num == 3 && f.typ == protowire.BytesType:
@@ -201,7 +203,7 @@ func DecodeReplies(b []byte, rs []Response) ([]Response, error) {
 // AppendResponses appends the Response of each reply.
 func AppendResponses(rs []Response, replies []*workerpb.Reply) []Response {
 	for _, r := range replies {
-		rs = append(rs, Response{ID: r.Id, Result: r.Result, Failure: r.Error})
+		rs = append(rs, Response{ID: r.Id, Result: r.Result, Failure: r.Error, RawResult: r.RawResult})
 	}
 	return rs
 }
@@ -237,6 +239,8 @@ func fastReply(b []byte) (Response, error) {
 				return fmt.Errorf("reply %d: %w", r.ID, err)
 			}
 			r.Failure = e
+		case f.num == 4 && f.typ == protowire.VarintType:
+			r.RawResult = f.varint != 0
 		default:
 			return errFallback
 		}

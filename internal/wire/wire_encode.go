@@ -34,6 +34,9 @@ func CallSize(r *Request) int {
 	if r.Timeout != 0 {
 		n += 1 + protowire.SizeVarint(uint64(r.Timeout))
 	}
+	if r.RawArgs != 0 {
+		n += 1 + protowire.SizeVarint(r.RawArgs)
+	}
 	return n
 }
 
@@ -58,6 +61,10 @@ func appendCall(b []byte, r *Request) []byte {
 	if r.Timeout != 0 {
 		b = protowire.AppendTag(b, 5, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(r.Timeout))
+	}
+	if r.RawArgs != 0 {
+		b = protowire.AppendTag(b, 6, protowire.VarintType)
+		b = protowire.AppendVarint(b, r.RawArgs)
 	}
 	return b
 }
@@ -110,6 +117,9 @@ func ReplySize(r *workerpb.Reply) (size, errSize int) {
 		errSize = proto.Size(r.Error)
 		size += sizeField(errSize)
 	}
+	if r.RawResult {
+		size += 2
+	}
 	return size, errSize
 }
 
@@ -141,6 +151,10 @@ func AppendReplyBatchFrame(b []byte, rs []*workerpb.Reply) ([]byte, error) {
 			if b, err = (proto.MarshalOptions{UseCachedSize: true}).MarshalAppend(b, r.Error); err != nil {
 				return b, err
 			}
+		}
+		if r.RawResult {
+			b = protowire.AppendTag(b, 4, protowire.VarintType)
+			b = protowire.AppendVarint(b, 1)
 		}
 	}
 	return b, nil

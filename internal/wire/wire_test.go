@@ -17,6 +17,9 @@ func randomCallBatch(r *rand.Rand) *workerpb.CallBatch {
 	for range r.IntN(5) {
 		c := &workerpb.Call{Id: r.Uint64(), Method: []string{"", "run", "add", "ünï"}[r.IntN(4)],
 			Serializer: []string{"", "json", "cbor"}[r.IntN(3)], TimeoutNanos: r.Int64N(1e12)}
+		if r.IntN(2) == 0 {
+			c.RawArgs = r.Uint64() >> r.IntN(64)
+		}
 		for range r.IntN(4) {
 			c.Args = append(c.Args, make([]byte, r.IntN(40)))
 		}
@@ -31,7 +34,7 @@ func randomCallBatch(r *rand.Rand) *workerpb.CallBatch {
 func randomReplyBatch(r *rand.Rand) *workerpb.ReplyBatch {
 	m := &workerpb.ReplyBatch{}
 	for range r.IntN(5) {
-		rep := &workerpb.Reply{Id: r.Uint64(), Result: make([]byte, r.IntN(40))}
+		rep := &workerpb.Reply{Id: r.Uint64(), Result: make([]byte, r.IntN(40)), RawResult: r.IntN(2) == 0}
 		if r.IntN(3) == 0 {
 			rep.Result = nil
 			rep.Error = &workerpb.Error{Code: workerpb.Error_PANIC, Type: "panic", Message: "m", Stack: "s", Details: []byte{1}, Permanent: true}
@@ -48,7 +51,7 @@ func sameResponses(got []Response, want *workerpb.ReplyBatch) bool {
 	}
 	for i, r := range want.Replies {
 		g := got[i]
-		if g.ID != r.Id || !bytes.Equal(g.Result, r.Result) || (g.Failure == nil) != (r.Error == nil) ||
+		if g.ID != r.Id || !bytes.Equal(g.Result, r.Result) || g.RawResult != r.RawResult || (g.Failure == nil) != (r.Error == nil) ||
 			(r.Error != nil && !proto.Equal(g.Failure, r.Error)) {
 			return false
 		}
@@ -100,7 +103,7 @@ func TestWireEncodersMatchProto(t *testing.T) {
 			c := calls[0]
 			calls = calls[1:]
 			items = append(items, Item{Req: Request{ID: c.Id, Method: c.Method, Serializer: c.Serializer,
-				Args: c.Args, Timeout: time.Duration(c.TimeoutNanos)}})
+				Args: c.Args, Timeout: time.Duration(c.TimeoutNanos), RawArgs: c.RawArgs}})
 		}
 		prefix := []byte("kept")
 		if got, want := AppendCallBatchFrame(prefix, items), append(prefix, frameOf(t, cb)...); !bytes.Equal(got, want) {

@@ -151,23 +151,37 @@ func (m *method) fixedParams() int {
 // call decodes args, runs the function and encodes its result. It never
 // panics: a panic in the function becomes a PANIC error.
 func (m *method) call(ctx context.Context, ser serializer.Serializer, args [][]byte) (result []byte, perr *workerpb.Error) {
-	result, _, perr = m.callInto(ctx, ser, args, nil)
+	result, _, _, perr = m.callInto(ctx, ser, callArgs{args: args}, nil)
 	return result, perr
 }
+
+// callArgs are a call's encoded arguments: raw has bit i set when args[i]
+// is a byte slice as it is (workerpb.Call.raw_args); rawResult says the
+// host reads a byte-slice result as it is.
+type callArgs struct {
+	args      [][]byte
+	raw       uint64
+	rawResult bool
+}
+
+// bytesType is the type of a byte slice, which raw arguments and results
+// carry as they are.
+var bytesType = reflect.TypeFor[[]byte]()
 
 // callInto is call that encodes a small result into dst's room when the
 // serializer is a [serializer.Appender]; appended reports whether it did, so
 // that result is dst (or dst grown), which the caller owns. Otherwise result
 // is the serializer's Marshal's, which may be shared (a custom serializer may
-// return its input).
-func (m *method) callInto(ctx context.Context, ser serializer.Serializer, args [][]byte, dst []byte) (result []byte, appended bool, perr *workerpb.Error) {
+// return its input), or, with isRaw, the function's own []byte result.
+func (m *method) callInto(ctx context.Context, ser serializer.Serializer, ca callArgs, dst []byte) (result []byte, appended, isRaw bool, perr *workerpb.Error) {
+	args := ca.args
 	fixed := m.fixedParams()
 	if len(args) < fixed || (!m.variadic && len(args) != fixed) {
 		want := fmt.Sprintf("%d", fixed)
 		if m.variadic {
 			want = fmt.Sprintf("at least %d", fixed)
 		}
-		return nil, false, &workerpb.Error{
+		return nil, false, false, &workerpb.Error{
 			Code:    workerpb.Error_BAD_ARGUMENTS,
 			Type:    "arguments",
 			Message: fmt.Sprintf("%s takes %s argument(s), got %d", m.signature, want, len(args)),
@@ -196,7 +210,7 @@ func (m *method) callInto(ctx context.Context, ser serializer.Serializer, args [
 			pv := reflect.New(m.params[len(m.params)-1])
 			ptr, val = pv.Interface(), pv.Elem()
 		}
-		if err := ser.Unmarshal(a, ptr); err != nil {
+		if err := decodeArg(ser, a, i, ca.raw, ptr, val); err != nil {
 			// The message first: err may refer to the box's memory.
 			perr := &workerpb.Error{
 				Code:    workerpb.Error_BAD_ARGUMENTS,
@@ -204,38 +218,62 @@ func (m *method) callInto(ctx context.Context, ser serializer.Serializer, args [
 				Message: fmt.Sprintf("argument %d of %s: %v", i+1, m.signature, err),
 			}
 			m.release(box)
-			return nil, false, perr
+			return nil, false, false, perr
 		}
 		in = append(in, val)
 	}
 	out, perr := m.invoke(in)
 	m.release(box)
 	if perr != nil {
-		return nil, false, perr
+		return nil, false, false, perr
 	}
 	if m.hasErr {
 		if errv := out[len(out)-1]; !errv.IsNil() {
-			return nil, false, encodeError(ctx, ser, errv.Interface().(error))
+			return nil, false, false, encodeError(ctx, ser, errv.Interface().(error))
 		}
 	}
 	if !m.hasResult {
-		return nil, false, nil
+		return nil, false, false, nil
+	}
+	if ca.rawResult && out[0].Type() == bytesType && out[0].Len() > 0 {
+		// A nil or empty slice goes through the serializer, which tells
+		// them apart.
+		return out[0].Bytes(), false, true, nil
 	}
 	v := out[0].Interface()
 	if ap, ok := ser.(serializer.Appender); ok {
 		if b, ok := ap.AppendSmall(dst[:0], v); ok {
-			return b, true, nil
+			return b, true, false, nil
 		}
 	}
 	b, err := ser.Marshal(v)
 	if err != nil {
-		return nil, false, &workerpb.Error{
+		return nil, false, false, &workerpb.Error{
 			Code:    workerpb.Error_BAD_RESULT,
 			Type:    "result",
 			Message: fmt.Sprintf("result of %s: %v", m.signature, err),
 		}
 	}
-	return b, false, nil
+	return b, false, false, nil
+}
+
+// decodeArg decodes argument i, a, into ptr (val is what it points to). A
+// raw byte slice goes as it is into a []byte parameter; any other
+// parameter gets what the serializer's encoding of the slice decodes to,
+// as it would without raw arguments.
+func decodeArg(ser serializer.Serializer, a []byte, i int, raw uint64, ptr any, val reflect.Value) error {
+	if i >= 64 || raw&(1<<i) == 0 {
+		return ser.Unmarshal(a, ptr)
+	}
+	if val.Type() == bytesType {
+		val.SetBytes(a)
+		return nil
+	}
+	enc, err := ser.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return ser.Unmarshal(enc, ptr)
 }
 
 func (m *method) invoke(in []reflect.Value) (out []reflect.Value, perr *workerpb.Error) {

@@ -63,6 +63,7 @@ func Serve(methods Methods, o Options) {
 	if err != nil {
 		fail(err)
 	}
+	srv.rawResults = os.Getenv(wire.EnvRawBytes) == "1"
 	log := Logger()
 	if offerDataPlane() {
 		if d, err := listenDataPlane(); err != nil {

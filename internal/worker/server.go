@@ -22,6 +22,9 @@ type server struct {
 	lim     wire.Limits
 	// dataPlane, when set, is the socket data plane Describe advertises.
 	dataPlane *dataPlaneListener
+	// rawResults: the host reads byte-slice results as they are
+	// (wire.EnvRawBytes).
+	rawResults bool
 }
 
 func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*server, error) {
@@ -43,6 +46,7 @@ func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb
 		Serializers:     s.sers.Names(),
 		Pid:             int64(os.Getpid()),
 		Sdk:             wire.SDKName,
+		Features:        []string{wire.FeatureRawBytes},
 	}
 	if d := s.dataPlane; d != nil && !d.claimed.Load() {
 		r.DataPlane = "unix:" + d.path
@@ -92,11 +96,11 @@ func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *wo
 		wire.BoundError(r.Error, s.lim.Payload)
 		return buf
 	}
-	result, appended, perr := m.callInto(ctx, ser, c.Args, buf)
+	result, appended, raw, perr := m.callInto(ctx, ser, callArgs{args: c.Args, raw: c.RawArgs, rawResult: s.rawResults}, buf)
 	if appended {
 		buf = result
 	}
-	r.Result, r.Error = result, perr
+	r.Result, r.Error, r.RawResult = result, perr, raw
 	s.checkSize(r)
 	return buf
 }

@@ -34,7 +34,7 @@ func (f *Farm) BroadcastMethod(ctx context.Context, method string, args ...any) 
 	if !f.made() {
 		return nil, ErrNotStarted
 	}
-	enc, err := f.encodeArgs(method, args, nil, nil)
+	enc, raw, err := f.encodeArgs(method, args, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (f *Farm) BroadcastMethod(ctx context.Context, method string, args ...any) 
 	f.mu.Unlock()
 	futures := make([]*Future, len(slots))
 	for i, s := range slots {
-		futures[i] = f.submitEncoded(ctx, method, s, enc)
+		futures[i] = f.submitEncoded(ctx, method, s, enc, raw)
 	}
 	replies := make([]WorkerReply, len(futures))
 	var errs []error

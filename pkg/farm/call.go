@@ -41,7 +41,10 @@ type call struct {
 	ctx    context.Context
 	method string
 	args   [][]byte
-	pin    *slot // broadcast: the slot that must run it
+	// rawArgs has bit i set when args[i] is a byte slice as it is, not
+	// encoded (see wire.Request.RawArgs).
+	rawArgs uint64
+	pin     *slot // broadcast: the slot that must run it
 	// crashes counts the worker deaths the call was in flight at.
 	crashes  int
 	answered sync.WaitGroup // done when the call is answered
@@ -64,11 +67,12 @@ type call struct {
 	// the farm refers to it any more.
 	recyclable bool
 
-	result []byte
-	err    error
-	slot   int // the slot and pid that answered, -1 if none
-	pid    int
-	wid    int // the id of the worker that answered, for events
+	result    []byte
+	rawResult bool // result is a byte slice as it is, not encoded
+	err       error
+	slot      int // the slot and pid that answered, -1 if none
+	pid       int
+	wid       int // the id of the worker that answered, for events
 
 	// opts are the call's options (see CallOptions), shared with its
 	// Caller; nil: the farm's.
@@ -105,7 +109,7 @@ func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args [
 	f.initFuture(fu, ctx, method, nil)
 	o.apply(&fu.call)
 	f.submitTo(fu, args).answered.Wait()
-	r, err := Result{raw: fu.result, ser: f.cfg.Serializer}, fu.err
+	r, err := Result{raw: fu.result, ser: f.cfg.Serializer, rawBytes: fu.rawResult}, fu.err
 	if fu.recyclable {
 		fu.call = call{} // keeps no context or result alive in the pool
 		f.spares.Put(fu)
@@ -150,11 +154,11 @@ func (f *Farm) submitTo(fu *Future, args []any) *Future {
 	if err := ctx.Err(); err != nil {
 		return fu.refuse(err)
 	}
-	enc, err := f.encodeArgs(method, args, fu.argv[:0], fu.argBytes[:0])
+	enc, raw, err := f.encodeArgs(method, args, fu.argv[:0], fu.argBytes[:0])
 	if err != nil {
 		return fu.refuse(err)
 	}
-	return f.enter(fu, enc)
+	return f.enter(fu, enc, raw)
 }
 
 func (f *Farm) newFuture(ctx context.Context, method string, pin *slot) *Future {
@@ -173,14 +177,14 @@ func (f *Farm) initFuture(fu *Future, ctx context.Context, method string, pin *s
 // into argv when it has room for them. Small arguments go into buf's room
 // (or a buffer of their own) when the serializer is a
 // [serializer.Appender], the others each into its own Marshal buffer.
-func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) ([][]byte, error) {
+func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) ([][]byte, uint64, error) {
 	switch {
 	case method == "":
-		return nil, fmt.Errorf("%w: empty method name", ErrUnknownMethod)
+		return nil, 0, fmt.Errorf("%w: empty method name", ErrUnknownMethod)
 	case len(method) > maxMethodName:
-		return nil, fmt.Errorf("%w: a method name of %d bytes (at most %d)", ErrTooLarge, len(method), maxMethodName)
+		return nil, 0, fmt.Errorf("%w: a method name of %d bytes (at most %d)", ErrTooLarge, len(method), maxMethodName)
 	case len(args) > maxArgs:
-		return nil, fmt.Errorf("method %q: %w: %d arguments (at most %d)", method, ErrTooLarge, len(args), maxArgs)
+		return nil, 0, fmt.Errorf("method %q: %w: %d arguments (at most %d)", method, ErrTooLarge, len(args), maxArgs)
 	}
 	if cap(argv) < len(args) {
 		argv = make([][]byte, len(args))
@@ -189,7 +193,18 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) 
 	ap, _ := f.cfg.Serializer.(serializer.Appender)
 	var ends [inlineArgs]int // where each small argument ends in buf; 0 if not there
 	size := 0
+	var raw uint64
 	for i, a := range args {
+		if b, ok := a.([]byte); ok && len(b) > 0 && f.rawBytes && i < 64 {
+			// As it is: a copy, for the caller may change its slice
+			// once the call returns, or before it is sent. A nil or
+			// empty slice goes through the serializer, which tells them
+			// apart.
+			argv[i] = append(make([]byte, 0, len(b)), b...)
+			raw |= 1 << i
+			size += len(b)
+			continue
+		}
 		if ap != nil && i < inlineArgs {
 			var ok bool
 			start := len(buf)
@@ -202,7 +217,7 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) 
 		}
 		b, err := f.cfg.Serializer.Marshal(a)
 		if err != nil {
-			return nil, fmt.Errorf("method %q: argument %d: %w", method, i+1, err)
+			return nil, 0, fmt.Errorf("method %q: argument %d: %w", method, i+1, err)
 		}
 		argv[i] = b
 		size += len(b)
@@ -216,22 +231,22 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) 
 		}
 	}
 	if size > f.cfg.MaxMessageSize {
-		return nil, fmt.Errorf("method %q: %w: arguments of %d bytes exceed MaxMessageSize (%d)",
+		return nil, 0, fmt.Errorf("method %q: %w: arguments of %d bytes exceed MaxMessageSize (%d)",
 			method, ErrTooLarge, size, f.cfg.MaxMessageSize)
 	}
-	return argv, nil
+	return argv, raw, nil
 }
 
 // submitEncoded submits a call of method with args already encoded.
-func (f *Farm) submitEncoded(ctx context.Context, method string, pin *slot, args [][]byte) *Future {
-	return f.enter(f.newFuture(ctx, method, pin), args)
+func (f *Farm) submitEncoded(ctx context.Context, method string, pin *slot, args [][]byte, raw uint64) *Future {
+	return f.enter(f.newFuture(ctx, method, pin), args, raw)
 }
 
 // enter puts fu, whose args are encoded, in the queue and dispatches.
-func (f *Farm) enter(fu *Future, args [][]byte) *Future {
+func (f *Farm) enter(fu *Future, args [][]byte, raw uint64) *Future {
 	ctx := fu.ctx
 	c := &fu.call
-	c.args = args
+	c.args, c.rawArgs = args, raw
 	c.submitted = f.clock()
 	f.mu.Lock()
 	switch {
@@ -275,6 +290,23 @@ const isolateAfter = 2
 // mustRunAlone reports whether c runs alone on a worker: it was in flight
 // at isolateAfter worker deaths. A broadcast call stays on its slot.
 func (c *call) mustRunAlone() bool { return c.pin == nil && c.crashes >= isolateAfter }
+
+// encodeRaw returns args with each raw byte slice (its bit set in raw)
+// encoded by the serializer, for a worker that takes no raw arguments.
+func (f *Farm) encodeRaw(args [][]byte, raw uint64) [][]byte {
+	enc := make([][]byte, len(args))
+	for i, a := range args {
+		enc[i] = a
+		if i < 64 && raw&(1<<i) != 0 {
+			b, err := f.cfg.Serializer.Marshal(a)
+			if err != nil {
+				b = nil // a []byte always encodes with the built-in serializers
+			}
+			enc[i] = b
+		}
+	}
+	return enc
+}
 
 // markAnswered wakes the call's waiters: those of Result and Wait, and of
 // a Done channel, made before or after.

@@ -209,6 +209,10 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		Serializer: f.cfg.Serializer.Name(),
 		Args:       c.args,
 		Timeout:    timeout,
+		RawArgs:    c.rawArgs,
+	}
+	if c.rawArgs != 0 && !w.rawBytes {
+		req.Args, req.RawArgs = f.encodeRaw(c.args, c.rawArgs), 0
 	}
 	if w.conn.Enqueue(&req) {
 		if w.pending == 1 && !w.burst {
@@ -301,6 +305,7 @@ func (f *Farm) onResponses(w *worker, rs []wire.Response) {
 			}
 			f.attemptFailedLocked(c, err)
 		} else {
+			c.rawResult = r.RawResult
 			f.settleLocked(c, r.Result, nil)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/workestrator/workestrator/pkg/serializer"
 )
 
 type farmState uint8
@@ -27,6 +28,9 @@ type Farm struct {
 	ev      *emitter
 	mem     *memWatch // nil without a memory limit
 	launch  launcher  // starts a slot's worker
+	// rawBytes: []byte arguments go as they are, not encoded (the
+	// built-in serializers decode them back unchanged).
+	rawBytes bool
 	// workerEnv is Config.Env, with GOMAXPROCS=1 first unless the host
 	// or Config.Env sets GOMAXPROCS.
 	workerEnv []string
@@ -115,6 +119,7 @@ func New(cfg Config) (*Farm, error) {
 	}
 	f.workerEnv = workerEnv(c)
 	f.launch = f.launchLocal
+	f.rawBytes = c.Serializer == serializer.JSON || c.Serializer == serializer.CBOR
 	f.ev = newEmitter(c.OnEvent, c.Logger)
 	f.mem = newMemWatch(c)
 	f.slots = make([]*slot, c.Workers)

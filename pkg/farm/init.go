@@ -43,9 +43,12 @@ func (f *Farm) encodeInit() error {
 	if f.cfg.Init.Method == "" {
 		return nil
 	}
-	enc, err := f.encodeArgs(f.cfg.Init.Method, f.cfg.Init.Args, nil, nil)
+	enc, raw, err := f.encodeArgs(f.cfg.Init.Method, f.cfg.Init.Args, nil, nil)
 	if err != nil {
 		return fmt.Errorf("%w: Init: %w", ErrInvalidConfig, err)
+	}
+	if raw != 0 {
+		enc = f.encodeRaw(enc, raw) // any worker can run it
 	}
 	f.initArgs = enc
 	return nil

@@ -254,6 +254,7 @@ func TestMemoryHardKillsWorker(t *testing.T) {
 	}
 	// The retry sleeps its 30 s on the replacement: give up on it, it
 	// has shown what it had to.
+	rec.wait(t, "the killed worker's close", func(ev farm.Event) bool { return ev.Type == farm.EventClose && ev.PID == old })
 	life := byWorker(rec.all())[1]
 	checkLife(t, 1, life)
 	if ts := types(life); ts != "fork online message memory-kill disconnect retry exit close" {

@@ -12,23 +12,44 @@ import (
 type Result struct {
 	raw []byte
 	ser serializer.Serializer
+	// rawBytes: raw is a []byte result as it is, which the worker sent
+	// without encoding it.
+	rawBytes bool
 }
 
 // Decode decodes the result into the value v points to. It returns
-// ErrNoResult when the function returns no value.
+// ErrNoResult when the function returns no value. A []byte result decodes
+// into a *[]byte without a copy, and into any other type as its encoding by
+// the serializer would.
 func (r Result) Decode(v any) error {
-	if len(r.raw) == 0 {
+	if r.rawBytes {
+		if p, ok := v.(*[]byte); ok {
+			*p = r.raw
+			return nil
+		}
+	}
+	b := r.Bytes()
+	if len(b) == 0 && !r.rawBytes {
 		return ErrNoResult
 	}
-	if err := r.ser.Unmarshal(r.raw, v); err != nil {
+	if err := r.ser.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("farm: decode result: %w", err)
 	}
 	return nil
 }
 
-// Bytes returns the result as the serializer encoded it; nil when the
+// Bytes returns the result as the serializer encodes it; nil when the
 // function returns no value.
-func (r Result) Bytes() []byte { return r.raw }
+func (r Result) Bytes() []byte {
+	if r.rawBytes {
+		b, err := r.ser.Marshal(r.raw)
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+	return r.raw
+}
 
 // Future is an asynchronous call, returned by [Farm.Go]. It costs no
 // goroutine: wait on it with [Future.Wait], or select on [Future.Done] and
@@ -65,7 +86,7 @@ func (fu *Future) Result() (Result, error) {
 	if fu.f == nil { // refused by a nil *Farm
 		return Result{}, fu.err
 	}
-	return Result{raw: fu.result, ser: fu.f.cfg.Serializer}, fu.err
+	return Result{raw: fu.result, ser: fu.f.cfg.Serializer, rawBytes: fu.rawResult}, fu.err
 }
 
 // Wait blocks until the call is answered or ctx ends. A ctx that ends only

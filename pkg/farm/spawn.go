@@ -71,6 +71,7 @@ func (s *slot) spawn(ctx context.Context, bin binary, need []string, kill *func(
 		return w, err
 	}
 	w.conn, w.pid = conn, conn.PID()
+	w.rawBytes = slices.Contains(conn.Info().Features, wire.FeatureRawBytes)
 	w.started = time.Now()
 	return w, nil
 }

@@ -44,6 +44,8 @@ type worker struct {
 	park     *time.Timer // stops it, idle above MinWorkers (see scale.go)
 	parkFrom time.Time
 
+	// rawBytes: it takes []byte arguments as they are (wire.FeatureRawBytes).
+	rawBytes bool
 	// alone is the wire id of the last attempt started on it of a call
 	// that must run alone; while that attempt is in flight, the worker
 	// takes no other call.
