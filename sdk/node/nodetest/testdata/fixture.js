@@ -86,3 +86,33 @@ module.exports.noisy = (v) => {
 module.exports.size = (s) => s.length;
 
 module.exports.big = (n) => 'x'.repeat(n);
+
+const fs = require('node:fs');
+
+// Exits the worker on its first call (when marker does not exist yet), and
+// answers its pid on the next, on the replacement worker.
+module.exports.flakyExit = (marker) => {
+  if (!fs.existsSync(marker)) {
+    fs.writeFileSync(marker, 'x');
+    process.exit(3);
+  }
+  return process.pid;
+};
+
+// flakyExit with an uncaught exception instead of an exit.
+module.exports.flakyThrow = (marker) => {
+  if (!fs.existsSync(marker)) {
+    fs.writeFileSync(marker, 'x');
+    setImmediate(() => {
+      throw new Error('uncaught in the worker');
+    });
+    return new Promise(() => {});
+  }
+  return process.pid;
+};
+
+// The context the call sees, read through `this` and as an arrow function
+// through currentCall: both must be the same signal.
+module.exports.context = function () {
+  return { method: this.method, hasSignal: this.signal instanceof AbortSignal, aborted: this.signal.aborted };
+};
