@@ -1,0 +1,17 @@
+'use strict';
+// @workestrator/worker: what a worker module may require. A module needs
+// none of it to run: see README.md.
+
+const { currentCall, DEFAULT_METHOD } = require('./methods');
+const { Code } = require('./errors');
+
+// permanent marks err so that the host never retries the call that failed
+// with it, and returns err.
+function permanent(err) {
+  if (err !== null && typeof err === 'object') {
+    Object.defineProperty(err, 'permanent', { value: true, enumerable: false, writable: true, configurable: true });
+  }
+  return err;
+}
+
+module.exports = { currentCall, permanent, DEFAULT_METHOD, Code };

@@ -1,0 +1,162 @@
+'use strict';
+// The worker process: checks that a Workestrator host started it (the
+// go-plugin handshake's magic cookie and protocol versions), loads the
+// module, serves it on a unix socket in PLUGIN_UNIX_SOCKET_DIR, prints the
+// handshake line on stdout, and exits when the host asks (Shutdown,
+// SIGTERM) or dies (EOF on the lifeline).
+
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const grpc = require('@grpc/grpc-js');
+
+const { Logger, parseLevel, redirectConsole } = require('./log');
+const { loadModule, methodsOf } = require('./methods');
+const { registry } = require('./serializers');
+const { Runtime, frameLimit, PROTOCOL_VERSION } = require('./runtime');
+const { newServer } = require('./server');
+
+// The go-plugin handshake of Workestrator workers (internal/wire.Handshake).
+const MAGIC_COOKIE_KEY = 'WORKESTRATOR_WORKER';
+const MAGIC_COOKIE_VALUE = '7d1c2b4e-workestrator-worker';
+// go-plugin's core protocol version.
+const CORE_PROTOCOL_VERSION = 1;
+
+// Environment variables the host sets (internal/wire/handshake.go).
+const ENV = Object.freeze({
+  lifelineFD: 'WORKESTRATOR_LIFELINE_FD',
+  exeFD: 'WORKESTRATOR_EXE_FD',
+  logLevel: 'WORKESTRATOR_WORKER_LOG_LEVEL',
+  maxMessage: 'WORKESTRATOR_MAX_MESSAGE',
+  socketDir: 'PLUGIN_UNIX_SOCKET_DIR',
+  protocolVersions: 'PLUGIN_PROTOCOL_VERSIONS',
+  clientCert: 'PLUGIN_CLIENT_CERT',
+});
+
+// fail writes message on stderr as a plain line and exits with code.
+function fail(writeErr, message, code = 1) {
+  writeErr(`workestrator-worker: ${message}\n`);
+  process.exit(code);
+}
+
+// negotiateVersion returns the protocol version to speak: the host's list
+// (PLUGIN_PROTOCOL_VERSIONS) must hold ours; a host that sends none speaks
+// the handshake's version.
+function negotiateVersion(list) {
+  if (!list) return PROTOCOL_VERSION;
+  const versions = list.split(',').map((v) => Number.parseInt(v.trim(), 10));
+  return versions.includes(PROTOCOL_VERSION) ? PROTOCOL_VERSION : 0;
+}
+
+// closeExeFD closes the descriptor of the worker's executable that the host
+// passed (WORKESTRATOR_EXE_FD): the script is loaded, it is of no more use.
+function closeExeFD() {
+  const fd = Number.parseInt(process.env[ENV.exeFD] || '', 10);
+  if (fd > 2) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // Already closed.
+    }
+  }
+  delete process.env[ENV.exeFD];
+}
+
+// watchLifeline calls stop when the host's end of the lifeline pipe closes.
+function watchLifeline(log, stop) {
+  const fd = Number.parseInt(process.env[ENV.lifelineFD] || '', 10);
+  if (!(fd >= 3)) return;
+  delete process.env[ENV.lifelineFD];
+  let s;
+  try {
+    s = new net.Socket({ fd, readable: true, writable: false });
+  } catch (err) {
+    log.warn('cannot watch the lifeline', { error: err.message });
+    return;
+  }
+  const gone = () => {
+    log.debug('host closed the lifeline; worker stopping');
+    stop();
+  };
+  s.on('data', () => {});
+  s.on('end', gone);
+  s.on('close', gone);
+  s.on('error', gone);
+}
+
+// main runs the worker for the command line argv (without node and the
+// script) and never returns while it serves.
+async function main(argv) {
+  const rawStderrWrite = process.stderr.write.bind(process.stderr);
+  const log = new Logger(rawStderrWrite, parseLevel(process.env[ENV.logLevel]));
+  // From here on nothing but the handshake line reaches stdout.
+  redirectConsole(log);
+  closeExeFD();
+
+  if (process.env[MAGIC_COOKIE_KEY] !== MAGIC_COOKIE_VALUE) {
+    fail(rawStderrWrite, 'this program is a Workestrator worker: a host starts it (farm.New with ' +
+      'Config{Path: ".../sdk/node/bin/workestrator-worker", Args: []string{module}}); it is not meant to be run by hand');
+  }
+  const version = negotiateVersion(process.env[ENV.protocolVersions]);
+  if (version === 0) {
+    fail(rawStderrWrite, `incompatible protocol versions: the host speaks ${process.env[ENV.protocolVersions]}, the worker ${PROTOCOL_VERSION}`);
+  }
+  if (process.env[ENV.clientCert]) {
+    fail(rawStderrWrite, 'AutoMTLS is not supported by the Node.js worker SDK: leave farm.Config.AutoMTLS off');
+  }
+  if (argv.length !== 1 || argv[0] === '') {
+    fail(rawStderrWrite, 'usage: workestrator-worker MODULE', 2);
+  }
+
+  process.on('uncaughtException', (err) => {
+    log.error('uncaught exception; the worker exits', { error: err });
+    process.exit(1);
+  });
+
+  let mod;
+  try {
+    mod = await loadModule(argv[0]);
+  } catch (err) {
+    fail(rawStderrWrite, `cannot load module ${argv[0]}: ${err && err.stack ? err.stack : err}`);
+  }
+  let methods;
+  try {
+    methods = methodsOf(mod.exports, mod.esm);
+  } catch (err) {
+    fail(rawStderrWrite, `module ${argv[0]}: ${err.message}`);
+  }
+  const maxMessage = Number.parseInt(process.env[ENV.maxMessage] || '', 10) || 0;
+  const rt = new Runtime({ methods, sers: registry(), maxMessage, log });
+
+  const dir = process.env[ENV.socketDir] || os.tmpdir();
+  const sock = path.join(dir, `plugin${crypto.randomBytes(8).toString('hex')}`);
+  let exiting = false;
+  const exit = (code) => {
+    if (exiting) return;
+    exiting = true;
+    try {
+      fs.unlinkSync(sock);
+    } catch {
+      // The host removed the directory.
+    }
+    process.exit(code);
+  };
+  const server = newServer(rt, log, frameLimit(rt.maxMessage), () => exit(0));
+  await new Promise((resolve, reject) => {
+    server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  }).catch((err) => fail(rawStderrWrite, `listen on ${sock}: ${err.message}`));
+
+  watchLifeline(log, () => exit(0));
+  for (const sig of ['SIGTERM', 'SIGINT']) {
+    process.on(sig, () => {
+      log.debug('worker stopping on signal', { signal: sig });
+      exit(0);
+    });
+  }
+  fs.writeSync(1, `${CORE_PROTOCOL_VERSION}|${version}|unix|${sock}|grpc\n`);
+  log.debug('worker serving', { module: argv[0], methods: rt.names.join(','), socket: sock });
+}
+
+module.exports = { main, negotiateVersion, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE };

@@ -1,0 +1,140 @@
+'use strict';
+// Loading a worker module and calling its functions.
+//
+// A module's methods are its exports: module.exports itself, when it is a
+// function, is the default method "run" (what a farm's Run calls), and
+// each own enumerable property whose value is a function is a method of
+// that name (module.exports.foo answers RunMethod(ctx, "foo", ...)). An ES
+// module's default export is "run" and its named function exports are
+// methods.
+//
+// A function is called in one of two ways, chosen at each call:
+//
+//   - callback style (node-worker-farm's convention): when the function
+//     declares exactly one parameter more than the call has arguments
+//     (fn.length === args.length + 1), it gets a Node-style callback
+//     (err, result) as that last parameter. The call settles with the
+//     first of: the callback, or a result other than undefined that the
+//     function returns (a Promise is awaited), so that a function whose
+//     last parameter is merely optional still works when it returns.
+//   - otherwise the function gets the call's arguments, and its result (a
+//     Promise is awaited) is the call's result; a throw or a rejection is
+//     the call's error.
+//
+// Either way `this` is the call's context: this.signal is an AbortSignal
+// that aborts when the attempt is cancelled (its timeout, the caller's
+// context, the farm's Kill), this.method and this.id name the call. An
+// arrow function, which has no `this`, reads the same context with
+// require('@workestrator/worker').currentCall() (AsyncLocalStorage).
+
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+const { AsyncLocalStorage } = require('node:async_hooks');
+
+const DEFAULT_METHOD = 'run';
+
+const callStorage = new AsyncLocalStorage();
+
+// currentCall returns the context of the call whose code runs now (the
+// `this` of its function), or undefined outside a call.
+function currentCall() {
+  return callStorage.getStore();
+}
+
+// loadModule loads the module at file (relative to the working directory)
+// with require, or with import() when it is an ES module.
+async function loadModule(file) {
+  const abs = path.resolve(file);
+  try {
+    return { exports: require(abs), esm: false };
+  } catch (err) {
+    if (err && err.code === 'ERR_REQUIRE_ESM') {
+      return { exports: await import(pathToFileURL(abs).href), esm: true };
+    }
+    throw err;
+  }
+}
+
+// methodsOf returns the methods of a module's exports as a Map from name
+// to function. It throws when there is none.
+function methodsOf(exp, esm) {
+  const methods = new Map();
+  if (esm) {
+    for (const [name, v] of Object.entries(exp)) {
+      if (typeof v !== 'function') continue;
+      methods.set(name === 'default' ? DEFAULT_METHOD : name, v);
+    }
+    if (exp.default && typeof exp.default === 'object') {
+      for (const [name, v] of Object.entries(exp.default)) {
+        if (typeof v === 'function' && !methods.has(name)) methods.set(name, v);
+      }
+    }
+  } else {
+    if (typeof exp === 'function') methods.set(DEFAULT_METHOD, exp);
+    if (exp && (typeof exp === 'object' || typeof exp === 'function')) {
+      for (const [name, v] of Object.entries(exp)) {
+        if (typeof v === 'function' && !methods.has(name)) methods.set(name, v);
+      }
+    }
+  }
+  if (methods.size === 0) {
+    throw new Error('the module exports no function: export a function (the default method "run") or an object of functions');
+  }
+  return methods;
+}
+
+// signature describes fn for Describe: its kind, name and declared
+// parameter count.
+function signature(name, fn) {
+  const kind = fn.constructor && fn.constructor.name === 'AsyncFunction' ? 'async function' : 'function';
+  return `${kind} ${fn.name || name}(${fn.length} parameter${fn.length === 1 ? '' : 's'})`;
+}
+
+const isThenable = (v) => v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
+
+// invoke calls fn with args and the call context ctx (see the top of this
+// file) and returns a Promise of its result. onLate is called with a
+// description of each settlement after the first (a callback called twice,
+// a callback after a returned value), which is ignored.
+function invoke(fn, args, ctx, onLate) {
+  return callStorage.run(ctx, () => {
+    if (fn.length !== args.length + 1) {
+      try {
+        return Promise.resolve(fn.apply(ctx, args));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (how, ok, v) => {
+        if (settled) {
+          onLate(how);
+          return;
+        }
+        settled = true;
+        if (ok) resolve(v);
+        else reject(v);
+      };
+      const callback = (err, result) => {
+        if (err !== undefined && err !== null) settle('callback', false, err);
+        else settle('callback', true, result);
+      };
+      let r;
+      try {
+        r = fn.apply(ctx, [...args, callback]);
+      } catch (err) {
+        settle('throw', false, err);
+        return;
+      }
+      if (isThenable(r)) {
+        r.then((v) => { if (v !== undefined) settle('promise', true, v); },
+          (err) => settle('promise', false, err));
+      } else if (r !== undefined) {
+        settle('return', true, r);
+      }
+    });
+  });
+}
+
+module.exports = { DEFAULT_METHOD, loadModule, methodsOf, signature, invoke, currentCall };

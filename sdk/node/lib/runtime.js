@@ -1,0 +1,111 @@
+'use strict';
+// The Worker service's semantics, apart from gRPC: Describe, and running
+// one call (decode the arguments, call the function, encode the result or
+// the error) into a reply that is never a transport failure.
+
+const { Code, encodeError, wireError } = require('./errors');
+const { invoke, signature } = require('./methods');
+
+// PROTOCOL_VERSION is the worker protocol's version (internal/wire.ProtocolVersion).
+const PROTOCOL_VERSION = 1;
+// SDK identifies this SDK in Describe.
+const SDK = 'node';
+// DEFAULT_MAX_MESSAGE is the payload limit when the host sets none (256 MiB).
+const DEFAULT_MAX_MESSAGE = 256 << 20;
+// MAX_BATCH_BYTES caps the bytes of replies gathered in one stream message
+// (internal/wire.MaxBatchBytes); a larger reply goes alone.
+const MAX_BATCH_BYTES = 4 << 20;
+// FRAME_ENVELOPE is a message's allowance beyond its payload.
+const FRAME_ENVELOPE = 1 << 20;
+
+// frameLimit is the largest gRPC message for the payload limit maxMessage
+// (internal/wire.NewLimits).
+function frameLimit(maxMessage) {
+  return Math.min(Math.max(maxMessage, MAX_BATCH_BYTES), 2 ** 31 - 1 - FRAME_ENVELOPE) + FRAME_ENVELOPE;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+class Runtime {
+  // methods: Map name → function; sers: Map name → serializer; maxMessage:
+  // the payload limit in bytes; log: a Logger.
+  constructor({ methods, sers, maxMessage, log }) {
+    this.methods = methods;
+    this.names = [...methods.keys()].sort();
+    this.sers = sers;
+    this.maxMessage = maxMessage > 0 ? maxMessage : DEFAULT_MAX_MESSAGE;
+    this.log = log;
+  }
+
+  describe() {
+    return {
+      protocol_version: PROTOCOL_VERSION,
+      methods: this.names.map((n) => ({ name: n, signature: signature(n, this.methods.get(n)) })),
+      serializers: [...this.sers.keys()].filter((n) => n !== ''),
+      pid: String(process.pid),
+      sdk: SDK,
+      data_plane: '',
+      data_plane_token: EMPTY,
+    };
+  }
+
+  // run runs call (a decoded workestrator.v1.Call) with the AbortController
+  // ac and resolves to its reply; it never rejects.
+  async run(call, ac) {
+    const reply = { id: call.id, result: EMPTY, error: null };
+    const fn = this.methods.get(call.method);
+    if (!fn) {
+      reply.error = wireError(Code.UNKNOWN_METHOD, 'method',
+        `no method ${JSON.stringify(call.method)}; the worker has: ${this.names.join(', ')}`);
+      return reply;
+    }
+    const ser = this.sers.get(call.serializer);
+    if (!ser) {
+      reply.error = wireError(Code.UNKNOWN_SERIALIZER, 'serializer',
+        `unknown serializer ${JSON.stringify(call.serializer)}; the worker has: ${[...this.sers.keys()].filter((n) => n).join(', ')}`);
+      return reply;
+    }
+    const args = new Array(call.args.length);
+    for (let i = 0; i < args.length; i++) {
+      try {
+        args[i] = ser.decode(call.args[i]);
+      } catch (err) {
+        reply.error = wireError(Code.BAD_ARGUMENTS, 'arguments', `argument ${i + 1} of ${call.method}: ${err.message}`);
+        return reply;
+      }
+    }
+    const ctx = { id: call.id, method: call.method, signal: ac.signal };
+    let value;
+    try {
+      value = await invoke(fn, args, ctx, (how) => this.log.warn('a call settled more than once; the later settlement is ignored',
+        { method: call.method, by: how }));
+    } catch (err) {
+      reply.error = encodeError(err, ser, ac.signal);
+      if (reply.error.details.length > this.maxMessage) reply.error.details = EMPTY;
+      return reply;
+    }
+    let result;
+    try {
+      result = ser.encode(value);
+    } catch (err) {
+      reply.error = wireError(Code.BAD_RESULT, 'result', `result of ${call.method}: ${err.message}`);
+      return reply;
+    }
+    if (result.length > this.maxMessage) {
+      reply.error = wireError(Code.TOO_LARGE, 'result',
+        `result of ${result.length} bytes exceeds the limit of ${this.maxMessage} bytes`);
+      return reply;
+    }
+    reply.result = result;
+    return reply;
+  }
+}
+
+// replyCost estimates the bytes of a reply in a message.
+function replyCost(r) {
+  let n = 16 + r.result.length;
+  if (r.error) n += r.error.type.length + r.error.message.length + r.error.stack.length + r.error.details.length;
+  return n;
+}
+
+module.exports = { Runtime, frameLimit, replyCost, PROTOCOL_VERSION, SDK, MAX_BATCH_BYTES, DEFAULT_MAX_MESSAGE };

@@ -1,0 +1,156 @@
+'use strict';
+// The gRPC services a worker serves on its socket: the Worker service
+// (Describe, Invoke, and the Stream data plane with cancel frames),
+// grpc.health.v1.Health and go-plugin's GRPCController.
+
+const path = require('node:path');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+const { MAX_BATCH_BYTES, replyCost } = require('./runtime');
+
+const PROTO_DIR = path.join(__dirname, '..', 'proto');
+
+// loadProtos loads the services' definitions from the .proto files at run
+// time. Field names stay as in the files (snake_case); 64-bit integers are
+// decimal strings, so that call ids keep every bit.
+function loadProtos() {
+  const def = protoLoader.loadSync(
+    ['worker.proto', 'health.proto', 'plugin.proto'].map((f) => path.join(PROTO_DIR, f)),
+    { keepCase: true, longs: String, enums: Number, defaults: true },
+  );
+  const pkg = grpc.loadPackageDefinition(def);
+  return {
+    worker: pkg.workestrator.v1.Worker.service,
+    health: pkg.grpc.health.v1.Health.service,
+    controller: pkg.plugin.GRPCController.service,
+  };
+}
+
+// abortReason is the reason a call's signal aborts with: an AbortError for
+// a cancel from the host, a TimeoutError for the attempt's own deadline.
+const cancelledByHost = () => new DOMException('the call was cancelled by the host', 'AbortError');
+const deadlinePassed = () => new DOMException("the call's deadline passed", 'TimeoutError');
+
+// callController returns the AbortController of call, aborted when its
+// relative deadline (timeout_nanos) passes, and a function that clears the
+// deadline's timer.
+function callController(call) {
+  const ac = new AbortController();
+  const ms = Number(call.timeout_nanos) / 1e6;
+  if (!(ms > 0)) return { ac, done: () => {} };
+  const t = setTimeout(() => ac.abort(deadlinePassed()), Math.max(1, Math.ceil(ms)));
+  return { ac, done: () => clearTimeout(t) };
+}
+
+// serveStream serves one Stream session: it starts each call of a batch,
+// aborts the calls the batch's cancels name, and sends replies in batches.
+// A reply is sent at once when no other call is in flight; otherwise the
+// replies that are ready in the same turn of the event loop share a
+// message (up to MAX_BATCH_BYTES).
+function serveStream(rt, log, stream) {
+  const inflight = new Map(); // id → AbortController
+  let out = [];
+  let outBytes = 0;
+  let scheduled = false;
+  let closed = false;
+
+  const flush = () => {
+    scheduled = false;
+    if (out.length === 0 || closed) return;
+    const replies = out;
+    out = [];
+    outBytes = 0;
+    stream.write({ replies });
+  };
+  const push = (r) => {
+    if (closed) return;
+    const cost = replyCost(r);
+    if (out.length > 0 && outBytes + cost > MAX_BATCH_BYTES) flush();
+    out.push(r);
+    outBytes += cost;
+    if (inflight.size === 0) {
+      flush();
+    } else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  const start = (call) => {
+    const { ac, done } = callController(call);
+    inflight.set(call.id, ac);
+    rt.run(call, ac).then((r) => {
+      done();
+      inflight.delete(call.id);
+      push(r);
+    });
+  };
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    for (const ac of inflight.values()) ac.abort(cancelledByHost());
+    inflight.clear();
+  };
+
+  stream.on('data', (batch) => {
+    for (const c of batch.calls) start(c);
+    for (const id of batch.cancels) {
+      const ac = inflight.get(id);
+      if (ac) ac.abort(cancelledByHost());
+    }
+  });
+  stream.on('end', () => {
+    close();
+    stream.end();
+  });
+  stream.on('error', (err) => {
+    log.debug('data plane stream failed', { error: err.message });
+    close();
+  });
+  stream.on('cancelled', close);
+}
+
+// newServer returns a gRPC server with the services of runtime rt.
+// onShutdown is called once the controller's Shutdown was answered.
+function newServer(rt, log, frameBytes, onShutdown) {
+  const protos = loadProtos();
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': frameBytes,
+    'grpc.max_send_message_length': frameBytes,
+  });
+  server.addService(protos.worker, {
+    Describe(_call, cb) {
+      cb(null, rt.describe());
+    },
+    Invoke(call, cb) {
+      const { ac, done } = callController(call.request);
+      call.on('cancelled', () => ac.abort(cancelledByHost()));
+      rt.run(call.request, ac).then((r) => {
+        done();
+        cb(null, r);
+      });
+    },
+    Stream(stream) {
+      serveStream(rt, log, stream);
+    },
+  });
+  server.addService(protos.health, {
+    Check(call, cb) {
+      const s = call.request.service;
+      if (s === '' || s === 'plugin') {
+        cb(null, { status: 1 }); // SERVING
+      } else {
+        cb({ code: grpc.status.NOT_FOUND, details: `unknown service ${s}` });
+      }
+    },
+  });
+  server.addService(protos.controller, {
+    Shutdown(_call, cb) {
+      log.debug('the host asked the worker to shut down');
+      cb(null, {});
+      setImmediate(onShutdown);
+    },
+  });
+  return server;
+}
+
+module.exports = { newServer, loadProtos, serveStream };
