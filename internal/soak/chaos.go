@@ -92,6 +92,9 @@ type ChaosConfig struct {
 	// as a Future, but for the calls the host cancels; 0 makes every call a
 	// Future.
 	BlockingEvery int
+	// ReloadAt, when positive, starts a Reload of the farm to a copy of
+	// Worker once that many calls are submitted, while the rest go on.
+	ReloadAt int
 	// Deadline bounds the wait for all answers.
 	Deadline time.Duration
 	// Out receives the summary; nil means os.Stdout.
@@ -142,6 +145,9 @@ type Report struct {
 	// MemoryRecycles and MemoryKills count the memory and memory-kill
 	// events.
 	MemoryRecycles, MemoryKills int
+	// Reloads counts the reload events (one per slot when the Reload
+	// asked for by ReloadAt succeeded).
+	Reloads int
 }
 
 // OK reports whether the soak found no violation.
@@ -279,7 +285,16 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 	var cancels []context.CancelFunc
 	var timers []*time.Timer
 	begin := time.Now()
+	reloaded := make(chan error, 1)
+	reloadDir, err := os.MkdirTemp("", "chaos-reload-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(reloadDir) // after the Kill deferred earlier
 	for i, fate := range fates {
+		if cfg.ReloadAt > 0 && i == cfg.ReloadAt {
+			go func() { reloaded <- reloadCopy(ctx, f, cfg.Worker, reloadDir) }()
+		}
 		if w := cfg.InFlight; w > 0 && i >= w {
 			select {
 			case <-futures[i-w].Done():
@@ -316,6 +331,11 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 		}
 	}
 	rep.Wall = time.Since(begin)
+	if cfg.ReloadAt > 0 && cfg.ReloadAt < len(fates) {
+		if err := <-reloaded; err != nil {
+			rep.violate("Reload in the middle of the calls: %v", err)
+		}
+	}
 
 	// Every call: one answer, the right one for its fate.
 	for i, fu := range futures {
@@ -405,6 +425,10 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 	pids := append([]int(nil), evs.pids...)
 	types := maps(evs.types)
 	rep.MemoryRecycles, rep.MemoryKills = evs.types[farm.EventMemory], evs.types[farm.EventMemoryKill]
+	rep.Reloads = evs.types[farm.EventReload]
+	if cfg.ReloadAt > 0 && cfg.ReloadAt < len(fates) && rep.Reloads != cfg.Workers {
+		rep.violate("%d reload events for %d workers", rep.Reloads, cfg.Workers)
+	}
 	evs.mu.Unlock()
 
 	var alive []int
@@ -471,6 +495,9 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 	fmt.Fprintf(out, "queue wait p50 %v p99 %v max %v; run time p50 %v p99 %v max %v\n",
 		s.QueueWait.P50, s.QueueWait.P99, s.QueueWait.Max.Round(time.Millisecond), s.RunTime.P50, s.RunTime.P99, s.RunTime.Max.Round(time.Millisecond))
 	fmt.Fprintf(out, "events: %s\n", types)
+	if cfg.ReloadAt > 0 {
+		fmt.Fprintf(out, "reload at call %d: %d workers reloaded\n", cfg.ReloadAt, rep.Reloads)
+	}
 	fmt.Fprintf(out, "leaks: goroutines %d -> %d, fds %d -> %d, worker processes alive %d of %d, socket dirs %d\n",
 		goroutines0, goroutines, fds0, fds, len(alive), len(pids), len(socketDirs())-len(dirs0))
 	if rep.OK() {
@@ -629,3 +656,18 @@ func SocketDirs(pid int) []string {
 }
 
 func socketDirs() []string { return SocketDirs(os.Getpid()) }
+
+// reloadCopy reloads f to a copy of the worker binary at path, in the
+// directory dir, which the caller removes once the farm is killed: later
+// recycles start the copy.
+func reloadCopy(ctx context.Context, f *farm.Farm, path, dir string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	to := filepath.Join(dir, "worker")
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		return err
+	}
+	return f.Reload(ctx, to)
+}

@@ -74,6 +74,7 @@ func TestChaosInProcess(t *testing.T) {
 		Timeout: 200 * time.Millisecond, KillTimeout: 100 * time.Millisecond, MaxRetries: 3,
 		MaxWorkerMemory: 48 << 20, MaxWorkerMemoryHard: 96 << 20, MemoryCheckInterval: 20 * time.Millisecond,
 		Seed: 7, Rates: rates, MinPerFate: 2, BlockingEvery: 3, Deadline: 2 * time.Minute, Out: &out,
+		ReloadAt: 500,
 	})
 	t.Log("\n" + out.String())
 	if err != nil {
@@ -84,6 +85,9 @@ func TestChaosInProcess(t *testing.T) {
 	}
 	if rep.MemoryRecycles == 0 {
 		t.Fatalf("no worker replaced for its memory (%d memory kills)", rep.MemoryKills)
+	}
+	if rep.Reloads != 3 {
+		t.Fatalf("%d workers reloaded in the middle of the calls, want 3", rep.Reloads)
 	}
 	testutil.NoChildren(t, 2*time.Second)
 }

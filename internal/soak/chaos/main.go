@@ -38,6 +38,7 @@ func run() int {
 	memMB := flag.Int64("max-worker-memory", 48, "MaxWorkerMemory in MiB (0: none); each grow call keeps 16 MiB")
 	hardMB := flag.Int64("max-worker-memory-hard", 0, "MaxWorkerMemoryHard in MiB (0: none)")
 	flag.DurationVar(&cfg.MemoryCheckInterval, "memory-interval", 100*time.Millisecond, "MemoryCheckInterval")
+	reload := flag.Bool("reload", true, "Reload the farm to a copy of its worker once half the calls are submitted")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "seed of the fates")
 	flag.IntVar(&cfg.MinPerFate, "min-per-fate", 3, "least number of calls of each fate whose rate is positive")
 	flag.IntVar(&cfg.BlockingEvery, "blocking-every", 3, "make every N-th call with the blocking RunMethod instead of as a Future (0: none)")
@@ -64,6 +65,9 @@ func run() int {
 		}
 	}
 	cfg.MaxWorkerMemory, cfg.MaxWorkerMemoryHard = *memMB<<20, *hardMB<<20
+	if *reload {
+		cfg.ReloadAt = cfg.Calls / 2
+	}
 	for f, p := range rates {
 		cfg.Rates[f] = *p
 	}
