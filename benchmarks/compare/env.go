@@ -78,6 +78,15 @@ func prepare(systems []string) (*environment, error) {
 			e.unavailable["node-worker-farm"], e.unavailable["piscina"] = why, why
 		}
 	}
+	if want(goNodeSystem) {
+		if _, err := exec.LookPath("node"); err != nil {
+			e.unavailable[goNodeSystem] = "no node on PATH"
+		} else if why := e.npmCIIn(filepath.Join(e.benchDir, "..", "sdk", "node")); why != "" {
+			e.unavailable[goNodeSystem] = why
+		} else if why := e.npmCI(); why != "" { // wf-worker.js's kernels
+			e.unavailable[goNodeSystem] = why
+		}
+	}
 	if want("python-ppe") || want("python-mp-pool") {
 		if _, err := exec.LookPath("python3"); err != nil {
 			e.unavailable["python-ppe"], e.unavailable["python-mp-pool"] = "no python3 on PATH", "no python3 on PATH"
@@ -90,12 +99,14 @@ func prepare(systems []string) (*environment, error) {
 
 // npmCI installs the node peers from package-lock.json when node_modules is
 // missing; it returns why the node peers cannot run, or "".
-func (e *environment) npmCI() string {
-	dir := filepath.Join(e.benchDir, "peers", "node")
+func (e *environment) npmCI() string { return e.npmCIIn(filepath.Join(e.benchDir, "peers", "node")) }
+
+// npmCIIn is npmCI for the package in dir.
+func (e *environment) npmCIIn(dir string) string {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err == nil {
 		return ""
 	}
-	fmt.Fprintln(os.Stderr, "compare: installing the node peers: npm ci in", dir)
+	fmt.Fprintln(os.Stderr, "compare: npm ci in", dir)
 	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -123,7 +134,7 @@ func (e *environment) runOne(spec Spec, timeout time.Duration, profile string) (
 	var name string
 	var args []string
 	switch spec.System {
-	case goSystem:
+	case goSystem, goNodeSystem:
 		name, args = e.self, []string{"-child", string(b)}
 		if profile != "" {
 			args = append([]string{"-cpuprofile", profile}, args...)

@@ -63,6 +63,7 @@ func (r *goRunner) add(workload, metric string, v float64) {
 func (r *goRunner) newFarm(ser serializer.Serializer, ttl int) (*farm.Farm, error) {
 	return farm.New(farm.Config{
 		Path:                        r.spec.WorkerPath,
+		Args:                        r.spec.WorkerArgs,
 		Workers:                     r.spec.Workers,
 		MaxConcurrentCallsPerWorker: r.spec.PerWorker,
 		TTL:                         ttl,
@@ -255,6 +256,9 @@ func (r *goRunner) burst() error {
 	r.info = append(r.info, fmt.Sprintf("submitting %d futures took %v of %v; CPU %s",
 		len(futures), submitted.Round(time.Millisecond), el.Round(time.Millisecond), cpuTimes(f).since(cpu0)))
 	r.stats("burst", f)
+	if r.spec.System == goNodeSystem {
+		return nil // its module has no "block" method: the host's bytes per call are workestrator-go's
+	}
 	clear(futures)
 	bpc, err := r.bytesPerQueuedCall(f, futures)
 	if err != nil {

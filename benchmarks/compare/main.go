@@ -194,7 +194,7 @@ func run(cfg config) error {
 				if skipped[pair] != "" || failed[pair] != "" {
 					continue
 				}
-				spec := cfg.specFor(s, w, env.workerPath)
+				spec := cfg.specFor(s, w, env)
 				t0 := time.Now()
 				out, err := env.runOne(spec, time.Duration(cfg.runTimeoutS*float64(time.Second)), cfg.profilePath(w, round))
 				el := time.Since(t0).Round(10 * time.Millisecond)

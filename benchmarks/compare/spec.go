@@ -1,6 +1,9 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"path/filepath"
+)
 
 // Spec is what one run of one workload on one system needs. The compare
 // program passes it as JSON to every runner: the peers' scripts and its own
@@ -31,8 +34,10 @@ type Spec struct {
 	Size int `json:"size,omitempty"`
 	// HangTimeoutS bounds a run that is known to hang (python-ppe ttl1000).
 	HangTimeoutS float64 `json:"hang_timeout_s,omitempty"`
-	// WorkerPath is the workestrator-go worker binary.
-	WorkerPath string `json:"worker_path,omitempty"`
+	// WorkerPath is the workestrator-go worker binary, WorkerArgs its
+	// arguments.
+	WorkerPath string   `json:"worker_path,omitempty"`
+	WorkerArgs []string `json:"worker_args,omitempty"`
 }
 
 // Row is one measured value of one run.
@@ -114,10 +119,15 @@ var allWorkloads = []string{
 
 const goSystem = "workestrator-go"
 
-var allSystems = []string{goSystem, "node-worker-farm", "piscina", "python-ppe", "python-mp-pool"}
+// goNodeSystem is the Go farm driving the Node.js SDK's worker
+// (sdk/node) with the module node-worker-farm runs
+// (peers/node/wf-worker.js).
+const goNodeSystem = "workestrator-go-node"
+
+var allSystems = []string{goSystem, goNodeSystem, "node-worker-farm", "piscina", "python-ppe", "python-mp-pool"}
 
 // specFor builds the spec of one run.
-func (z sizes) specFor(system, workload, workerPath string) Spec {
+func (z sizes) specFor(system, workload string, e *environment) Spec {
 	s := Spec{System: system, Workload: workload, Workers: 2, PerWorker: z.perWorker}
 	switch workload {
 	case "seq":
@@ -144,8 +154,12 @@ func (z sizes) specFor(system, workload, workerPath string) Spec {
 			s.Window = min(4, s.Calls)
 		}
 	}
-	if system == goSystem {
-		s.WorkerPath = workerPath
+	switch system {
+	case goSystem:
+		s.WorkerPath = e.workerPath
+	case goNodeSystem:
+		s.WorkerPath = filepath.Join(e.benchDir, "..", "sdk", "node", "bin", "workestrator-worker")
+		s.WorkerArgs = []string{filepath.Join(e.benchDir, "peers", "node", "wf-worker.js")}
 	}
 	return s
 }

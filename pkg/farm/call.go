@@ -43,18 +43,24 @@ type call struct {
 	args   [][]byte
 	// rawArgs has bit i set when args[i] is a byte slice as it is, not
 	// encoded (see wire.Request.RawArgs).
-	rawArgs uint64
-	pin     *slot // broadcast: the slot that must run it
-	// crashes counts the worker deaths the call was in flight at.
-	crashes  int
+	rawArgs  uint64
+	pin      *slot          // broadcast: the slot that must run it
 	answered sync.WaitGroup // done when the call is answered
 	argv     [inlineArgs][]byte
 	argBytes [inlineArgBytes]byte
 
 	done atomic.Pointer[chan struct{}] // made by Future.Done; closed, or set to closed, when answered
 
-	id         uint64
-	state      callState
+	id    uint64
+	state callState
+	// crashes counts the worker deaths the call was in flight at (at
+	// most 255).
+	crashes uint8
+	// recyclable: answered with no error by its first attempt, with its
+	// context watch and its timer stopped before they fired: nothing in
+	// the farm refers to it any more.
+	recyclable bool
+	rawResult  bool // result is a byte slice as it is, not encoded
 	attempt    int
 	wire       uint64  // the current attempt's id on the wire
 	w          *worker // the worker running the current attempt
@@ -62,17 +68,12 @@ type call struct {
 	timer      *time.Timer
 	submitted  int64 // when it entered the queue (submission or retry), by Farm.clock
 	dispatched int64 // when its current attempt was sent, by Farm.clock
-	// recyclable: answered with no error by its first attempt, with its
-	// context watch and its timer stopped before they fired: nothing in
-	// the farm refers to it any more.
-	recyclable bool
 
-	result    []byte
-	rawResult bool // result is a byte slice as it is, not encoded
-	err       error
-	slot      int // the slot and pid that answered, -1 if none
-	pid       int
-	wid       int // the id of the worker that answered, for events
+	result []byte
+	err    error
+	slot   int // the slot and pid that answered, -1 if none
+	pid    int
+	wid    int // the id of the worker that answered, for events
 
 	// opts are the call's options (see CallOptions), shared with its
 	// Caller; nil: the farm's.
@@ -290,6 +291,13 @@ const isolateAfter = 2
 // mustRunAlone reports whether c runs alone on a worker: it was in flight
 // at isolateAfter worker deaths. A broadcast call stays on its slot.
 func (c *call) mustRunAlone() bool { return c.pin == nil && c.crashes >= isolateAfter }
+
+// crashed counts a worker death c was in flight at.
+func (c *call) crashed() {
+	if c.crashes < 255 {
+		c.crashes++
+	}
+}
 
 // encodeRaw returns args with each raw byte slice (its bit set in raw)
 // encoded by the serializer, for a worker that takes no raw arguments.

@@ -341,7 +341,7 @@ func (f *Farm) watch(w *worker) {
 			// One of them may have killed the worker: they are retried at
 			// once like any failed attempt, and one that was in flight at
 			// a second death runs alone from then on.
-			c.crashes++
+			c.crashed()
 			f.attemptFailedLocked(c, exitErr)
 		}
 	}
