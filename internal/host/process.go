@@ -39,6 +39,9 @@ type LaunchConfig struct {
 	// win over the host's. By default the worker inherits the host's whole
 	// environment (see SkipHostEnv).
 	Env []string
+	// RawBytes tells the worker that the host reads raw byte-slice results
+	// (wire.EnvRawBytes); the host sets it with a built-in serializer.
+	RawBytes bool
 	// SkipHostEnv, when set, gives the worker none of the host's
 	// environment: only the host variables HostEnv names, Env, and the
 	// variables of the handshake.

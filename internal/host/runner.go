@@ -89,8 +89,10 @@ func (r *procRunner) prepare(spec *exec.Cmd, sockDir string) (runner.Runner, err
 	if r.cfg.SkipHostEnv {
 		env = append(allowedHostEnv(r.cfg.HostEnv), env...)
 	}
-	// The host reads raw byte-slice results (wire.EnvRawBytes).
-	cmd.Env = append(append(env, r.cfg.Env...), wire.EnvLifelineFD+"=3", wire.EnvRawBytes+"=1")
+	cmd.Env = append(append(env, r.cfg.Env...), wire.EnvLifelineFD+"=3")
+	if r.cfg.RawBytes {
+		cmd.Env = append(cmd.Env, wire.EnvRawBytes+"=1")
+	}
 	if r.exe.file != nil {
 		cmd.Env = append(cmd.Env, wire.EnvExeFD+"="+strconv.Itoa(exeFD))
 	}

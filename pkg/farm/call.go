@@ -196,14 +196,14 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) 
 	size := 0
 	var raw uint64
 	for i, a := range args {
-		if b, ok := a.([]byte); ok && len(b) > 0 && f.rawBytes && i < 64 {
+		if b, ok := a.([]byte); ok && len(b) > 0 && i < 64 && f.rawBytes.Load() {
 			// As it is: a copy, for the caller may change its slice
 			// once the call returns, or before it is sent. A nil or
 			// empty slice goes through the serializer, which tells them
 			// apart.
 			argv[i] = append(make([]byte, 0, len(b)), b...)
 			raw |= 1 << i
-			size += len(b)
+			size += encodedBytesLen(len(b)) // what a worker without raw bytes gets
 			continue
 		}
 		if ap != nil && i < inlineArgs {
@@ -298,6 +298,11 @@ func (c *call) crashed() {
 		c.crashes++
 	}
 }
+
+// encodedBytesLen bounds the length of a byte slice of n bytes encoded by
+// the built-in serializers: base64 in quotes for JSON, a byte string's
+// header and bytes for CBOR.
+func encodedBytesLen(n int) int { return max(4*((n+2)/3)+2, n+9) }
 
 // encodeRaw returns args with each raw byte slice (its bit set in raw)
 // encoded by the serializer, for a worker that takes no raw arguments.

@@ -95,6 +95,7 @@ func (f *Farm) launchLocal(ctx context.Context, spec launchSpec) (workerConn, er
 		AutoMTLS:     f.cfg.AutoMTLS,
 		MaxMessage:   f.cfg.MaxMessageSize,
 		KillTimeout:  f.cfg.KillTimeout,
+		RawBytes:     f.rawBytes.Load(),
 		SkipHostEnv:  f.cfg.SkipHostEnv,
 		HostEnv:      f.cfg.HostEnv,
 		OnStart:      spec.onStart,

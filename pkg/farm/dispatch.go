@@ -89,7 +89,7 @@ func (f *Farm) dispatchLocked(fl *flushList) {
 		}
 		f.startLocked(f.queue.pop(), w, fl)
 	}
-	if f.parkedSlots > 0 && f.queue.len() > 0 {
+	if f.parkedSlots > 0 && (f.queue.len() > 0 || f.isolated.len() > 0 || f.keyed > 0) {
 		f.scaleUpLocked()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -30,7 +31,7 @@ type Farm struct {
 	launch  launcher  // starts a slot's worker
 	// rawBytes: []byte arguments go as they are, not encoded (the
 	// built-in serializers decode them back unchanged).
-	rawBytes bool
+	rawBytes atomic.Bool
 	// workerEnv is Config.Env, with GOMAXPROCS=1 first unless the host
 	// or Config.Env sets GOMAXPROCS.
 	workerEnv []string
@@ -119,7 +120,7 @@ func New(cfg Config) (*Farm, error) {
 	}
 	f.workerEnv = workerEnv(c)
 	f.launch = f.launchLocal
-	f.rawBytes = c.Serializer == serializer.JSON || c.Serializer == serializer.CBOR
+	f.rawBytes.Store(c.Serializer == serializer.JSON || c.Serializer == serializer.CBOR)
 	f.ev = newEmitter(c.OnEvent, c.Logger)
 	f.mem = newMemWatch(c)
 	f.slots = make([]*slot, c.Workers)
@@ -130,6 +131,15 @@ func New(cfg Config) (*Farm, error) {
 		f.Kill()
 		return nil, err
 	}
+	f.mu.Lock()
+	for _, s := range f.slots {
+		if w := s.cur; w != nil && !w.rawBytes {
+			// Workers without raw bytes (another SDK): encode []byte
+			// arguments at submission, not under the lock at dispatch.
+			f.rawBytes.Store(false)
+		}
+	}
+	f.mu.Unlock()
 	if f.mem != nil {
 		f.wg.Add(1)
 		go f.sampleMemory()

@@ -219,7 +219,7 @@ func TestQuietByDefault(t *testing.T) {
 		g.Kill()
 	})
 	if out != "" {
-		t.Fatalf("a normal run printed:\n%s", out)
+		t.Fatalf("a normal run printed:\n%q", out)
 	}
 	testutil.NoChildren(t, 2*time.Second)
 }

@@ -31,10 +31,10 @@ func TestRawBytesKeepSerializerSemantics(t *testing.T) {
 			defer f.Kill()
 			farms[i] = f
 		}
-		if !farms[0].rawBytes {
+		if !farms[0].rawBytes.Load() {
 			t.Fatalf("%s: raw byte slices off", ser.Name())
 		}
-		farms[1].rawBytes = false // before any call: as without the feature
+		farms[1].rawBytes.Store(false) // before any call: as without the feature
 		for _, method := range []string{"echoBytes", "echoAny", "echoString", "size"} {
 			var bs [2][]byte
 			var as [2]any

@@ -160,6 +160,15 @@ func (f *Farm) methodsLocked() []string {
 // the slot's worker and retires the old one (and a standby of the old
 // binary). On error the slot is left as it was.
 func (f *Farm) reloadSlot(ctx context.Context, s *slot, bin binary, need []string) error {
+	f.mu.Lock()
+	if s.parked {
+		// Scaled down: its next start runs bin.
+		s.bin = bin
+		s.gen++
+		f.mu.Unlock()
+		return nil
+	}
+	f.mu.Unlock()
 	w, err := s.spawn(ctx, bin, need, &f.reloadKill)
 	f.mu.Lock()
 	if f.state == farmKilled {
@@ -197,7 +206,11 @@ func (f *Farm) reloadSlot(ctx context.Context, s *slot, bin binary, need []strin
 	}
 	s.wantStandby = false
 	if old := s.cur; old != nil {
-		f.retireLocked(old) // moves it to s.old
+		// The new worker takes the slot first, so that the slot's
+		// queued sticky calls stay with it.
+		s.cur = w
+		s.old = append(s.old, old)
+		f.retireLocked(old)
 	}
 	s.cur = w
 	var fl flushList

@@ -23,7 +23,7 @@ func (f *Farm) scaleUpLocked() {
 		return
 	}
 	perWorker := f.cfg.MaxConcurrentCallsPerWorker
-	waiting := f.queue.len() + f.isolated.len()
+	waiting := f.queue.len() + f.isolated.len() + f.keyed
 	for _, s := range f.slots {
 		if !s.parked && s.cur == nil {
 			waiting -= perWorker // starting: it takes these
@@ -69,12 +69,13 @@ func (f *Farm) onScaleDown(w *worker) {
 		w.park.Reset(left) // it was busy in between
 		return
 	}
-	if f.queue.len() > 0 || s.pinned.len() > 0 {
-		return // it will be busy again at once
+	if f.queue.len() > 0 || s.pinned.len() > 0 || s.keyed.len() > 0 || s.standby != nil || s.wantStandby {
+		return // it will be busy again at once, or is being replaced
 	}
 	f.log.Debug("worker idle above MinWorkers; stopping it", "slot", s.index, "pid", w.pid)
 	s.parked = true
 	f.parkedSlots++
+	s.gen++ // a start under way for the slot is discarded when it ends
 	s.wantStandby = false
 	f.st.scaledDown++
 	f.dropWorkerLocked(w)

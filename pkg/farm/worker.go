@@ -98,7 +98,7 @@ type slot struct {
 	keyed        prioQueue // calls whose sticky key routed them here (sticky.go)
 	startingKill func()    // kills the process being started; nil if none
 	bin          binary    // what the slot's workers run
-	gen          int       // counts the reloads of the slot
+	gen          int       // changes on a reload or a scale-down: a start begun before is discarded
 	failures     int       // consecutive failed starts or early deaths
 	restarts     int
 	parked       bool // elastic, with no worker and none wanted (see scale.go)
