@@ -35,6 +35,8 @@ class Runtime {
     this.sers = sers;
     this.maxMessage = maxMessage > 0 ? maxMessage : DEFAULT_MAX_MESSAGE;
     this.log = log;
+    // dataPlane is the socket data plane's { path, token }, once it listens.
+    this.dataPlane = null;
   }
 
   describe() {
@@ -44,8 +46,8 @@ class Runtime {
       serializers: [...this.sers.keys()].filter((n) => n !== ''),
       pid: String(process.pid),
       sdk: SDK,
-      data_plane: '',
-      data_plane_token: EMPTY,
+      data_plane: this.dataPlane ? `unix:${this.dataPlane.path}` : '',
+      data_plane_token: this.dataPlane ? this.dataPlane.token : EMPTY,
     };
   }
 
