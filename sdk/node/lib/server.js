@@ -6,7 +6,7 @@
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
-const { MAX_BATCH_BYTES, replyCost } = require('./runtime');
+const { MAX_BATCH_BYTES, replyCost, CallAbort } = require('./runtime');
 
 const PROTO_DIR = path.join(__dirname, '..', 'proto');
 
@@ -31,11 +31,11 @@ function loadProtos() {
 const cancelledByHost = () => new DOMException('the call was cancelled by the host', 'AbortError');
 const deadlinePassed = () => new DOMException("the call's deadline passed", 'TimeoutError');
 
-// callController returns the AbortController of call, aborted when its
-// relative deadline (timeout_nanos) passes, and a function that clears the
+// callController returns the CallAbort of call, aborted when its relative
+// deadline (timeout_nanos) passes, and a function that clears the
 // deadline's timer.
 function callController(call) {
-  const ac = new AbortController();
+  const ac = new CallAbort();
   const ms = Number(call.timeout_nanos) / 1e6;
   if (!(ms > 0)) return { ac, done: () => {} };
   const t = setTimeout(() => ac.abort(deadlinePassed()), Math.max(1, Math.ceil(ms)));
