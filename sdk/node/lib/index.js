@@ -2,8 +2,12 @@
 // @workestrator/worker: what a worker module may require. A module needs
 // none of it to run: see README.md.
 
-const { currentCall, DEFAULT_METHOD } = require('./methods');
+const { currentCall, enableCurrentCall, DEFAULT_METHOD } = require('./methods');
 const { Code } = require('./errors');
+
+// A module that requires the SDK may call currentCall: from now on calls
+// run in the storage it reads.
+enableCurrentCall();
 
 // permanent marks err so that the host never retries the call that failed
 // with it, and returns err.

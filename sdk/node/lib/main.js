@@ -16,7 +16,8 @@ const { Logger, parseLevel, redirectConsole } = require('./log');
 const { loadModule, methodsOf } = require('./methods');
 const { registry } = require('./serializers');
 const { Runtime, frameLimit, PROTOCOL_VERSION } = require('./runtime');
-const { newServer } = require('./server');
+const { newServer, newSession } = require('./server');
+const { listenDataPlane } = require('./dataplane');
 
 // The go-plugin handshake of Workestrator workers (internal/wire.Handshake).
 const MAGIC_COOKIE_KEY = 'WORKESTRATOR_WORKER';
@@ -33,6 +34,7 @@ const ENV = Object.freeze({
   socketDir: 'PLUGIN_UNIX_SOCKET_DIR',
   protocolVersions: 'PLUGIN_PROTOCOL_VERSIONS',
   clientCert: 'PLUGIN_CLIENT_CERT',
+  dataPlane: 'WORKESTRATOR_DATA_PLANE',
 });
 
 // fail writes message on stderr as a plain line and exits with code.
@@ -133,6 +135,7 @@ async function main(argv) {
   const dir = process.env[ENV.socketDir] || os.tmpdir();
   const sock = path.join(dir, `plugin${crypto.randomBytes(8).toString('hex')}`);
   let exiting = false;
+  let dataPlane = null;
   const exit = (code) => {
     if (exiting) return;
     exiting = true;
@@ -141,9 +144,23 @@ async function main(argv) {
     } catch {
       // The host removed the directory.
     }
+    if (dataPlane) dataPlane.close();
     process.exit(code);
   };
-  const server = newServer(rt, log, frameLimit(rt.maxMessage), () => exit(0));
+  const frameBytes = frameLimit(rt.maxMessage);
+  // The socket data plane, offered only in the private directory go-plugin
+  // made (which the host removes however the worker ends) and unless the
+  // host asked for the gRPC stream; if it cannot listen, the host uses
+  // the stream.
+  if (process.env[ENV.socketDir] && process.env[ENV.dataPlane] !== 'grpc') {
+    try {
+      dataPlane = await listenDataPlane(dir, frameBytes, log, (send) => newSession(rt, send));
+      rt.dataPlane = dataPlane;
+    } catch (err) {
+      log.warn('cannot open the data plane socket; the host will use the gRPC stream', { error: err.message });
+    }
+  }
+  const server = newServer(rt, log, frameBytes, () => exit(0));
   await new Promise((resolve, reject) => {
     server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   }).catch((err) => fail(rawStderrWrite, `listen on ${sock}: ${err.message}`));

@@ -34,6 +34,16 @@ const { AsyncLocalStorage } = require('node:async_hooks');
 const DEFAULT_METHOD = 'run';
 
 const callStorage = new AsyncLocalStorage();
+// useStorage: calls run in callStorage, which costs every promise of the
+// process a hook; it is turned on when a module can call currentCall, that
+// is once it required the SDK (lib/index.js calls enableCurrentCall).
+let useStorage = false;
+
+// enableCurrentCall makes the calls that start from now on run in
+// callStorage, for currentCall.
+function enableCurrentCall() {
+  useStorage = true;
+}
 
 // currentCall returns the context of the call whose code runs now (the
 // `this` of its function), or undefined outside a call.
@@ -97,44 +107,47 @@ const isThenable = (v) => v !== null && (typeof v === 'object' || typeof v === '
 // description of each settlement after the first (a callback called twice,
 // a callback after a returned value), which is ignored.
 function invoke(fn, args, ctx, onLate) {
-  return callStorage.run(ctx, () => {
-    if (fn.length !== args.length + 1) {
-      try {
-        return Promise.resolve(fn.apply(ctx, args));
-      } catch (err) {
-        return Promise.reject(err);
-      }
+  return useStorage ? callStorage.run(ctx, call, fn, args, ctx, onLate) : call(fn, args, ctx, onLate);
+}
+
+// call is invoke's work, in the call's storage when it has one.
+function call(fn, args, ctx, onLate) {
+  if (fn.length !== args.length + 1) {
+    try {
+      return Promise.resolve(fn.apply(ctx, args));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const settle = (how, ok, v) => {
-        if (settled) {
-          onLate(how);
-          return;
-        }
-        settled = true;
-        if (ok) resolve(v);
-        else reject(v);
-      };
-      const callback = (err, result) => {
-        if (err !== undefined && err !== null) settle('callback', false, err);
-        else settle('callback', true, result);
-      };
-      let r;
-      try {
-        r = fn.apply(ctx, [...args, callback]);
-      } catch (err) {
-        settle('throw', false, err);
+  }
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (how, ok, v) => {
+      if (settled) {
+        onLate(how);
         return;
       }
-      if (isThenable(r)) {
-        r.then((v) => { if (v !== undefined) settle('promise', true, v); },
-          (err) => settle('promise', false, err));
-      } else if (r !== undefined) {
-        settle('return', true, r);
-      }
-    });
+      settled = true;
+      if (ok) resolve(v);
+      else reject(v);
+    };
+    const callback = (err, result) => {
+      if (err !== undefined && err !== null) settle('callback', false, err);
+      else settle('callback', true, result);
+    };
+    let r;
+    try {
+      r = fn.apply(ctx, [...args, callback]);
+    } catch (err) {
+      settle('throw', false, err);
+      return;
+    }
+    if (isThenable(r)) {
+      r.then((v) => { if (v !== undefined) settle('promise', true, v); },
+        (err) => settle('promise', false, err));
+    } else if (r !== undefined) {
+      settle('return', true, r);
+    }
   });
 }
 
-module.exports = { DEFAULT_METHOD, loadModule, methodsOf, signature, invoke, currentCall };
+module.exports = { DEFAULT_METHOD, loadModule, methodsOf, signature, invoke, currentCall, enableCurrentCall };

@@ -26,6 +26,49 @@ function frameLimit(maxMessage) {
 
 const EMPTY = Buffer.alloc(0);
 
+// CallAbort is a call's cancellation, with the surface of an
+// AbortController: abort(reason) aborts it, signal is its AbortSignal.
+// The AbortController is made the first time signal is read, aborted
+// already if the call was: most functions never look at it.
+class CallAbort {
+  constructor() {
+    this.aborted = false;
+    this.reason = undefined;
+    this.ac = null;
+  }
+
+  get signal() {
+    if (this.ac === null) {
+      this.ac = new AbortController();
+      if (this.aborted) this.ac.abort(this.reason);
+    }
+    return this.ac.signal;
+  }
+
+  abort(reason) {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    if (this.ac !== null) this.ac.abort(reason);
+  }
+}
+
+const ABORT = Symbol('abort');
+
+// CallContext is the `this` of a call's function (and currentCall()):
+// id, method, and signal, the call's AbortSignal (made when first read).
+class CallContext {
+  constructor(id, method, abort) {
+    this.id = id;
+    this.method = method;
+    this[ABORT] = abort;
+  }
+
+  get signal() {
+    return this[ABORT].signal;
+  }
+}
+
 class Runtime {
   // methods: Map name → function; sers: Map name → serializer; maxMessage:
   // the payload limit in bytes; log: a Logger.
@@ -35,6 +78,8 @@ class Runtime {
     this.sers = sers;
     this.maxMessage = maxMessage > 0 ? maxMessage : DEFAULT_MAX_MESSAGE;
     this.log = log;
+    // dataPlane is the socket data plane's { path, token }, once it listens.
+    this.dataPlane = null;
   }
 
   describe() {
@@ -44,13 +89,13 @@ class Runtime {
       serializers: [...this.sers.keys()].filter((n) => n !== ''),
       pid: String(process.pid),
       sdk: SDK,
-      data_plane: '',
-      data_plane_token: EMPTY,
+      data_plane: this.dataPlane ? `unix:${this.dataPlane.path}` : '',
+      data_plane_token: this.dataPlane ? this.dataPlane.token : EMPTY,
     };
   }
 
-  // run runs call (a decoded workestrator.v1.Call) with the AbortController
-  // ac and resolves to its reply; it never rejects.
+  // run runs call (a decoded workestrator.v1.Call) with the CallAbort (or
+  // AbortController) ac and resolves to its reply; it never rejects.
   async run(call, ac) {
     const reply = { id: call.id, result: EMPTY, error: null };
     const fn = this.methods.get(call.method);
@@ -74,13 +119,13 @@ class Runtime {
         return reply;
       }
     }
-    const ctx = { id: call.id, method: call.method, signal: ac.signal };
+    const ctx = new CallContext(call.id, call.method, ac);
     let value;
     try {
       value = await invoke(fn, args, ctx, (how) => this.log.warn('a call settled more than once; the later settlement is ignored',
         { method: call.method, by: how }));
     } catch (err) {
-      reply.error = encodeError(err, ser, ac.signal);
+      reply.error = encodeError(err, ser, ac instanceof CallAbort ? ac : ac.signal);
       if (reply.error.details.length > this.maxMessage) reply.error.details = EMPTY;
       return reply;
     }
@@ -108,4 +153,4 @@ function replyCost(r) {
   return n;
 }
 
-module.exports = { Runtime, frameLimit, replyCost, PROTOCOL_VERSION, SDK, MAX_BATCH_BYTES, DEFAULT_MAX_MESSAGE };
+module.exports = { Runtime, CallAbort, CallContext, frameLimit, replyCost, PROTOCOL_VERSION, SDK, MAX_BATCH_BYTES, DEFAULT_MAX_MESSAGE };

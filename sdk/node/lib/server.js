@@ -6,7 +6,7 @@
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
-const { MAX_BATCH_BYTES, replyCost } = require('./runtime');
+const { MAX_BATCH_BYTES, replyCost, CallAbort } = require('./runtime');
 
 const PROTO_DIR = path.join(__dirname, '..', 'proto');
 
@@ -31,23 +31,26 @@ function loadProtos() {
 const cancelledByHost = () => new DOMException('the call was cancelled by the host', 'AbortError');
 const deadlinePassed = () => new DOMException("the call's deadline passed", 'TimeoutError');
 
-// callController returns the AbortController of call, aborted when its
-// relative deadline (timeout_nanos) passes, and a function that clears the
+// callController returns the CallAbort of call, aborted when its relative
+// deadline (timeout_nanos) passes, and a function that clears the
 // deadline's timer.
 function callController(call) {
-  const ac = new AbortController();
+  const ac = new CallAbort();
   const ms = Number(call.timeout_nanos) / 1e6;
   if (!(ms > 0)) return { ac, done: () => {} };
   const t = setTimeout(() => ac.abort(deadlinePassed()), Math.max(1, Math.ceil(ms)));
   return { ac, done: () => clearTimeout(t) };
 }
 
-// serveStream serves one Stream session: it starts each call of a batch,
-// aborts the calls the batch's cancels name, and sends replies in batches.
-// A reply is sent at once when no other call is in flight; otherwise the
-// replies that are ready in the same turn of the event loop share a
-// message (up to MAX_BATCH_BYTES).
-function serveStream(rt, log, stream) {
+// newSession returns a data-plane session, the part of the Stream RPC that
+// the gRPC stream and the socket data plane share: batch(b) starts each
+// call of a batch and aborts the calls its cancels name; close() aborts
+// every call in flight and drops their replies. Replies go out through
+// send(replies) in batches: a reply is sent at once when no other call is
+// in flight; otherwise the replies that are ready in the same turn of the
+// event loop share a message (up to MAX_BATCH_BYTES). A call that has idn
+// (the socket's decoder sets it) is keyed by it, and its reply carries it.
+function newSession(rt, send) {
   const inflight = new Map(); // id → AbortController
   let out = [];
   let outBytes = 0;
@@ -60,7 +63,7 @@ function serveStream(rt, log, stream) {
     const replies = out;
     out = [];
     outBytes = 0;
-    stream.write({ replies });
+    send(replies);
   };
   const push = (r) => {
     if (closed) return;
@@ -77,36 +80,45 @@ function serveStream(rt, log, stream) {
   };
   const start = (call) => {
     const { ac, done } = callController(call);
-    inflight.set(call.id, ac);
+    const key = call.idn === undefined ? call.id : call.idn;
+    inflight.set(key, ac);
     rt.run(call, ac).then((r) => {
       done();
-      inflight.delete(call.id);
+      inflight.delete(key);
+      if (call.idn !== undefined) r.idn = call.idn;
       push(r);
     });
   };
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    for (const ac of inflight.values()) ac.abort(cancelledByHost());
-    inflight.clear();
+  return {
+    batch(b) {
+      for (const c of b.calls) start(c);
+      for (const id of b.cancels) {
+        const ac = inflight.get(id);
+        if (ac) ac.abort(cancelledByHost());
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const ac of inflight.values()) ac.abort(cancelledByHost());
+      inflight.clear();
+    },
   };
+}
 
-  stream.on('data', (batch) => {
-    for (const c of batch.calls) start(c);
-    for (const id of batch.cancels) {
-      const ac = inflight.get(id);
-      if (ac) ac.abort(cancelledByHost());
-    }
-  });
+// serveStream serves one Stream session on the gRPC stream.
+function serveStream(rt, log, stream) {
+  const session = newSession(rt, (replies) => stream.write({ replies }));
+  stream.on('data', (batch) => session.batch(batch));
   stream.on('end', () => {
-    close();
+    session.close();
     stream.end();
   });
   stream.on('error', (err) => {
     log.debug('data plane stream failed', { error: err.message });
-    close();
+    session.close();
   });
-  stream.on('cancelled', close);
+  stream.on('cancelled', () => session.close());
 }
 
 // newServer returns a gRPC server with the services of runtime rt.
@@ -153,4 +165,4 @@ function newServer(rt, log, frameBytes, onShutdown) {
   return server;
 }
 
-module.exports = { newServer, loadProtos, serveStream };
+module.exports = { newServer, loadProtos, serveStream, newSession };

@@ -1,6 +1,7 @@
 package nodetest
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -93,7 +94,9 @@ func newFarm(t testing.TB, cfg farm.Config) *farm.Farm {
 	return f
 }
 
-// testLogger logs warnings and errors into the test's log.
+// testLogger logs warnings and errors into the test's log; a worker whose
+// data-plane socket the host could not use fails the test, since the SDK
+// offers one unless WORKESTRATOR_DATA_PLANE=grpc.
 func testLogger(t testing.TB) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})
 }
@@ -102,5 +105,8 @@ type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Logf("%s", b)
+	if bytes.Contains(b, []byte("data plane socket unusable")) {
+		w.t.Errorf("the host fell back to the gRPC stream")
+	}
 	return len(b), nil
 }

@@ -74,6 +74,10 @@ func TestRunAndRunMethod(t *testing.T) {
 	if err != nil || c != (context{Method: "context", HasSignal: true}) {
 		t.Fatalf("context = %+v, %v", c, err)
 	}
+	c, err = farm.Call[context](ctx(t), f, "arrowContext")
+	if err != nil || c != (context{Method: "arrowContext", HasSignal: true}) {
+		t.Fatalf("arrowContext = %+v, %v", c, err)
+	}
 	_, err = f.RunMethod(ctx(t), "nope")
 	if !errors.Is(err, farm.ErrUnknownMethod) {
 		t.Fatalf("unknown method: %v", err)

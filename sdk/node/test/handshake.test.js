@@ -63,7 +63,11 @@ test('the handshake line, then Describe, health and Shutdown', async () => {
   const d = await new Promise((resolve, reject) => w.Describe({}, (err, r) => (err ? reject(err) : resolve(r))));
   assert.equal(d.protocol_version, 1);
   assert.equal(d.sdk, 'node');
-  assert.equal(d.data_plane, '');
+  // The socket data plane, in the worker's socket directory, with its token.
+  assert.match(d.data_plane, /^unix:/);
+  assert.equal(path.dirname(d.data_plane.slice('unix:'.length)), dir);
+  assert.equal(d.data_plane_token.length, 16);
+  assert.equal((fs.statSync(d.data_plane.slice('unix:'.length)).mode & 0o777), 0o600);
   assert.deepEqual(d.methods.map((m) => m.name), ['run']);
   assert.deepEqual(d.serializers, ['json', 'cbor']);
   const reply = await new Promise((resolve, reject) => w.Invoke({ id: '7', method: 'run', args: [Buffer.from('"hi"')] },

@@ -1,7 +1,8 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { methodsOf, invoke, currentCall, DEFAULT_METHOD } = require('../lib/methods');
+const { methodsOf, invoke, DEFAULT_METHOD } = require('../lib/methods');
+const { currentCall } = require('../lib/index');
 
 const ctx = () => ({ id: '1', method: 'm', signal: new AbortController().signal });
 const noLate = () => assert.fail('settled twice');

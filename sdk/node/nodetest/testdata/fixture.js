@@ -116,3 +116,12 @@ module.exports.flakyThrow = (marker) => {
 module.exports.context = function () {
   return { method: this.method, hasSignal: this.signal instanceof AbortSignal, aborted: this.signal.aborted };
 };
+
+// An arrow function reads its call's context through currentCall, after
+// an await too.
+const { currentCall } = require('../../lib/index');
+module.exports.arrowContext = async () => {
+  await new Promise((resolve) => setImmediate(resolve));
+  const c = currentCall();
+  return { method: c.method, hasSignal: c.signal instanceof AbortSignal, aborted: c.signal.aborted };
+};
