@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -59,6 +60,12 @@ func (e *eofReader) Read(p []byte) (int, error) {
 	n, err := e.Reader.Read(p)
 	if err != nil {
 		e.once.Do(func() { close(e.done) })
+		if errors.Is(err, os.ErrClosed) {
+			// The runner closed the pipe after the drain: the end of the
+			// output, not an error to report (go-plugin's scanner logs
+			// any error but EOF).
+			err = io.EOF
+		}
 	}
 	return n, err
 }
