@@ -128,22 +128,35 @@ func (v *Vec) WriteTo(w io.Writer, skip int) (int64, error) {
 // stream after its first done bytes, and returns the new count of bytes
 // done; err is syscall.EAGAIN when the socket is full.
 func (v *Vec) TryWrite(fd int, done int) (int, error) {
+	if len(v.spans) == 0 {
+		return tryWrite(fd, v.Buf[done:], done)
+	}
 	v.segs = v.Segments(v.segs[:0], done)
 	defer clear(v.segs)
 	for _, p := range v.segs {
-		for len(p) > 0 {
-			n, err := syscall.Write(fd, p)
-			if n > 0 {
-				done += n
-				p = p[n:]
-			}
-			switch {
-			case err == syscall.EINTR:
-			case err != nil:
-				return done, err
-			case n <= 0:
-				return done, io.ErrShortWrite
-			}
+		var err error
+		if done, err = tryWrite(fd, p, done); err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// tryWrite writes p to the non-blocking fd until it is written or fd is
+// full, adding what it wrote to done.
+func tryWrite(fd int, p []byte, done int) (int, error) {
+	for len(p) > 0 {
+		n, err := syscall.Write(fd, p)
+		if n > 0 {
+			done += n
+			p = p[n:]
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err != nil:
+			return done, err
+		case n <= 0:
+			return done, io.ErrShortWrite
 		}
 	}
 	return done, nil
