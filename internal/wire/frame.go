@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"io"
-	"slices"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 )
@@ -72,9 +71,10 @@ func (fw *FrameWriter) Flush() error {
 // arguments and results into it (see wire.go). A frame announced over limit
 // is refused before anything is allocated for it; a frame's buffer starts
 // at frameChunk bytes at most and grows frameGrowth times over each time it
-// is full, so that a header that lies costs at most frameGrowth times what
-// the peer sent (frameChunk at first), and a big frame is copied about
-// 1/(frameGrowth-1) of its size once on the way.
+// is full (to the exact size once that is near), so that a header that
+// lies costs at most 2*frameGrowth times what the peer sent (frameChunk at
+// first), and a big frame is copied about 1/frameGrowth of its size on the
+// way.
 // frameGrowth is the factor by which a frame's buffer grows as it fills.
 const frameGrowth = 8
 
@@ -101,7 +101,16 @@ func (fr *FrameReader) ReadOwned() ([]byte, error) {
 	b := make([]byte, 0, min(size, frameChunk))
 	for len(b) < size {
 		if len(b) == cap(b) {
-			b = slices.Grow(b, min(size-len(b), (frameGrowth-1)*len(b)))
+			// Exactly the frame's size once that is at most twice the
+			// next step, so that a frame is never copied for its
+			// last few bytes.
+			n := frameGrowth * len(b)
+			if 2*n >= size {
+				n = size
+			}
+			nb := make([]byte, len(b), n)
+			copy(nb, b)
+			b = nb
 		}
 		k := min(cap(b), size) - len(b)
 		if _, err := io.ReadFull(fr.r, b[len(b):len(b)+k]); err != nil {
