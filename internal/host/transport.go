@@ -44,7 +44,9 @@ func (t *grpcTransport) send(items []wire.Item, _ bool) error {
 			b.Cancels = append(b.Cancels, it.Cancel)
 			continue
 		}
-		b.Calls = append(b.Calls, it.Req.PB())
+		req := it.Req
+		req.Args = req.OwnArgs() // Send may block: no lent slice past here
+		b.Calls = append(b.Calls, req.PB())
 	}
 	return t.stream.Send(b)
 }
@@ -76,8 +78,9 @@ type socketTransport struct {
 	v    wire.Vec // frames to write
 	done int      // bytes of v written
 
-	tryWrite func(fd uintptr) bool // made once, so that a write allocates nothing
-	tryErr   error
+	tryWrite      func(fd uintptr) bool // made once, so that a write allocates nothing
+	blockingWrite func(fd uintptr) bool // tryWrite that waits for room
+	tryErr        error
 }
 
 // newSocketTransport is the host's side of the socket data plane on c.
@@ -94,6 +97,15 @@ func newSocketTransport(c *net.UnixConn, lim wire.Limits) (*socketTransport, err
 		t.done, err = t.v.TryWrite(int(fd), t.done)
 		if err == syscall.EAGAIN {
 			err = nil
+		}
+		t.tryErr = err
+		return true
+	}
+	t.blockingWrite = func(fd uintptr) bool {
+		var err error
+		t.done, err = t.v.TryWrite(int(fd), t.done)
+		if err == syscall.EAGAIN {
+			return false
 		}
 		t.tryErr = err
 		return true
@@ -131,7 +143,15 @@ func (t *socketTransport) write(own bool) error {
 		}
 	}
 	if t.done < t.v.Len() && own {
-		_, err = t.v.WriteTo(t.c, t.done)
+		if t.v.Lent() {
+			// Lent slices are written under their loan's lock, without
+			// blocking in the write: the poller waits in between.
+			if err = t.raw.Write(t.blockingWrite); err == nil {
+				err = t.tryErr
+			}
+		} else {
+			_, err = t.v.WriteTo(t.c, t.done)
+		}
 	}
 	t.v.Reset()
 	t.done = 0

@@ -55,11 +55,15 @@ func appendCall(v *Vec, r *Request) {
 		b = protowire.AppendTag(b, 3, protowire.BytesType)
 		b = protowire.AppendString(b, r.Serializer)
 	}
-	for _, a := range r.Args {
+	for i, a := range r.Args {
 		b = protowire.AppendTag(b, 4, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(len(a)))
 		v.Buf = b
-		v.appendData(a)
+		if r.Loan != nil {
+			v.appendLent(r.Loan, i)
+		} else {
+			v.appendData(a)
+		}
 		b = v.Buf
 	}
 	if r.Timeout != 0 {
@@ -102,7 +106,16 @@ func AppendCallBatchVec(v *Vec, items []Item) {
 			b = protowire.AppendTag(b, 1, protowire.BytesType)
 			b = protowire.AppendVarint(b, uint64(CallSize(&it.Req)))
 			v.Buf = b
-			appendCall(v, &it.Req)
+			if l := it.Req.Loan; l != nil {
+				// Lent arguments are read under the loan's lock; the
+				// request's own reference ends here.
+				l.mu.Lock()
+				appendCall(v, &it.Req)
+				l.held--
+				l.mu.Unlock()
+			} else {
+				appendCall(v, &it.Req)
+			}
 			b = v.Buf
 		}
 	}
