@@ -80,3 +80,49 @@ func TestLoanReturnedUnheld(t *testing.T) {
 		t.Fatal("a loan with no reference left was copied")
 	}
 }
+
+// Once a helper has written a lent slice whole, the rest of the stream may
+// be written by WriteTo (the sender goroutine's writev).
+func TestLoanWrittenThenWriteTo(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, r := os.NewFile(uintptr(fds[0]), "w"), os.NewFile(uintptr(fds[1]), "r")
+	defer r.Close()
+	lent := bytes.Repeat([]byte{7}, VecMin)
+	own := bytes.Repeat([]byte{9}, VecMin)
+	items := []Item{
+		{Req: Request{ID: 1, Method: "m", Args: [][]byte{lent}, RawArgs: 1, Loan: NewLoan([][]byte{lent}, 1)}},
+		{Req: Request{ID: 2, Method: "m", Args: [][]byte{own}, RawArgs: 1}},
+	}
+	items[0].Req.Hold()
+	v := Vec{Min: VecMin}
+	AppendCallBatchVec(&v, items)
+	items[0].Req.Loan = nil
+	want := AppendCallBatchFrame(nil, items)
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(r, int64(len(want))))
+		got <- b
+	}()
+	// Write up to the end of the lent slice with TryWrite (a blocking
+	// socket: it writes all it is given), then the rest with WriteTo.
+	end := v.spans[0].at + v.spans[0].n
+	part := Vec{Buf: v.Buf[:v.spans[0].at], Min: VecMin, spans: v.spans[:1:1], big: v.spans[0].n, lent: 1}
+	done, err := part.TryWrite(fds[0], 0)
+	if err != nil || done != end {
+		t.Fatalf("TryWrite: %d bytes (want %d), %v", done, end, err)
+	}
+	v.lent = part.lent
+	if v.Lent() {
+		t.Fatal("the lent slice is still counted once written")
+	}
+	if _, err := v.WriteTo(w, done); err != nil {
+		t.Fatal(err)
+	}
+	w.Close() // the reader ends even if bytes are missing
+	if !bytes.Equal(<-got, want) {
+		t.Fatal("the stream written in two parts differs")
+	}
+}

@@ -90,7 +90,7 @@ func (v *Vec) bigBefore(i int) int {
 
 // Segments appends to dst the stream's pieces, in order, after its first
 // skip bytes; they alias Buf and the big slices. The stream must hold no
-// lent slice.
+// lent slice not yet written.
 func (v *Vec) Segments(dst net.Buffers, skip int) net.Buffers {
 	prev := 0
 	add := func(p []byte) {
@@ -105,7 +105,11 @@ func (v *Vec) Segments(dst net.Buffers, skip int) net.Buffers {
 		if s.at > prev {
 			add(v.Buf[prev:s.at])
 		}
-		add(s.data)
+		if skip >= s.n { // written: a lent one has no data left
+			skip -= s.n
+		} else {
+			add(s.data)
+		}
 		prev = s.at
 	}
 	if prev < len(v.Buf) {
