@@ -39,6 +39,8 @@ func runGo(spec Spec, profile string) (Output, error) {
 		err = r.pi()
 	case w == "startup":
 		err = r.startup()
+	case w == "images":
+		err = r.images()
 	case strings.HasPrefix(w, "payload-"):
 		if err = r.payload(serializer.JSON); err == nil {
 			err = r.payload(serializer.CBOR)

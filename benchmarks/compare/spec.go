@@ -70,13 +70,14 @@ type sizes struct {
 	runTimeoutS             float64
 	pythonBaselineChunks    int
 	perWorker, burstPerWork int
+	images                  int
 }
 
 // describe lists the sizes, for the table's heading.
 func (z sizes) describe() string {
-	return fmt.Sprintf("seq %d calls after %d; window64 %d; burst200k %d; ttl1000 %d; pi %.0e points in %d chunks; payloads %d / %d / %d calls",
+	return fmt.Sprintf("seq %d calls after %d; window64 %d; burst200k %d; ttl1000 %d; pi %.0e points in %d chunks; payloads %d / %d / %d calls; images %d",
 		z.seqCalls, z.seqWarmup, z.windowCalls, z.burstCalls, z.ttlCalls, float64(z.piPoints), z.piChunks,
-		z.payloadCalls["payload-1KiB"], z.payloadCalls["payload-1MiB"], z.payloadCalls["payload-16MiB"])
+		z.payloadCalls["payload-1KiB"], z.payloadCalls["payload-1MiB"], z.payloadCalls["payload-16MiB"], z.images)
 }
 
 var fullSizes = sizes{
@@ -90,6 +91,7 @@ var fullSizes = sizes{
 	hangTimeoutS: 60, runTimeoutS: 600,
 	pythonBaselineChunks: 10,
 	perWorker:            64, burstPerWork: 256,
+	images: 200,
 }
 
 var quickSizes = sizes{
@@ -103,6 +105,7 @@ var quickSizes = sizes{
 	hangTimeoutS: 10, runTimeoutS: 120,
 	pythonBaselineChunks: 5,
 	perWorker:            64, burstPerWork: 256,
+	images: 60,
 }
 
 var payloadSizes = map[string]int{
@@ -114,7 +117,7 @@ var payloadSizes = map[string]int{
 // allWorkloads in the order they run and print.
 var allWorkloads = []string{
 	"seq", "window64", "burst200k", "ttl1000", "pi", "startup",
-	"payload-1KiB", "payload-1MiB", "payload-16MiB",
+	"payload-1KiB", "payload-1MiB", "payload-16MiB", "images",
 }
 
 const goSystem = "workestrator-go"
@@ -148,6 +151,8 @@ func (z sizes) specFor(system, workload string, e *environment) Spec {
 			s.BaselineChunks = z.pythonBaselineChunks
 		}
 	case "startup":
+	case "images":
+		s.Calls, s.PerWorker = z.images, 2
 	default:
 		if size, ok := payloadSizes[workload]; ok {
 			s.Size, s.Calls, s.PerWorker = size, z.payloadCalls[workload], 2

@@ -34,6 +34,8 @@ func main() {
 		"pi":  kernels.PiChunk,
 		// echo returns its payload: the payload workloads move it both ways.
 		"echo": func(b []byte) []byte { return b },
+		// grayHalf is the images workload's job.
+		"grayHalf": kernels.GrayHalf,
 		// block holds a worker slot until the caller cancels the call: the
 		// burst workload uses it to keep calls queued while it measures the
 		// host's heap.

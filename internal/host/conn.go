@@ -153,6 +153,7 @@ func (c *Conn) Enqueue(r *wire.Request) bool {
 	it := wire.Item{Req: *r}
 	it.Req.Method = wire.ValidUTF8(r.Method) // an invalid name is then unknown
 	it.Req.Serializer = wire.ValidUTF8(r.Serializer)
+	it.Req.Hold()
 	return c.out.Add(it)
 }
 

@@ -44,7 +44,9 @@ func (t *grpcTransport) send(items []wire.Item, _ bool) error {
 			b.Cancels = append(b.Cancels, it.Cancel)
 			continue
 		}
-		b.Calls = append(b.Calls, it.Req.PB())
+		req := it.Req
+		req.Args = req.OwnArgs() // Send may block: no lent slice past here
+		b.Calls = append(b.Calls, req.PB())
 	}
 	return t.stream.Send(b)
 }
@@ -65,18 +67,20 @@ func (t *grpcTransport) recv(rs []wire.Response) ([]wire.Response, error) {
 	return wire.AppendResponses(rs, b.Replies), nil
 }
 
-// socketTransport writes frames from buf: a helper writes what the socket
-// takes without blocking (raw, through tryWrite), the sender goroutine the
-// rest, blocking.
+// socketTransport writes frames from v, the small bytes copied, arguments
+// of at least wire.VecMin bytes from the caller's own slices (a vectored
+// write): a helper writes what the socket takes without blocking (raw,
+// through tryWrite), the sender goroutine the rest, blocking.
 type socketTransport struct {
-	c   *net.UnixConn
-	raw syscall.RawConn
-	fr  *wire.FrameReader
-	buf []byte // frames to write, from off
-	off int
+	c    *net.UnixConn
+	raw  syscall.RawConn
+	fr   *wire.FrameReader
+	v    wire.Vec // frames to write
+	done int      // bytes of v written
 
-	tryWrite func(fd uintptr) bool // made once, so that a write allocates nothing
-	tryErr   error
+	tryWrite      func(fd uintptr) bool // made once, so that a write allocates nothing
+	blockingWrite func(fd uintptr) bool // tryWrite that waits for room
+	tryErr        error
 }
 
 // newSocketTransport is the host's side of the socket data plane on c.
@@ -87,33 +91,31 @@ func newSocketTransport(c *net.UnixConn, lim wire.Limits) (*socketTransport, err
 		return nil, err
 	}
 	t := &socketTransport{c: c, raw: raw, fr: wire.NewFrameReader(c, lim.Frame)}
+	t.v.Min = wire.VecMin
 	t.tryWrite = func(fd uintptr) bool {
-		t.tryErr = nil
-		for t.off < len(t.buf) {
-			n, err := syscall.Write(int(fd), t.buf[t.off:])
-			if n > 0 {
-				t.off += n
-			}
-			switch {
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				return true
-			case err != nil:
-				t.tryErr = err
-				return true
-			case n <= 0:
-				t.tryErr = io.ErrShortWrite
-				return true
-			}
+		var err error
+		t.done, err = t.v.TryWrite(int(fd), t.done)
+		if err == syscall.EAGAIN {
+			err = nil
 		}
+		t.tryErr = err
+		return true
+	}
+	t.blockingWrite = func(fd uintptr) bool {
+		var err error
+		t.done, err = t.v.TryWrite(int(fd), t.done)
+		if err == syscall.EAGAIN {
+			return false
+		}
+		t.tryErr = err
 		return true
 	}
 	return t, nil
 }
 
 func (t *socketTransport) send(items []wire.Item, own bool) error {
-	t.buf = wire.AppendCallBatchFrame(t.buf, items)
-	if len(t.buf)-t.off < wire.MaxBatchBytes {
+	wire.AppendCallBatchVec(&t.v, items)
+	if t.v.Len()-t.done < wire.MaxBatchBytes {
 		return nil
 	}
 	if err := t.write(own); err != wire.ErrWouldBlock {
@@ -127,29 +129,32 @@ func (t *socketTransport) canHelp() bool        { return true }
 func (t *socketTransport) close()               { t.c.Close() }
 func (t *socketTransport) name() string         { return "socket" }
 
-// write writes buf: all of it (own), or what the socket takes at once,
-// returning errWouldBlock if some is left.
+// write writes v: all of it (own), or what the socket takes at once,
+// returning errWouldBlock if some is left. Once it is written, v lets go
+// of the callers' slices.
 func (t *socketTransport) write(own bool) error {
 	var err error
-	if t.off < len(t.buf) {
-		if own {
-			_, err = t.c.Write(t.buf[t.off:])
-			t.off = len(t.buf)
-		} else {
-			if err = t.raw.Write(t.tryWrite); err == nil {
-				err = t.tryErr
-			}
-			if err == nil && t.off < len(t.buf) {
-				return wire.ErrWouldBlock
-			}
+	if t.done < t.v.Len() && !own {
+		if err = t.raw.Write(t.tryWrite); err == nil {
+			err = t.tryErr
+		}
+		if err == nil && t.done < t.v.Len() {
+			return wire.ErrWouldBlock
 		}
 	}
-	if cap(t.buf) > wire.KeepBuf {
-		t.buf = nil
-	} else {
-		t.buf = t.buf[:0]
+	if t.done < t.v.Len() && own {
+		if t.v.Lent() {
+			// Lent slices are written under their loan's lock, without
+			// blocking in the write: the poller waits in between.
+			if err = t.raw.Write(t.blockingWrite); err == nil {
+				err = t.tryErr
+			}
+		} else {
+			_, err = t.v.WriteTo(t.c, t.done)
+		}
 	}
-	t.off = 0
+	t.v.Reset()
+	t.done = 0
 	return err
 }
 

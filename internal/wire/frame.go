@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"io"
-	"slices"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 )
@@ -30,29 +29,30 @@ const (
 	KeepBuf = 1 << 20
 )
 
-// FrameWriter builds frames in a buffer and writes them in one go.
+// FrameWriter builds frames and writes them in one go: small bytes copied
+// into a buffer, results of at least VecMin bytes written from their own
+// slices (a vectored write), which must not change until Flush returns.
 type FrameWriter struct {
-	W   io.Writer
-	Buf []byte
+	W io.Writer
+	v Vec
 }
 
 // AddReplies appends the frame of a ReplyBatch of rs; it writes what it
 // holds once that reaches maxBatchBytes, so that a burst of large replies is
-// not all copied first.
+// not all held first.
 func (fw *FrameWriter) AddReplies(rs []*workerpb.Reply) error {
-	start := len(fw.Buf)
-	b, err := AppendReplyBatchFrame(fw.Buf, rs)
-	if err != nil {
-		fw.Buf = b[:start]
+	fw.v.Min = VecMin
+	start := fw.v.Len()
+	if err := AppendReplyBatchVec(&fw.v, rs); err != nil {
+		fw.v.Truncate(start)
 		return err
 	}
-	fw.Buf = b
 	return fw.FlushIfFull()
 }
 
 // FlushIfFull writes what the writer holds once that reaches maxBatchBytes.
 func (fw *FrameWriter) FlushIfFull() error {
-	if len(fw.Buf) >= MaxBatchBytes {
+	if fw.v.Len() >= MaxBatchBytes {
 		return fw.Flush()
 	}
 	return nil
@@ -60,23 +60,24 @@ func (fw *FrameWriter) FlushIfFull() error {
 
 // Flush writes the frames added since the last Flush.
 func (fw *FrameWriter) Flush() error {
-	if len(fw.Buf) == 0 {
+	if fw.v.Len() == 0 {
 		return nil
 	}
-	_, err := fw.W.Write(fw.Buf)
-	if cap(fw.Buf) > KeepBuf {
-		fw.Buf = nil
-	} else {
-		fw.Buf = fw.Buf[:0]
-	}
+	_, err := fw.v.WriteTo(fw.W, 0)
 	return err
 }
 
 // FrameReader reads frames, each into a new buffer: the decoders alias
 // arguments and results into it (see wire.go). A frame announced over limit
 // is refused before anything is allocated for it; a frame's buffer starts
-// at frameChunk bytes at most and grows as its bytes arrive, so that a
-// header that lies costs no more.
+// at frameChunk bytes at most and grows frameGrowth times over each time it
+// is full (to the exact size once that is near), so that a header that
+// lies costs at most 2*frameGrowth times what the peer sent (frameChunk at
+// first), and a big frame is copied about 1/frameGrowth of its size on the
+// way.
+// frameGrowth is the factor by which a frame's buffer grows as it fills.
+const frameGrowth = 8
+
 type FrameReader struct {
 	r     *bufio.Reader
 	limit int
@@ -100,7 +101,16 @@ func (fr *FrameReader) ReadOwned() ([]byte, error) {
 	b := make([]byte, 0, min(size, frameChunk))
 	for len(b) < size {
 		if len(b) == cap(b) {
-			b = slices.Grow(b, min(size-len(b), len(b)))
+			// Exactly the frame's size once that is at most twice the
+			// next step, so that a frame is never copied for its
+			// last few bytes.
+			n := frameGrowth * len(b)
+			if 2*n >= size {
+				n = size
+			}
+			nb := make([]byte, len(b), n)
+			copy(nb, b)
+			b = nb
 		}
 		k := min(cap(b), size) - len(b)
 		if _, err := io.ReadFull(fr.r, b[len(b):len(b)+k]); err != nil {

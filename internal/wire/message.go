@@ -21,6 +21,9 @@ type Request struct {
 	// RawArgs has bit i set when Args[i] is a byte slice as it is, not
 	// encoded by the serializer (see workerpb.Call.raw_args).
 	RawArgs uint64
+	// Loan, when not nil, guards Args: some are a blocked caller's own
+	// slices, read only under its lock (see [Loan]).
+	Loan *Loan
 }
 
 // PB is r as the protobuf message.

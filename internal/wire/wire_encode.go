@@ -40,8 +40,9 @@ func CallSize(r *Request) int {
 	return n
 }
 
-// appendCall appends the fields of r as a workerpb.Call.
-func appendCall(b []byte, r *Request) []byte {
+// appendCall appends the fields of r as a workerpb.Call to v.
+func appendCall(v *Vec, r *Request) {
+	b := v.Buf
 	if r.ID != 0 {
 		b = protowire.AppendTag(b, 1, protowire.VarintType)
 		b = protowire.AppendVarint(b, r.ID)
@@ -54,9 +55,16 @@ func appendCall(b []byte, r *Request) []byte {
 		b = protowire.AppendTag(b, 3, protowire.BytesType)
 		b = protowire.AppendString(b, r.Serializer)
 	}
-	for _, a := range r.Args {
+	for i, a := range r.Args {
 		b = protowire.AppendTag(b, 4, protowire.BytesType)
-		b = protowire.AppendBytes(b, a)
+		b = protowire.AppendVarint(b, uint64(len(a)))
+		v.Buf = b
+		if r.Loan != nil {
+			v.appendLent(r.Loan, i)
+		} else {
+			v.appendData(a)
+		}
+		b = v.Buf
 	}
 	if r.Timeout != 0 {
 		b = protowire.AppendTag(b, 5, protowire.VarintType)
@@ -66,13 +74,21 @@ func appendCall(b []byte, r *Request) []byte {
 		b = protowire.AppendTag(b, 6, protowire.VarintType)
 		b = protowire.AppendVarint(b, r.RawArgs)
 	}
-	return b
+	v.Buf = b
 }
 
 // AppendCallBatchFrame appends the frame of the CallBatch that carries
 // items: their calls, then their cancels. Method and serializer names must
 // be valid UTF-8 (Enqueue makes them so).
 func AppendCallBatchFrame(b []byte, items []Item) []byte {
+	v := Vec{Buf: b}
+	AppendCallBatchVec(&v, items)
+	return v.Buf
+}
+
+// AppendCallBatchVec appends the frame of the CallBatch that carries items
+// to v: arguments of at least v.Min bytes by reference.
+func AppendCallBatchVec(v *Vec, items []Item) {
 	size, cancels := 0, 0
 	for i := range items {
 		if it := &items[i]; it.IsCancel {
@@ -84,12 +100,23 @@ func AppendCallBatchFrame(b []byte, items []Item) []byte {
 	if cancels > 0 {
 		size += sizeField(cancels)
 	}
-	b = protowire.AppendVarint(b, uint64(size))
+	b := protowire.AppendVarint(v.Buf, uint64(size))
 	for i := range items {
 		if it := &items[i]; !it.IsCancel {
 			b = protowire.AppendTag(b, 1, protowire.BytesType)
 			b = protowire.AppendVarint(b, uint64(CallSize(&it.Req)))
-			b = appendCall(b, &it.Req)
+			v.Buf = b
+			if l := it.Req.Loan; l != nil {
+				// Lent arguments are read under the loan's lock; the
+				// request's own reference ends here.
+				l.mu.Lock()
+				appendCall(v, &it.Req)
+				l.held--
+				l.mu.Unlock()
+			} else {
+				appendCall(v, &it.Req)
+			}
+			b = v.Buf
 		}
 	}
 	if cancels > 0 {
@@ -101,7 +128,7 @@ func AppendCallBatchFrame(b []byte, items []Item) []byte {
 			}
 		}
 	}
-	return b
+	v.Buf = b
 }
 
 // ReplySize is the size of r as a workerpb.Reply; errSize is that of its
@@ -126,12 +153,21 @@ func ReplySize(r *workerpb.Reply) (size, errSize int) {
 // AppendReplyBatchFrame appends the frame of a ReplyBatch of rs. The rare
 // errors are marshalled by proto; results are copied once, into b.
 func AppendReplyBatchFrame(b []byte, rs []*workerpb.Reply) ([]byte, error) {
+	v := Vec{Buf: b}
+	err := AppendReplyBatchVec(&v, rs)
+	return v.Buf, err
+}
+
+// AppendReplyBatchVec appends the frame of a ReplyBatch of rs to v: results
+// of at least v.Min bytes by reference, the others copied.
+func AppendReplyBatchVec(v *Vec, rs []*workerpb.Reply) error {
 	size := 0
 	for _, r := range rs {
 		n, _ := ReplySize(r)
 		size += sizeField(n)
 	}
-	b = protowire.AppendVarint(b, uint64(size))
+	b := protowire.AppendVarint(v.Buf, uint64(size))
+	defer func() { v.Buf = b }()
 	for _, r := range rs {
 		n, errSize := ReplySize(r)
 		b = protowire.AppendTag(b, 1, protowire.BytesType)
@@ -142,14 +178,17 @@ func AppendReplyBatchFrame(b []byte, rs []*workerpb.Reply) ([]byte, error) {
 		}
 		if len(r.Result) > 0 {
 			b = protowire.AppendTag(b, 2, protowire.BytesType)
-			b = protowire.AppendBytes(b, r.Result)
+			b = protowire.AppendVarint(b, uint64(len(r.Result)))
+			v.Buf = b
+			v.appendData(r.Result)
+			b = v.Buf
 		}
 		if r.Error != nil {
 			b = protowire.AppendTag(b, 3, protowire.BytesType)
 			b = protowire.AppendVarint(b, uint64(errSize))
 			var err error
 			if b, err = (proto.MarshalOptions{UseCachedSize: true}).MarshalAppend(b, r.Error); err != nil {
-				return b, err
+				return err
 			}
 		}
 		if r.RawResult {
@@ -157,5 +196,5 @@ func AppendReplyBatchFrame(b []byte, rs []*workerpb.Reply) ([]byte, error) {
 			b = protowire.AppendVarint(b, 1)
 		}
 	}
-	return b, nil
+	return nil
 }

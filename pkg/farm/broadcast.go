@@ -34,7 +34,7 @@ func (f *Farm) BroadcastMethod(ctx context.Context, method string, args ...any) 
 	if !f.made() {
 		return nil, ErrNotStarted
 	}
-	enc, raw, err := f.encodeArgs(method, args, nil, nil)
+	enc, raw, _, err := f.encodeArgs(method, args, nil, nil, false)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/workestrator/workestrator/internal/wire"
 	"github.com/workestrator/workestrator/pkg/serializer"
 )
 
@@ -44,6 +45,7 @@ type call struct {
 	// rawArgs has bit i set when args[i] is a byte slice as it is, not
 	// encoded (see wire.Request.RawArgs).
 	rawArgs  uint64
+	loan     *wire.Loan     // the caller's own big []byte arguments, lent (RunMethod)
 	pin      *slot          // broadcast: the slot that must run it
 	answered sync.WaitGroup // done when the call is answered
 	argv     [inlineArgs][]byte
@@ -109,7 +111,11 @@ func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args [
 	}
 	f.initFuture(fu, ctx, method, nil)
 	o.apply(&fu.call)
-	f.submitTo(fu, args).answered.Wait()
+	f.submitTo(fu, args, true).answered.Wait()
+	if fu.loan != nil {
+		// The caller may change its slices once this returns.
+		fu.loan.Return()
+	}
 	r, err := Result{raw: fu.result, ser: f.cfg.Serializer, rawBytes: fu.rawResult}, fu.err
 	if fu.recyclable {
 		fu.call = call{} // keeps no context or result alive in the pool
@@ -136,7 +142,7 @@ func (f *Farm) goCall(ctx context.Context, method string, o *callOpts, args []an
 	}
 	fu := f.newFuture(ctx, method, nil)
 	o.apply(&fu.call)
-	return f.submitTo(fu, args)
+	return f.submitTo(fu, args, false)
 }
 
 // DefaultMethod is the name of the worker's default method, the one
@@ -149,15 +155,20 @@ const defaultMethod = DefaultMethod
 // ErrNotStarted.
 func (f *Farm) made() bool { return f != nil && f.done != nil }
 
-// submitTo encodes args into fu and submits it.
-func (f *Farm) submitTo(fu *Future, args []any) *Future {
+// submitTo encodes args into fu and submits it. With lend, the caller
+// waits for the answer and then returns the loan (fu.loan): big []byte
+// arguments are not copied.
+func (f *Farm) submitTo(fu *Future, args []any, lend bool) *Future {
 	ctx, method := fu.ctx, fu.method
 	if err := ctx.Err(); err != nil {
 		return fu.refuse(err)
 	}
-	enc, raw, err := f.encodeArgs(method, args, fu.argv[:0], fu.argBytes[:0])
+	enc, raw, lent, err := f.encodeArgs(method, args, fu.argv[:0], fu.argBytes[:0], lend)
 	if err != nil {
 		return fu.refuse(err)
+	}
+	if lent != 0 {
+		fu.loan = wire.NewLoan(enc, lent)
 	}
 	return f.enter(fu, enc, raw)
 }
@@ -177,15 +188,17 @@ func (f *Farm) initFuture(fu *Future, ctx context.Context, method string, pin *s
 // encodeArgs encodes each argument on its own with the farm's serializer,
 // into argv when it has room for them. Small arguments go into buf's room
 // (or a buffer of their own) when the serializer is a
-// [serializer.Appender], the others each into its own Marshal buffer.
-func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) ([][]byte, uint64, error) {
+// [serializer.Appender], the others each into its own Marshal buffer. Raw
+// byte slices are copied, except, with lend, those of at least
+// wire.VecMin bytes: bit i of lent says args[i] is the caller's own.
+func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte, lend bool) (enc [][]byte, raw, lent uint64, err error) {
 	switch {
 	case method == "":
-		return nil, 0, fmt.Errorf("%w: empty method name", ErrUnknownMethod)
+		return nil, 0, 0, fmt.Errorf("%w: empty method name", ErrUnknownMethod)
 	case len(method) > maxMethodName:
-		return nil, 0, fmt.Errorf("%w: a method name of %d bytes (at most %d)", ErrTooLarge, len(method), maxMethodName)
+		return nil, 0, 0, fmt.Errorf("%w: a method name of %d bytes (at most %d)", ErrTooLarge, len(method), maxMethodName)
 	case len(args) > maxArgs:
-		return nil, 0, fmt.Errorf("method %q: %w: %d arguments (at most %d)", method, ErrTooLarge, len(args), maxArgs)
+		return nil, 0, 0, fmt.Errorf("method %q: %w: %d arguments (at most %d)", method, ErrTooLarge, len(args), maxArgs)
 	}
 	if cap(argv) < len(args) {
 		argv = make([][]byte, len(args))
@@ -194,14 +207,18 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) 
 	ap, _ := f.cfg.Serializer.(serializer.Appender)
 	var ends [inlineArgs]int // where each small argument ends in buf; 0 if not there
 	size := 0
-	var raw uint64
 	for i, a := range args {
 		if b, ok := a.([]byte); ok && len(b) > 0 && i < 64 && f.rawBytes.Load() {
-			// As it is: a copy, for the caller may change its slice
-			// once the call returns, or before it is sent. A nil or
-			// empty slice goes through the serializer, which tells them
-			// apart.
-			argv[i] = append(make([]byte, 0, len(b)), b...)
+			// As it is: lent, or a copy, for the caller may change its
+			// slice once the call returns, or before it is sent. A nil
+			// or empty slice goes through the serializer, which tells
+			// them apart.
+			if lend && len(b) >= wire.VecMin {
+				argv[i] = b
+				lent |= 1 << i
+			} else {
+				argv[i] = append(make([]byte, 0, len(b)), b...)
+			}
 			raw |= 1 << i
 			size += encodedBytesLen(len(b)) // what a worker without raw bytes gets
 			continue
@@ -218,7 +235,7 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) 
 		}
 		b, err := f.cfg.Serializer.Marshal(a)
 		if err != nil {
-			return nil, 0, fmt.Errorf("method %q: argument %d: %w", method, i+1, err)
+			return nil, 0, 0, fmt.Errorf("method %q: argument %d: %w", method, i+1, err)
 		}
 		argv[i] = b
 		size += len(b)
@@ -232,10 +249,10 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte) 
 		}
 	}
 	if size > f.cfg.MaxMessageSize {
-		return nil, 0, fmt.Errorf("method %q: %w: arguments of %d bytes exceed MaxMessageSize (%d)",
+		return nil, 0, 0, fmt.Errorf("method %q: %w: arguments of %d bytes exceed MaxMessageSize (%d)",
 			method, ErrTooLarge, size, f.cfg.MaxMessageSize)
 	}
-	return argv, raw, nil
+	return argv, raw, lent, nil
 }
 
 // submitEncoded submits a call of method with args already encoded.

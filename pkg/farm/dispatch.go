@@ -210,8 +210,10 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		Args:       c.args,
 		Timeout:    timeout,
 		RawArgs:    c.rawArgs,
+		Loan:       c.loan,
 	}
 	if c.rawArgs != 0 && !w.rawBytes {
+		req.Loan = nil // encoded copies
 		req.Args, req.RawArgs = f.encodeRaw(c.args, c.rawArgs), 0
 	}
 	if w.conn.Enqueue(&req) {

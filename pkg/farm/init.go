@@ -43,7 +43,7 @@ func (f *Farm) encodeInit() error {
 	if f.cfg.Init.Method == "" {
 		return nil
 	}
-	enc, raw, err := f.encodeArgs(f.cfg.Init.Method, f.cfg.Init.Args, nil, nil)
+	enc, raw, _, err := f.encodeArgs(f.cfg.Init.Method, f.cfg.Init.Args, nil, nil, false)
 	if err != nil {
 		return fmt.Errorf("%w: Init: %w", ErrInvalidConfig, err)
 	}
