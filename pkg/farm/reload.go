@@ -177,10 +177,7 @@ func (f *Farm) reloadSlot(ctx context.Context, s *slot, bin binary, need []strin
 			f.discard(w)
 			return ErrFarmKilled
 		}
-		if w.pid > 0 {
-			f.st.exited++
-			f.emitLocked(Event{Type: EventClose, worker: w})
-		}
+		f.startKilledLocked(w)
 		f.mu.Unlock()
 		return ErrFarmKilled
 	}

@@ -209,11 +209,7 @@ func (s *slot) start() error {
 	w, err := s.spawn(context.Background(), bin, nil, &s.startingKill)
 	f.mu.Lock()
 	if err != nil && f.state == farmKilled {
-		// Kill interrupted the start: not a failure of the worker.
-		if w.pid > 0 {
-			f.st.exited++
-			f.emitLocked(Event{Type: EventClose, worker: w})
-		}
+		f.startKilledLocked(w)
 		f.mu.Unlock()
 		return ErrFarmKilled
 	}
@@ -265,6 +261,15 @@ func (f *Farm) onlineLocked(w *worker, fl *flushList) {
 	f.workerChangedLocked(w)
 	f.memStandbyOnlineLocked(s)
 	f.dispatchLocked(fl)
+}
+
+// startKilledLocked reports the end of a start that Kill interrupted: not a
+// failure of the worker.
+func (f *Farm) startKilledLocked(w *worker) {
+	if w.pid > 0 {
+		f.st.exited++
+		f.emitLocked(Event{Type: EventClose, worker: w})
+	}
 }
 
 // startFailedLocked fails the calls that cannot run: the slot's broadcast
