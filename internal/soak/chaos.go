@@ -252,6 +252,19 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 		cfg.Calls, cfg.Workers, cmp.Or(cfg.PerWorker, farm.DefaultMaxConcurrentCallsPerWorker),
 		cfg.Timeout, cfg.KillTimeout, retries, cfg.InFlight, cfg.Seed, cfg.MaxWorkerMemory>>20, cfg.MaxWorkerMemoryHard>>20)
 
+	// The binary of the Reload in the middle, before the farm forks.
+	var reloadTo string
+	if cfg.ReloadAt > 0 {
+		dir, err := os.MkdirTemp("", "chaos-reload-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir) // once the farm is killed: recycles start it
+		if reloadTo, err = copyWorker(cfg.Worker, dir); err != nil {
+			return nil, err
+		}
+	}
+
 	// Baselines, before the farm exists.
 	goroutines0 := runtime.NumGoroutine()
 	fds0 := countFDs()
@@ -286,14 +299,9 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 	var timers []*time.Timer
 	begin := time.Now()
 	reloaded := make(chan error, 1)
-	reloadDir, err := os.MkdirTemp("", "chaos-reload-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(reloadDir) // after the Kill deferred earlier
 	for i, fate := range fates {
 		if cfg.ReloadAt > 0 && i == cfg.ReloadAt {
-			go func() { reloaded <- reloadCopy(ctx, f, cfg.Worker, reloadDir) }()
+			go func() { reloaded <- f.Reload(ctx, reloadTo) }()
 		}
 		if w := cfg.InFlight; w > 0 && i >= w {
 			select {
@@ -657,17 +665,14 @@ func SocketDirs(pid int) []string {
 
 func socketDirs() []string { return SocketDirs(os.Getpid()) }
 
-// reloadCopy reloads f to a copy of the worker binary at path, in the
-// directory dir, which the caller removes once the farm is killed: later
-// recycles start the copy.
-func reloadCopy(ctx context.Context, f *farm.Farm, path, dir string) error {
+// copyWorker copies the worker binary at path into dir, for a Reload: done
+// before the farm forks any worker, for a file still open for writing in a
+// child being forked cannot be executed (ETXTBSY).
+func copyWorker(path, dir string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	to := filepath.Join(dir, "worker")
-	if err := os.WriteFile(to, b, 0o755); err != nil {
-		return err
-	}
-	return f.Reload(ctx, to)
+	return to, os.WriteFile(to, b, 0o755)
 }

@@ -23,8 +23,13 @@ func TestReloadKeepsParkedSlotsParked(t *testing.T) {
 	if err := f.Reload(ctx(t), v2); err != nil {
 		t.Fatal(err)
 	}
-	if _, online := k.counts(); online != 1 {
-		t.Fatalf("%d workers online after Reload with MinWorkers 1, want 1", online)
+	// The old worker drains and exits after Reload returns.
+	testutil.Eventually(t, 10*time.Second, "one worker online after Reload", func() bool {
+		_, online := k.counts()
+		return online == 1
+	})
+	if started, _ := k.counts(); started != 2 {
+		t.Fatalf("%d workers started by New and Reload with MinWorkers 1, want 2", started)
 	}
 	if replies, err := f.BroadcastMethod(ctx(t), "pid"); err != nil || len(replies) != 1 {
 		t.Fatalf("broadcast: %d replies, %v", len(replies), err)
