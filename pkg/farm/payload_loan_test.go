@@ -20,7 +20,9 @@ import (
 // returns at once, and may then overwrite its slice: the worker still gets
 // the bytes the caller passed.
 func TestLentPayloadOfACancelledCall(t *testing.T) {
-	f := newFarm(t, farm.Config{Workers: 1, MaxRetries: farm.NoRetries})
+	// A long KillTimeout: the cancelled call's worker, frozen, is not
+	// recycled before it is resumed and runs the call.
+	f := newFarm(t, farm.Config{Workers: 1, MaxRetries: farm.NoRetries, KillTimeout: time.Minute})
 	pid := workerPIDs(f)[0]
 	big := make([]byte, 16<<20)
 	for i := range big {
