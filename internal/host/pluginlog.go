@@ -13,11 +13,17 @@ import (
 // reports a worker's death itself. It demotes too the warning that a
 // plugin "failed to exit gracefully": go-plugin's Kill runs once Stop has
 // ended the process, and after a failed start it has no connection to
-// close gracefully.
+// close gracefully, and go-plugin's error when the stdout it scans ends
+// other than by EOF.
 type quietStdio struct{ hclog.Logger }
 
 func (l quietStdio) quiet(level hclog.Level, msg string) hclog.Level {
 	if level == hclog.Warn && (strings.HasPrefix(msg, "stdio service") || msg == "plugin failed to exit gracefully") {
+		return hclog.Debug
+	}
+	if level == hclog.Error && msg == "error encountered while scanning stdout" {
+		// The worker's stdout ends when the runner closes it after the
+		// process ended; what the worker wrote is re-logged by the farm.
 		return hclog.Debug
 	}
 	return level
@@ -29,6 +35,10 @@ func (l quietStdio) Log(level hclog.Level, msg string, args ...any) {
 
 func (l quietStdio) Warn(msg string, args ...any) {
 	l.Logger.Log(l.quiet(hclog.Warn, msg), msg, args...)
+}
+
+func (l quietStdio) Error(msg string, args ...any) {
+	l.Logger.Log(l.quiet(hclog.Error, msg), msg, args...)
 }
 
 func (l quietStdio) Named(name string) hclog.Logger { return quietStdio{l.Logger.Named(name)} }
