@@ -31,6 +31,34 @@ type executable struct {
 	closeOnce sync.Once
 }
 
+// ResolvePath makes dir absolute (relative to the host's working
+// directory) and path absolute (relative to dir when set, else to the
+// host's working directory): os/exec's rule with Cmd.Dir, made explicit; a
+// path is never looked up in PATH. It touches no file. On error the path
+// and dir are returned as they could be resolved, with an error naming
+// which.
+func ResolvePath(path, dir string) (string, string, error) {
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return path, dir, fmt.Errorf("worker Dir %s: %w", dir, err)
+		}
+		dir = abs
+	}
+	if path == "" || filepath.IsAbs(path) {
+		return path, dir, nil
+	}
+	base := dir
+	if base == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return path, dir, fmt.Errorf("worker binary %s: %w", path, err)
+		}
+		base = wd
+	}
+	return filepath.Join(base, path), dir, nil
+}
+
 // openExecutable resolves and checks the worker executable of a launch.
 //
 // The rule is os/exec's with Cmd.Dir, made explicit: a relative dir is
@@ -44,12 +72,11 @@ func openExecutable(path, dir string, sum []byte) (*executable, error) {
 	if path == "" {
 		return nil, errors.New("worker path is empty")
 	}
+	path, dir, err := ResolvePath(path, dir)
+	if err != nil {
+		return nil, err
+	}
 	if dir != "" {
-		abs, err := filepath.Abs(dir)
-		if err != nil {
-			return nil, fmt.Errorf("worker Dir %s: %w", dir, err)
-		}
-		dir = abs
 		st, err := os.Stat(dir)
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -61,17 +88,6 @@ func openExecutable(path, dir string, sum []byte) (*executable, error) {
 		case !st.IsDir():
 			return nil, fmt.Errorf("worker Dir %s is not a directory", dir)
 		}
-	}
-	if !filepath.IsAbs(path) {
-		base := dir
-		if base == "" {
-			wd, err := os.Getwd()
-			if err != nil {
-				return nil, fmt.Errorf("worker binary %s: %w", path, err)
-			}
-			base = wd
-		}
-		path = filepath.Join(base, path)
 	}
 	e := &executable{path: path, dir: dir}
 	if len(sum) == 0 {

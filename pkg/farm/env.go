@@ -2,34 +2,16 @@ package farm
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/workestrator/workestrator/internal/host"
 )
 
-// resolvePath makes dir absolute (relative to the host's working
-// directory) and path absolute (relative to dir when set, else to the
-// host's working directory), once, as Config.Path says. What cannot be
-// resolved is left as it is, for the start to report.
+// resolvePath resolves path and dir once, as Config.Path says; what cannot
+// be resolved is left as it is, for the start to report.
 func resolvePath(path, dir string) (string, string) {
-	if dir != "" {
-		if abs, err := filepath.Abs(dir); err == nil {
-			dir = abs
-		}
-	}
-	if path == "" || filepath.IsAbs(path) {
-		return path, dir
-	}
-	base := dir
-	if base == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return path, dir
-		}
-		base = wd
-	}
-	return filepath.Join(base, path), dir
+	path, dir, _ = host.ResolvePath(path, dir)
+	return path, dir
 }
 
 // workerEnv returns the workers' extra environment: c.Env, after
