@@ -50,6 +50,12 @@ type Response struct {
 	// RawResult says Result is a byte slice as it is, not encoded by the
 	// serializer.
 	RawResult bool
+
+	// Err, set by a host-side transport (an agent's), is the attempt's
+	// failure when no worker reported one; Crash says the worker running
+	// it ended.
+	Err   error
+	Crash bool
 }
 
 // Failed reports whether the call failed in the worker.

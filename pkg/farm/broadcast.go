@@ -11,6 +11,8 @@ type WorkerReply struct {
 	// Slot is the worker's slot, PID the process that answered (0 if none did).
 	Slot int
 	PID  int
+	// Agent names the agent of a remote worker; empty for a local one.
+	Agent string
 	// Result is the answer when Err is nil.
 	Result Result
 	// Err is the call's error on that worker.
@@ -40,9 +42,11 @@ func (f *Farm) BroadcastMethod(ctx context.Context, method string, args ...any) 
 	}
 	f.mu.Lock()
 	slots := make([]*slot, 0, len(f.slots))
+	agents := make([]string, 0, len(f.slots))
 	for _, s := range f.slots {
-		if !s.parked {
+		if !s.parked && (!s.remote || s.cur != nil) {
 			slots = append(slots, s)
+			agents = append(agents, s.agent)
 		}
 	}
 	f.mu.Unlock()
@@ -55,8 +59,10 @@ func (f *Farm) BroadcastMethod(ctx context.Context, method string, args ...any) 
 	for i, fu := range futures {
 		r, err := fu.Result()
 		slot := slots[i].index
-		replies[i] = WorkerReply{Slot: slot, PID: fu.pid, Result: r, Err: err}
-		if err != nil {
+		replies[i] = WorkerReply{Slot: slot, PID: fu.pid, Agent: agents[i], Result: r, Err: err}
+		if err != nil && agents[i] != "" {
+			errs = append(errs, fmt.Errorf("slot %d (agent %s, pid %d): %w", slot, agents[i], fu.pid, err))
+		} else if err != nil {
 			errs = append(errs, fmt.Errorf("slot %d (pid %d): %w", slot, fu.pid, err))
 		}
 	}

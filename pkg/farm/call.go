@@ -344,7 +344,18 @@ func (c *call) markAnswered() {
 	if ch := c.done.Swap(&closed); ch != nil {
 		close(*ch)
 	}
+	if c.opts != nil && c.opts.notify != nil {
+		c.opts.notify(c)
+	}
 	c.answered.Done()
+}
+
+// serializer is the name of the serializer of c's arguments.
+func (c *call) serializer() string {
+	if c.opts != nil && c.opts.ser != "" {
+		return c.opts.ser
+	}
+	return c.f.cfg.Serializer.Name()
 }
 
 // refuse answers a call that never entered the farm.
@@ -358,7 +369,10 @@ func (fu *Future) refuse(err error) *Future {
 // cancel ends a call whose context ended: queued, it leaves the queue;
 // running, its context in the worker is cancelled and its worker slot stays
 // busy until the worker answers (or is recycled, after KillTimeout).
-func (f *Farm) cancel(c *call) {
+func (f *Farm) cancel(c *call) { f.cancelWith(c, nil) }
+
+// cancelWith ends c as cancel does, with err (nil: its context's error).
+func (f *Farm) cancelWith(c *call, err error) {
 	f.mu.Lock()
 	if c.state == stDone {
 		f.mu.Unlock()
@@ -374,7 +388,10 @@ func (f *Farm) cancel(c *call) {
 		f.queued--
 		delete(f.backoff, c)
 	}
-	f.settleLocked(c, nil, c.ctx.Err())
+	if err == nil {
+		err = c.ctx.Err()
+	}
+	f.settleLocked(c, nil, err)
 	f.dispatchLocked(&fl)
 	f.mu.Unlock()
 	fl.flush()

@@ -188,6 +188,11 @@ type Config struct {
 	// AutoMTLS secures each worker connection with one-off TLS
 	// certificates (about 10 ms more per start).
 	AutoMTLS bool
+
+	// Remote, when set, adds the workers of the agents of a NATS pool to
+	// the farm's (see RemoteConfig). With Remote, Path may be empty: the
+	// farm then has no local worker (Workers must be 0).
+	Remote *RemoteConfig
 }
 
 // withDefaults validates c and returns a copy with defaults applied.
@@ -195,8 +200,19 @@ func (c Config) withDefaults() (Config, error) {
 	bad := func(field string, v any, why string) error {
 		return fmt.Errorf("%w: %s = %v: %s", ErrInvalidConfig, field, v, why)
 	}
+	local := c.Path != "" || c.Remote == nil
+	if c.Remote != nil {
+		r, err := c.Remote.withDefaults()
+		if err != nil {
+			return c, err
+		}
+		c.Remote = &r
+		if !local && c.Workers != 0 {
+			return c, bad("Workers", c.Workers, "local workers need a Path")
+		}
+	}
 	switch {
-	case c.Path == "":
+	case c.Path == "" && c.Remote == nil:
 		return c, bad("Path", `""`, "the worker executable is required")
 	case c.Workers < 0:
 		return c, bad("Workers", c.Workers, "must be 0 (one per CPU) or positive")
@@ -256,7 +272,7 @@ func (c Config) withDefaults() (Config, error) {
 			return c, bad(fmt.Sprintf("Env[%d]", i), fmt.Sprintf("%q", kv), "must be KEY=VALUE")
 		}
 	}
-	if c.Workers == 0 {
+	if c.Workers == 0 && local {
 		c.Workers = runtime.NumCPU()
 	}
 	switch {
@@ -295,7 +311,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = defaultLogger()
 	}
-	c.Path, c.Dir = resolvePath(c.Path, c.Dir)
+	if local {
+		c.Path, c.Dir = resolvePath(c.Path, c.Dir)
+	}
 	c.Args = append([]string(nil), c.Args...)
 	c.HostEnv = append([]string(nil), c.HostEnv...)
 	c.Env = append([]string(nil), c.Env...)

@@ -206,11 +206,20 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 	req := wire.Request{
 		ID:         c.wire,
 		Method:     c.method,
-		Serializer: f.cfg.Serializer.Name(),
+		Serializer: c.serializer(),
 		Args:       c.args,
 		Timeout:    timeout,
 		RawArgs:    c.rawArgs,
 		Loan:       c.loan,
+	}
+	if w.agent != "" {
+		// The agent gets the time the attempt has left, the caller's
+		// deadline included: clocks differ between machines.
+		if d, ok := c.ctx.Deadline(); ok {
+			if left := time.Until(d); timeout == 0 || left < timeout {
+				req.Timeout = max(left, time.Microsecond)
+			}
+		}
 	}
 	if c.rawArgs != 0 && !w.rawBytes {
 		req.Loan = nil // encoded copies
@@ -224,6 +233,9 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		}
 	}
 	w.burst = false
+	if w.slot.remote {
+		return // its agent applies its own TTL
+	}
 	if ttl := f.cfg.TTL; ttl > 0 && w.calls >= ttl-ttl/4 && w.slot.cur == w && w.slot.standby == nil && !w.slot.wantStandby {
 		// Start the replacement early, so that capacity does not drop
 		// while it starts.
@@ -297,7 +309,16 @@ func (f *Farm) onResponses(w *worker, rs []wire.Response) {
 		}
 		w.answered++
 		f.st.runTime.add(time.Duration(now - c.dispatched))
-		if r.Failure != nil {
+		if r.Err != nil {
+			err := r.Err
+			if r.Crash {
+				c.crashed()
+			}
+			if err == errExpired {
+				err = f.timedOutLocked(c, w)
+			}
+			f.attemptFailedLocked(c, err)
+		} else if r.Failure != nil {
 			var err error = remoteError(c.method, r.Failure, f.cfg.Serializer)
 			if errors.Is(err, ErrCanceled) && f.attemptExpired(c, now) {
 				// The worker's own deadline for the attempt, which starts

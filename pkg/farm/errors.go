@@ -25,6 +25,11 @@ var (
 	// ErrWorkerTerminated: the worker running the call ended (exit, signal,
 	// broken connection). See WorkerExitError.
 	ErrWorkerTerminated = errors.New("worker terminated")
+	// ErrAgentLost: the agent running the call (see RemoteConfig) stopped
+	// answering heartbeats, left, restarted, refused the call (it drains),
+	// or the farm's NATS connection dropped. The call may have run on it.
+	// A *WorkerExitError with Agent set carries it.
+	ErrAgentLost = errors.New("agent lost")
 	// ErrWorkerStart: a worker could not be started.
 	ErrWorkerStart = errors.New("worker failed to start")
 	// ErrNoResult: Result.Decode on a call whose function returns no value.
@@ -73,8 +78,11 @@ func (e *MaxRetriesError) Unwrap() error { return e.Last }
 // WorkerExitError is the failure of a call whose worker ended while running
 // it. It matches ErrWorkerTerminated.
 type WorkerExitError struct {
-	// Slot is the worker's slot in the farm, 0 ≤ Slot < Workers.
+	// Slot is the worker's slot in the farm: 0 ≤ Slot < Workers for a
+	// local worker, after them for an agent's.
 	Slot int
+	// Agent names the agent of a remote worker; empty for a local one.
+	Agent string
 	// PID is the worker's process id.
 	PID int
 	// Status says how the process ended (exit code or signal).
@@ -83,9 +91,17 @@ type WorkerExitError struct {
 	Cause error
 }
 
-// Error returns "worker 1 (pid 123) terminated: signal: killed".
+// Error returns "worker 1 (pid 123) terminated: signal: killed", or for an
+// agent's worker "worker 3 (pid 123) of agent b1 terminated: signal:
+// killed" and "worker 3 (pid 123) of agent b1: agent lost: ...".
 func (e *WorkerExitError) Error() string {
-	return fmt.Sprintf("worker %d (pid %d) terminated: %v", e.Slot, e.PID, e.Status)
+	if e.Agent == "" {
+		return fmt.Sprintf("worker %d (pid %d) terminated: %v", e.Slot, e.PID, e.Status)
+	}
+	if e.Cause != nil {
+		return fmt.Sprintf("worker %d (pid %d) of agent %s: %v", e.Slot, e.PID, e.Agent, e.Cause)
+	}
+	return fmt.Sprintf("worker %d (pid %d) of agent %s terminated: %v", e.Slot, e.PID, e.Agent, e.Status)
 }
 
 // Is matches ErrWorkerTerminated.

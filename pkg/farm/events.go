@@ -105,8 +105,12 @@ type Event struct {
 	// 0 with Slot -1.
 	WorkerID int
 	// PID is the worker's process id; 0 when unknown (a start that failed
-	// before the process existed, Slot -1).
+	// before the process existed, Slot -1). For an agent's worker it is
+	// the process id on the agent's machine.
 	PID int
+	// Agent names the agent of a remote worker (see RemoteConfig); empty
+	// for a local one.
+	Agent string
 	// CallID (numbered from 1 in submission order), Method and Attempt
 	// (from 1; 0 for a call that never ran) identify the call, for
 	// message, retry and timeout.
@@ -130,7 +134,7 @@ func (f *Farm) emitLocked(ev Event) {
 	}
 	ev.Time = time.Now()
 	if w := ev.worker; w != nil {
-		ev.Slot, ev.WorkerID, ev.PID = w.slot.index, w.id, w.pid
+		ev.Slot, ev.WorkerID, ev.PID, ev.Agent = w.slot.index, w.id, w.pid, w.agent
 		ev.worker = nil
 	}
 	f.ev.push(ev)

@@ -27,8 +27,9 @@ type Farm struct {
 	log     hclog.Logger
 	sockDir string
 	ev      *emitter
-	mem     *memWatch // nil without a memory limit
-	launch  launcher  // starts a slot's worker
+	mem     *memWatch   // nil without a memory limit
+	remote  *remoteHost // nil without Config.Remote
+	launch  launcher    // starts a slot's worker
 	// rawBytes: []byte arguments go as they are, not encoded (the
 	// built-in serializers decode them back unchanged).
 	rawBytes atomic.Bool
@@ -131,6 +132,12 @@ func New(cfg Config) (*Farm, error) {
 		f.Kill()
 		return nil, err
 	}
+	if c.Remote != nil {
+		if err := f.startRemote(*c.Remote); err != nil {
+			f.Kill()
+			return nil, err
+		}
+	}
 	f.mu.Lock()
 	for _, s := range f.slots {
 		if w := s.cur; w != nil && !w.rawBytes {
@@ -179,6 +186,9 @@ func (f *Farm) Kill() {
 		}
 		f.mu.Unlock()
 		f.wg.Wait()
+		if f.remote != nil {
+			f.remote.close()
+		}
 		removeSocketDir(f.sockDir)
 		unregister(f)
 		// The listener gets what is left, and at least a twentieth of

@@ -188,7 +188,7 @@ func (f *Farm) memBatchLocked(batch []memSample, all bool) []memSample {
 // memSampleable reports whether w's memory is worth reading: a process
 // that is up and not being stopped.
 func memSampleable(w *worker) bool {
-	return w.pid > 0 && w.mem.killed == nil && (w.state == workerOnline || w.state == workerRetiring)
+	return w.pid > 0 && !w.slot.remote && w.mem.killed == nil && (w.state == workerOnline || w.state == workerRetiring)
 }
 
 // memSampledLocked records a sample of a worker and applies the limits. It

@@ -59,6 +59,11 @@ type callOpts struct {
 	prio       int
 	key        uint64
 	keyed      bool
+
+	// For the calls an agent relays (agent_relay.go): the serializer
+	// that encoded the arguments, and the function told of the answer.
+	ser    string
+	notify func(*call)
 }
 
 // apply gives c the options; a nil o leaves the farm's.

@@ -130,7 +130,10 @@ func (f *Farm) reload(ctx context.Context, path string, sum []byte) error {
 	})
 	defer stop()
 
-	for _, s := range f.slots {
+	f.mu.Lock()
+	local := f.slots[:f.cfg.Workers:f.cfg.Workers] // an agent's workers reload with their agent
+	f.mu.Unlock()
+	for _, s := range local {
 		if err := f.reloadSlot(ctx, s, bin, need); err != nil {
 			return &ReloadError{Path: abs, Slot: s.index, Err: err}
 		}

@@ -14,7 +14,7 @@ import "time"
 // starts again within ScaleDownAfter.
 
 // elastic reports whether the slot may be parked.
-func (s *slot) elastic() bool { return s.index >= s.f.cfg.MinWorkers }
+func (s *slot) elastic() bool { return !s.remote && s.index >= s.f.cfg.MinWorkers }
 
 // scaleUpLocked unparks elastic slots for the calls that wait: as many as
 // those calls need beyond what the slots already starting will take.

@@ -107,6 +107,8 @@ type WorkerStats struct {
 	Slot     int
 	WorkerID int
 	PID      int
+	// Agent names the agent of a remote worker; empty for a local one.
+	Agent string
 	// State is "online" (takes calls), "standby" (started early to replace
 	// the slot's worker at its TTL), "retiring" (recycled: finishes its
 	// calls, takes no more) or "stopping" (asked to exit). A slot whose
@@ -194,7 +196,7 @@ func (f *Farm) Stats() Stats {
 				state = "standby"
 			}
 			st.Workers = append(st.Workers, WorkerStats{
-				Slot: s.index, WorkerID: w.id, PID: w.pid,
+				Slot: s.index, WorkerID: w.id, PID: w.pid, Agent: w.agent,
 				State:    state,
 				InFlight: w.pending, Abandoned: w.zombies,
 				Calls: w.calls, Answered: w.answered,

@@ -52,6 +52,11 @@ type worker struct {
 	alone uint64
 
 	mem memState // its resident memory, with a memory limit (memory.go)
+
+	// agent names the agent of a remote worker (remote_host.go), whose
+	// capacity is its agent's per-worker cap and prefetch.
+	agent    string
+	capacity int
 }
 
 // online reports whether w takes calls.
@@ -60,7 +65,14 @@ func (w *worker) online() bool { return w != nil && w.state == workerOnline }
 // hasRoom reports whether w may take one more call: online, below
 // MaxConcurrentCallsPerWorker, and not running a call alone.
 func (w *worker) hasRoom() bool {
-	if !w.online() || w.pending >= w.slot.f.cfg.MaxConcurrentCallsPerWorker {
+	if !w.online() {
+		return false
+	}
+	limit := w.capacity // an agent's worker's
+	if limit == 0 {
+		limit = w.slot.f.cfg.MaxConcurrentCallsPerWorker
+	}
+	if w.pending >= limit {
 		return false
 	}
 	if w.alone != 0 {
@@ -102,6 +114,10 @@ type slot struct {
 	failures     int       // consecutive failed starts or early deaths
 	restarts     int
 	parked       bool // elastic, with no worker and none wanted (see scale.go)
+	// remote: the slot holds a worker of an agent (remote_host.go), named
+	// agent while it does.
+	remote bool
+	agent  string
 }
 
 func (s *slot) wakeup() {
@@ -333,7 +349,7 @@ func (f *Farm) watch(w *worker) {
 			break
 		}
 	}
-	exitErr := &WorkerExitError{Slot: s.index, PID: w.pid, Status: status}
+	exitErr := &WorkerExitError{Slot: s.index, Agent: w.agent, PID: w.pid, Status: status}
 	if err := w.conn.Err(); err != nil && !errors.Is(err, host.ErrConnClosed) {
 		exitErr.Cause = err
 	}
@@ -362,7 +378,11 @@ func (f *Farm) watch(w *worker) {
 			s.failures = 0
 		}
 		if f.state != farmKilled {
-			f.log.Warn("worker terminated", "slot", s.index, "pid", w.pid, "status", status.String())
+			if w.agent != "" {
+				f.log.Warn("agent's worker lost", "slot", s.index, "agent", w.agent, "pid", w.pid, "error", exitErr.Cause)
+			} else {
+				f.log.Warn("worker terminated", "slot", s.index, "pid", w.pid, "status", status.String())
+			}
 		}
 	} else {
 		f.log.Debug("worker stopped", "slot", s.index, "pid", w.pid, "status", status.String(), "answered", w.answered)
@@ -372,7 +392,9 @@ func (f *Farm) watch(w *worker) {
 	}
 	f.emitLocked(Event{Type: EventExit, worker: w, Exit: &status})
 	f.emitLocked(Event{Type: EventClose, worker: w})
-	if f.state != farmKilled {
+	if s.remote {
+		f.remote.slotFreedLocked(s)
+	} else if f.state != farmKilled {
 		s.restarts++
 		s.wakeup()
 	}
@@ -384,8 +406,10 @@ func (f *Farm) watch(w *worker) {
 
 // retireLocked stops giving w calls and starts its replacement at once; w
 // stops when its last live call is answered.
+//
+// An agent's worker is not retired: its agent recycles its processes.
 func (f *Farm) retireLocked(w *worker) {
-	if w.state != workerOnline {
+	if w.state != workerOnline || w.slot.remote {
 		return
 	}
 	f.st.recycled++
@@ -433,7 +457,7 @@ func (f *Farm) workerChangedLocked(w *worker) {
 		f.maybeStopLocked(w)
 		return
 	}
-	if w.state != workerOnline || w.pending > 0 || w.slot.cur != w {
+	if w.state != workerOnline || w.pending > 0 || w.slot.cur != w || w.slot.remote {
 		return
 	}
 	f.scaleDownLaterLocked(w)

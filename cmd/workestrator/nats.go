@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/workestrator/workestrator/internal/remote"
+)
+
+// natsServer runs `workestrator nats`.
+func natsServer(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("nats", "workestrator nats [flags]",
+		`Runs a NATS server (nats-server, embedded) for the hosts and agents of a
+cluster, until SIGTERM or SIGINT. It listens on loopback unless told otherwise,
+and refuses an address reachable from other machines without --token or
+--nkeys.`, stderr)
+	var (
+		o     remote.ServerOptions
+		tlsf  tlsFlags
+		nkeys string
+		max   sizeFlag
+		level string
+	)
+	fs.StringVar(&o.Listen, "listen", remote.DefaultListen, "host:port to listen on (0.0.0.0:4222: every interface, needs --token or --nkeys)")
+	fs.StringVar(&o.Token, "token", "", "authorization token every client must present")
+	fs.StringVar(&nkeys, "nkeys", "", "public NKeys (U...) of the users allowed in, comma-separated (instead of --token)")
+	tlsf.add(fs, "client")
+	fs.Var(&max, "max-payload", "the server's max payload, e.g. 8M (0: 8M; bigger messages travel in chunks)")
+	fs.StringVar(&level, "log-level", "info", "log level: trace, debug, info, warn, error or off")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "workestrator nats: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	log, err := newLogger("workestrator-nats", level, stderr)
+	if err != nil {
+		return err
+	}
+	if nkeys != "" {
+		o.NKeys = strings.Split(nkeys, ",")
+	}
+	if o.TLS, err = tlsf.config(true); err != nil {
+		return err
+	}
+	o.MaxPayload = int32(max)
+	o.Logger = log
+	s, err := remote.StartServer(o)
+	if err != nil {
+		return err
+	}
+	log.Info("nats server ready", "url", s.ClientURL())
+	<-ctx.Done()
+	log.Info("nats server stopping")
+	s.Shutdown()
+	s.WaitForShutdown()
+	return nil
+}

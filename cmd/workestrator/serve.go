@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/workestrator/workestrator/pkg/farm"
+	"github.com/workestrator/workestrator/pkg/serializer"
+)
+
+func version() string { return farm.Version }
+
+// serve runs `workestrator serve`.
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("serve", "workestrator serve [flags] WORKER [ARGS...]",
+		`Runs an agent: a local farm of WORKER (a worker binary built with pkg/plugin,
+or a #! script such as a Node.js worker), whose workers take the calls of the
+host farms of a NATS pool. SIGTERM or SIGINT drains it: it takes no new calls,
+finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
+	var (
+		cfg        farm.AgentConfig
+		tlsf       tlsFlags
+		env        listFlag
+		hostEnv    listFlag
+		maxMem     sizeFlag
+		maxMemHard sizeFlag
+		maxMsg     sizeFlag
+		checksum   hexFlag
+		ser        string
+		level      string
+	)
+	fs.StringVar(&cfg.URL, "nats", "nats://127.0.0.1:4222", "NATS server URL (several: comma-separated)")
+	fs.StringVar(&cfg.Token, "token", "", "NATS authorization token")
+	fs.StringVar(&cfg.NKeyFile, "nkey", "", "file holding the NKey seed to sign in with (instead of --token)")
+	tlsf.add(fs, "server")
+	fs.StringVar(&cfg.Pool, "pool", "default", "pool of hosts to serve (letters, digits, '-', '_')")
+	fs.StringVar(&cfg.Name, "name", "", "the agent's name in the hosts' events and stats (default: the host name)")
+	fs.IntVar(&cfg.Farm.Workers, "workers", runtime.NumCPU(), "number of worker processes")
+	fs.IntVar(&cfg.Farm.MaxConcurrentCallsPerWorker, "max-per-worker", farm.DefaultMaxConcurrentCallsPerWorker, "calls in flight on one worker at most")
+	fs.IntVar(&cfg.Prefetch, "prefetch", 0, "calls per worker a host may send beyond --max-per-worker, queued here (0 means 1, -1 none)")
+	fs.IntVar(&cfg.Farm.TTL, "ttl", 0, "calls a worker takes before it is replaced (0: no limit)")
+	fs.DurationVar(&cfg.Farm.MaxIdleTime, "max-idle", 0, durationUsage("recycle a worker idle that long", "never"))
+	fs.DurationVar(&cfg.Farm.Timeout, "timeout", 0, durationUsage("bound of each call on this agent, besides the budget its host sends", "none"))
+	fs.DurationVar(&cfg.Farm.KillTimeout, "kill-timeout", 0, durationUsage("time a stopping worker gets before SIGKILL", "500ms"))
+	fs.DurationVar(&cfg.Farm.StartTimeout, "start-timeout", 0, durationUsage("bound of a worker's start", "10s"))
+	fs.Var(&maxMem, "max-memory", "soft limit of a worker's RSS, e.g. 512M: replaced once over it (0: none)")
+	fs.Var(&maxMemHard, "max-memory-hard", "hard limit of a worker's RSS: killed once over it (0: none)")
+	fs.Var(&maxMsg, "max-message-size", "largest encoded arguments or result of a call (0: 256M)")
+	fs.StringVar(&cfg.Farm.Dir, "dir", "", "the workers' working directory (default: this one)")
+	fs.Var(&env, "env", "KEY=VALUE for the workers' environment (repeatable)")
+	fs.BoolVar(&cfg.Farm.SkipHostEnv, "skip-host-env", false, "give the workers none of this environment but --host-env and --env")
+	fs.Var(&hostEnv, "host-env", "variable (or PREFIX*) passed to the workers with --skip-host-env (repeatable)")
+	fs.Var(&checksum, "checksum", "SHA-256 (hex) the worker binary must match before every start")
+	fs.StringVar(&ser, "serializer", "json", "serializer of the workers' Init arguments and checks: json or cbor (calls use their host's)")
+	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 0, durationUsage("period of the agent's heartbeats; hosts lose it after 3 missed", "1s"))
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, durationUsage("bound of the drain on SIGTERM", "30s"))
+	fs.StringVar(&level, "log-level", "info", "log level: trace, debug, info, warn, error or off")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "workestrator serve: the WORKER binary is missing")
+		fs.Usage()
+		return errUsage
+	}
+	log, err := newLogger("workestrator", level, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.TLS, err = tlsf.config(false); err != nil {
+		return err
+	}
+	switch ser {
+	case "json":
+		cfg.Farm.Serializer = serializer.JSON
+	case "cbor":
+		cfg.Farm.Serializer = serializer.CBOR
+	default:
+		return fmt.Errorf("--serializer %q: want json or cbor", ser)
+	}
+	cfg.Farm.Path, cfg.Farm.Args = fs.Arg(0), fs.Args()[1:]
+	cfg.Farm.Env, cfg.Farm.HostEnv = env, hostEnv
+	cfg.Farm.MaxWorkerMemory, cfg.Farm.MaxWorkerMemoryHard = int64(maxMem), int64(maxMemHard)
+	cfg.Farm.MaxMessageSize = int(maxMsg)
+	if len(checksum) > 0 {
+		cfg.Farm.Checksum = checksum
+	}
+	cfg.Farm.Logger = log
+	return farm.ServeAgent(ctx, cfg)
+}

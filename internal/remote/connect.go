@@ -1,0 +1,84 @@
+package remote
+
+import (
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+)
+
+// Auth is how a host or an agent proves itself to the NATS server.
+type Auth struct {
+	// Token is the server's authorization token.
+	Token string
+	// NKeyFile is a file holding an NKey seed (a user's, "SU...").
+	NKeyFile string
+	// TLS, when set, secures the connection.
+	TLS *tls.Config
+}
+
+// Handlers are told of a connection's state changes; any may be nil.
+type Handlers struct {
+	Disconnected func(err error)
+	Reconnected  func()
+	Closed       func()
+}
+
+// Options returns the nats.Options of a connection named name with auth:
+// it reconnects forever (every 250 ms, with a short jitter), buffers up to
+// 8 MiB while disconnected, and reports to h and log.
+func Options(name string, auth Auth, log hclog.Logger, h Handlers) ([]nats.Option, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectJitter(50*time.Millisecond, 250*time.Millisecond),
+		nats.ReconnectBufSize(8 << 20),
+		nats.PingInterval(5 * time.Second),
+		nats.MaxPingsOutstanding(2),
+		nats.Timeout(5 * time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Debug("nats disconnected", "error", err)
+			if h.Disconnected != nil {
+				h.Disconnected(err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Debug("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			if h.Reconnected != nil {
+				h.Reconnected()
+			}
+		}),
+		nats.ClosedHandler(func(*nats.Conn) {
+			if h.Closed != nil {
+				h.Closed()
+			}
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("nats error", "subject", subject, "error", err)
+		}),
+	}
+	if auth.Token != "" && auth.NKeyFile != "" {
+		return nil, fmt.Errorf("a token and an NKey: give one")
+	}
+	if auth.Token != "" {
+		opts = append(opts, nats.Token(auth.Token))
+	}
+	if auth.NKeyFile != "" {
+		o, err := nats.NkeyOptionFromSeed(auth.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("NKey seed %s: %w", auth.NKeyFile, err)
+		}
+		opts = append(opts, o)
+	}
+	if auth.TLS != nil {
+		opts = append(opts, nats.Secure(auth.TLS))
+	}
+	return opts, nil
+}

@@ -1,0 +1,350 @@
+package farm
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/workestrator/workestrator/internal/remote"
+	"github.com/workestrator/workestrator/internal/remote/remotepb"
+)
+
+// Defaults of an AgentConfig.
+const (
+	DefaultAgentPrefetch = 1
+	DefaultDrainTimeout  = 30 * time.Second
+)
+
+// Version is the version of the agent protocol and of the library, as
+// agents announce it (and NATS's $SRV discovery shows it).
+const Version = "0.12.0"
+
+// AgentConfig configures an agent: a local farm whose workers serve the
+// calls of the host farms of a NATS pool (see RemoteConfig). It is what
+// `workestrator serve` runs.
+type AgentConfig struct {
+	// Farm is the agent's local farm: Path, Workers,
+	// MaxConcurrentCallsPerWorker, TTL, MaxIdleTime, timeouts, memory
+	// limits, Init... MaxRetries is ignored: a failed call goes back to
+	// its host, whose retry policy decides, on any capacity. Remote must
+	// be nil.
+	Farm Config
+
+	// URL is the NATS server (or servers, comma-separated); empty means
+	// nats://127.0.0.1:4222. Conn, when set, is used instead.
+	URL  string
+	Conn *nats.Conn
+	// Pool is the pool whose hosts the agent serves; empty means "default".
+	Pool string
+	// Token, NKeyFile and TLS authenticate the agent's connection (see
+	// RemoteConfig).
+	Token    string
+	NKeyFile string
+	TLS      *tls.Config
+
+	// Name is the agent's name in the hosts' events and stats; empty means
+	// the machine's host name.
+	Name string
+	// Prefetch is how many calls per worker a host may send beyond
+	// MaxConcurrentCallsPerWorker, queued at the agent so that the network
+	// does not leave a worker waiting; 0 means 1, -1 none.
+	Prefetch int
+	// Heartbeat is the period of the agent's announcements; 0 means
+	// DefaultHeartbeat. A host that misses HeartbeatMisses of them loses
+	// the agent.
+	Heartbeat time.Duration
+	// DrainTimeout bounds the drain when ctx ends: the agent takes no new
+	// calls and waits that long for those it runs; 0 means 30 s.
+	DrainTimeout time.Duration
+	// OnReady, when set, is called once the agent serves its pool.
+	OnReady func()
+}
+
+// ServeAgent runs an agent until ctx ends, then drains: it announces that
+// it takes no new calls, waits up to DrainTimeout for those it runs,
+// says goodbye and stops its workers. It returns nil after a drain, or the
+// error that stopped it (a bad config, a worker that cannot start, a NATS
+// server that refuses it, e.g. "nats: authorization violation").
+func ServeAgent(ctx context.Context, cfg AgentConfig) error {
+	a, err := newAgent(cfg)
+	if err != nil {
+		return err
+	}
+	return a.serve(ctx)
+}
+
+// agent is a running ServeAgent.
+type agent struct {
+	cfg  AgentConfig
+	f    *Farm
+	log  hclog.Logger
+	nc   *nats.Conn
+	own  bool
+	subj remote.Subjects
+	id   string
+	name string
+	pub  *remote.Publisher
+	svc  micro.Service
+	subs []*nats.Subscription
+	// calls reassembles chunked batches; used by the calls subscription's
+	// goroutine only.
+	calls *remote.Assembler
+
+	session atomic.Uint64
+
+	mu       sync.Mutex
+	hosts    map[string]*hostState
+	draining bool
+	inflight int
+	idle     chan struct{} // gets a token when inflight drops to 0
+	wake     chan struct{} // replies are waiting to be sent
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func newAgent(cfg AgentConfig) (*agent, error) {
+	bad := func(field string, v any, why string) error {
+		return fmt.Errorf("%w: AgentConfig.%s = %v: %s", ErrInvalidConfig, field, v, why)
+	}
+	switch {
+	case cfg.Farm.Remote != nil:
+		return nil, bad("Farm.Remote", "set", "an agent's farm has local workers only")
+	case cfg.Farm.Path == "":
+		return nil, bad("Farm.Path", `""`, "the worker executable is required")
+	case cfg.Prefetch < -1:
+		return nil, bad("Prefetch", cfg.Prefetch, "must be -1 (none), 0 (1) or positive")
+	case cfg.Heartbeat < 0 || (cfg.Heartbeat > 0 && cfg.Heartbeat < 10*time.Millisecond):
+		return nil, bad("Heartbeat", cfg.Heartbeat, "must be 0 (1s) or at least 10ms")
+	case cfg.DrainTimeout < 0:
+		return nil, bad("DrainTimeout", cfg.DrainTimeout, "must be 0 (30s) or positive")
+	case cfg.Token != "" && cfg.NKeyFile != "":
+		return nil, bad("NKeyFile", cfg.NKeyFile, "give a Token or an NKeyFile, not both")
+	case cfg.URL != "" && cfg.Conn != nil:
+		return nil, bad("URL", cfg.URL, "give a URL or a Conn, not both")
+	}
+	if cfg.Pool == "" {
+		cfg.Pool = remote.DefaultPool
+	}
+	subj, err := remote.PoolSubjects(cfg.Pool)
+	if err != nil {
+		return nil, bad("Pool", fmt.Sprintf("%q", cfg.Pool), err.Error())
+	}
+	switch cfg.Prefetch {
+	case 0:
+		cfg.Prefetch = DefaultAgentPrefetch
+	case -1:
+		cfg.Prefetch = 0
+	}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	if cfg.URL == "" {
+		cfg.URL = nats.DefaultURL
+	}
+	if cfg.Name == "" {
+		cfg.Name = hostname()
+	}
+	cfg.Farm.MaxRetries = NoRetries
+	return &agent{
+		cfg: cfg, subj: subj, name: cfg.Name, id: newID("a"),
+		hosts: make(map[string]*hostState),
+		idle:  make(chan struct{}, 1),
+		wake:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+	}, nil
+}
+
+// serve starts the farm, joins the pool and serves until ctx ends.
+func (a *agent) serve(ctx context.Context) error {
+	f, err := New(a.cfg.Farm)
+	if err != nil {
+		return err
+	}
+	a.f = f
+	a.log = f.log.Named("agent").With("agent", a.name)
+	a.calls = remote.NewAssembler(f.cfg.MaxMessageSize + 1<<20)
+	a.session.Store(1)
+	if err := a.connect(); err != nil {
+		f.Kill()
+		return err
+	}
+	a.log.Info("agent serving", "pool", a.cfg.Pool, "url", a.nc.ConnectedUrlRedacted(), "workers", f.cfg.Workers)
+	if a.cfg.OnReady != nil {
+		a.cfg.OnReady()
+	}
+	select {
+	case <-ctx.Done():
+	case <-f.killed:
+	}
+	return a.drain()
+}
+
+// connect connects to NATS, subscribes and announces the agent.
+func (a *agent) connect() error {
+	a.nc = a.cfg.Conn
+	if a.nc == nil {
+		opts, err := remote.Options("workestrator-agent-"+a.name, remote.Auth{Token: a.cfg.Token, NKeyFile: a.cfg.NKeyFile, TLS: a.cfg.TLS}, a.log, remote.Handlers{
+			Reconnected: a.reconnected,
+		})
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+		}
+		if a.nc, err = nats.Connect(a.cfg.URL, opts...); err != nil {
+			return fmt.Errorf("agent: NATS %s: %w", a.cfg.URL, err)
+		}
+		a.own = true
+	}
+	a.pub = remote.NewPublisher(a.nc, a.id)
+	for _, sub := range []struct {
+		subject string
+		fn      nats.MsgHandler
+	}{{a.subj.Agent(a.id), a.onBatch}, {a.subj.Discover, func(*nats.Msg) { a.announce(false) }}, {a.subj.Hosts, a.onHostBeat}} {
+		s, err := a.nc.Subscribe(sub.subject, sub.fn)
+		if err != nil {
+			a.closeConn()
+			return fmt.Errorf("agent: NATS subscribe %s: %w", sub.subject, err)
+		}
+		_ = s.SetPendingLimits(-1, -1)
+		a.subs = append(a.subs, s)
+	}
+	svc, err := micro.AddService(a.nc, micro.Config{
+		Name:        "workestrator",
+		Version:     Version,
+		Description: "Workestrator agent",
+		Metadata: map[string]string{
+			"pool": a.cfg.Pool, "agent": a.id, "name": a.name,
+			"workers": fmt.Sprint(a.f.cfg.Workers), "path": a.f.cfg.Path,
+		},
+		StatsHandler: func(*micro.Endpoint) any { return a.f.Stats() },
+	})
+	if err == nil {
+		err = svc.AddEndpoint("status", micro.HandlerFunc(func(r micro.Request) { _ = r.RespondJSON(a.f.Stats()) }),
+			micro.WithEndpointSubject(a.subj.Agent(a.id)+".status"), micro.WithEndpointQueueGroupDisabled())
+	}
+	if err != nil {
+		a.closeConn()
+		return fmt.Errorf("agent: NATS service: %w", err)
+	}
+	a.svc = svc
+	a.wg.Add(2)
+	go a.beat()
+	go a.sendReplies()
+	a.announce(false)
+	return nil
+}
+
+// reconnected starts a new session: the calls of the old one may have
+// lost their answers, and their hosts retry them once they see it.
+func (a *agent) reconnected() {
+	a.session.Add(1)
+	a.dropHosts(func(*hostState) bool { return true }, "the agent's NATS connection dropped")
+	a.announce(false)
+}
+
+// announce publishes the agent's state.
+func (a *agent) announce(bye bool) {
+	f := a.f
+	f.mu.Lock()
+	slots := make([]*remotepb.Slot, f.cfg.Workers)
+	for i, s := range f.slots[:f.cfg.Workers] {
+		slots[i] = &remotepb.Slot{Index: int32(i)}
+		if s.cur != nil {
+			slots[i].Pid = int64(s.cur.pid)
+		}
+	}
+	f.mu.Unlock()
+	a.mu.Lock()
+	draining := a.draining
+	a.mu.Unlock()
+	msg, _ := proto.Marshal(&remotepb.Announce{
+		Agent: a.id, Session: a.session.Load(), Name: a.name, Slots: slots,
+		PerWorker: uint32(f.cfg.MaxConcurrentCallsPerWorker), Prefetch: uint32(a.cfg.Prefetch),
+		HeartbeatNanos: int64(a.cfg.Heartbeat), Draining: draining || bye, Bye: bye,
+		RawBytes: f.rawBytes.Load(), Version: Version, MaxMessage: int64(f.cfg.MaxMessageSize),
+	})
+	if err := a.nc.Publish(a.subj.Agents, msg); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		a.log.Warn("cannot announce", "error", err)
+	}
+}
+
+// beat announces the agent every Heartbeat and drops the calls of hosts
+// that stopped beating.
+func (a *agent) beat() {
+	defer a.wg.Done()
+	t := time.NewTicker(a.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+		}
+		a.announce(false)
+		now := time.Now()
+		a.dropHosts(func(h *hostState) bool { return now.Sub(h.lastSeen) > HeartbeatMisses*h.hb }, "no heartbeat from the host")
+	}
+}
+
+// drain stops taking calls, waits for those in flight (DrainTimeout at
+// most), says goodbye and stops.
+func (a *agent) drain() error {
+	a.mu.Lock()
+	a.draining = true
+	busy := a.inflight
+	a.mu.Unlock()
+	a.announce(false)
+	a.log.Info("agent draining", "calls", busy, "timeout", a.cfg.DrainTimeout)
+	t := time.NewTimer(a.cfg.DrainTimeout)
+	defer t.Stop()
+	for busy > 0 {
+		select {
+		case <-a.idle:
+		case <-t.C:
+			a.log.Warn("drain timed out; stopping the calls left", "calls", busy)
+			busy = 0
+			continue
+		case <-a.f.killed:
+			busy = 0
+			continue
+		}
+		a.mu.Lock()
+		busy = a.inflight
+		a.mu.Unlock()
+	}
+	// Calls still running end with ErrFarmKilled, answered as refused: the
+	// hosts retry them elsewhere.
+	a.f.Kill()
+	a.flushReplies()
+	a.announce(true)
+	close(a.stop)
+	a.wg.Wait()
+	a.closeConn()
+	a.log.Info("agent stopped")
+	return nil
+}
+
+// closeConn closes what the agent made of its NATS connection.
+func (a *agent) closeConn() {
+	if a.svc != nil {
+		_ = a.svc.Stop()
+	}
+	for _, s := range a.subs {
+		_ = s.Unsubscribe()
+	}
+	_ = a.nc.FlushTimeout(time.Second)
+	if a.own {
+		a.nc.Close()
+	}
+}

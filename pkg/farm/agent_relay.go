@@ -1,0 +1,305 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/workestrator/workestrator/internal/remote/remotepb"
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+)
+
+// hostState is what an agent knows of one host: its heartbeat, its calls
+// in flight, and the answers waiting to be sent to it.
+type hostState struct {
+	id         string
+	lastSeen   time.Time
+	hb         time.Duration
+	maxMessage int
+	calls      map[uint64]*relayCall
+	replies    []*remotepb.Reply
+	gone       bool
+}
+
+// relayCall is a host's call running on the agent's farm.
+type relayCall struct {
+	h      *hostState
+	id     uint64
+	slot   int32
+	c      *call
+	expiry *time.Timer
+}
+
+// Errors an agent ends relayed calls with; the answer says which.
+var (
+	errHostCanceled = errors.New("cancelled by its host")
+	errBudget       = errors.New("its budget ran out at the agent")
+)
+
+// hostLocked returns the state of host id, made on first sight.
+func (a *agent) hostLocked(id string, hb time.Duration) *hostState {
+	h := a.hosts[id]
+	if h == nil {
+		h = &hostState{id: id, calls: make(map[uint64]*relayCall), hb: DefaultHeartbeat}
+		a.hosts[id] = h
+	}
+	if hb > 0 {
+		h.hb = hb
+	}
+	h.lastSeen = time.Now()
+	return h
+}
+
+// onHostBeat notes a host's heartbeat; a host's bye drops its calls.
+func (a *agent) onHostBeat(m *nats.Msg) {
+	var b remotepb.HostBeat
+	if proto.Unmarshal(m.Data, &b) != nil || b.Host == "" {
+		return
+	}
+	if b.Bye {
+		a.dropHosts(func(h *hostState) bool { return h.id == b.Host }, "the host left")
+		return
+	}
+	a.mu.Lock()
+	if h := a.hosts[b.Host]; h != nil {
+		h.lastSeen = time.Now()
+		h.hb = max(time.Duration(b.HeartbeatNanos), 10*time.Millisecond)
+	}
+	a.mu.Unlock()
+}
+
+// onBatch runs the calls of a host's message and cancels those it names.
+func (a *agent) onBatch(m *nats.Msg) {
+	data, ok, err := a.calls.Add(m)
+	if err != nil {
+		a.log.Warn("bad call message", "error", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	var b remotepb.Batch
+	if err := proto.Unmarshal(data, &b); err != nil || b.Host == "" {
+		a.log.Warn("bad call message", "bytes", len(data), "error", err)
+		return
+	}
+	f := a.f
+	a.mu.Lock()
+	h := a.hostLocked(b.Host, time.Duration(b.HeartbeatNanos))
+	h.maxMessage = int(b.MaxMessage)
+	refuse := ""
+	switch {
+	case a.draining:
+		refuse = fmt.Sprintf("agent %s drains", a.name)
+	case b.Session != a.session.Load():
+		refuse = fmt.Sprintf("agent %s: session %d is over", a.name, b.Session)
+	}
+	type job struct {
+		rc  *relayCall
+		req *remotepb.Call
+	}
+	start := make([]job, 0, len(b.Calls))
+	for _, c := range b.Calls {
+		switch {
+		case refuse != "":
+			h.replies = append(h.replies, &remotepb.Reply{Id: c.Id, Slot: c.Slot,
+				Failure: &remotepb.Failure{Kind: remotepb.Failure_REFUSED, Message: refuse}})
+		case c.Slot < 0 || int(c.Slot) >= f.cfg.Workers:
+			h.replies = append(h.replies, &remotepb.Reply{Id: c.Id, Slot: c.Slot,
+				Failure: &remotepb.Failure{Kind: remotepb.Failure_OTHER, Message: fmt.Sprintf("agent %s has no slot %d", a.name, c.Slot)}})
+		case h.calls[c.Id] != nil:
+			// A duplicate: the first one answers.
+		default:
+			rc := &relayCall{h: h, id: c.Id, slot: c.Slot}
+			h.calls[c.Id] = rc
+			a.inflight++
+			start = append(start, job{rc, c})
+		}
+	}
+	a.mu.Unlock()
+	for _, j := range start {
+		a.run(j.rc, j.req)
+	}
+	var cancel []*call
+	a.mu.Lock()
+	for _, id := range b.Cancels {
+		if rc := h.calls[id]; rc != nil && rc.c != nil {
+			cancel = append(cancel, rc.c)
+		}
+	}
+	a.mu.Unlock()
+	for _, c := range cancel {
+		f.cancelWith(c, errHostCanceled)
+	}
+	a.kick()
+}
+
+// run submits a relayed call to the agent's farm, on the slot the host
+// chose, bounded by its budget.
+func (a *agent) run(rc *relayCall, c *remotepb.Call) {
+	f := a.f
+	o := &callOpts{timeout: time.Duration(c.BudgetNanos), ser: c.Serializer}
+	o.notify = func(x *call) { a.answered(rc, x) }
+	fu := f.newFuture(context.Background(), c.Method, f.slots[c.Slot])
+	fu.opts = o
+	a.mu.Lock()
+	rc.c = &fu.call
+	a.mu.Unlock()
+	if len(c.Args) > maxArgs {
+		fu.refuse(fmt.Errorf("method %q: %w: %d arguments (at most %d)", c.Method, ErrTooLarge, len(c.Args), maxArgs))
+		return
+	}
+	f.enter(fu, c.Args, c.RawArgs)
+	if d := time.Duration(c.BudgetNanos); d > 0 {
+		// The budget counts from the call's arrival, queued here too.
+		t := time.AfterFunc(d, func() { f.cancelWith(&fu.call, errBudget) })
+		a.mu.Lock()
+		rc.expiry = t
+		a.mu.Unlock()
+	}
+}
+
+// answered turns the answer of a relayed call into a reply for its host.
+func (a *agent) answered(rc *relayCall, c *call) {
+	r := &remotepb.Reply{Id: rc.id, Slot: rc.slot, Pid: int64(c.pid)}
+	var re *RemoteError
+	var we *WorkerExitError
+	switch err := c.err; {
+	case err == nil:
+		r.Result, r.RawResult = c.result, c.rawResult
+	case errors.As(err, &re):
+		r.Error = &workerpb.Error{Code: workerpb.Error_Code(re.Code), Type: re.Type, Message: re.Message,
+			Stack: re.Stack, Details: re.Details, Permanent: re.Permanent}
+	case errors.As(err, &we):
+		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_WORKER_EXIT, Message: err.Error(),
+			ExitCode: int32(we.Status.Code), Signal: we.Status.Signal}
+		if r.Pid == 0 {
+			r.Pid = int64(we.PID)
+		}
+	case errors.Is(err, errHostCanceled):
+		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_CANCELED, Message: err.Error()}
+	case errors.Is(err, errBudget), errors.Is(err, ErrTimeout):
+		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_EXPIRED, Message: err.Error()}
+	case errors.Is(err, ErrFarmKilled), errors.Is(err, ErrShutdown):
+		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_REFUSED, Message: fmt.Sprintf("agent %s stopped", a.name)}
+	default:
+		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_OTHER, Message: err.Error()}
+	}
+	a.mu.Lock()
+	if rc.expiry != nil {
+		rc.expiry.Stop()
+	}
+	h := rc.h
+	if h.maxMessage > 0 && len(r.Result) > h.maxMessage-1024 {
+		r.Result = nil
+		r.Error = &workerpb.Error{Code: workerpb.Error_TOO_LARGE,
+			Message: fmt.Sprintf("a result of %d bytes exceeds the host's MaxMessageSize (%d)", len(c.result), h.maxMessage)}
+	}
+	if h.calls[rc.id] == rc {
+		delete(h.calls, rc.id)
+		a.inflight--
+		if a.inflight == 0 {
+			select {
+			case a.idle <- struct{}{}:
+			default:
+			}
+		}
+		if !h.gone {
+			h.replies = append(h.replies, r)
+		}
+	}
+	a.mu.Unlock()
+	a.kick()
+}
+
+// dropHosts cancels the calls of the hosts drop selects (a host that left
+// or stopped beating, or every host after a reconnection): their answers
+// are not sent.
+func (a *agent) dropHosts(drop func(*hostState) bool, why string) {
+	var cancel []*call
+	a.mu.Lock()
+	for id, h := range a.hosts {
+		if !drop(h) {
+			continue
+		}
+		if len(h.calls) > 0 {
+			a.log.Debug("dropping a host's calls", "host", id, "calls", len(h.calls), "why", why)
+		}
+		h.gone = true
+		h.replies = nil
+		for _, rc := range h.calls {
+			if rc.c != nil {
+				cancel = append(cancel, rc.c)
+			}
+		}
+		delete(a.hosts, id)
+	}
+	a.mu.Unlock()
+	for _, c := range cancel {
+		a.f.cancelWith(c, errHostCanceled)
+	}
+}
+
+// kick wakes the reply sender.
+func (a *agent) kick() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sendReplies is the agent's reply sender: it publishes the answers
+// waiting, many per message.
+func (a *agent) sendReplies() {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-a.wake:
+		}
+		runtime.Gosched() // let more answers join the message
+		a.flushReplies()
+	}
+}
+
+// flushReplies publishes the answers waiting for each host, in messages
+// of about maxBatch bytes at most (a bigger answer goes alone).
+func (a *agent) flushReplies() {
+	type out struct {
+		host    string
+		replies []*remotepb.Reply
+	}
+	var outs []out
+	a.mu.Lock()
+	for id, h := range a.hosts {
+		if len(h.replies) > 0 {
+			outs = append(outs, out{id, h.replies})
+			h.replies = nil
+		}
+	}
+	a.mu.Unlock()
+	session := a.session.Load()
+	for _, o := range outs {
+		for len(o.replies) > 0 {
+			n, size := 0, 0
+			for n < len(o.replies) && (n == 0 || size+len(o.replies[n].Result) < maxBatch) {
+				size += len(o.replies[n].Result) + 64
+				n++
+			}
+			msg, err := proto.Marshal(&remotepb.Replies{Agent: a.id, Session: session, Replies: o.replies[:n]})
+			if err == nil {
+				err = a.pub.Publish(a.subj.Host(o.host), "", msg)
+			}
+			if err != nil {
+				a.log.Warn("cannot send answers", "host", o.host, "answers", n, "error", err)
+			}
+			o.replies = o.replies[n:]
+		}
+	}
+}

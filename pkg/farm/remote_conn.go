@@ -1,0 +1,290 @@
+package farm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/workestrator/workestrator/internal/host"
+	"github.com/workestrator/workestrator/internal/remote/remotepb"
+	"github.com/workestrator/workestrator/internal/wire"
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+)
+
+// maxBatch is the size past which the calls for an agent start a new
+// message: a message carries many small calls, or one big one.
+const maxBatch = 1 << 20
+
+// agentLink is the farm's link to one session of one agent: the calls for
+// all its workers share its messages.
+type agentLink struct {
+	h          *remoteHost
+	id, name   string
+	session    uint64
+	subject    string
+	hb         time.Duration
+	maxMessage int
+	workers    []*worker // by the agent's slot index; set at the join
+
+	// Guarded by the farm's lock.
+	lastSeen time.Time
+	draining bool
+	lost     bool
+
+	mu      sync.Mutex
+	batch   []byte   // the encoded calls and cancels of the next message
+	ready   [][]byte // full messages waiting for the sender
+	rejects map[*remoteConn][]wire.Response
+
+	sendMu sync.Mutex // messages go out one at a time, in order
+	wake   chan struct{}
+	done   chan struct{} // closed when the session is over (loseLocked)
+}
+
+// remoteConn is a workerConn to one worker slot of an agent.
+type remoteConn struct {
+	l    *agentLink
+	w    *worker
+	slot int32
+
+	pid  atomic.Int64
+	info *host.Info
+
+	once sync.Once
+	shut atomic.Bool
+	err  error         // why it ended; set before done is closed
+	done chan struct{} // closed by Stop
+}
+
+// Enqueue adds r to the agent's next message.
+func (c *remoteConn) Enqueue(r *wire.Request) bool {
+	l := c.l
+	args := r.Args
+	if r.Loan != nil {
+		r.Hold()
+		args = r.OwnArgs()
+	}
+	size := len(r.Method) + len(r.Serializer) + 64
+	for _, a := range args {
+		size += len(a) + 8
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if size > l.maxMessage {
+		// The agent would drop it: answer it here.
+		if l.rejects == nil {
+			l.rejects = make(map[*remoteConn][]wire.Response)
+		}
+		l.rejects[c] = append(l.rejects[c], wire.Response{ID: r.ID, Failure: &workerpb.Error{
+			Code:    workerpb.Error_TOO_LARGE,
+			Message: fmt.Sprintf("a call of %d bytes exceeds the largest message agent %s takes (%d)", size, l.name, l.maxMessage),
+		}})
+		return true
+	}
+	first := len(l.batch) == 0 && len(l.ready) == 0
+	if len(l.batch) > 0 && len(l.batch)+size > maxBatch {
+		l.ready = append(l.ready, l.batch)
+		l.batch = nil
+	}
+	b := l.batch
+	b = protowire.AppendTag(b, 3, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(callSize(r, args, c.slot)))
+	b = appendRemoteCall(b, r, args, c.slot)
+	l.batch = b
+	return first
+}
+
+// callSize is the encoded size of the Call message of r for slot.
+func callSize(r *wire.Request, args [][]byte, slot int32) int {
+	n := 1 + protowire.SizeVarint(r.ID)
+	n += 1 + protowire.SizeBytes(len(r.Method))
+	n += 1 + protowire.SizeBytes(len(r.Serializer))
+	for _, a := range args {
+		n += 1 + protowire.SizeBytes(len(a))
+	}
+	if r.RawArgs != 0 {
+		n += 1 + protowire.SizeVarint(r.RawArgs)
+	}
+	if r.Timeout > 0 {
+		n += 1 + protowire.SizeVarint(uint64(r.Timeout))
+	}
+	if slot != 0 {
+		n += 1 + protowire.SizeVarint(uint64(slot))
+	}
+	return n
+}
+
+// appendRemoteCall appends the fields of remotepb.Call for r.
+func appendRemoteCall(b []byte, r *wire.Request, args [][]byte, slot int32) []byte {
+	b = protowire.AppendTag(b, 1, protowire.VarintType)
+	b = protowire.AppendVarint(b, r.ID)
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	b = protowire.AppendString(b, r.Method)
+	b = protowire.AppendTag(b, 3, protowire.BytesType)
+	b = protowire.AppendString(b, r.Serializer)
+	for _, a := range args {
+		b = protowire.AppendTag(b, 4, protowire.BytesType)
+		b = protowire.AppendBytes(b, a)
+	}
+	if r.RawArgs != 0 {
+		b = protowire.AppendTag(b, 5, protowire.VarintType)
+		b = protowire.AppendVarint(b, r.RawArgs)
+	}
+	if r.Timeout > 0 {
+		b = protowire.AppendTag(b, 6, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(r.Timeout))
+	}
+	if slot != 0 {
+		b = protowire.AppendTag(b, 7, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(slot))
+	}
+	return b
+}
+
+// EnqueueCancel adds a cancel of call id to the agent's next message.
+func (c *remoteConn) EnqueueCancel(id uint64) bool {
+	l := c.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first := len(l.batch) == 0 && len(l.ready) == 0
+	l.batch = protowire.AppendTag(l.batch, 4, protowire.VarintType)
+	l.batch = protowire.AppendVarint(l.batch, id)
+	return first
+}
+
+// Flush publishes what is pending for the agent. Publishing does not wait
+// for the agent: NATS buffers it.
+func (c *remoteConn) Flush() { c.l.flush() }
+
+// Wake hands what is pending to the agent's sender goroutine.
+func (c *remoteConn) Wake() {
+	select {
+	case c.l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *agentLink) flush() {
+	rejects := l.publish()
+	for c, rs := range rejects {
+		if !c.closed() {
+			l.h.f.onResponses(c.w, rs)
+		}
+	}
+}
+
+// publish sends the pending messages and returns the calls answered here.
+func (l *agentLink) publish() map[*remoteConn][]wire.Response {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	l.mu.Lock()
+	msgs := l.ready
+	if len(l.batch) > 0 {
+		msgs = append(msgs, l.batch)
+	}
+	l.ready, l.batch = nil, nil
+	rejects := l.rejects
+	l.rejects = nil
+	l.mu.Unlock()
+	h := l.h
+	for _, b := range msgs {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendString(b, h.id)
+		b = protowire.AppendTag(b, 2, protowire.VarintType)
+		b = protowire.AppendVarint(b, l.session)
+		b = protowire.AppendTag(b, 5, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(h.cfg.Heartbeat))
+		b = protowire.AppendTag(b, 6, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(h.f.cfg.MaxMessageSize))
+		if err := h.pub.Publish(l.subject, h.subj.Host(h.id), b); err != nil {
+			// The calls stay in flight until the agent is lost or their
+			// timeout ends them.
+			h.f.log.Warn("cannot send calls to agent", "agent", l.name, "bytes", len(b), "error", err)
+		}
+	}
+	return rejects
+}
+
+// send is the agent's sender goroutine: it publishes what callers handed
+// over with Wake, after letting them add more.
+func (l *agentLink) send() {
+	defer l.h.f.wg.Done()
+	for {
+		select {
+		case <-l.wake:
+			runtime.Gosched() // let the woken callers call again: one message for all
+			l.flush()
+		case <-l.done:
+			return
+		case <-l.h.f.killed:
+			return
+		}
+	}
+}
+
+// response turns a Reply into the farm's Response.
+func (l *agentLink) response(r *remotepb.Reply) wire.Response {
+	resp := wire.Response{ID: r.Id, Result: r.Result, RawResult: r.RawResult, Failure: r.Error}
+	if f := r.Failure; f != nil && r.Error == nil {
+		w := l.workers[r.Slot]
+		switch f.Kind {
+		case remotepb.Failure_WORKER_EXIT:
+			resp.Err = &WorkerExitError{Slot: w.slot.index, Agent: l.name, PID: int(r.Pid),
+				Status: ExitStatus{Code: int(f.ExitCode), Signal: f.Signal}}
+			resp.Crash = true
+		case remotepb.Failure_EXPIRED:
+			resp.Err = errExpired
+		default:
+			resp.Err = &WorkerExitError{Slot: w.slot.index, Agent: l.name, PID: int(r.Pid), Status: ExitStatus{Code: -1},
+				Cause: fmt.Errorf("%w: agent %s: %s", ErrAgentLost, l.name, f.Message)}
+		}
+	}
+	return resp
+}
+
+// errExpired marks a call an agent dropped when its budget ran out: the
+// host reports it as its own timeout.
+var errExpired = fmt.Errorf("%w: the budget ran out at the agent", ErrTimeout)
+
+func (c *remoteConn) closed() bool { return c.shut.Load() }
+
+// Done is closed when the agent's session ends or Stop.
+func (c *remoteConn) Done() <-chan struct{} { return c.done }
+
+// Err says why the connection ended, nil while it is open.
+func (c *remoteConn) Err() error {
+	if !c.closed() {
+		return nil
+	}
+	<-c.done
+	return c.err
+}
+
+// Exited is closed with Done: the agent's process is not the farm's.
+func (c *remoteConn) Exited() <-chan struct{} { return c.done }
+
+// ExitStatus of a remote worker says nothing of its process: -1.
+func (c *remoteConn) ExitStatus() ExitStatus { <-c.done; return ExitStatus{Code: -1} }
+
+// Stop ends the farm's use of the worker; its calls on the agent are
+// cancelled by the farm (the answers of abandoned calls are ignored).
+func (c *remoteConn) Stop(time.Duration) { c.end(host.ErrConnClosed) }
+
+// end closes the connection with err.
+func (c *remoteConn) end(err error) {
+	c.once.Do(func() {
+		c.err = err
+		c.shut.Store(true)
+		close(c.done)
+	})
+}
+
+// PID is the agent's worker process id, on the agent's machine.
+func (c *remoteConn) PID() int { return int(c.pid.Load()) }
+
+// Info describes a remote worker: what its agent announced.
+func (c *remoteConn) Info() *host.Info { return c.info }

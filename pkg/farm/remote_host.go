@@ -1,0 +1,398 @@
+package farm
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/workestrator/workestrator/internal/host"
+	"github.com/workestrator/workestrator/internal/remote"
+	"github.com/workestrator/workestrator/internal/remote/remotepb"
+	"github.com/workestrator/workestrator/internal/wire"
+)
+
+// remoteHost is a farm's side of scale-out: its NATS connection, the
+// agents that joined, and the slots their workers hold.
+type remoteHost struct {
+	f    *Farm
+	cfg  RemoteConfig
+	nc   *nats.Conn
+	own  bool           // the farm made nc and closes it
+	srv  *server.Server // the embedded server, if any
+	subj remote.Subjects
+	id   string
+	pub  *remote.Publisher
+	subs []*nats.Subscription
+	// replies reassembles chunked replies; used by the replies
+	// subscription's goroutine only.
+	replies *remote.Assembler
+
+	// Guarded by the farm's lock.
+	agents map[string]*agentLink // by agent id
+	free   []*slot               // remote slots without a worker
+	joined chan struct{}         // gets a token on every join
+}
+
+// newID returns a random name for a host or an agent session: prefix and
+// 12 hex digits.
+func newID(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// startRemote connects f to its pool (embedding a server when told to) and
+// waits for Remote.MinAgents agents.
+func (f *Farm) startRemote(rc RemoteConfig) error {
+	subj, err := remote.PoolSubjects(rc.Pool)
+	if err != nil {
+		return err
+	}
+	h := &remoteHost{
+		f: f, cfg: rc, subj: subj, id: newID("h"),
+		replies: remote.NewAssembler(f.cfg.MaxMessageSize + 1<<20),
+		agents:  make(map[string]*agentLink),
+		joined:  make(chan struct{}, 1),
+	}
+	f.remote = h
+	log := f.log.Named("remote")
+	h.nc = rc.Conn
+	if h.nc == nil {
+		opts, err := remote.Options("workestrator-host-"+h.id, remote.Auth{Token: rc.Token, NKeyFile: rc.NKeyFile, TLS: rc.TLS}, log, remote.Handlers{
+			Disconnected: func(err error) { h.connLost(err) },
+			Reconnected:  func() { h.discover() },
+		})
+		if err != nil {
+			return fmt.Errorf("%w: Remote: %v", ErrInvalidConfig, err)
+		}
+		url := rc.URL
+		if url == "" {
+			h.srv, err = remote.StartServer(remote.ServerOptions{
+				Listen: rc.Listen, Token: rc.Token, NKeys: rc.ServerNKeys, TLS: rc.ServerTLS,
+				MaxPayload: int32(rc.MaxPayload), Logger: f.log.Named("nats"),
+			})
+			if err != nil {
+				return fmt.Errorf("farm: embedded NATS server: %w", err)
+			}
+			url = h.srv.ClientURL()
+			opts = append(opts, nats.InProcessServer(h.srv))
+		}
+		if h.nc, err = nats.Connect(url, opts...); err != nil {
+			return fmt.Errorf("farm: NATS %s: %w", url, err)
+		}
+		h.own = true
+	}
+	h.pub = remote.NewPublisher(h.nc, h.id)
+	for _, sub := range []struct {
+		subject string
+		fn      nats.MsgHandler
+	}{{subj.Host(h.id), h.onReplies}, {subj.Agents, h.onAnnounce}} {
+		s, err := h.nc.Subscribe(sub.subject, sub.fn)
+		if err != nil {
+			return fmt.Errorf("farm: NATS subscribe %s: %w", sub.subject, err)
+		}
+		// No message is ever dropped for a slow handler: a lost reply
+		// would leave its call waiting.
+		_ = s.SetPendingLimits(-1, -1)
+		h.subs = append(h.subs, s)
+	}
+	h.discover()
+	f.wg.Add(1)
+	go h.beat()
+	return h.waitAgents()
+}
+
+// URL returns the NATS URL agents reach the farm's pool at (the embedded
+// server's, or the connection's), or "" for a farm without Remote.
+func (f *Farm) URL() string {
+	if !f.made() || f.remote == nil {
+		return ""
+	}
+	if f.remote.srv != nil {
+		return f.remote.srv.ClientURL()
+	}
+	return f.remote.nc.ConnectedUrlRedacted()
+}
+
+// waitAgents waits up to StartTimeout for Remote.MinAgents agents.
+func (h *remoteHost) waitAgents() error {
+	f := h.f
+	deadline := time.NewTimer(f.cfg.StartTimeout)
+	defer deadline.Stop()
+	for {
+		f.mu.Lock()
+		n := len(h.agents)
+		f.mu.Unlock()
+		if n >= h.cfg.MinAgents {
+			return nil
+		}
+		select {
+		case <-h.joined:
+		case <-deadline.C:
+			return &StartError{Slot: -1, Err: fmt.Errorf("%w: %d of Remote.MinAgents = %d agents of pool %q joined within StartTimeout (%v)",
+				ErrWorkerStart, n, h.cfg.MinAgents, h.cfg.Pool, f.cfg.StartTimeout)}
+		}
+	}
+}
+
+// discover asks every agent of the pool to announce itself.
+func (h *remoteHost) discover() {
+	b, _ := proto.Marshal(&remotepb.Discover{Host: h.id})
+	_ = h.nc.Publish(h.subj.Discover, b)
+}
+
+// beat publishes the farm's heartbeat and loses the agents that missed
+// theirs, until Kill.
+func (h *remoteHost) beat() {
+	f := h.f
+	defer f.wg.Done()
+	t := time.NewTicker(h.cfg.Heartbeat)
+	defer t.Stop()
+	msg, _ := proto.Marshal(&remotepb.HostBeat{Host: h.id, HeartbeatNanos: int64(h.cfg.Heartbeat)})
+	for {
+		select {
+		case <-f.killed:
+			return
+		case <-t.C:
+		}
+		_ = h.nc.Publish(h.subj.Hosts, msg)
+		now := time.Now()
+		f.mu.Lock()
+		for _, l := range h.agents {
+			if now.Sub(l.lastSeen) > HeartbeatMisses*l.hb {
+				h.loseLocked(l, fmt.Errorf("%w: no heartbeat for %v (3 × %v)", ErrAgentLost, now.Sub(l.lastSeen).Round(time.Millisecond), l.hb))
+			}
+		}
+		f.mu.Unlock()
+	}
+}
+
+// connLost loses every agent when the farm's own NATS connection drops:
+// their answers in flight may be lost with it. They join again once the
+// connection is back.
+func (h *remoteHost) connLost(err error) {
+	f := h.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state == farmKilled {
+		return
+	}
+	for _, l := range h.agents {
+		h.loseLocked(l, fmt.Errorf("%w: the farm's NATS connection dropped: %v", ErrAgentLost, err))
+	}
+}
+
+// onAnnounce handles an agent's announcement: a join, a heartbeat, a
+// drain, a bye.
+func (h *remoteHost) onAnnounce(m *nats.Msg) {
+	var a remotepb.Announce
+	if err := proto.Unmarshal(m.Data, &a); err != nil || a.Agent == "" {
+		h.f.log.Warn("bad agent announcement", "subject", m.Subject, "bytes", len(m.Data), "error", err)
+		return
+	}
+	f := h.f
+	var fl flushList
+	f.mu.Lock()
+	if f.state == farmKilled {
+		f.mu.Unlock()
+		return
+	}
+	l := h.agents[a.Agent]
+	if l != nil && l.session != a.Session {
+		h.loseLocked(l, fmt.Errorf("%w: agent %s started a new session (its NATS connection dropped)", ErrAgentLost, l.name))
+		l = nil
+	}
+	switch {
+	case a.Bye:
+		if l != nil {
+			h.loseLocked(l, fmt.Errorf("%w: agent %s left", ErrAgentLost, l.name))
+		}
+	case l == nil && !a.Draining && len(a.Slots) > 0:
+		h.joinLocked(&a, &fl)
+	case l != nil:
+		l.lastSeen = time.Now()
+		for i, sl := range a.Slots {
+			if i < len(l.workers) && sl.Pid > 0 {
+				l.workers[i].pid = int(sl.Pid)
+				l.workers[i].conn.(*remoteConn).pid.Store(sl.Pid)
+			}
+		}
+		if a.Draining && !l.draining {
+			l.draining = true
+			for _, w := range l.workers {
+				if w.state == workerOnline {
+					w.state = workerRetiring
+					f.maybeStopLocked(w)
+				}
+			}
+		}
+	}
+	f.mu.Unlock()
+	fl.flush()
+}
+
+// joinLocked puts the workers of a new agent session into slots.
+func (h *remoteHost) joinLocked(a *remotepb.Announce, fl *flushList) {
+	f := h.f
+	l := &agentLink{
+		h: h, id: a.Agent, name: a.Name, session: a.Session,
+		subject:    h.subj.Agent(a.Agent),
+		hb:         max(time.Duration(a.HeartbeatNanos), 10*time.Millisecond),
+		maxMessage: int(a.MaxMessage),
+		lastSeen:   time.Now(),
+		wake:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
+	}
+	if l.name == "" {
+		l.name = a.Agent
+	}
+	if l.maxMessage <= 0 {
+		l.maxMessage = DefaultMaxMessageSize
+	}
+	h.agents[a.Agent] = l
+	capacity := int(a.PerWorker) + int(a.Prefetch)
+	info := &host.Info{SDK: "agent " + l.name}
+	if a.RawBytes {
+		info.Features = []string{wire.FeatureRawBytes}
+	}
+	for i, sl := range a.Slots {
+		s := h.slotLocked()
+		s.agent = l.name
+		f.nextWID++
+		w := &worker{
+			slot: s, id: f.nextWID, pid: int(sl.Pid), state: workerOnline,
+			stopReq: make(chan struct{}), inflight: make(map[uint64]*call),
+			started: time.Now(), rawBytes: a.RawBytes,
+			agent: l.name, capacity: max(capacity, 1),
+		}
+		rc := &remoteConn{l: l, w: w, slot: int32(i), done: make(chan struct{}), info: info}
+		rc.pid.Store(sl.Pid)
+		w.conn = rc
+		l.workers = append(l.workers, w)
+		s.cur = w
+		f.st.started++
+		f.emitLocked(Event{Type: EventFork, worker: w})
+		f.onlineLocked(w, fl)
+	}
+	f.log.Info("agent joined", "agent", l.name, "workers", len(a.Slots), "per_worker", a.PerWorker, "prefetch", a.Prefetch)
+	f.wg.Add(1)
+	go l.send()
+	select {
+	case h.joined <- struct{}{}:
+	default:
+	}
+}
+
+// slotLocked returns a free remote slot, or a new one after the others.
+func (h *remoteHost) slotLocked() *slot {
+	f := h.f
+	if n := len(h.free); n > 0 {
+		s := h.free[n-1]
+		h.free = h.free[:n-1]
+		return s
+	}
+	s := &slot{f: f, index: len(f.slots), wake: make(chan struct{}, 1), bin: f.bin, remote: true}
+	f.slots = append(f.slots, s)
+	return s
+}
+
+// slotFreedLocked takes back a remote slot whose worker is gone.
+func (h *remoteHost) slotFreedLocked(s *slot) {
+	if s.cur == nil && s.standby == nil && len(s.old) == 0 {
+		s.agent = ""
+		h.free = append(h.free, s)
+	}
+}
+
+// loseLocked ends an agent session: its workers' connections close with
+// err, so their calls go through the retry policy.
+func (h *remoteHost) loseLocked(l *agentLink, err error) {
+	if h.agents[l.id] == l {
+		delete(h.agents, l.id)
+	}
+	if l.lost {
+		return
+	}
+	l.lost = true
+	if h.f.state != farmKilled {
+		h.f.log.Warn("agent lost", "agent", l.name, "error", err)
+	}
+	for _, w := range l.workers {
+		w.conn.(*remoteConn).end(err)
+	}
+	close(l.done)
+}
+
+// onReplies settles the calls an agent answered.
+func (h *remoteHost) onReplies(m *nats.Msg) {
+	data, ok, err := h.replies.Add(m)
+	if err != nil {
+		h.f.log.Warn("bad reply message", "error", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	var rs remotepb.Replies
+	if err := proto.Unmarshal(data, &rs); err != nil {
+		h.f.log.Warn("bad reply message", "bytes", len(data), "error", err)
+		return
+	}
+	f := h.f
+	f.mu.Lock()
+	l := h.agents[rs.Agent]
+	f.mu.Unlock()
+	if l == nil || l.session != rs.Session {
+		return // answers of a session that is over: its calls were retried
+	}
+	// One batch of responses for each slot, in the order they came.
+	per := make(map[int32][]wire.Response, len(l.workers))
+	for _, r := range rs.Replies {
+		if r.Slot < 0 || int(r.Slot) >= len(l.workers) {
+			continue
+		}
+		per[r.Slot] = append(per[r.Slot], l.response(r))
+	}
+	for slot, batch := range per {
+		w := l.workers[slot]
+		if w.conn.(*remoteConn).closed() {
+			continue
+		}
+		f.onResponses(w, batch)
+	}
+}
+
+// close says goodbye to the agents (they drop the farm's calls) and
+// closes what the farm made; after the workers stopped.
+func (h *remoteHost) close() {
+	bye, _ := proto.Marshal(&remotepb.HostBeat{Host: h.id, Bye: true})
+	_ = h.nc.Publish(h.subj.Hosts, bye)
+	for _, s := range h.subs {
+		_ = s.Unsubscribe()
+	}
+	if !h.own {
+		_ = h.nc.FlushTimeout(h.f.cfg.KillTimeout)
+		return
+	}
+	_ = h.nc.FlushTimeout(h.f.cfg.KillTimeout)
+	h.nc.Close()
+	if h.srv != nil {
+		h.srv.Shutdown()
+		h.srv.WaitForShutdown()
+	}
+}
+
+// hostname is the machine's name, for an agent's default name.
+func hostname() string {
+	n, err := os.Hostname()
+	if err != nil || n == "" {
+		return "agent"
+	}
+	return n
+}
