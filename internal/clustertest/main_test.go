@@ -98,7 +98,7 @@ func (s *syncBuffer) String() string {
 // cmd, when not nil, makes the command (to run it in a namespace).
 func startAgent(t testing.TB, name, url string, cmd func(name string, args ...string) *exec.Cmd, flags ...string) *agent {
 	t.Helper()
-	args := append([]string{"serve", "--nats", url, "--name", name, "--workers", "2", "--heartbeat", hb.String(), "--log-level", "warn"}, flags...)
+	args := append([]string{"serve", "--nats", url, "--name", name, "--workers", "2", "--heartbeat", hb.String(), "--log-level", logLevel()}, flags...)
 	args = append(args, workerBin)
 	var c *exec.Cmd
 	if cmd != nil {
@@ -179,4 +179,12 @@ func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return c
+}
+
+// logLevel is the agents' log level: $CLUSTERTEST_LOG, warn by default.
+func logLevel() string {
+	if l := os.Getenv("CLUSTERTEST_LOG"); l != "" {
+		return l
+	}
+	return "warn"
 }

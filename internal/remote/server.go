@@ -98,6 +98,16 @@ func StartServer(o ServerOptions) (*server.Server, error) {
 	return s, nil
 }
 
+// LoopbackAddr reports whether a listen address (host:port; empty means
+// DefaultListen) is on loopback only.
+func LoopbackAddr(listen string) bool {
+	if listen == "" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(listen)
+	return err == nil && loopback(host)
+}
+
 // loopback reports whether host names only this machine's loopback.
 func loopback(host string) bool {
 	if host == "localhost" {

@@ -88,6 +88,12 @@ func (a *agent) onBatch(m *nats.Msg) {
 		a.log.Warn("bad call message", "bytes", len(data), "error", err)
 		return
 	}
+	if b.Lost {
+		if b.Session == a.session.Load() {
+			a.dropHosts(func(h *hostState) bool { return h.id == b.Host }, "the host gave the session up")
+		}
+		return
+	}
 	f := a.f
 	a.mu.Lock()
 	h := a.hostLocked(b.Host, time.Duration(b.HeartbeatNanos))

@@ -92,6 +92,9 @@ func (r RemoteConfig) withDefaults() (RemoteConfig, error) {
 	case (r.URL != "" || r.Conn != nil) && (r.Listen != "" || len(r.ServerNKeys) > 0 || r.ServerTLS != nil):
 		return r, bad("Listen", r.Listen, "configures the embedded server, which runs only without URL and Conn")
 	}
+	if r.URL == "" && r.Conn == nil && r.Token == "" && len(r.ServerNKeys) == 0 && !remote.LoopbackAddr(r.Listen) {
+		return r, bad("Listen", fmt.Sprintf("%q", r.Listen), "an embedded server reachable from other machines needs a Token or ServerNKeys")
+	}
 	if r.Heartbeat == 0 {
 		r.Heartbeat = DefaultHeartbeat
 	}

@@ -219,6 +219,15 @@ func (l *agentLink) send() {
 			runtime.Gosched() // let the woken callers call again: one message for all
 			l.flush()
 		case <-l.done:
+			// Tell the agent, should it come back, that its calls of this
+			// session are retried elsewhere.
+			b := protowire.AppendTag(nil, 1, protowire.BytesType)
+			b = protowire.AppendString(b, l.h.id)
+			b = protowire.AppendTag(b, 2, protowire.VarintType)
+			b = protowire.AppendVarint(b, l.session)
+			b = protowire.AppendTag(b, 7, protowire.VarintType)
+			b = protowire.AppendVarint(b, 1)
+			_ = l.h.nc.Publish(l.subject, b)
 			return
 		case <-l.h.f.killed:
 			return

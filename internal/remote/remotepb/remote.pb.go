@@ -410,7 +410,11 @@ type Batch struct {
 	HeartbeatNanos int64    `protobuf:"varint,5,opt,name=heartbeat_nanos,json=heartbeatNanos,proto3" json:"heartbeat_nanos,omitempty"`
 	// max_message is the biggest message the host takes: a result that does
 	// not fit is answered with a TOO_LARGE error.
-	MaxMessage    int64 `protobuf:"varint,6,opt,name=max_message,json=maxMessage,proto3" json:"max_message,omitempty"`
+	MaxMessage int64 `protobuf:"varint,6,opt,name=max_message,json=maxMessage,proto3" json:"max_message,omitempty"`
+	// lost: the host gave the session up (its heartbeats stopped, or the
+	// host's connection dropped) and retries its calls elsewhere: the agent
+	// cancels them and answers none.
+	Lost          bool `protobuf:"varint,7,opt,name=lost,proto3" json:"lost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -485,6 +489,13 @@ func (x *Batch) GetMaxMessage() int64 {
 		return x.MaxMessage
 	}
 	return 0
+}
+
+func (x *Batch) GetLost() bool {
+	if x != nil {
+		return x.Lost
+	}
+	return false
 }
 
 // Call is one attempt of a call, for one slot of the agent.
@@ -839,7 +850,7 @@ const file_remote_proto_rawDesc = "" +
 	"\bHostBeat\x12\x12\n" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12'\n" +
 	"\x0fheartbeat_nanos\x18\x02 \x01(\x03R\x0eheartbeatNanos\x12\x10\n" +
-	"\x03bye\x18\x03 \x01(\bR\x03bye\"\xcd\x01\n" +
+	"\x03bye\x18\x03 \x01(\bR\x03bye\"\xe1\x01\n" +
 	"\x05Batch\x12\x12\n" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12\x18\n" +
 	"\asession\x18\x02 \x01(\x04R\asession\x122\n" +
@@ -847,7 +858,8 @@ const file_remote_proto_rawDesc = "" +
 	"\acancels\x18\x04 \x03(\x04R\acancels\x12'\n" +
 	"\x0fheartbeat_nanos\x18\x05 \x01(\x03R\x0eheartbeatNanos\x12\x1f\n" +
 	"\vmax_message\x18\x06 \x01(\x03R\n" +
-	"maxMessage\"\xb4\x01\n" +
+	"maxMessage\x12\x12\n" +
+	"\x04lost\x18\a \x01(\bR\x04lost\"\xb4\x01\n" +
 	"\x04Call\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1e\n" +

@@ -1,0 +1,50 @@
+package clustertest
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/workestrator/workestrator/pkg/farm"
+)
+
+// Payloads bigger than the server's max payload travel in chunks, both
+// ways.
+func TestBigPayloadChunked(t *testing.T) {
+	f := newHost(t, farm.Config{Remote: &farm.RemoteConfig{Listen: "127.0.0.1:0", MaxPayload: 1 << 20}})
+	a1 := startAgent(t, "a1", f.URL(), nil)
+	waitJoined(t, f, 2, a1)
+	in := make([]byte, 5<<20+123)
+	for i := range in {
+		in[i] = byte(rand.Uint32())
+	}
+	r, err := f.RunMethod(ctx(t), "echoBytes", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	if err := r.Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(in, out) {
+		t.Fatalf("echo of %d bytes came back as %d bytes, different", len(in), len(out))
+	}
+}
+
+// A call bigger than the agent takes is refused with ErrTooLarge, not
+// lost.
+func TestPayloadTooLargeForAgent(t *testing.T) {
+	f := newHost(t, farm.Config{})
+	a1 := startAgent(t, "a1", f.URL(), nil, "--max-message-size", "1M")
+	waitJoined(t, f, 2, a1)
+	_, err := f.RunMethod(ctx(t), "size", make([]byte, 2<<20))
+	if !errors.Is(err, farm.ErrTooLarge) {
+		t.Fatalf("got %v, want ErrTooLarge", err)
+	}
+	// And a result bigger than the host takes.
+	_, err = f.RunMethod(ctx(t), "bytes", 300<<20)
+	if !errors.Is(err, farm.ErrTooLarge) {
+		t.Fatalf("a result over the host's MaxMessageSize: got %v, want ErrTooLarge", err)
+	}
+}

@@ -1,0 +1,91 @@
+package clustertest
+
+import (
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/pkg/farm"
+)
+
+// natsProc runs `workestrator nats` on addr until the test ends.
+func natsProc(t *testing.T, addr string) *agent {
+	t.Helper()
+	c := exec.Command(agentBin, "nats", "--listen", addr, "--log-level", "warn")
+	a := &agent{name: "nats", cmd: c, out: &syncBuffer{}, done: make(chan struct{})}
+	c.Stdout, c.Stderr = a.out, a.out
+	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		a.err = c.Wait()
+		close(a.done)
+	}()
+	t.Cleanup(func() {
+		_ = c.Process.Kill()
+		<-a.done
+	})
+	testutil.Eventually(t, 10*time.Second, "nats-server listens on "+addr, func() bool {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+	return a
+}
+
+// freeAddr returns a loopback address with a port free now.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// A NATS server restart: hosts and agents reconnect, the calls in flight
+// are retried, every call is answered once, and the agents join again.
+func TestNATSServerRestart(t *testing.T) {
+	addr := freeAddr(t)
+	srv := natsProc(t, addr)
+	url := "nats://" + addr
+	f := newHost(t, farm.Config{MaxRetries: 10, Remote: &farm.RemoteConfig{URL: url}})
+	a1 := startAgent(t, "a1", url, nil)
+	a2 := startAgent(t, "a2", url, nil)
+	waitJoined(t, f, 2, a1, a2)
+	j := newJournal(t)
+	const n = 300
+	futures := make([]*farm.Future, n)
+	for i := range futures {
+		futures[i] = f.Go(ctx(t), "record", string(j), i, 10)
+	}
+	testutil.Eventually(t, 10*time.Second, "calls answered", func() bool { return f.Stats().Succeeded >= 20 })
+	srv.signal(t, syscall.SIGKILL)
+	<-srv.done
+	natsProc(t, addr)
+	for i, fu := range futures {
+		if _, err := fu.Result(); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	waitJoined(t, f, 2, a1, a2)
+	if _, err := f.RunMethod(ctx(t), "add", 1, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	starts := j.count(t, "start")
+	for i := range n {
+		if starts[i] == 0 {
+			t.Errorf("call %d never started", i)
+		}
+	}
+	if out := a1.out.String() + a2.out.String(); strings.Contains(out, "panic") {
+		t.Errorf("agents' output:\n%s", out)
+	}
+}
