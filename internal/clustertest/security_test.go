@@ -2,9 +2,13 @@ package clustertest
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nkeys"
 
 	"github.com/workestrator/workestrator/pkg/farm"
 )
@@ -37,4 +41,42 @@ func TestNonLoopbackNeedsAuth(t *testing.T) {
 	if !errors.Is(err, farm.ErrInvalidConfig) || !strings.Contains(err.Error(), "Token") {
 		t.Fatalf("got %v, want ErrInvalidConfig naming Token", err)
 	}
+}
+
+// Agents may sign in with an NKey instead of a token; an unknown key is
+// refused.
+func TestNKeyAgents(t *testing.T) {
+	good, goodSeed := userKey(t)
+	_, otherSeed := userKey(t)
+	f := newHost(t, farm.Config{Remote: &farm.RemoteConfig{Listen: "127.0.0.1:0", ServerNKeys: []string{good}}})
+	a := startAgent(t, "good", f.URL(), nil, "--nkey", goodSeed)
+	waitJoined(t, f, 2, a)
+	if _, err := f.RunMethod(ctx(t), "add", 1, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	bad := startAgent(t, "bad", f.URL(), nil, "--nkey", otherSeed)
+	select {
+	case <-bad.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the agent with an unknown key still runs")
+	}
+	if bad.err == nil || !strings.Contains(strings.ToLower(bad.out.String()), "authorization violation") {
+		t.Errorf("agent with an unknown key: exit %v, output:\n%s", bad.err, bad.out.String())
+	}
+}
+
+// userKey makes an NKey user: its public key and a file holding its seed.
+func userKey(t *testing.T) (pub, seedFile string) {
+	t.Helper()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ = kp.PublicKey()
+	seed, _ := kp.Seed()
+	seedFile = filepath.Join(t.TempDir(), "user.nk")
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pub, seedFile
 }

@@ -48,7 +48,8 @@ type RemoteConfig struct {
 	// beyond loopback is refused unless Token or ServerNKeys is set.
 	Listen string
 	// ServerNKeys are the public NKeys ("U...") the embedded server lets
-	// in, instead of a Token.
+	// in, instead of a Token; the farm's own connection signs in with a
+	// key it makes (or NKeyFile's, when set, whose key must be listed).
 	ServerNKeys []string
 	// ServerTLS, when set, makes the embedded server require TLS.
 	ServerTLS *tls.Config

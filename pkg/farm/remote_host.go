@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/workestrator/workestrator/internal/host"
@@ -73,8 +74,19 @@ func (f *Farm) startRemote(rc RemoteConfig) error {
 		}
 		url := rc.URL
 		if url == "" {
+			keys := rc.ServerNKeys
+			if len(keys) > 0 && rc.NKeyFile == "" {
+				// The farm signs in to its own server with a key of its own.
+				kp, err := nkeys.CreateUser()
+				if err != nil {
+					return fmt.Errorf("farm: NKey: %w", err)
+				}
+				pub, _ := kp.PublicKey()
+				keys = append(keys, pub)
+				opts = append(opts, nats.Nkey(pub, kp.Sign))
+			}
 			h.srv, err = remote.StartServer(remote.ServerOptions{
-				Listen: rc.Listen, Token: rc.Token, NKeys: rc.ServerNKeys, TLS: rc.ServerTLS,
+				Listen: rc.Listen, Token: rc.Token, NKeys: keys, TLS: rc.ServerTLS,
 				MaxPayload: int32(rc.MaxPayload), Logger: f.log.Named("nats"),
 			})
 			if err != nil {
