@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"crypto/x509"
 	"encoding/hex"
 	"flag"
@@ -12,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/workestrator/workestrator/pkg/farm"
 )
 
 // envName is the environment variable a flag falls back to:
@@ -42,7 +45,10 @@ func newFlagSet(name, synopsis, about string, out io.Writer) *flag.FlagSet {
 // variable; a bad value names the variable.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err) // reported with the usage
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -149,6 +155,15 @@ func (t *tlsFlags) config(server bool) (*tls.Config, error) {
 		return nil, fmt.Errorf("a TLS server needs --tls-cert and --tls-key")
 	}
 	return c, nil
+}
+
+// defaultLevel is the log level without --log-level: the farm's
+// WORKESTRATOR_LOG, else info.
+func defaultLevel() string {
+	if l := os.Getenv(farm.LogEnv); l != "" {
+		return l
+	}
+	return "info"
 }
 
 // newLogger returns the command's hclog logger at level (a level name).

@@ -28,7 +28,7 @@ and refuses an address reachable from other machines without --token or
 	fs.StringVar(&nkeys, "nkeys", "", "public NKeys (U...) of the users allowed in, comma-separated (instead of --token)")
 	tlsf.add(fs, "client")
 	fs.Var(&max, "max-payload", "the server's max payload, e.g. 8M (0: 8M; bigger messages travel in chunks)")
-	fs.StringVar(&level, "log-level", "info", "log level: trace, debug, info, warn, error or off")
+	fs.StringVar(&level, "log-level", defaultLevel(), "log level: trace, debug, info, warn, error or off (default: $WORKESTRATOR_LOG, else info)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

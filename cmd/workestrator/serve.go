@@ -56,7 +56,7 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	fs.StringVar(&ser, "serializer", "json", "serializer of the workers' Init arguments and checks: json or cbor (calls use their host's)")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 0, durationUsage("period of the agent's heartbeats; hosts lose it after 3 missed", "1s"))
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, durationUsage("bound of the drain on SIGTERM", "30s"))
-	fs.StringVar(&level, "log-level", "info", "log level: trace, debug, info, warn, error or off")
+	fs.StringVar(&level, "log-level", defaultLevel(), "log level: trace, debug, info, warn, error or off (default: $WORKESTRATOR_LOG, else info)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

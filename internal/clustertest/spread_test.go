@@ -1,6 +1,9 @@
 package clustertest
 
 import (
+	"os"
+	"os/exec"
+	"sync"
 	"testing"
 
 	"github.com/workestrator/workestrator/pkg/farm"
@@ -8,7 +11,15 @@ import (
 
 // Calls are spread over the agents, each answered by a worker of one.
 func TestCallsSpreadOverAgents(t *testing.T) {
-	f := newHost(t, farm.Config{})
+	var mu sync.Mutex
+	online := map[string]int{}
+	f := newHost(t, farm.Config{OnEvent: func(e farm.Event) {
+		if e.Type == farm.EventOnline {
+			mu.Lock()
+			online[e.Agent]++
+			mu.Unlock()
+		}
+	}})
 	a1 := startAgent(t, "a1", f.URL(), nil)
 	a2 := startAgent(t, "a2", f.URL(), nil)
 	waitJoined(t, f, 2, a1, a2)
@@ -45,4 +56,30 @@ func TestCallsSpreadOverAgents(t *testing.T) {
 			t.Errorf("agent %s answered %d of %d calls: %v", a, per[a], n, per)
 		}
 	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if online["a1"] != 2 || online["a2"] != 2 {
+		t.Errorf("online events per agent: %v", online)
+	}
+}
+
+// serve's flags fall back to their environment variables.
+func TestAgentFlagsFromEnvironment(t *testing.T) {
+	f := newHost(t, farm.Config{})
+	a := startAgent(t, "env", f.URL(), func(name string, args ...string) *exec.Cmd {
+		// Without --workers: the variable gives it.
+		var kept []string
+		for i := 0; i < len(args); i++ {
+			if args[i] == "--workers" {
+				i++
+				continue
+			}
+			kept = append(kept, args[i])
+		}
+		c := exec.Command(name, kept...)
+		c.Env = append(os.Environ(), "WORKESTRATOR_WORKERS=3")
+		return c
+	})
+	waitJoined(t, f, 3, a)
 }

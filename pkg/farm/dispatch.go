@@ -289,12 +289,16 @@ func (l *flushList) flush() {
 
 // onResponses settles the calls a worker answered; it runs on the
 // connection's receive goroutine.
-func (f *Farm) onResponses(w *worker, rs []wire.Response) {
+func (f *Farm) onResponses(w *worker, rs []wire.Response) { f.answer(w, rs, &w.wake) }
+
+// answer settles the calls of rs that w ran; the callers it answers are
+// woken through wake, which belongs to the calling goroutine.
+func (f *Farm) answer(w *worker, rs []wire.Response, wake *[]*call) {
 	now := f.clock()
 	// The callers are woken once the lock is released, so that they do
 	// not wait for it to call again.
 	f.mu.Lock()
-	f.wakeLater = &w.wake
+	f.wakeLater = wake
 	for i := range rs {
 		r := &rs[i]
 		c, ok := w.inflight[r.ID]
@@ -343,11 +347,11 @@ func (f *Farm) onResponses(w *worker, rs []wire.Response) {
 	var fl flushList
 	f.dispatchLocked(&fl)
 	f.mu.Unlock()
-	for _, c := range w.wake {
+	for _, c := range *wake {
 		c.markAnswered()
 	}
-	clear(w.wake)
-	w.wake = w.wake[:0]
+	clear(*wake)
+	*wake = (*wake)[:0]
 	fl.flush()
 }
 

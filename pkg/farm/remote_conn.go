@@ -172,7 +172,8 @@ func (l *agentLink) flush() {
 	rejects := l.publish()
 	for c, rs := range rejects {
 		if !c.closed() {
-			l.h.f.onResponses(c.w, rs)
+			var wake []*call // not c.w.wake: that is the replies goroutine's
+			l.h.f.answer(c.w, rs, &wake)
 		}
 	}
 }

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestHelpListsEveryFlagAndItsVariable(t *testing.T) {
+	for _, cmd := range []string{"serve", "nats"} {
+		code, _, out := runCmd(t, cmd, "--help")
+		if code != 0 {
+			t.Errorf("%s --help: exit %d", cmd, code)
+		}
+		for _, want := range []string{"--log-level", "[$WORKESTRATOR_LOG_LEVEL]", "--token", "[$WORKESTRATOR_TOKEN]", "--tls-cert"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s --help lacks %q:\n%s", cmd, want, out)
+			}
+		}
+	}
+	_, out, _ := runCmd(t, "help")
+	if !strings.Contains(out, "serve") || !strings.Contains(out, "nats") {
+		t.Errorf("help:\n%s", out)
+	}
+	code, _, out := runCmd(t, "serve", "--help")
+	for _, want := range []string{"--nats", "--workers", "--max-per-worker", "--prefetch", "--ttl", "--max-idle", "--timeout",
+		"--kill-timeout", "--start-timeout", "--max-memory", "--max-memory-hard", "--drain-timeout", "--heartbeat", "--pool", "--name", "--nkey", "--env", "--checksum"} {
+		if !strings.Contains(out, want+" ") {
+			t.Errorf("serve --help lacks %s (exit %d)", want, code)
+		}
+	}
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "Usage: workestrator COMMAND"},
+		{[]string{"bogus"}, 2, `unknown command "bogus"`},
+		{[]string{"serve"}, 2, "the WORKER binary is missing"},
+		{[]string{"serve", "--log-level", "loud", "w"}, 1, `--log-level "loud"`},
+		{[]string{"serve", "--serializer", "xml", "w"}, 1, `--serializer "xml"`},
+		{[]string{"serve", "--max-memory", "lots", "w"}, 2, "byte count"},
+		{[]string{"serve", "--workers", "-1", "w"}, 1, "Workers = -1"},
+		{[]string{"serve", "--nats", "nats://127.0.0.1:1", "/nonexistent/worker"}, 1, "/nonexistent/worker"},
+		{[]string{"nats", "--listen", "0.0.0.0:0"}, 1, "needs a token or NKeys"},
+		{[]string{"nats", "extra"}, 2, `unexpected argument "extra"`},
+	} {
+		code, _, out := runCmd(t, c.args...)
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("%v: exit %d, want %d with %q; stderr:\n%s", c.args, code, c.code, c.want, out)
+		}
+	}
+}
+
+func TestEnvironmentFallback(t *testing.T) {
+	t.Setenv("WORKESTRATOR_LOG_LEVEL", "loud")
+	code, _, out := runCmd(t, "serve", "w")
+	if code != 1 || !strings.Contains(out, `--log-level "loud"`) {
+		t.Errorf("exit %d, stderr:\n%s", code, out)
+	}
+	t.Setenv("WORKESTRATOR_WORKERS", "many")
+	code, _, out = runCmd(t, "serve", "w")
+	if code != 1 || !strings.Contains(out, "$WORKESTRATOR_WORKERS") {
+		t.Errorf("a bad variable: exit %d, stderr:\n%s", code, out)
+	}
+	// The command line wins over the environment.
+	code, _, out = runCmd(t, "serve", "--workers", "-1", "--log-level", "warn", "w")
+	if code != 1 || !strings.Contains(out, "Workers = -1") {
+		t.Errorf("exit %d, stderr:\n%s", code, out)
+	}
+}
