@@ -2,9 +2,9 @@ package main
 
 import (
 	"crypto/tls"
-	"errors"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
