@@ -107,6 +107,7 @@ type agent struct {
 	inflight int
 	idle     chan struct{} // gets a token when inflight drops to 0
 	wake     chan struct{} // replies are waiting to be sent
+	changed  chan struct{} // a worker of the farm came online or exited
 	stop     chan struct{}
 	wg       sync.WaitGroup
 }
@@ -161,13 +162,26 @@ func newAgent(cfg AgentConfig) (*agent, error) {
 		cfg: cfg, subj: subj, name: cfg.Name, id: newID("a"),
 		hosts: make(map[string]*hostState),
 		idle:  make(chan struct{}, 1),
-		wake:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		changed: make(chan struct{}, 1),
+		stop:    make(chan struct{}),
 	}, nil
 }
 
 // serve starts the farm, joins the pool and serves until ctx ends.
 func (a *agent) serve(ctx context.Context) error {
+	user := a.cfg.Farm.OnEvent
+	a.cfg.Farm.OnEvent = func(e Event) {
+		if e.Type == EventOnline || e.Type == EventExit {
+			select {
+			case a.changed <- struct{}{}:
+			default:
+			}
+		}
+		if user != nil {
+			user(e)
+		}
+	}
 	f, err := New(a.cfg.Farm)
 	if err != nil {
 		return err
@@ -289,6 +303,10 @@ func (a *agent) beat() {
 		select {
 		case <-a.stop:
 			return
+		case <-a.changed:
+			// A worker came or went: the hosts learn its pid at once.
+			a.announce(false)
+			continue
 		case <-t.C:
 		}
 		a.announce(false)

@@ -229,11 +229,17 @@ func (h *remoteHost) onAnnounce(m *nats.Msg) {
 		h.joinLocked(&a, &fl)
 	case l != nil:
 		l.lastSeen = time.Now()
+		back := false // a slot has a worker again
 		for i, sl := range a.Slots {
-			if i < len(l.workers) && sl.Pid > 0 {
-				l.workers[i].pid = int(sl.Pid)
-				l.workers[i].conn.(*remoteConn).pid.Store(sl.Pid)
+			if i < len(l.workers) {
+				w := l.workers[i]
+				back = back || (w.pid == 0 && sl.Pid > 0)
+				w.pid = int(sl.Pid)
+				w.conn.(*remoteConn).pid.Store(sl.Pid)
 			}
+		}
+		if back {
+			f.dispatchLocked(&fl)
 		}
 		if a.Draining && !l.draining {
 			l.draining = true

@@ -65,7 +65,7 @@ func (w *worker) online() bool { return w != nil && w.state == workerOnline }
 // hasRoom reports whether w may take one more call: online, below
 // MaxConcurrentCallsPerWorker, and not running a call alone.
 func (w *worker) hasRoom() bool {
-	if !w.online() {
+	if !w.online() || (w.agent != "" && w.pid == 0) { // an agent's slot without a worker
 		return false
 	}
 	limit := w.capacity // an agent's worker's
