@@ -160,8 +160,8 @@ func newAgent(cfg AgentConfig) (*agent, error) {
 	cfg.Farm.MaxRetries = NoRetries
 	return &agent{
 		cfg: cfg, subj: subj, name: cfg.Name, id: newID("a"),
-		hosts: make(map[string]*hostState),
-		idle:  make(chan struct{}, 1),
+		hosts:   make(map[string]*hostState),
+		idle:    make(chan struct{}, 1),
 		wake:    make(chan struct{}, 1),
 		changed: make(chan struct{}, 1),
 		stop:    make(chan struct{}),
