@@ -24,7 +24,8 @@ var errFallback = errors.New("not a fast-path message")
 // Interner returns one string for equal byte slices, up to a bound.
 type Interner map[string]string
 
-func (in Interner) get(b []byte) string {
+// Get returns the string of b, interned.
+func (in Interner) Get(b []byte) string {
 	if s, ok := in[string(b)]; ok {
 		return s
 	}
@@ -56,30 +57,35 @@ func decodeFrame[M any, P interface {
 	return m, nil
 }
 
-// field is one field of a message: its number, and its value as a varint
-// (VarintType) or as bytes (BytesType).
-type field struct {
-	num    protowire.Number
-	typ    protowire.Type
-	varint uint64
-	bytes  []byte
+// Field is one field of a protobuf message: its number, and its value as
+// a varint (VarintType) or as bytes (BytesType).
+type Field struct {
+	Num    protowire.Number
+	Typ    protowire.Type
+	Varint uint64
+	Bytes  []byte
 }
 
-// eachField calls fn for each varint or length-delimited field of b; any
-// other wire type, or malformed input, is errFallback.
-func eachField(b []byte, fn func(field) error) error {
+// ErrNotFast is EachField's error for input it does not take: a wire type
+// other than varint and bytes, or malformed input. The generic decoder
+// (proto.Unmarshal) says which.
+var ErrNotFast = errFallback
+
+// EachField calls fn for each varint or length-delimited field of b; any
+// other wire type, or malformed input, is ErrNotFast.
+func EachField(b []byte, fn func(Field) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
 			return errFallback
 		}
 		b = b[n:]
-		f := field{num: num, typ: typ}
+		f := Field{Num: num, Typ: typ}
 		switch typ {
 		case protowire.VarintType:
-			f.varint, n = protowire.ConsumeVarint(b)
+			f.Varint, n = protowire.ConsumeVarint(b)
 		case protowire.BytesType:
-			f.bytes, n = protowire.ConsumeBytes(b)
+			f.Bytes, n = protowire.ConsumeBytes(b)
 		default:
 			return errFallback
 		}
@@ -110,22 +116,22 @@ func fastCallBatch(b []byte, in Interner) (*workerpb.CallBatch, error) {
 		m.Calls = make([]*workerpb.Call, 0, n)
 		boxes = make([]callBox, n)
 	}
-	err := eachField(b, func(f field) error {
+	err := EachField(b, func(f Field) error {
 		switch {
-		case f.num == 1 && f.typ == protowire.BytesType:
+		case f.Num == 1 && f.Typ == protowire.BytesType:
 			var box *callBox
 			if len(boxes) > 0 {
 				box, boxes = &boxes[0], boxes[1:]
 			} else {
 				box = new(callBox)
 			}
-			c, err := fastCall(f.bytes, in, box)
+			c, err := fastCall(f.Bytes, in, box)
 			if err != nil {
 				return err
 			}
 			m.Calls = append(m.Calls, c)
-		case f.num == 2 && f.typ == protowire.BytesType: // packed cancels
-			for v := f.bytes; len(v) > 0; {
+		case f.Num == 2 && f.Typ == protowire.BytesType: // packed cancels
+			for v := f.Bytes; len(v) > 0; {
 				id, k := protowire.ConsumeVarint(v)
 				if k < 0 {
 					return errFallback
@@ -155,20 +161,20 @@ type callBox struct {
 func fastCall(b []byte, in Interner, box *callBox) (*workerpb.Call, error) {
 	c := &box.call
 	c.Args = box.argv[:0]
-	err := eachField(b, func(f field) error {
+	err := EachField(b, func(f Field) error {
 		switch {
-		case f.num == 1 && f.typ == protowire.VarintType:
-			c.Id = f.varint
-		case f.num == 5 && f.typ == protowire.VarintType:
-			c.TimeoutNanos = int64(f.varint)
-		case f.num == 6 && f.typ == protowire.VarintType:
-			c.RawArgs = f.varint
-		case f.num == 2 && f.typ == protowire.BytesType:
-			c.Method = in.get(f.bytes)
-		case f.num == 3 && f.typ == protowire.BytesType:
-			c.Serializer = in.get(f.bytes)
-		case f.num == 4 && f.typ == protowire.BytesType:
-			c.Args = append(c.Args, f.bytes[:len(f.bytes):len(f.bytes)])
+		case f.Num == 1 && f.Typ == protowire.VarintType:
+			c.Id = f.Varint
+		case f.Num == 5 && f.Typ == protowire.VarintType:
+			c.TimeoutNanos = int64(f.Varint)
+		case f.Num == 6 && f.Typ == protowire.VarintType:
+			c.RawArgs = f.Varint
+		case f.Num == 2 && f.Typ == protowire.BytesType:
+			c.Method = in.Get(f.Bytes)
+		case f.Num == 3 && f.Typ == protowire.BytesType:
+			c.Serializer = in.Get(f.Bytes)
+		case f.Num == 4 && f.Typ == protowire.BytesType:
+			c.Args = append(c.Args, f.Bytes[:len(f.Bytes):len(f.Bytes)])
 		default:
 			return errFallback
 		}
@@ -209,11 +215,11 @@ func AppendResponses(rs []Response, replies []*workerpb.Reply) []Response {
 }
 
 func fastReplies(b []byte, rs []Response) ([]Response, error) {
-	err := eachField(b, func(f field) error {
-		if f.num != 1 || f.typ != protowire.BytesType {
+	err := EachField(b, func(f Field) error {
+		if f.Num != 1 || f.Typ != protowire.BytesType {
 			return errFallback
 		}
-		r, err := fastReply(f.bytes)
+		r, err := fastReply(f.Bytes)
 		if err != nil {
 			return err
 		}
@@ -225,22 +231,22 @@ func fastReplies(b []byte, rs []Response) ([]Response, error) {
 
 func fastReply(b []byte) (Response, error) {
 	var r Response
-	err := eachField(b, func(f field) error {
+	err := EachField(b, func(f Field) error {
 		switch {
-		case f.num == 1 && f.typ == protowire.VarintType:
-			r.ID = f.varint
-		case f.num == 2 && f.typ == protowire.BytesType:
-			r.Result = f.bytes[:len(f.bytes):len(f.bytes)]
-		case f.num == 3 && f.typ == protowire.BytesType && r.Failure == nil:
+		case f.Num == 1 && f.Typ == protowire.VarintType:
+			r.ID = f.Varint
+		case f.Num == 2 && f.Typ == protowire.BytesType:
+			r.Result = f.Bytes[:len(f.Bytes):len(f.Bytes)]
+		case f.Num == 3 && f.Typ == protowire.BytesType && r.Failure == nil:
 			// Errors are rare: the generic decoder does them. A second
 			// error field would merge: that is for proto.Unmarshal too.
 			e := &workerpb.Error{}
-			if err := proto.Unmarshal(f.bytes, e); err != nil {
+			if err := proto.Unmarshal(f.Bytes, e); err != nil {
 				return fmt.Errorf("reply %d: %w", r.ID, err)
 			}
 			r.Failure = e
-		case f.num == 4 && f.typ == protowire.VarintType:
-			r.RawResult = f.varint != 0
+		case f.Num == 4 && f.Typ == protowire.VarintType:
+			r.RawResult = f.Varint != 0
 		default:
 			return errFallback
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/workestrator/workestrator/internal/remote"
 	"github.com/workestrator/workestrator/internal/remote/remotepb"
+	"github.com/workestrator/workestrator/internal/wire"
 )
 
 // Defaults of an AgentConfig.
@@ -95,9 +96,13 @@ type agent struct {
 	pub  *remote.Publisher
 	svc  micro.Service
 	subs []*nats.Subscription
-	// calls reassembles chunked batches; used by the calls subscription's
-	// goroutine only.
+	// calls reassembles chunked batches, batch is the last one decoded,
+	// names interns method names, start the calls of a batch to start:
+	// used by the calls subscription's goroutine only.
 	calls *remote.Assembler
+	batch remote.Batch
+	names wire.Interner
+	start []*relayCall
 
 	session atomic.Uint64
 
@@ -189,6 +194,7 @@ func (a *agent) serve(ctx context.Context) error {
 	a.f = f
 	a.log = f.log.Named("agent").With("agent", a.name)
 	a.calls = remote.NewAssembler(f.cfg.MaxMessageSize + 1<<20)
+	a.names = wire.Interner{}
 	a.session.Store(1)
 	if err := a.connect(); err != nil {
 		f.Kill()

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/workestrator/workestrator/internal/remote"
 	"github.com/workestrator/workestrator/internal/remote/remotepb"
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 )
@@ -22,17 +23,50 @@ type hostState struct {
 	hb         time.Duration
 	maxMessage int
 	calls      map[uint64]*relayCall
-	replies    []*remotepb.Reply
-	gone       bool
+	// out holds the encoded answers waiting to be sent, ready the full
+	// messages of them.
+	out   []byte
+	ready [][]byte
+	gone  bool
 }
 
-// relayCall is a host's call running on the agent's farm.
+// relayCall is a host's call running on the agent's farm: the call and
+// its options, in one allocation.
 type relayCall struct {
+	fu     Future
+	opts   callOpts
+	a      *agent
 	h      *hostState
 	id     uint64
 	slot   int32
-	c      *call
 	expiry *time.Timer
+	// entered: the call is in the farm; until then a cancel is only
+	// noted (canceled) and run applies it.
+	entered, canceled bool
+}
+
+// cancelLocked returns rc's call to cancel, or nil when run will (it has
+// not entered the farm yet); under a.mu.
+func (rc *relayCall) cancelLocked() *call {
+	if !rc.entered {
+		rc.canceled = true
+		return nil
+	}
+	return &rc.fu.call
+}
+
+func (rc *relayCall) answered(c *call) { rc.a.answered(rc, c) }
+
+// reply queues r for its host; under a.mu.
+func (h *hostState) reply(r *remote.Reply) {
+	if h.gone {
+		return
+	}
+	if len(h.out) > 0 && len(h.out)+remote.ReplySize(r) > maxBatch {
+		h.ready = append(h.ready, h.out)
+		h.out = nil
+	}
+	h.out = remote.AppendReply(h.out, r)
 }
 
 // Errors an agent ends relayed calls with; the answer says which.
@@ -83,8 +117,8 @@ func (a *agent) onBatch(m *nats.Msg) {
 	if !ok {
 		return
 	}
-	var b remotepb.Batch
-	if err := proto.Unmarshal(data, &b); err != nil || b.Host == "" {
+	b := &a.batch
+	if err := remote.DecodeBatch(data, b, a.names); err != nil || b.Host == "" {
 		a.log.Warn("bad call message", "bytes", len(data), "error", err)
 		return
 	}
@@ -96,7 +130,7 @@ func (a *agent) onBatch(m *nats.Msg) {
 	}
 	f := a.f
 	a.mu.Lock()
-	h := a.hostLocked(b.Host, time.Duration(b.HeartbeatNanos))
+	h := a.hostLocked(b.Host, b.Heartbeat)
 	h.maxMessage = int(b.MaxMessage)
 	refuse := ""
 	switch {
@@ -105,37 +139,39 @@ func (a *agent) onBatch(m *nats.Msg) {
 	case b.Session != a.session.Load():
 		refuse = fmt.Sprintf("agent %s: session %d is over", a.name, b.Session)
 	}
-	type job struct {
-		rc  *relayCall
-		req *remotepb.Call
-	}
-	start := make([]job, 0, len(b.Calls))
-	for _, c := range b.Calls {
+	start := a.start[:0]
+	for i := range b.Calls {
+		c := &b.Calls[i]
 		switch {
 		case refuse != "":
-			h.replies = append(h.replies, &remotepb.Reply{Id: c.Id, Slot: c.Slot,
+			h.reply(&remote.Reply{ID: c.ID, Slot: c.Slot,
 				Failure: &remotepb.Failure{Kind: remotepb.Failure_REFUSED, Message: refuse}})
 		case c.Slot < 0 || int(c.Slot) >= f.cfg.Workers:
-			h.replies = append(h.replies, &remotepb.Reply{Id: c.Id, Slot: c.Slot,
+			h.reply(&remote.Reply{ID: c.ID, Slot: c.Slot,
 				Failure: &remotepb.Failure{Kind: remotepb.Failure_OTHER, Message: fmt.Sprintf("agent %s has no slot %d", a.name, c.Slot)}})
-		case h.calls[c.Id] != nil:
+		case h.calls[c.ID] != nil:
 			// A duplicate: the first one answers.
 		default:
-			rc := &relayCall{h: h, id: c.Id, slot: c.Slot}
-			h.calls[c.Id] = rc
+			rc := &relayCall{a: a, h: h, id: c.ID, slot: c.Slot}
+			f.initFuture(&rc.fu, context.Background(), c.Method, f.slots[c.Slot])
+			h.calls[c.ID] = rc
 			a.inflight++
-			start = append(start, job{rc, c})
+			start = append(start, rc)
 		}
 	}
 	a.mu.Unlock()
-	for _, j := range start {
-		a.run(j.rc, j.req)
+	for i, rc := range start {
+		a.run(rc, &b.Calls[i])
 	}
+	clear(start)
+	a.start = start[:0]
 	var cancel []*call
 	a.mu.Lock()
 	for _, id := range b.Cancels {
-		if rc := h.calls[id]; rc != nil && rc.c != nil {
-			cancel = append(cancel, rc.c)
+		if rc := h.calls[id]; rc != nil {
+			if c := rc.cancelLocked(); c != nil {
+				cancel = append(cancel, c)
+			}
 		}
 	}
 	a.mu.Unlock()
@@ -147,32 +183,33 @@ func (a *agent) onBatch(m *nats.Msg) {
 
 // run submits a relayed call to the agent's farm, on the slot the host
 // chose, bounded by its budget.
-func (a *agent) run(rc *relayCall, c *remotepb.Call) {
+func (a *agent) run(rc *relayCall, c *remote.Call) {
 	f := a.f
-	o := &callOpts{timeout: time.Duration(c.BudgetNanos), ser: c.Serializer}
-	o.notify = func(x *call) { a.answered(rc, x) }
-	fu := f.newFuture(context.Background(), c.Method, f.slots[c.Slot])
-	fu.opts = o
-	a.mu.Lock()
-	rc.c = &fu.call
-	a.mu.Unlock()
+	fu := &rc.fu
+	rc.opts = callOpts{timeout: c.Budget, ser: c.Serializer, notify: rc}
+	fu.opts = &rc.opts
 	if len(c.Args) > maxArgs {
 		fu.refuse(fmt.Errorf("method %q: %w: %d arguments (at most %d)", c.Method, ErrTooLarge, len(c.Args), maxArgs))
 		return
 	}
 	f.enter(fu, c.Args, c.RawArgs)
-	if d := time.Duration(c.BudgetNanos); d > 0 {
+	var t *time.Timer
+	if d := c.Budget; d > 0 {
 		// The budget counts from the call's arrival, queued here too.
-		t := time.AfterFunc(d, func() { f.cancelWith(&fu.call, errBudget) })
-		a.mu.Lock()
-		rc.expiry = t
-		a.mu.Unlock()
+		t = time.AfterFunc(d, func() { f.cancelWith(&fu.call, errBudget) })
+	}
+	a.mu.Lock()
+	rc.expiry, rc.entered = t, true
+	canceled := rc.canceled
+	a.mu.Unlock()
+	if canceled {
+		f.cancelWith(&fu.call, errHostCanceled)
 	}
 }
 
 // answered turns the answer of a relayed call into a reply for its host.
 func (a *agent) answered(rc *relayCall, c *call) {
-	r := &remotepb.Reply{Id: rc.id, Slot: rc.slot, Pid: int64(c.pid)}
+	r := &remote.Reply{ID: rc.id, Slot: rc.slot, PID: int64(c.pid)}
 	var re *RemoteError
 	var we *WorkerExitError
 	switch err := c.err; {
@@ -184,8 +221,8 @@ func (a *agent) answered(rc *relayCall, c *call) {
 	case errors.As(err, &we):
 		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_WORKER_EXIT, Message: err.Error(),
 			ExitCode: int32(we.Status.Code), Signal: we.Status.Signal}
-		if r.Pid == 0 {
-			r.Pid = int64(we.PID)
+		if r.PID == 0 {
+			r.PID = int64(we.PID)
 		}
 	case errors.Is(err, errHostCanceled):
 		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_CANCELED, Message: err.Error()}
@@ -215,9 +252,7 @@ func (a *agent) answered(rc *relayCall, c *call) {
 			default:
 			}
 		}
-		if !h.gone {
-			h.replies = append(h.replies, r)
-		}
+		h.reply(r)
 	}
 	a.mu.Unlock()
 	a.kick()
@@ -237,10 +272,10 @@ func (a *agent) dropHosts(drop func(*hostState) bool, why string) {
 			a.log.Debug("dropping a host's calls", "host", id, "calls", len(h.calls), "why", why)
 		}
 		h.gone = true
-		h.replies = nil
+		h.out, h.ready = nil, nil
 		for _, rc := range h.calls {
-			if rc.c != nil {
-				cancel = append(cancel, rc.c)
+			if c := rc.cancelLocked(); c != nil {
+				cancel = append(cancel, c)
 			}
 		}
 		delete(a.hosts, id)
@@ -278,34 +313,29 @@ func (a *agent) sendReplies() {
 // of about maxBatch bytes at most (a bigger answer goes alone).
 func (a *agent) flushReplies() {
 	type out struct {
-		host    string
-		replies []*remotepb.Reply
+		host string
+		msgs [][]byte
 	}
 	var outs []out
 	a.mu.Lock()
 	for id, h := range a.hosts {
-		if len(h.replies) > 0 {
-			outs = append(outs, out{id, h.replies})
-			h.replies = nil
+		if len(h.out) > 0 {
+			h.ready = append(h.ready, h.out)
+			h.out = nil
+		}
+		if len(h.ready) > 0 {
+			outs = append(outs, out{id, h.ready})
+			h.ready = nil
 		}
 	}
 	a.mu.Unlock()
 	session := a.session.Load()
 	for _, o := range outs {
-		for len(o.replies) > 0 {
-			n, size := 0, 0
-			for n < len(o.replies) && (n == 0 || size+len(o.replies[n].Result) < maxBatch) {
-				size += len(o.replies[n].Result) + 64
-				n++
+		for _, msg := range o.msgs {
+			msg = remote.AppendRepliesTail(msg, a.id, session)
+			if err := a.pub.Publish(a.subj.Host(o.host), "", msg); err != nil {
+				a.log.Warn("cannot send answers", "host", o.host, "bytes", len(msg), "error", err)
 			}
-			msg, err := proto.Marshal(&remotepb.Replies{Agent: a.id, Session: session, Replies: o.replies[:n]})
-			if err == nil {
-				err = a.pub.Publish(a.subj.Host(o.host), "", msg)
-			}
-			if err != nil {
-				a.log.Warn("cannot send answers", "host", o.host, "answers", n, "error", err)
-			}
-			o.replies = o.replies[n:]
 		}
 	}
 }

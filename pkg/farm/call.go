@@ -345,7 +345,7 @@ func (c *call) markAnswered() {
 		close(*ch)
 	}
 	if c.opts != nil && c.opts.notify != nil {
-		c.opts.notify(c)
+		c.opts.notify.answered(c)
 	}
 	c.answered.Done()
 }

@@ -63,8 +63,11 @@ type callOpts struct {
 	// For the calls an agent relays (agent_relay.go): the serializer
 	// that encoded the arguments, and the function told of the answer.
 	ser    string
-	notify func(*call)
+	notify notifier
 }
+
+// notifier is told of a call's answer (see callOpts.notify).
+type notifier interface{ answered(*call) }
 
 // apply gives c the options; a nil o leaves the farm's.
 func (o *callOpts) apply(c *call) { c.opts = o }

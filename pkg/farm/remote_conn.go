@@ -7,9 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"github.com/workestrator/workestrator/internal/host"
+	"github.com/workestrator/workestrator/internal/remote"
 	"github.com/workestrator/workestrator/internal/remote/remotepb"
 	"github.com/workestrator/workestrator/internal/wire"
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
@@ -90,59 +89,11 @@ func (c *remoteConn) Enqueue(r *wire.Request) bool {
 		l.ready = append(l.ready, l.batch)
 		l.batch = nil
 	}
-	b := l.batch
-	b = protowire.AppendTag(b, 3, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(callSize(r, args, c.slot)))
-	b = appendRemoteCall(b, r, args, c.slot)
-	l.batch = b
+	l.batch = remote.AppendCall(l.batch, &remote.Call{
+		ID: r.ID, Method: r.Method, Serializer: r.Serializer, Args: args,
+		RawArgs: r.RawArgs, Budget: r.Timeout, Slot: c.slot,
+	})
 	return first
-}
-
-// callSize is the encoded size of the Call message of r for slot.
-func callSize(r *wire.Request, args [][]byte, slot int32) int {
-	n := 1 + protowire.SizeVarint(r.ID)
-	n += 1 + protowire.SizeBytes(len(r.Method))
-	n += 1 + protowire.SizeBytes(len(r.Serializer))
-	for _, a := range args {
-		n += 1 + protowire.SizeBytes(len(a))
-	}
-	if r.RawArgs != 0 {
-		n += 1 + protowire.SizeVarint(r.RawArgs)
-	}
-	if r.Timeout > 0 {
-		n += 1 + protowire.SizeVarint(uint64(r.Timeout))
-	}
-	if slot != 0 {
-		n += 1 + protowire.SizeVarint(uint64(slot))
-	}
-	return n
-}
-
-// appendRemoteCall appends the fields of remotepb.Call for r.
-func appendRemoteCall(b []byte, r *wire.Request, args [][]byte, slot int32) []byte {
-	b = protowire.AppendTag(b, 1, protowire.VarintType)
-	b = protowire.AppendVarint(b, r.ID)
-	b = protowire.AppendTag(b, 2, protowire.BytesType)
-	b = protowire.AppendString(b, r.Method)
-	b = protowire.AppendTag(b, 3, protowire.BytesType)
-	b = protowire.AppendString(b, r.Serializer)
-	for _, a := range args {
-		b = protowire.AppendTag(b, 4, protowire.BytesType)
-		b = protowire.AppendBytes(b, a)
-	}
-	if r.RawArgs != 0 {
-		b = protowire.AppendTag(b, 5, protowire.VarintType)
-		b = protowire.AppendVarint(b, r.RawArgs)
-	}
-	if r.Timeout > 0 {
-		b = protowire.AppendTag(b, 6, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(r.Timeout))
-	}
-	if slot != 0 {
-		b = protowire.AppendTag(b, 7, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(slot))
-	}
-	return b
 }
 
 // EnqueueCancel adds a cancel of call id to the agent's next message.
@@ -151,8 +102,7 @@ func (c *remoteConn) EnqueueCancel(id uint64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	first := len(l.batch) == 0 && len(l.ready) == 0
-	l.batch = protowire.AppendTag(l.batch, 4, protowire.VarintType)
-	l.batch = protowire.AppendVarint(l.batch, id)
+	l.batch = remote.AppendCancel(l.batch, id)
 	return first
 }
 
@@ -193,14 +143,7 @@ func (l *agentLink) publish() map[*remoteConn][]wire.Response {
 	l.mu.Unlock()
 	h := l.h
 	for _, b := range msgs {
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendString(b, h.id)
-		b = protowire.AppendTag(b, 2, protowire.VarintType)
-		b = protowire.AppendVarint(b, l.session)
-		b = protowire.AppendTag(b, 5, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(h.cfg.Heartbeat))
-		b = protowire.AppendTag(b, 6, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(h.f.cfg.MaxMessageSize))
+		b = remote.AppendBatchTail(b, h.id, l.session, h.cfg.Heartbeat, h.f.cfg.MaxMessageSize, false)
 		if err := h.pub.Publish(l.subject, h.subj.Host(h.id), b); err != nil {
 			// The calls stay in flight until the agent is lost or their
 			// timeout ends them.
@@ -222,13 +165,7 @@ func (l *agentLink) send() {
 		case <-l.done:
 			// Tell the agent, should it come back, that its calls of this
 			// session are retried elsewhere.
-			b := protowire.AppendTag(nil, 1, protowire.BytesType)
-			b = protowire.AppendString(b, l.h.id)
-			b = protowire.AppendTag(b, 2, protowire.VarintType)
-			b = protowire.AppendVarint(b, l.session)
-			b = protowire.AppendTag(b, 7, protowire.VarintType)
-			b = protowire.AppendVarint(b, 1)
-			_ = l.h.nc.Publish(l.subject, b)
+			_ = l.h.nc.Publish(l.subject, remote.AppendBatchTail(nil, l.h.id, l.session, l.h.cfg.Heartbeat, 0, true))
 			return
 		case <-l.h.f.killed:
 			return
@@ -237,19 +174,19 @@ func (l *agentLink) send() {
 }
 
 // response turns a Reply into the farm's Response.
-func (l *agentLink) response(r *remotepb.Reply) wire.Response {
-	resp := wire.Response{ID: r.Id, Result: r.Result, RawResult: r.RawResult, Failure: r.Error}
+func (l *agentLink) response(r *remote.Reply) wire.Response {
+	resp := wire.Response{ID: r.ID, Result: r.Result, RawResult: r.RawResult, Failure: r.Error}
 	if f := r.Failure; f != nil && r.Error == nil {
 		w := l.workers[r.Slot]
 		switch f.Kind {
 		case remotepb.Failure_WORKER_EXIT:
-			resp.Err = &WorkerExitError{Slot: w.slot.index, Agent: l.name, PID: int(r.Pid),
+			resp.Err = &WorkerExitError{Slot: w.slot.index, Agent: l.name, PID: int(r.PID),
 				Status: ExitStatus{Code: int(f.ExitCode), Signal: f.Signal}}
 			resp.Crash = true
 		case remotepb.Failure_EXPIRED:
 			resp.Err = errExpired
 		default:
-			resp.Err = &WorkerExitError{Slot: w.slot.index, Agent: l.name, PID: int(r.Pid), Status: ExitStatus{Code: -1},
+			resp.Err = &WorkerExitError{Slot: w.slot.index, Agent: l.name, PID: int(r.PID), Status: ExitStatus{Code: -1},
 				Cause: fmt.Errorf("%w: agent %s: %s", ErrAgentLost, l.name, f.Message)}
 		}
 	}

@@ -30,9 +30,12 @@ type remoteHost struct {
 	id   string
 	pub  *remote.Publisher
 	subs []*nats.Subscription
-	// replies reassembles chunked replies; used by the replies
-	// subscription's goroutine only.
+	// replies reassembles chunked replies; rbuf and per are the decoded
+	// replies, and those of each slot. Used by the replies subscription's
+	// goroutine only.
 	replies *remote.Assembler
+	rbuf    []remote.Reply
+	per     [][]wire.Response
 
 	// Guarded by the farm's lock.
 	agents map[string]*agentLink // by agent id
@@ -357,33 +360,37 @@ func (h *remoteHost) onReplies(m *nats.Msg) {
 	if !ok {
 		return
 	}
-	var rs remotepb.Replies
-	if err := proto.Unmarshal(data, &rs); err != nil {
+	agent, session, rs, err := remote.DecodeReplies(data, h.rbuf[:0])
+	h.rbuf = rs
+	if err != nil {
 		h.f.log.Warn("bad reply message", "bytes", len(data), "error", err)
 		return
 	}
 	f := h.f
 	f.mu.Lock()
-	l := h.agents[rs.Agent]
+	l := h.agents[agent]
 	f.mu.Unlock()
-	if l == nil || l.session != rs.Session {
+	if l == nil || l.session != session {
 		return // answers of a session that is over: its calls were retried
 	}
 	// One batch of responses for each slot, in the order they came.
-	per := make(map[int32][]wire.Response, len(l.workers))
-	for _, r := range rs.Replies {
-		if r.Slot < 0 || int(r.Slot) >= len(l.workers) {
-			continue
+	if cap(h.per) < len(l.workers) {
+		h.per = make([][]wire.Response, len(l.workers))
+	}
+	per := h.per[:len(l.workers)]
+	for i := range rs {
+		if r := &rs[i]; r.Slot >= 0 && int(r.Slot) < len(per) {
+			per[r.Slot] = append(per[r.Slot], l.response(r))
 		}
-		per[r.Slot] = append(per[r.Slot], l.response(r))
 	}
 	for slot, batch := range per {
-		w := l.workers[slot]
-		if w.conn.(*remoteConn).closed() {
-			continue
+		if w := l.workers[slot]; len(batch) > 0 && !w.conn.(*remoteConn).closed() {
+			f.onResponses(w, batch)
 		}
-		f.onResponses(w, batch)
+		clear(batch)
+		per[slot] = batch[:0]
 	}
+	clear(rs)
 }
 
 // close says goodbye to the agents (they drop the farm's calls) and
