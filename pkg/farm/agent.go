@@ -103,6 +103,7 @@ type agent struct {
 	batch remote.Batch
 	names wire.Interner
 	start []*relayCall
+	fus   []*Future
 
 	session atomic.Uint64
 

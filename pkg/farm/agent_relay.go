@@ -160,9 +160,7 @@ func (a *agent) onBatch(m *nats.Msg) {
 		}
 	}
 	a.mu.Unlock()
-	for i, rc := range start {
-		a.run(rc, &b.Calls[i])
-	}
+	a.run(start, b.Calls)
 	clear(start)
 	a.start = start[:0]
 	var cancel []*call
@@ -181,29 +179,42 @@ func (a *agent) onBatch(m *nats.Msg) {
 	a.kick()
 }
 
-// run submits a relayed call to the agent's farm, on the slot the host
-// chose, bounded by its budget.
-func (a *agent) run(rc *relayCall, c *remote.Call) {
+// run submits relayed calls to the agent's farm, together, each on the
+// slot its host chose and bounded by its budget; calls[i] is start[i]'s.
+func (a *agent) run(start []*relayCall, calls []remote.Call) {
 	f := a.f
-	fu := &rc.fu
-	rc.opts = callOpts{timeout: c.Budget, ser: c.Serializer, notify: rc}
-	fu.opts = &rc.opts
-	if len(c.Args) > maxArgs {
-		fu.refuse(fmt.Errorf("method %q: %w: %d arguments (at most %d)", c.Method, ErrTooLarge, len(c.Args), maxArgs))
-		return
+	fus := a.fus[:0]
+	for i, rc := range start {
+		c := &calls[i]
+		fu := &rc.fu
+		rc.opts = callOpts{timeout: c.Budget, ser: c.Serializer, notify: rc}
+		fu.opts = &rc.opts
+		if len(c.Args) > maxArgs {
+			fu.refuse(fmt.Errorf("method %q: %w: %d arguments (at most %d)", c.Method, ErrTooLarge, len(c.Args), maxArgs))
+			continue
+		}
+		fu.call.args, fu.call.rawArgs = c.Args, c.RawArgs
+		fus = append(fus, fu)
 	}
-	f.enter(fu, c.Args, c.RawArgs)
-	var t *time.Timer
-	if d := c.Budget; d > 0 {
-		// The budget counts from the call's arrival, queued here too.
-		t = time.AfterFunc(d, func() { f.cancelWith(&fu.call, errBudget) })
-	}
+	f.enterAll(fus)
+	clear(fus)
+	a.fus = fus[:0]
+	var cancel []*call
 	a.mu.Lock()
-	rc.expiry, rc.entered = t, true
-	canceled := rc.canceled
+	for i, rc := range start {
+		if d := calls[i].Budget; d > 0 {
+			// The budget counts from the call's arrival, queued here too.
+			c := &rc.fu.call
+			rc.expiry = time.AfterFunc(d, func() { f.cancelWith(c, errBudget) })
+		}
+		rc.entered = true
+		if rc.canceled {
+			cancel = append(cancel, &rc.fu.call)
+		}
+	}
 	a.mu.Unlock()
-	if canceled {
-		f.cancelWith(&fu.call, errHostCanceled)
+	for _, c := range cancel {
+		f.cancelWith(c, errHostCanceled)
 	}
 }
 

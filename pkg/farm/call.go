@@ -262,41 +262,74 @@ func (f *Farm) submitEncoded(ctx context.Context, method string, pin *slot, args
 
 // enter puts fu, whose args are encoded, in the queue and dispatches.
 func (f *Farm) enter(fu *Future, args [][]byte, raw uint64) *Future {
-	ctx := fu.ctx
 	c := &fu.call
 	c.args, c.rawArgs = args, raw
 	c.submitted = f.clock()
 	f.mu.Lock()
+	err := f.takeLocked(fu)
+	var fl flushList
+	if err == nil {
+		f.dispatchLocked(&fl)
+	}
+	f.mu.Unlock()
+	if err != nil {
+		return fu.refuse(err)
+	}
+	fl.flush()
+	return fu
+}
+
+// enterAll enters each of fus, whose args are set, and dispatches them
+// together: the calls for one worker share its next message.
+func (f *Farm) enterAll(fus []*Future) {
+	now := f.clock()
+	var refused []error
+	f.mu.Lock()
+	for i, fu := range fus {
+		fu.call.submitted = now
+		if err := f.takeLocked(fu); err != nil {
+			if refused == nil {
+				refused = make([]error, len(fus))
+			}
+			refused[i] = err
+		}
+	}
+	var fl flushList
+	f.dispatchLocked(&fl)
+	f.mu.Unlock()
+	for i, err := range refused {
+		if err != nil {
+			fus[i].refuse(err)
+		}
+	}
+	fl.flush()
+}
+
+// takeLocked puts fu in the queue (or the waiters), or returns why it is
+// refused.
+func (f *Farm) takeLocked(fu *Future) error {
+	c := &fu.call
 	switch {
 	case f.state == farmKilled:
-		f.mu.Unlock()
-		return fu.refuse(ErrFarmKilled)
+		return ErrFarmKilled
 	case f.state == farmDraining:
-		f.mu.Unlock()
-		return fu.refuse(ErrShutdown)
+		return ErrShutdown
 	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls && c.opts != nil && c.opts.wait:
 		f.waitLocked(c)
-		f.mu.Unlock()
-		return fu
+		return nil
 	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls:
 		f.st.refused++
-		active := f.active
-		f.mu.Unlock()
-		return fu.refuse(fmt.Errorf("%w: %d calls queued or in flight (MaxConcurrentCalls)", ErrMaxConcurrentCalls, active))
+		return fmt.Errorf("%w: %d calls queued or in flight (MaxConcurrentCalls)", ErrMaxConcurrentCalls, f.active)
 	}
 	f.nextCall++
 	c.id = f.nextCall
 	f.active++
 	f.st.submitted++
 	f.enqueueLocked(c, false)
-	if ctx.Done() != nil {
+	if ctx := fu.ctx; ctx.Done() != nil {
 		c.stopCtx = context.AfterFunc(ctx, func() { f.cancel(c) })
 	}
-	var fl flushList
-	f.dispatchLocked(&fl)
-	f.mu.Unlock()
-	fl.flush()
-	return fu
+	return nil
 }
 
 // isolateAfter is the number of worker deaths a call must have been in
