@@ -50,9 +50,10 @@ type agent struct {
 func startAgents(ctx context.Context, cancel context.CancelCauseFunc, serve, worker string, n, workers int, t *tally) (*agents, error) {
 	joined := make(chan struct{}, 1)
 	f, err := farm.New(farm.Config{
-		// Each lost agent may fail a chunk once: leave room for all but the
-		// last agent to be lost, and for the default's other failures.
-		MaxRetries: max(farm.DefaultMaxRetries, n),
+		// A chunk loses at most one attempt on each lost agent, and the job
+		// can finish as long as one agent is left: n-1 retries, on top of
+		// the default's for other failures.
+		MaxRetries: farm.DefaultMaxRetries + n - 1,
 		// MinAgents cannot be used here: New would wait for agents that
 		// cannot know the server's port before New returns. The wait is
 		// waitJoined's.
@@ -103,14 +104,14 @@ func (a *agents) start(name, serve, worker string, workers int) error {
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
-		a.ended1(p)
+		a.reaped(p)
 	}()
 	return nil
 }
 
-// ended1 notes that agent p ended; once all have, while the example still
+// reaped notes that agent p ended; once all have, while the example still
 // runs, it cancels the run: no worker is left to run it.
-func (a *agents) ended1(p *agent) {
+func (a *agents) reaped(p *agent) {
 	a.mu.Lock()
 	a.ended++
 	all, stopping := a.ended == len(a.list), a.stopping
@@ -173,10 +174,13 @@ func (a *agents) names() string {
 	return strings.Join(names, ", ")
 }
 
-// stop kills the agents with SIGKILL (which ends a stopped process as well)
-// and waits until they are reaped. Their workers exit when their agent's
-// end of the lifeline closes.
+// stop kills the agents with SIGKILL (which ends a stopped process as
+// well) and waits until they are reaped; their workers exit when their
+// agent's end of the lifeline closes. On a nil *agents it does nothing.
 func (a *agents) stop() {
+	if a == nil {
+		return
+	}
 	a.mu.Lock()
 	a.stopping = true
 	a.mu.Unlock()

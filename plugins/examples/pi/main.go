@@ -14,15 +14,16 @@
 // loopback and draws its workers from N agents, child processes of this
 // command, each a `workestrator serve` with -workers workers (default
 // NumCPU/N, at least 1). This is scale-out on one machine; agents on other
-// machines join the same way (see the README's "Scale out"). The command
+// machines join a farm the same way (see farm.RemoteConfig). The command
 // also prints how many chunks each agent ran.
 //
 // An agent that dies (SIGKILL) or freezes (SIGSTOP) in the middle of the
 // run does not stop the job: the farm loses it after three missed
 // heartbeats (200 ms each) and runs its chunks again on the others; every
-// chunk is counted once. The agents are killed and reaped when the command
-// exits, on an error or on SIGINT as well (and by the kernel should the
-// command itself be killed).
+// chunk is counted once. Once every agent has died the command fails;
+// while they are all frozen, the calls wait (interrupt it). The agents are
+// killed and reaped when the command exits, on an error or on SIGINT as
+// well (and by the kernel should the command itself be killed).
 package main
 
 import (
@@ -89,12 +90,15 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	fmt.Fprintf(out, "Monte Carlo π with %d points in %d chunks\n", o.points, o.chunks)
 
 	start := time.Now()
-	inside := 0
+	single := 0
 	for i, n := range sizes {
-		inside += montecarlo.Inside(n, uint64(i))
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		single += montecarlo.Inside(n, uint64(i))
 	}
-	single := time.Since(start)
-	fmt.Fprintf(out, "single process:     π ≈ %.6f in %v\n", montecarlo.Estimate(inside, o.points), single.Round(time.Millisecond))
+	singleTime := time.Since(start)
+	fmt.Fprintf(out, "single process:     π ≈ %.6f in %v\n", montecarlo.Estimate(single, o.points), singleTime.Round(time.Millisecond))
 
 	pkgs := []string{workerPkg}
 	if o.agents > 0 {
@@ -113,16 +117,13 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	var ag *agents
 	if o.agents == 0 {
 		f, err = farm.New(farm.Config{Path: bins[0], Workers: o.workers, MaxConcurrentCallsPerWorker: 1})
-	} else {
-		ag, err = startAgents(ctx, cancel, bins[1], bins[0], o.agents, o.workers, t)
-		if ag != nil {
-			defer ag.stop() // after f.Kill: the farm says goodbye first
-			f = ag.farm
-		}
+	} else if ag, err = startAgents(ctx, cancel, bins[1], bins[0], o.agents, o.workers, t); err == nil {
+		f = ag.farm
 	}
 	if err != nil {
 		return err
 	}
+	defer ag.stop() // after Kill: the farm says goodbye to them first
 	defer f.Kill()
 	if ag != nil {
 		fmt.Fprintf(out, "agents joined:      %s, %s each\n", ag.names(), plural(o.workers, "worker"))
@@ -139,52 +140,20 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	for i, n := range sizes {
 		futures[i] = f.Go(ctx, "run", n, uint64(i)) // the same seeds: the same estimate
 	}
-	// Count the chunks as they are answered, each once by its index: a
-	// future gives one answer, and the tally checks that the farm answered
-	// each call once.
-	type answer struct {
-		chunk, inside int
-		err           error
-	}
-	answers := make(chan answer, len(futures))
-	for i, fu := range futures {
-		go func() {
-			n, err := decode(fu)
-			answers <- answer{i, n, err}
-		}()
-	}
-	bar := newBar(o.progress, o.chunks)
-	inside = 0
-	counted := 0
-	done := make([]bool, o.chunks)
-	for range futures {
-		a := <-answers
-		if a.err != nil {
-			if ctx.Err() != nil {
-				a.err = context.Cause(ctx)
-			}
-			return fmt.Errorf("chunk %d: %w", a.chunk, a.err)
-		}
-		if done[a.chunk] {
-			return fmt.Errorf("chunk %d answered twice", a.chunk)
-		}
-		done[a.chunk] = true
-		inside += a.inside
-		counted += sizes[a.chunk]
-		if bar != nil {
-			_ = bar.Add(1)
-		}
+	inside, counted, err := collect(ctx, futures, sizes, newBar(o.progress, o.chunks))
+	if err != nil {
+		return err
 	}
 	farmTime := time.Since(start)
-	if counted != o.points {
-		return fmt.Errorf("%d points counted of %d", counted, o.points)
-	}
 	workers := plural(o.workers, "worker")
 	if ag != nil {
 		workers = plural(o.workers*o.agents, "worker") + " on " + plural(o.agents, "agent")
 	}
 	fmt.Fprintf(out, "farm of %s: π ≈ %.6f in %v\n", workers, montecarlo.Estimate(inside, o.points), farmTime.Round(time.Millisecond))
 	fmt.Fprintf(out, "points counted: %d\n", counted)
+	if counted != o.points {
+		return fmt.Errorf("%d points counted of %d", counted, o.points)
+	}
 	if ag != nil {
 		if err := t.wait(ctx); err != nil {
 			return err
@@ -198,8 +167,46 @@ func run(ctx context.Context, out io.Writer, o options) error {
 			fmt.Fprintln(out)
 		}
 	}
-	fmt.Fprintf(out, "speedup: %.2f× on %d CPUs\n", single.Seconds()/farmTime.Seconds(), runtime.NumCPU())
+	fmt.Fprintf(out, "speedup: %.2f× on %d CPUs\n", singleTime.Seconds()/farmTime.Seconds(), runtime.NumCPU())
 	return f.Shutdown(ctx)
+}
+
+// collect waits for the chunks' answers and adds up the points inside
+// the quarter circle and the points counted. It counts each chunk once, by
+// its index, as it is answered: a future gives one answer, and it checks
+// that. The bar, when not nil, shows the progress.
+func collect(ctx context.Context, futures []*farm.Future, sizes []int, bar *progressbar.ProgressBar) (inside, counted int, err error) {
+	type answer struct {
+		chunk, inside int
+		err           error
+	}
+	answers := make(chan answer, len(futures)) // no sender waits once collect returned
+	for i, fu := range futures {
+		go func() {
+			n, err := decode(fu)
+			answers <- answer{i, n, err}
+		}()
+	}
+	done := make([]bool, len(futures))
+	for range futures {
+		a := <-answers
+		if a.err != nil {
+			if ctx.Err() != nil {
+				a.err = context.Cause(ctx)
+			}
+			return 0, 0, fmt.Errorf("chunk %d: %w", a.chunk, a.err)
+		}
+		if done[a.chunk] {
+			return 0, 0, fmt.Errorf("chunk %d answered twice", a.chunk)
+		}
+		done[a.chunk] = true
+		inside += a.inside
+		counted += sizes[a.chunk]
+		if bar != nil {
+			_ = bar.Add(1)
+		}
+	}
+	return inside, counted, nil
 }
 
 // chunkSizes splits points into chunks sizes that differ by at most one
