@@ -25,9 +25,9 @@ const (
 	goneBound  = 10 * time.Second // the agents and workers gone after the example exits
 )
 
-// bigRun makes the farm's run last a few seconds on two cores, so that an
+// bigRun makes the farm's run last over a second on two cores, so that an
 // agent is lost in its middle.
-var bigRun = []string{"-agents", "2", "-workers", "1", "-points", "1e9", "-chunks", "100"}
+var bigRun = []string{"-agents", "2", "-workers", "1", "-points", "6e8", "-chunks", "100"}
 
 func TestPiAgents(t *testing.T) {
 	var out bytes.Buffer
@@ -79,7 +79,7 @@ func testAgentLost(t *testing.T, sig syscall.Signal) {
 	}
 	out := r.stdout.String()
 	t.Logf("after %v of agent-1:\n%s%s", sig, out, r.stderr.String())
-	if !strings.Contains(out, "\npoints counted: 1000000000\n") {
+	if !strings.Contains(out, "\npoints counted: 600000000\n") {
 		t.Fatalf("no points counted line with -points:\n%s", out)
 	}
 	if n := chunksRun(t, out); n != 100 {
