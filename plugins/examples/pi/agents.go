@@ -29,6 +29,8 @@ type agents struct {
 	cancel context.CancelCauseFunc
 	exit   chan struct{} // gets a token when an agent ends
 
+	// mu guards ended, stopping, and list while the agents start; list
+	// does not change after.
 	mu       sync.Mutex
 	ended    int
 	stopping bool
@@ -100,7 +102,9 @@ func (a *agents) start(name, serve, worker string, workers int) error {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &agent{name: name, cmd: cmd, done: make(chan struct{})}
+	a.mu.Lock() // reaped reads its length
 	a.list = append(a.list, p)
+	a.mu.Unlock()
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
