@@ -1,7 +1,29 @@
 // Command pi estimates π by Monte Carlo sampling, first in this process,
-// then in a farm of worker processes, and prints both times and the speedup.
+// then in a farm of worker processes, and prints both times, the number of
+// points the farm counted and the speedup.
 //
-//	go run ./plugins/examples/pi [-points 2e8] [-chunks 100] [-workers N]
+//	go run ./plugins/examples/pi [-points 2e8] [-chunks 100] [-workers N] [-agents N]
+//
+// The points are split into -chunks calls whose sizes differ by at most
+// one, each with its own seed, so the farm's estimate is the same as the
+// single process's, and the points counted are exactly -points.
+//
+// # Scale-out
+//
+// With -agents N, the farm has no local worker: it embeds a NATS server on
+// loopback and draws its workers from N agents, child processes of this
+// command, each a `workestrator serve` with -workers workers (default
+// NumCPU/N, at least 1). This is scale-out on one machine; agents on other
+// machines join a farm the same way (see farm.RemoteConfig). The command
+// also prints how many chunks each agent ran.
+//
+// An agent that dies (SIGKILL) or freezes (SIGSTOP) in the middle of the
+// run does not stop the job: the farm loses it after three missed
+// heartbeats (200 ms each) and runs its chunks again on the others; every
+// chunk is counted once. Once every agent has died the command fails;
+// while they are all frozen, the calls wait (interrupt it). The agents are
+// killed and reaped when the command exits, on an error or on SIGINT as
+// well (and by the kernel should the command itself be killed).
 package main
 
 import (
@@ -10,7 +32,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -21,79 +45,189 @@ import (
 	"github.com/workestrator/workestrator/plugins/examples/pi/montecarlo"
 )
 
+const (
+	workerPkg       = "github.com/workestrator/workestrator/plugins/examples/pi/worker"
+	workestratorPkg = "github.com/workestrator/workestrator/cmd/workestrator"
+)
+
 type options struct {
-	points, chunks, workers int
-	progress                io.Writer // nil: no progress bar
+	points, chunks int
+	// workers is the number of worker processes, per agent with agents; 0
+	// means NumCPU, shared among the agents (at least 1 each).
+	workers int
+	// agents is the number of agents; 0 means local workers.
+	agents   int
+	progress io.Writer // nil: no progress bar
 }
 
 func main() {
 	points := flag.Float64("points", 2e8, "number of random points")
 	chunks := flag.Int("chunks", 100, "number of calls the points are split into")
-	workers := flag.Int("workers", runtime.NumCPU(), "number of worker processes")
+	workers := flag.Int("workers", 0, "number of worker processes, per agent with -agents (default NumCPU, shared among the agents)")
+	agents := flag.Int("agents", 0, "number of local agents (workestrator serve) to run the farm's workers, over NATS (0: local workers)")
 	flag.Parse()
-	o := options{points: int(*points), chunks: *chunks, workers: *workers}
+	o := options{points: int(*points), chunks: *chunks, workers: *workers, agents: *agents}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		o.progress = os.Stderr
 	}
-	if err := run(context.Background(), os.Stdout, o); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Stdout, o)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "pi:", err)
 		os.Exit(1)
 	}
 }
 
 func run(ctx context.Context, out io.Writer, o options) error {
-	if o.points <= 0 || o.chunks <= 0 || o.workers <= 0 || o.chunks > o.points {
-		return fmt.Errorf("need 0 < chunks ≤ points and workers > 0")
+	if o.points <= 0 || o.chunks <= 0 || o.chunks > o.points || o.workers < 0 || o.agents < 0 {
+		return fmt.Errorf("need 0 < chunks ≤ points, workers ≥ 0 and agents ≥ 0")
 	}
-	per := o.points / o.chunks
-	total := per * o.chunks
-	fmt.Fprintf(out, "Monte Carlo π with %d points in %d chunks\n", total, o.chunks)
+	if o.workers == 0 {
+		o.workers = max(1, runtime.NumCPU()/max(1, o.agents))
+	}
+	sizes := chunkSizes(o.points, o.chunks)
+	fmt.Fprintf(out, "Monte Carlo π with %d points in %d chunks\n", o.points, o.chunks)
 
 	start := time.Now()
-	inside := 0
-	for i := range o.chunks {
-		inside += montecarlo.Inside(per, uint64(i))
+	single := 0
+	for i, n := range sizes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		single += montecarlo.Inside(n, uint64(i))
 	}
-	single := time.Since(start)
-	fmt.Fprintf(out, "single process:     π ≈ %.6f in %v\n", montecarlo.Estimate(inside, total), single.Round(time.Millisecond))
+	singleTime := time.Since(start)
+	fmt.Fprintf(out, "single process:     π ≈ %.6f in %v\n", montecarlo.Estimate(single, o.points), singleTime.Round(time.Millisecond))
 
-	bin, cleanup, err := exampleutil.BuildWorker("github.com/workestrator/workestrator/plugins/examples/pi/worker")
+	pkgs := []string{workerPkg}
+	if o.agents > 0 {
+		pkgs = append(pkgs, workestratorPkg)
+	}
+	bins, cleanup, err := exampleutil.Build(pkgs...)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	f, err := farm.New(farm.Config{Path: bin, Workers: o.workers, MaxConcurrentCallsPerWorker: 1})
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	t := newTally(o.chunks)
+	var f *farm.Farm
+	var ag *agents
+	if o.agents == 0 {
+		f, err = farm.New(farm.Config{Path: bins[0], Workers: o.workers, MaxConcurrentCallsPerWorker: 1})
+	} else if ag, err = startAgents(ctx, cancel, bins[1], bins[0], o.agents, o.workers, t); err == nil {
+		f = ag.farm
+	}
 	if err != nil {
 		return err
 	}
+	defer ag.stop() // after Kill: the farm says goodbye to them first
 	defer f.Kill()
+	if ag != nil {
+		fmt.Fprintf(out, "agents joined:      %s, %s each\n", ag.names(), plural(o.workers, "worker"))
+	}
 	// One small chunk on every worker first, so that the timing below
 	// leaves out the workers' start.
 	if _, err := f.BroadcastMethod(ctx, "run", 1, uint64(0)); err != nil {
 		return err
 	}
+	t.arm(f.Stats().Submitted)
 
 	start = time.Now()
 	futures := make([]*farm.Future, o.chunks)
-	for i := range futures {
-		futures[i] = f.Go(ctx, "run", per, uint64(i)) // the same seeds: the same estimate
+	for i, n := range sizes {
+		futures[i] = f.Go(ctx, "run", n, uint64(i)) // the same seeds: the same estimate
 	}
-	bar := newBar(o.progress, o.chunks)
-	inside = 0
-	for i, fu := range futures {
-		n, err := decode(fu)
-		if err != nil {
-			return fmt.Errorf("chunk %d: %w", i, err)
+	inside, counted, err := collect(ctx, futures, sizes, newBar(o.progress, o.chunks))
+	if err != nil {
+		return err
+	}
+	farmTime := time.Since(start)
+	workers := plural(o.workers, "worker")
+	if ag != nil {
+		workers = plural(o.workers*o.agents, "worker") + " on " + plural(o.agents, "agent")
+	}
+	fmt.Fprintf(out, "farm of %s: π ≈ %.6f in %v\n", workers, montecarlo.Estimate(inside, o.points), farmTime.Round(time.Millisecond))
+	fmt.Fprintf(out, "points counted: %d\n", counted)
+	if counted != o.points {
+		return fmt.Errorf("%d points counted of %d", counted, o.points)
+	}
+	if ag != nil {
+		if err := t.wait(ctx); err != nil {
+			return err
 		}
-		inside += n
+		for _, a := range ag.list {
+			ran, lost := t.of(a.name)
+			fmt.Fprintf(out, "%-19s %s", a.name+":", plural(ran, "chunk"))
+			if lost > 0 {
+				fmt.Fprintf(out, ", %d lost and run again elsewhere", lost)
+			}
+			fmt.Fprintln(out)
+		}
+	}
+	fmt.Fprintf(out, "speedup: %.2f× on %d CPUs\n", singleTime.Seconds()/farmTime.Seconds(), runtime.NumCPU())
+	return f.Shutdown(ctx)
+}
+
+// collect waits for the chunks' answers and adds up the points inside
+// the quarter circle and the points counted. It counts each chunk once, by
+// its index, as it is answered: a future gives one answer, and it checks
+// that. The bar, when not nil, shows the progress.
+func collect(ctx context.Context, futures []*farm.Future, sizes []int, bar *progressbar.ProgressBar) (inside, counted int, err error) {
+	type answer struct {
+		chunk, inside int
+		err           error
+	}
+	answers := make(chan answer, len(futures)) // no sender waits once collect returned
+	for i, fu := range futures {
+		go func() {
+			n, err := decode(fu)
+			answers <- answer{i, n, err}
+		}()
+	}
+	done := make([]bool, len(futures))
+	for range futures {
+		a := <-answers
+		if a.err != nil {
+			if ctx.Err() != nil {
+				a.err = context.Cause(ctx)
+			}
+			return 0, 0, fmt.Errorf("chunk %d: %w", a.chunk, a.err)
+		}
+		if done[a.chunk] {
+			return 0, 0, fmt.Errorf("chunk %d answered twice", a.chunk)
+		}
+		done[a.chunk] = true
+		inside += a.inside
+		counted += sizes[a.chunk]
 		if bar != nil {
 			_ = bar.Add(1)
 		}
 	}
-	farmTime := time.Since(start)
-	fmt.Fprintf(out, "farm of %d workers: π ≈ %.6f in %v\n", o.workers, montecarlo.Estimate(inside, total), farmTime.Round(time.Millisecond))
-	fmt.Fprintf(out, "speedup: %.2f× on %d CPUs\n", single.Seconds()/farmTime.Seconds(), runtime.NumCPU())
-	return f.Shutdown(ctx)
+	return inside, counted, nil
+}
+
+// chunkSizes splits points into chunks sizes that differ by at most one
+// and add up to points.
+func chunkSizes(points, chunks int) []int {
+	sizes := make([]int, chunks)
+	for i := range sizes {
+		sizes[i] = points / chunks
+		if i < points%chunks {
+			sizes[i]++
+		}
+	}
+	return sizes
+}
+
+// plural returns "1 chunk", "2 chunks".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func decode(fu *farm.Future) (int, error) {
