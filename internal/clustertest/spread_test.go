@@ -1,10 +1,17 @@
 package clustertest
 
 import (
+	"context"
+	"errors"
+	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/workestrator/workestrator/internal/testutil"
 
 	"github.com/workestrator/workestrator/pkg/farm"
 )
@@ -82,4 +89,47 @@ func TestAgentFlagsFromEnvironment(t *testing.T) {
 		return c
 	})
 	waitJoined(t, f, 3, a)
+}
+
+// WaitAgents waits for agents that learn the address from Farm.URL;
+// MinAgents, which New waits for, needs an address known beforehand.
+func TestWaitAgents(t *testing.T) {
+	f := newHost(t, farm.Config{})
+	startAgent(t, "a1", f.URL(), nil)
+	if err := f.WaitAgents(ctx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithTimeout(ctx(t), 200*time.Millisecond)
+	defer cancel()
+	if err := f.WaitAgents(c, 2); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 of 2 agents") {
+		t.Fatalf("got %v", err)
+	}
+	_, err := farm.New(farm.Config{Remote: &farm.RemoteConfig{Listen: "127.0.0.1:0", MinAgents: 1}, Logger: testLogger(t)})
+	if !errors.Is(err, farm.ErrInvalidConfig) || !strings.Contains(err.Error(), "WaitAgents") {
+		t.Fatalf("MinAgents with port 0: got %v", err)
+	}
+	// With an address known beforehand, New waits for them.
+	addr := freeAddr(t)
+	done := make(chan *farm.Farm)
+	go func() {
+		g, err := farm.New(farm.Config{Remote: &farm.RemoteConfig{Listen: addr, MinAgents: 1, Heartbeat: hb}, Logger: testLogger(t)})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- g
+	}()
+	testutil.Eventually(t, 10*time.Second, "the server listens", func() bool {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+	startAgent(t, "a2", "nats://"+addr, nil)
+	if g := <-done; g != nil {
+		if n := len(agentWorkers(g, "a2")); n != 2 {
+			t.Errorf("New returned with %d workers of the agent", n)
+		}
+		g.Kill()
+	}
 }

@@ -144,7 +144,12 @@ type StartError struct {
 }
 
 // Error returns "start worker 0: <cause>".
-func (e *StartError) Error() string { return fmt.Sprintf("start worker %d: %v", e.Slot, e.Err) }
+func (e *StartError) Error() string {
+	if e.Slot < 0 {
+		return fmt.Sprintf("start: %v", e.Err)
+	}
+	return fmt.Sprintf("start worker %d: %v", e.Slot, e.Err)
+}
 
 // Unwrap returns the cause.
 func (e *StartError) Unwrap() error { return e.Err }

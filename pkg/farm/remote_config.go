@@ -3,6 +3,7 @@ package farm
 import (
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -58,7 +59,9 @@ type RemoteConfig struct {
 	MaxPayload int
 
 	// MinAgents makes New wait, up to StartTimeout, until that many agents
-	// have joined.
+	// have joined: for agents that know the server's address beforehand
+	// (URL, or a Listen with a port). With Listen's port 0, the agents
+	// learn it from Farm.URL once New returned: wait with Farm.WaitAgents.
 	MinAgents int
 	// Heartbeat is the period of the farm's heartbeats to its agents and
 	// of its check of theirs; 0 means DefaultHeartbeat. An agent whose
@@ -88,6 +91,8 @@ func (r RemoteConfig) withDefaults() (RemoteConfig, error) {
 		return r, bad("Heartbeat", r.Heartbeat, "must be 0 (1s) or at least 10ms")
 	case r.MaxPayload < 0 || r.MaxPayload > 64<<20:
 		return r, bad("MaxPayload", r.MaxPayload, "must be 0 (8 MiB) or positive, at most 64 MiB")
+	case r.MinAgents > 0 && r.URL == "" && r.Conn == nil && strings.HasSuffix(r.Listen, ":0"):
+		return r, bad("MinAgents", r.MinAgents, "New cannot wait for agents that learn the port from Farm.URL once New returned: use Farm.WaitAgents")
 	case r.Conn != nil && r.URL != "":
 		return r, bad("URL", r.URL, "give a URL or a Conn, not both")
 	case (r.URL != "" || r.Conn != nil) && (r.Listen != "" || len(r.ServerNKeys) > 0 || r.ServerTLS != nil):

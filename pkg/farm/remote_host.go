@@ -1,6 +1,7 @@
 package farm
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -40,7 +41,7 @@ type remoteHost struct {
 	// Guarded by the farm's lock.
 	agents map[string]*agentLink // by agent id
 	free   []*slot               // remote slots without a worker
-	joined chan struct{}         // gets a token on every join
+	joined chan struct{}         // closed (and replaced) on every join
 }
 
 // newID returns a random name for a host or an agent session: prefix and
@@ -62,7 +63,7 @@ func (f *Farm) startRemote(rc RemoteConfig) error {
 		f: f, cfg: rc, subj: subj, id: newID("h"),
 		replies: remote.NewAssembler(f.cfg.MaxMessageSize + 1<<20),
 		agents:  make(map[string]*agentLink),
-		joined:  make(chan struct{}, 1),
+		joined:  make(chan struct{}),
 	}
 	f.remote = h
 	log := f.log.Named("remote")
@@ -137,21 +138,41 @@ func (f *Farm) URL() string {
 
 // waitAgents waits up to StartTimeout for Remote.MinAgents agents.
 func (h *remoteHost) waitAgents() error {
-	f := h.f
-	deadline := time.NewTimer(f.cfg.StartTimeout)
-	defer deadline.Stop()
+	if h.cfg.MinAgents == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.f.cfg.StartTimeout)
+	defer cancel()
+	if err := h.f.WaitAgents(ctx, h.cfg.MinAgents); err != nil {
+		return &StartError{Slot: -1, Err: fmt.Errorf("%w (Remote.MinAgents, StartTimeout %v)", err, h.f.cfg.StartTimeout)}
+	}
+	return nil
+}
+
+// WaitAgents waits until at least n agents have joined the farm (each
+// with its workers online), or ctx ends, or the farm is killed. Its error
+// says how many joined.
+func (f *Farm) WaitAgents(ctx context.Context, n int) error {
+	if !f.made() {
+		return ErrNotStarted
+	}
+	h := f.remote
+	if h == nil {
+		return fmt.Errorf("%w: WaitAgents needs Config.Remote", ErrInvalidConfig)
+	}
 	for {
 		f.mu.Lock()
-		n := len(h.agents)
+		joined, next := len(h.agents), h.joined
 		f.mu.Unlock()
-		if n >= h.cfg.MinAgents {
+		if joined >= n {
 			return nil
 		}
 		select {
-		case <-h.joined:
-		case <-deadline.C:
-			return &StartError{Slot: -1, Err: fmt.Errorf("%w: %d of Remote.MinAgents = %d agents of pool %q joined within StartTimeout (%v)",
-				ErrWorkerStart, n, h.cfg.MinAgents, h.cfg.Pool, f.cfg.StartTimeout)}
+		case <-next:
+		case <-f.killed:
+			return ErrFarmKilled
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d agents of pool %q joined: %w", joined, n, h.cfg.Pool, ctx.Err())
 		}
 	}
 }
@@ -304,10 +325,8 @@ func (h *remoteHost) joinLocked(a *remotepb.Announce, fl *flushList) {
 	f.log.Info("agent joined", "agent", l.name, "workers", len(a.Slots), "per_worker", a.PerWorker, "prefetch", a.Prefetch)
 	f.wg.Add(1)
 	go l.send()
-	select {
-	case h.joined <- struct{}{}:
-	default:
-	}
+	close(h.joined)
+	h.joined = make(chan struct{})
 }
 
 // slotLocked returns a free remote slot, or a new one after the others.
