@@ -36,7 +36,10 @@ Run 'workestrator COMMAND --help' for a command's flags.
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second SIGTERM or SIGINT ends the process at once
+	}()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -47,11 +50,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
+	// --help goes to stdout, a command line error's usage to stderr.
+	out := stderr
+	for _, a := range args[1:] {
+		if a == "-h" || a == "-help" || a == "--help" {
+			out = stdout
+		}
+	}
 	switch args[0] {
 	case "serve":
-		err = serve(ctx, args[1:], stderr)
+		err = serve(ctx, args[1:], out)
 	case "nats":
-		err = natsServer(ctx, args[1:], stderr)
+		err = natsServer(ctx, args[1:], out)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "workestrator", version())
 		return 0

@@ -16,7 +16,7 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 
 func TestHelpListsEveryFlagAndItsVariable(t *testing.T) {
 	for _, cmd := range []string{"serve", "nats"} {
-		code, _, out := runCmd(t, cmd, "--help")
+		code, out, _ := runCmd(t, cmd, "--help")
 		if code != 0 {
 			t.Errorf("%s --help: exit %d", cmd, code)
 		}
@@ -30,7 +30,7 @@ func TestHelpListsEveryFlagAndItsVariable(t *testing.T) {
 	if !strings.Contains(out, "serve") || !strings.Contains(out, "nats") {
 		t.Errorf("help:\n%s", out)
 	}
-	code, _, out := runCmd(t, "serve", "--help")
+	code, out, _ := runCmd(t, "serve", "--help")
 	for _, want := range []string{"--nats", "--workers", "--max-per-worker", "--prefetch", "--ttl", "--max-idle", "--timeout",
 		"--kill-timeout", "--start-timeout", "--max-memory", "--max-memory-hard", "--drain-timeout", "--heartbeat", "--pool", "--name", "--nkey", "--env", "--checksum"} {
 		if !strings.Contains(out, want+" ") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 
 	"github.com/workestrator/workestrator/pkg/farm"
@@ -88,5 +89,9 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 		cfg.Farm.Checksum = checksum
 	}
 	cfg.Farm.Logger = log
+	// The workers get this environment: not the agent's secrets.
+	for _, name := range []string{"token", "nkey"} {
+		_ = os.Unsetenv(envName(name))
+	}
 	return farm.ServeAgent(ctx, cfg)
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -57,16 +58,39 @@ func (p *Publisher) Publish(subject, reply string, data []byte) error {
 }
 
 // Assembler puts chunked messages back together, one in progress per
-// sender; a message is at most limit bytes.
+// sender; a message is at most limit bytes. A message left unfinished
+// (its sender died) is dropped with Drop, or after partialMaxAge. Safe for
+// concurrent use.
 type Assembler struct {
 	limit int
+	mu    sync.Mutex
 	parts map[string]*partial
 }
 
+// partialMaxAge is how long a chunked message may take to arrive.
+const partialMaxAge = time.Minute
+
 type partial struct {
-	id   uint64
-	next int
-	buf  []byte
+	id    uint64
+	next  int
+	buf   []byte
+	start time.Time
+}
+
+// Sender returns the sender a chunk names, "" for a whole message.
+func Sender(m *nats.Msg) string {
+	h := m.Header.Get(ChunkHeader)
+	if i := strings.IndexByte(h, ' '); i > 0 {
+		return h[:i]
+	}
+	return ""
+}
+
+// Drop forgets the message in progress from sender.
+func (a *Assembler) Drop(sender string) {
+	a.mu.Lock()
+	delete(a.parts, sender)
+	a.mu.Unlock()
 }
 
 // NewAssembler returns an Assembler of messages of at most limit bytes.
@@ -91,6 +115,8 @@ func (a *Assembler) Add(m *nats.Msg) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("chunk header %q: want SENDER MSGID INDEX COUNT", h)
 	}
 	sender := f[0]
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	id, err1 := strconv.ParseUint(f[1], 10, 64)
 	i, err2 := strconv.Atoi(f[2])
 	n, err3 := strconv.Atoi(f[3])
@@ -100,7 +126,13 @@ func (a *Assembler) Add(m *nats.Msg) ([]byte, bool, error) {
 	p := a.parts[sender]
 	if i == 0 {
 		// A new message; an earlier one left unfinished lost its chunks.
-		p = &partial{id: id}
+		now := time.Now()
+		for s, q := range a.parts {
+			if now.Sub(q.start) > partialMaxAge {
+				delete(a.parts, s)
+			}
+		}
+		p = &partial{id: id, start: now}
 		a.parts[sender] = p
 	}
 	if p == nil || p.id != id || p.next != i {

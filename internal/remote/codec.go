@@ -40,6 +40,7 @@ type Batch struct {
 	Heartbeat  time.Duration
 	MaxMessage int64
 	Lost       bool
+	Epoch      uint64
 }
 
 // CallSize is the encoded size of c's Call message.
@@ -88,9 +89,10 @@ func AppendCall(b []byte, c *Call) []byte {
 func AppendCancel(b []byte, id uint64) []byte { return appendVarintField(b, 4, id) }
 
 // AppendBatchTail appends a Batch's own fields to its calls and cancels.
-func AppendBatchTail(b []byte, host string, session uint64, heartbeat time.Duration, maxMessage int, lost bool) []byte {
+func AppendBatchTail(b []byte, host string, session, epoch uint64, heartbeat time.Duration, maxMessage int, lost bool) []byte {
 	b = appendBytesField(b, 1, []byte(host))
 	b = appendVarintField(b, 2, session)
+	b = appendVarintField(b, 8, epoch)
 	b = appendVarintField(b, 5, uint64(heartbeat))
 	if maxMessage > 0 {
 		b = appendVarintField(b, 6, uint64(maxMessage))
@@ -132,6 +134,8 @@ func DecodeBatch(b []byte, x *Batch, in wire.Interner) error {
 			x.MaxMessage = int64(f.Varint)
 		case f.Num == 7 && f.Typ == protowire.VarintType:
 			x.Lost = f.Varint != 0
+		case f.Num == 8 && f.Typ == protowire.VarintType:
+			x.Epoch = f.Varint
 		default:
 			return wire.ErrNotFast
 		}
@@ -174,7 +178,7 @@ func slowBatch(b []byte, x *Batch) error {
 		return err
 	}
 	*x = Batch{Host: m.Host, Session: m.Session, Cancels: m.Cancels, Heartbeat: time.Duration(m.HeartbeatNanos),
-		MaxMessage: m.MaxMessage, Lost: m.Lost}
+		MaxMessage: m.MaxMessage, Lost: m.Lost, Epoch: m.Epoch}
 	for _, c := range m.Calls {
 		x.Calls = append(x.Calls, Call{ID: c.Id, Method: c.Method, Serializer: c.Serializer, Args: c.Args,
 			RawArgs: c.RawArgs, Budget: time.Duration(c.BudgetNanos), Slot: c.Slot})
@@ -251,24 +255,38 @@ func AppendReply(b []byte, r *Reply) []byte {
 func ReplySize(r *Reply) int { return len(r.Result) + 40 }
 
 // AppendRepliesTail appends a Replies message's own fields to its replies.
-func AppendRepliesTail(b []byte, agent string, session uint64) []byte {
+func AppendRepliesTail(b []byte, agent string, session uint64, bye bool) []byte {
 	b = appendBytesField(b, 1, []byte(agent))
-	return appendVarintField(b, 2, session)
+	b = appendVarintField(b, 2, session)
+	if bye {
+		b = appendVarintField(b, 4, 1)
+	}
+	return b
 }
 
-// DecodeReplies decodes a Replies message: its agent and session, and its
+// Replies is a decoded Replies message but its replies.
+type Replies struct {
+	Agent   string
+	Session uint64
+	Bye     bool
+}
+
+// DecodeReplies decodes a Replies message: its own fields, and its
 // replies appended to rs (results alias b).
-func DecodeReplies(b []byte, rs []Reply) (agent string, session uint64, _ []Reply, _ error) {
+func DecodeReplies(b []byte, rs []Reply) (Replies, []Reply, error) {
 	start := len(rs)
+	var x Replies
 	err := wire.EachField(b, func(f wire.Field) error {
 		switch {
 		case f.Num == 1 && f.Typ == protowire.BytesType:
-			agent = string(f.Bytes)
+			x.Agent = string(f.Bytes)
 		case f.Num == 2 && f.Typ == protowire.VarintType:
-			session = f.Varint
+			x.Session = f.Varint
 		case f.Num == 3 && f.Typ == protowire.BytesType:
 			rs = append(rs, Reply{})
 			return decodeReply(f.Bytes, &rs[len(rs)-1])
+		case f.Num == 4 && f.Typ == protowire.VarintType:
+			x.Bye = f.Varint != 0
 		default:
 			return wire.ErrNotFast
 		}
@@ -277,15 +295,15 @@ func DecodeReplies(b []byte, rs []Reply) (agent string, session uint64, _ []Repl
 	if errors.Is(err, wire.ErrNotFast) {
 		var m remotepb.Replies
 		if err := proto.Unmarshal(b, &m); err != nil {
-			return "", 0, rs[:start], err
+			return Replies{}, rs[:start], err
 		}
 		rs = rs[:start]
 		for _, r := range m.Replies {
 			rs = append(rs, Reply{ID: r.Id, Result: r.Result, RawResult: r.RawResult, Error: r.Error, Failure: r.Failure, PID: r.Pid, Slot: r.Slot})
 		}
-		return m.Agent, m.Session, rs, nil
+		return Replies{Agent: m.Agent, Session: m.Session, Bye: m.Bye}, rs, nil
 	}
-	return agent, session, rs, err
+	return x, rs, err
 }
 
 func decodeReply(b []byte, r *Reply) error {

@@ -22,13 +22,13 @@ func TestBatchCodecIsProtobuf(t *testing.T) {
 		b = AppendCall(b, &calls[i])
 	}
 	b = AppendCancel(b, 7)
-	b = AppendBatchTail(b, "h1", 9, time.Second, 1<<20, true)
+	b = AppendBatchTail(b, "h1", 9, 11, time.Second, 1<<20, true)
 	var m remotepb.Batch
 	if err := proto.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
 	if m.Host != "h1" || m.Session != 9 || len(m.Calls) != 2 || len(m.Cancels) != 1 || m.Cancels[0] != 7 || !m.Lost ||
-		m.HeartbeatNanos != int64(time.Second) || m.MaxMessage != 1<<20 {
+		m.HeartbeatNanos != int64(time.Second) || m.MaxMessage != 1<<20 || m.Epoch != 11 {
 		t.Fatalf("proto.Unmarshal: %v", &m)
 	}
 	if c := m.Calls[1]; c.Id != 1<<40 || c.Method != "m" || c.Serializer != "cbor" || len(c.Args) != 2 || len(c.Args[1]) != 300 ||
@@ -39,7 +39,7 @@ func TestBatchCodecIsProtobuf(t *testing.T) {
 	if err := DecodeBatch(b, &x, wire.Interner{}); err != nil {
 		t.Fatal(err)
 	}
-	if x.Host != "h1" || len(x.Calls) != 2 || x.Calls[1].Budget != time.Second || x.Calls[1].Slot != 3 || string(x.Calls[0].Args[1]) != "2" || !x.Lost {
+	if x.Host != "h1" || x.Epoch != 11 || len(x.Calls) != 2 || x.Calls[1].Budget != time.Second || x.Calls[1].Slot != 3 || string(x.Calls[0].Args[1]) != "2" || !x.Lost {
 		t.Fatalf("DecodeBatch: %+v", x)
 	}
 	// What proto.Marshal writes (packed cancels) decodes too.
@@ -62,17 +62,17 @@ func TestRepliesCodecIsProtobuf(t *testing.T) {
 	for i := range rs {
 		b = AppendReply(b, &rs[i])
 	}
-	b = AppendRepliesTail(b, "a1", 4)
+	b = AppendRepliesTail(b, "a1", 4, true)
 	var m remotepb.Replies
 	if err := proto.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Agent != "a1" || m.Session != 4 || len(m.Replies) != 3 || m.Replies[1].Error.Message != "boom" || m.Replies[2].Failure.ExitCode != 3 || m.Replies[0].Pid != 123 {
+	if m.Agent != "a1" || m.Session != 4 || !m.Bye || len(m.Replies) != 3 || m.Replies[1].Error.Message != "boom" || m.Replies[2].Failure.ExitCode != 3 || m.Replies[0].Pid != 123 {
 		t.Fatalf("proto.Unmarshal: %v", &m)
 	}
-	agent, session, got, err := DecodeReplies(b, nil)
-	if err != nil || agent != "a1" || session != 4 || len(got) != 3 {
-		t.Fatalf("DecodeReplies: %q %d %v %v", agent, session, got, err)
+	x, got, err := DecodeReplies(b, nil)
+	if err != nil || x.Agent != "a1" || x.Session != 4 || !x.Bye || len(got) != 3 {
+		t.Fatalf("DecodeReplies: %+v %v %v", x, got, err)
 	}
 	if string(got[0].Result) != "6" || got[1].Error.Code != workerpb.Error_PANIC || got[1].Slot != 1 || got[2].Failure.Kind != remotepb.Failure_WORKER_EXIT || !got[2].RawResult {
 		t.Fatalf("DecodeReplies: %+v", got)

@@ -127,6 +127,8 @@ func newAgent(cfg AgentConfig) (*agent, error) {
 		return nil, bad("Farm.Remote", "set", "an agent's farm has local workers only")
 	case cfg.Farm.Path == "":
 		return nil, bad("Farm.Path", `""`, "the worker executable is required")
+	case cfg.Farm.MinWorkers != 0 && cfg.Farm.MinWorkers != cfg.Farm.Workers:
+		return nil, bad("Farm.MinWorkers", cfg.Farm.MinWorkers, "an agent's workers are a fixed pool: hosts send calls to each of them")
 	case cfg.Prefetch < -1:
 		return nil, bad("Prefetch", cfg.Prefetch, "must be -1 (none), 0 (1) or positive")
 	case cfg.Heartbeat < 0 || (cfg.Heartbeat > 0 && cfg.Heartbeat < 10*time.Millisecond):
@@ -262,6 +264,10 @@ func (a *agent) connect() error {
 	a.wg.Add(2)
 	go a.beat()
 	go a.sendReplies()
+	if !a.own {
+		a.wg.Add(1)
+		go a.watchConn()
+	}
 	a.announce(false)
 	return nil
 }
@@ -272,6 +278,26 @@ func (a *agent) reconnected() {
 	a.session.Add(1)
 	a.dropHosts(func(*hostState) bool { return true }, "the agent's NATS connection dropped")
 	a.announce(false)
+}
+
+// watchConn follows the state of a connection the caller gave
+// (AgentConfig.Conn) as the agent's own handlers do.
+func (a *agent) watchConn() {
+	defer a.wg.Done()
+	ch := a.nc.StatusChanged(nats.RECONNECTING, nats.CONNECTED)
+	defer a.nc.RemoveStatusListener(ch)
+	down := false
+	for {
+		select {
+		case <-a.stop:
+			return
+		case st := <-ch:
+			if st == nats.CONNECTED && down {
+				a.reconnected()
+			}
+			down = st != nats.CONNECTED
+		}
+	}
 }
 
 // announce publishes the agent's state.
@@ -349,12 +375,14 @@ func (a *agent) drain() error {
 		a.mu.Unlock()
 	}
 	// Calls still running end with ErrFarmKilled, answered as refused: the
-	// hosts retry them elsewhere.
+	// hosts retry them elsewhere. The reply sender stops first: the last
+	// answers go out here, then a bye to each host on its reply subject
+	// (after them, in order), then on the agents' subject.
 	a.f.Kill()
-	a.flushReplies()
-	a.announce(true)
 	close(a.stop)
 	a.wg.Wait()
+	a.flushReplies(true)
+	a.announce(true)
 	a.closeConn()
 	a.log.Info("agent stopped")
 	return nil

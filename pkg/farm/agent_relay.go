@@ -39,20 +39,39 @@ type relayCall struct {
 	h      *hostState
 	id     uint64
 	slot   int32
+	epoch  uint64 // of the host's link it came by
 	expiry *time.Timer
 	// entered: the call is in the farm; until then a cancel is only
-	// noted (canceled) and run applies it.
-	entered, canceled bool
+	// noted (why) and run applies it.
+	entered bool
+	why     error
+	// dropped: its host gave it up: no answer is sent.
+	dropped bool
+	// ownTimeout: the attempt's bound is the agent's Timeout, not the
+	// host's budget.
+	ownTimeout bool
 }
 
-// cancelLocked returns rc's call to cancel, or nil when run will (it has
-// not entered the farm yet); under a.mu.
-func (rc *relayCall) cancelLocked() *call {
+// cancelLocked returns rc's call to cancel with why, or nil when run will
+// (it has not entered the farm yet); under a.mu.
+func (rc *relayCall) cancelLocked(why error) *call {
 	if !rc.entered {
-		rc.canceled = true
+		if rc.why == nil {
+			rc.why = why
+		}
 		return nil
 	}
 	return &rc.fu.call
+}
+
+// expire ends rc when its budget ran out.
+func (a *agent) expire(rc *relayCall) {
+	a.mu.Lock()
+	c := rc.cancelLocked(errBudget)
+	a.mu.Unlock()
+	if c != nil {
+		a.f.cancelWith(c, errBudget)
+	}
 }
 
 func (rc *relayCall) answered(c *call) { rc.a.answered(rc, c) }
@@ -109,6 +128,14 @@ func (a *agent) onHostBeat(m *nats.Msg) {
 
 // onBatch runs the calls of a host's message and cancels those it names.
 func (a *agent) onBatch(m *nats.Msg) {
+	if sender := remote.Sender(m); sender != "" {
+		// A big message's chunks show its host is alive.
+		a.mu.Lock()
+		if h := a.hosts[sender]; h != nil {
+			h.lastSeen = time.Now()
+		}
+		a.mu.Unlock()
+	}
 	data, ok, err := a.calls.Add(m)
 	if err != nil {
 		a.log.Warn("bad call message", "error", err)
@@ -123,9 +150,7 @@ func (a *agent) onBatch(m *nats.Msg) {
 		return
 	}
 	if b.Lost {
-		if b.Session == a.session.Load() {
-			a.dropHosts(func(h *hostState) bool { return h.id == b.Host }, "the host gave the session up")
-		}
+		a.dropEpoch(b.Host, b.Epoch)
 		return
 	}
 	f := a.f
@@ -135,9 +160,9 @@ func (a *agent) onBatch(m *nats.Msg) {
 	refuse := ""
 	switch {
 	case a.draining:
-		refuse = fmt.Sprintf("agent %s drains", a.name)
+		refuse = "it drains"
 	case b.Session != a.session.Load():
-		refuse = fmt.Sprintf("agent %s: session %d is over", a.name, b.Session)
+		refuse = fmt.Sprintf("its session %d is over", b.Session)
 	}
 	start := a.start[:0]
 	for i := range b.Calls {
@@ -152,7 +177,7 @@ func (a *agent) onBatch(m *nats.Msg) {
 		case h.calls[c.ID] != nil:
 			// A duplicate: the first one answers.
 		default:
-			rc := &relayCall{a: a, h: h, id: c.ID, slot: c.Slot}
+			rc := &relayCall{a: a, h: h, id: c.ID, slot: c.Slot, epoch: b.Epoch}
 			f.initFuture(&rc.fu, context.Background(), c.Method, f.slots[c.Slot])
 			h.calls[c.ID] = rc
 			a.inflight++
@@ -167,7 +192,7 @@ func (a *agent) onBatch(m *nats.Msg) {
 	a.mu.Lock()
 	for _, id := range b.Cancels {
 		if rc := h.calls[id]; rc != nil {
-			if c := rc.cancelLocked(); c != nil {
+			if c := rc.cancelLocked(errHostCanceled); c != nil {
 				cancel = append(cancel, c)
 			}
 		}
@@ -187,7 +212,18 @@ func (a *agent) run(start []*relayCall, calls []remote.Call) {
 	for i, rc := range start {
 		c := &calls[i]
 		fu := &rc.fu
-		rc.opts = callOpts{timeout: c.Budget, ser: c.Serializer, notify: rc}
+		// The attempt's bound: its budget, or the agent's own Timeout when
+		// shorter (or the only one).
+		timeout := c.Budget
+		if t := f.cfg.Timeout; t > 0 && (timeout == 0 || t < timeout) {
+			timeout = t
+		}
+		rc.opts = callOpts{timeout: timeout, ser: c.Serializer, notify: rc}
+		rc.ownTimeout = timeout != c.Budget
+		if d := c.Budget; d > 0 {
+			// The budget counts from the call's arrival, queued here too.
+			rc.expiry = time.AfterFunc(d, func() { a.expire(rc) })
+		}
 		fu.opts = &rc.opts
 		if len(c.Args) > maxArgs {
 			fu.refuse(fmt.Errorf("method %q: %w: %d arguments (at most %d)", c.Method, ErrTooLarge, len(c.Args), maxArgs))
@@ -199,22 +235,21 @@ func (a *agent) run(start []*relayCall, calls []remote.Call) {
 	f.enterAll(fus)
 	clear(fus)
 	a.fus = fus[:0]
-	var cancel []*call
+	type pending struct {
+		c   *call
+		why error
+	}
+	var cancel []pending
 	a.mu.Lock()
-	for i, rc := range start {
-		if d := calls[i].Budget; d > 0 {
-			// The budget counts from the call's arrival, queued here too.
-			c := &rc.fu.call
-			rc.expiry = time.AfterFunc(d, func() { f.cancelWith(c, errBudget) })
-		}
+	for _, rc := range start {
 		rc.entered = true
-		if rc.canceled {
-			cancel = append(cancel, &rc.fu.call)
+		if rc.why != nil {
+			cancel = append(cancel, pending{&rc.fu.call, rc.why})
 		}
 	}
 	a.mu.Unlock()
-	for _, c := range cancel {
-		f.cancelWith(c, errHostCanceled)
+	for _, p := range cancel {
+		f.cancelWith(p.c, p.why)
 	}
 }
 
@@ -237,10 +272,10 @@ func (a *agent) answered(rc *relayCall, c *call) {
 		}
 	case errors.Is(err, errHostCanceled):
 		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_CANCELED, Message: err.Error()}
-	case errors.Is(err, errBudget), errors.Is(err, ErrTimeout):
+	case errors.Is(err, errBudget), errors.Is(err, ErrTimeout) && !rc.ownTimeout:
 		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_EXPIRED, Message: err.Error()}
 	case errors.Is(err, ErrFarmKilled), errors.Is(err, ErrShutdown):
-		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_REFUSED, Message: fmt.Sprintf("agent %s stopped", a.name)}
+		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_REFUSED, Message: "it stopped"}
 	default:
 		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_OTHER, Message: err.Error()}
 	}
@@ -249,10 +284,10 @@ func (a *agent) answered(rc *relayCall, c *call) {
 		rc.expiry.Stop()
 	}
 	h := rc.h
-	if h.maxMessage > 0 && len(r.Result) > h.maxMessage-1024 {
-		r.Result = nil
+	if size := replySize(r); h.maxMessage > 0 && size > h.maxMessage-1024 {
+		r.Result, r.Failure = nil, nil
 		r.Error = &workerpb.Error{Code: workerpb.Error_TOO_LARGE,
-			Message: fmt.Sprintf("a result of %d bytes exceeds the host's MaxMessageSize (%d)", len(c.result), h.maxMessage)}
+			Message: fmt.Sprintf("an answer of %d bytes exceeds the host's MaxMessageSize (%d)", size, h.maxMessage)}
 	}
 	if h.calls[rc.id] == rc {
 		delete(h.calls, rc.id)
@@ -263,10 +298,45 @@ func (a *agent) answered(rc *relayCall, c *call) {
 			default:
 			}
 		}
-		h.reply(r)
+		if !rc.dropped {
+			h.reply(r)
+		}
 	}
 	a.mu.Unlock()
 	a.kick()
+}
+
+// replySize bounds the encoded size of r.
+func replySize(r *remote.Reply) int {
+	n := len(r.Result) + 64
+	if e := r.Error; e != nil {
+		n += len(e.Type) + len(e.Message) + len(e.Stack) + len(e.Details) + 32
+	}
+	if f := r.Failure; f != nil {
+		n += len(f.Message) + len(f.Signal) + 32
+	}
+	return n
+}
+
+// dropEpoch cancels, unanswered, the calls that came from host by its link
+// of epoch, which the host gave up.
+func (a *agent) dropEpoch(host string, epoch uint64) {
+	var cancel []*call
+	a.mu.Lock()
+	if h := a.hosts[host]; h != nil {
+		for _, rc := range h.calls {
+			if rc.epoch == epoch {
+				rc.dropped = true
+				if c := rc.cancelLocked(errHostCanceled); c != nil {
+					cancel = append(cancel, c)
+				}
+			}
+		}
+	}
+	a.mu.Unlock()
+	for _, c := range cancel {
+		a.f.cancelWith(c, errHostCanceled)
+	}
 }
 
 // dropHosts cancels the calls of the hosts drop selects (a host that left
@@ -285,11 +355,12 @@ func (a *agent) dropHosts(drop func(*hostState) bool, why string) {
 		h.gone = true
 		h.out, h.ready = nil, nil
 		for _, rc := range h.calls {
-			if c := rc.cancelLocked(); c != nil {
+			if c := rc.cancelLocked(errHostCanceled); c != nil {
 				cancel = append(cancel, c)
 			}
 		}
 		delete(a.hosts, id)
+		a.calls.Drop(id)
 	}
 	a.mu.Unlock()
 	for _, c := range cancel {
@@ -316,13 +387,16 @@ func (a *agent) sendReplies() {
 		case <-a.wake:
 		}
 		runtime.Gosched() // let more answers join the message
-		a.flushReplies()
+		a.flushReplies(false)
 	}
 }
 
 // flushReplies publishes the answers waiting for each host, in messages
 // of about maxBatch bytes at most (a bigger answer goes alone).
-func (a *agent) flushReplies() {
+//
+// With bye, every host known gets a last message saying the agent leaves,
+// after its answers.
+func (a *agent) flushReplies(bye bool) {
 	type out struct {
 		host string
 		msgs [][]byte
@@ -330,7 +404,7 @@ func (a *agent) flushReplies() {
 	var outs []out
 	a.mu.Lock()
 	for id, h := range a.hosts {
-		if len(h.out) > 0 {
+		if len(h.out) > 0 || (bye && len(h.ready) == 0) {
 			h.ready = append(h.ready, h.out)
 			h.out = nil
 		}
@@ -342,8 +416,8 @@ func (a *agent) flushReplies() {
 	a.mu.Unlock()
 	session := a.session.Load()
 	for _, o := range outs {
-		for _, msg := range o.msgs {
-			msg = remote.AppendRepliesTail(msg, a.id, session)
+		for i, msg := range o.msgs {
+			msg = remote.AppendRepliesTail(msg, a.id, session, bye && i == len(o.msgs)-1)
 			if err := a.pub.Publish(a.subj.Host(o.host), "", msg); err != nil {
 				a.log.Warn("cannot send answers", "host", o.host, "bytes", len(msg), "error", err)
 			}

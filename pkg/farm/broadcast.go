@@ -44,7 +44,7 @@ func (f *Farm) BroadcastMethod(ctx context.Context, method string, args ...any) 
 	slots := make([]*slot, 0, len(f.slots))
 	agents := make([]string, 0, len(f.slots))
 	for _, s := range f.slots {
-		if !s.parked && (!s.remote || s.cur != nil) {
+		if !s.parked && (!s.remote || s.cur.online()) {
 			slots = append(slots, s)
 			agents = append(agents, s.agent)
 		}

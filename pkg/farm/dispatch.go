@@ -1,6 +1,7 @@
 package farm
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -319,7 +320,18 @@ func (f *Farm) answer(w *worker, rs []wire.Response, wake *[]*call) {
 				c.crashed()
 			}
 			if err == errExpired {
-				err = f.timedOutLocked(c, w)
+				// Only the host's clock says whether the call or its
+				// attempt ran out of time.
+				switch d, ok := c.ctx.Deadline(); {
+				case ok && !time.Now().Before(d):
+					f.settleLocked(c, nil, context.DeadlineExceeded)
+					continue
+				case f.attemptExpired(c, now):
+					err = f.timedOutLocked(c, w)
+				default:
+					err = &WorkerExitError{Slot: w.slot.index, Agent: w.agent, PID: w.pid, Status: ExitStatus{Code: -1},
+						Cause: errors.New("the agent dropped the call: its budget ran out there before it did by the host's clock")}
+				}
 			}
 			f.attemptFailedLocked(c, err)
 		} else if r.Failure != nil {

@@ -24,6 +24,7 @@ type agentLink struct {
 	h          *remoteHost
 	id, name   string
 	session    uint64
+	epoch      uint64 // this link's, unique in the farm
 	subject    string
 	hb         time.Duration
 	maxMessage int
@@ -39,10 +40,16 @@ type agentLink struct {
 	ready   [][]byte // full messages waiting for the sender
 	rejects map[*remoteConn][]wire.Response
 
-	sendMu sync.Mutex // messages go out one at a time, in order
+	sendMu sync.Mutex  // messages go out one at a time, in order
+	gone   atomic.Bool // set by loseLocked: nothing more is sent
 	wake   chan struct{}
 	done   chan struct{} // closed when the session is over (loseLocked)
 }
+
+// flushDirect is the most a caller's Flush publishes itself; more goes
+// through the link's sender goroutine, so that no goroutine of the farm
+// (a receive loop) waits for a big message to go out.
+const flushDirect = 64 << 10
 
 // remoteConn is a workerConn to one worker slot of an agent.
 type remoteConn struct {
@@ -106,9 +113,22 @@ func (c *remoteConn) EnqueueCancel(id uint64) bool {
 	return first
 }
 
-// Flush publishes what is pending for the agent. Publishing does not wait
-// for the agent: NATS buffers it.
-func (c *remoteConn) Flush() { c.l.flush() }
+// Flush publishes what is pending for the agent when it is small and no
+// other message is going out, else hands it to the link's sender.
+// Publishing does not wait for the agent: NATS buffers it.
+func (c *remoteConn) Flush() {
+	l := c.l
+	l.mu.Lock()
+	small := len(l.ready) == 0 && len(l.batch) <= flushDirect
+	l.mu.Unlock()
+	if !small || !l.sendMu.TryLock() {
+		c.Wake()
+		return
+	}
+	rejects := l.publishLocked()
+	l.sendMu.Unlock()
+	l.answerRejects(rejects)
+}
 
 // Wake hands what is pending to the agent's sender goroutine.
 func (c *remoteConn) Wake() {
@@ -119,7 +139,14 @@ func (c *remoteConn) Wake() {
 }
 
 func (l *agentLink) flush() {
-	rejects := l.publish()
+	l.sendMu.Lock()
+	rejects := l.publishLocked()
+	l.sendMu.Unlock()
+	l.answerRejects(rejects)
+}
+
+// answerRejects settles the calls answered here (too large to send).
+func (l *agentLink) answerRejects(rejects map[*remoteConn][]wire.Response) {
 	for c, rs := range rejects {
 		if !c.closed() {
 			var wake []*call // not c.w.wake: that is the replies goroutine's
@@ -128,10 +155,9 @@ func (l *agentLink) flush() {
 	}
 }
 
-// publish sends the pending messages and returns the calls answered here.
-func (l *agentLink) publish() map[*remoteConn][]wire.Response {
-	l.sendMu.Lock()
-	defer l.sendMu.Unlock()
+// publishLocked sends the pending messages, unless the link is gone, and
+// returns the calls answered here; under sendMu.
+func (l *agentLink) publishLocked() map[*remoteConn][]wire.Response {
 	l.mu.Lock()
 	msgs := l.ready
 	if len(l.batch) > 0 {
@@ -142,8 +168,13 @@ func (l *agentLink) publish() map[*remoteConn][]wire.Response {
 	l.rejects = nil
 	l.mu.Unlock()
 	h := l.h
+	if l.gone.Load() {
+		// Lost: its calls are retried elsewhere; sent now they might run
+		// twice.
+		return rejects
+	}
 	for _, b := range msgs {
-		b = remote.AppendBatchTail(b, h.id, l.session, h.cfg.Heartbeat, h.f.cfg.MaxMessageSize, false)
+		b = remote.AppendBatchTail(b, h.id, l.session, l.epoch, h.cfg.Heartbeat, h.f.cfg.MaxMessageSize, false)
 		if err := h.pub.Publish(l.subject, h.subj.Host(h.id), b); err != nil {
 			// The calls stay in flight until the agent is lost or their
 			// timeout ends them.
@@ -165,7 +196,9 @@ func (l *agentLink) send() {
 		case <-l.done:
 			// Tell the agent, should it come back, that its calls of this
 			// session are retried elsewhere.
-			_ = l.h.nc.Publish(l.subject, remote.AppendBatchTail(nil, l.h.id, l.session, l.h.cfg.Heartbeat, 0, true))
+			l.sendMu.Lock()
+			_ = l.h.nc.Publish(l.subject, remote.AppendBatchTail(nil, l.h.id, l.session, l.epoch, l.h.cfg.Heartbeat, 0, true))
+			l.sendMu.Unlock()
 			return
 		case <-l.h.f.killed:
 			return
@@ -186,8 +219,15 @@ func (l *agentLink) response(r *remote.Reply) wire.Response {
 		case remotepb.Failure_EXPIRED:
 			resp.Err = errExpired
 		default:
+			why := "refused the call"
+			switch f.Kind {
+			case remotepb.Failure_OTHER:
+				why = "could not run the call"
+			case remotepb.Failure_CANCELED:
+				why = "cancelled the call"
+			}
 			resp.Err = &WorkerExitError{Slot: w.slot.index, Agent: l.name, PID: int(r.PID), Status: ExitStatus{Code: -1},
-				Cause: fmt.Errorf("%w: agent %s: %s", ErrAgentLost, l.name, f.Message)}
+				Cause: fmt.Errorf("%w: the agent %s: %s", ErrAgentLost, why, f.Message)}
 		}
 	}
 	return resp

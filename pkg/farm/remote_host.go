@@ -1,9 +1,11 @@
 package farm
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -40,6 +42,7 @@ type remoteHost struct {
 
 	// Guarded by the farm's lock.
 	agents map[string]*agentLink // by agent id
+	epochs uint64                // the last link's epoch
 	free   []*slot               // remote slots without a worker
 	joined chan struct{}         // closed (and replaced) on every join
 }
@@ -79,6 +82,14 @@ func (f *Farm) startRemote(rc RemoteConfig) error {
 		url := rc.URL
 		if url == "" {
 			keys := rc.ServerNKeys
+			if len(keys) > 0 && rc.NKeyFile != "" {
+				// The farm's own key is let in too.
+				pub, err := seedPublicKey(rc.NKeyFile)
+				if err != nil {
+					return fmt.Errorf("%w: Remote.NKeyFile: %v", ErrInvalidConfig, err)
+				}
+				keys = append(keys, pub)
+			}
 			if len(keys) > 0 && rc.NKeyFile == "" {
 				// The farm signs in to its own server with a key of its own.
 				kp, err := nkeys.CreateUser()
@@ -103,6 +114,11 @@ func (f *Farm) startRemote(rc RemoteConfig) error {
 			return fmt.Errorf("farm: NATS %s: %w", url, err)
 		}
 		h.own = true
+	} else {
+		// A connection of the caller's: its handlers are the caller's,
+		// its state changes are watched here.
+		f.wg.Add(1)
+		go h.watchConn()
 	}
 	h.pub = remote.NewPublisher(h.nc, h.id)
 	for _, sub := range []struct {
@@ -228,7 +244,11 @@ func (h *remoteHost) connLost(err error) {
 // drain, a bye.
 func (h *remoteHost) onAnnounce(m *nats.Msg) {
 	var a remotepb.Announce
-	if err := proto.Unmarshal(m.Data, &a); err != nil || a.Agent == "" {
+	err := proto.Unmarshal(m.Data, &a)
+	if err == nil {
+		err = checkAnnounce(&a)
+	}
+	if err != nil {
 		h.f.log.Warn("bad agent announcement", "subject", m.Subject, "bytes", len(m.Data), "error", err)
 		return
 	}
@@ -246,8 +266,12 @@ func (h *remoteHost) onAnnounce(m *nats.Msg) {
 	}
 	switch {
 	case a.Bye:
-		if l != nil {
+		// Its last answers come on the farm's reply subject, with a bye
+		// of their own: lose it now only if it runs none of our calls.
+		if l != nil && !l.busyLocked() {
 			h.loseLocked(l, fmt.Errorf("%w: agent %s left", ErrAgentLost, l.name))
+		} else if l != nil {
+			l.drainLocked()
 		}
 	case l == nil && !a.Draining && len(a.Slots) > 0:
 		h.joinLocked(&a, &fl)
@@ -265,18 +289,62 @@ func (h *remoteHost) onAnnounce(m *nats.Msg) {
 		if back {
 			f.dispatchLocked(&fl)
 		}
-		if a.Draining && !l.draining {
-			l.draining = true
-			for _, w := range l.workers {
-				if w.state == workerOnline {
-					w.state = workerRetiring
-					f.maybeStopLocked(w)
-				}
-			}
+		if a.Draining {
+			l.drainLocked()
 		}
 	}
 	f.mu.Unlock()
 	fl.flush()
+}
+
+// Bounds on what an agent may announce.
+const (
+	maxAgentWorkers  = 1024
+	maxAgentCapacity = 1 << 16
+	maxHeartbeat     = time.Minute
+)
+
+// checkAnnounce refuses an announcement beyond the bounds.
+func checkAnnounce(a *remotepb.Announce) error {
+	if err := remote.ValidToken(a.Agent); err != nil {
+		return fmt.Errorf("agent id %q: %w", a.Agent, err)
+	}
+	switch {
+	case len(a.Slots) > maxAgentWorkers:
+		return fmt.Errorf("agent %s announces %d workers (at most %d)", a.Agent, len(a.Slots), maxAgentWorkers)
+	case a.PerWorker > maxAgentCapacity || a.Prefetch > maxAgentCapacity:
+		return fmt.Errorf("agent %s announces %d calls per worker and %d prefetched (at most %d each)", a.Agent, a.PerWorker, a.Prefetch, maxAgentCapacity)
+	case time.Duration(a.HeartbeatNanos) > maxHeartbeat:
+		return fmt.Errorf("agent %s announces a heartbeat of %v (at most %v)", a.Agent, time.Duration(a.HeartbeatNanos), maxHeartbeat)
+	case len(a.Name) > 256:
+		return fmt.Errorf("agent %s announces a name of %d bytes (at most 256)", a.Agent, len(a.Name))
+	}
+	return nil
+}
+
+// busyLocked reports whether any of l's workers runs a call.
+func (l *agentLink) busyLocked() bool {
+	for _, w := range l.workers {
+		if w.pending > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// drainLocked stops giving l's workers calls; each stops once its calls
+// are answered.
+func (l *agentLink) drainLocked() {
+	if l.draining {
+		return
+	}
+	l.draining = true
+	for _, w := range l.workers {
+		if w.state == workerOnline {
+			w.state = workerRetiring
+			l.h.f.maybeStopLocked(w)
+		}
+	}
 }
 
 // joinLocked puts the workers of a new agent session into slots.
@@ -297,6 +365,12 @@ func (h *remoteHost) joinLocked(a *remotepb.Announce, fl *flushList) {
 	if l.maxMessage <= 0 {
 		l.maxMessage = DefaultMaxMessageSize
 	}
+	if n := h.remoteWorkersLocked() + len(a.Slots); n > MaxWorkers {
+		f.log.Warn("agent refused: too many remote workers", "agent", l.name, "workers", len(a.Slots), "total", n, "max", MaxWorkers)
+		return
+	}
+	h.epochs++
+	l.epoch = h.epochs
 	h.agents[a.Agent] = l
 	capacity := int(a.PerWorker) + int(a.Prefetch)
 	info := &host.Info{SDK: "agent " + l.name}
@@ -327,6 +401,15 @@ func (h *remoteHost) joinLocked(a *remotepb.Announce, fl *flushList) {
 	go l.send()
 	close(h.joined)
 	h.joined = make(chan struct{})
+}
+
+// remoteWorkersLocked counts the workers of the agents that joined.
+func (h *remoteHost) remoteWorkersLocked() int {
+	n := 0
+	for _, l := range h.agents {
+		n += len(l.workers)
+	}
+	return n
 }
 
 // slotLocked returns a free remote slot, or a new one after the others.
@@ -363,35 +446,51 @@ func (h *remoteHost) loseLocked(l *agentLink, err error) {
 	if h.f.state != farmKilled {
 		h.f.log.Warn("agent lost", "agent", l.name, "error", err)
 	}
+	l.gone.Store(true)
 	for _, w := range l.workers {
 		w.conn.(*remoteConn).end(err)
 	}
+	h.replies.Drop(l.id)
 	close(l.done)
 }
 
 // onReplies settles the calls an agent answered.
 func (h *remoteHost) onReplies(m *nats.Msg) {
+	f := h.f
+	sender := remote.Sender(m)
+	if sender != "" {
+		h.alive(sender) // a big message's chunks show its agent is alive
+	}
 	data, ok, err := h.replies.Add(m)
 	if err != nil {
-		h.f.log.Warn("bad reply message", "error", err)
+		h.badReplies(sender, err)
 		return
 	}
 	if !ok {
 		return
 	}
-	agent, session, rs, err := remote.DecodeReplies(data, h.rbuf[:0])
+	x, rs, err := remote.DecodeReplies(data, h.rbuf[:0])
 	h.rbuf = rs
 	if err != nil {
-		h.f.log.Warn("bad reply message", "bytes", len(data), "error", err)
+		h.badReplies(sender, err)
 		return
 	}
-	f := h.f
 	f.mu.Lock()
-	l := h.agents[agent]
+	l := h.agents[x.Agent]
+	if l != nil && l.session == x.Session {
+		l.lastSeen = time.Now()
+	}
 	f.mu.Unlock()
-	if l == nil || l.session != session {
+	if l == nil || l.session != x.Session {
 		return // answers of a session that is over: its calls were retried
 	}
+	defer func() {
+		if x.Bye {
+			f.mu.Lock()
+			h.loseLocked(l, fmt.Errorf("%w: agent %s left", ErrAgentLost, l.name))
+			f.mu.Unlock()
+		}
+	}()
 	// One batch of responses for each slot, in the order they came.
 	if cap(h.per) < len(l.workers) {
 		h.per = make([][]wire.Response, len(l.workers))
@@ -412,24 +511,81 @@ func (h *remoteHost) onReplies(m *nats.Msg) {
 	clear(rs)
 }
 
+// alive notes traffic from the agent id.
+func (h *remoteHost) alive(id string) {
+	h.f.mu.Lock()
+	if l := h.agents[id]; l != nil {
+		l.lastSeen = time.Now()
+	}
+	h.f.mu.Unlock()
+}
+
+// badReplies drops a reply message that cannot be read: its agent, when
+// known, is lost, so that the calls it answered are retried, not left
+// waiting.
+func (h *remoteHost) badReplies(sender string, err error) {
+	f := h.f
+	f.log.Warn("bad reply message", "agent", sender, "error", err)
+	f.mu.Lock()
+	if l := h.agents[sender]; l != nil {
+		h.loseLocked(l, fmt.Errorf("%w: agent %s sent an answer that cannot be read: %v", ErrAgentLost, l.name, err))
+	}
+	f.mu.Unlock()
+}
+
 // close says goodbye to the agents (they drop the farm's calls) and
 // closes what the farm made; after the workers stopped.
 func (h *remoteHost) close() {
-	bye, _ := proto.Marshal(&remotepb.HostBeat{Host: h.id, Bye: true})
-	_ = h.nc.Publish(h.subj.Hosts, bye)
-	for _, s := range h.subs {
-		_ = s.Unsubscribe()
-	}
-	if !h.own {
+	if h.nc != nil {
+		bye, _ := proto.Marshal(&remotepb.HostBeat{Host: h.id, Bye: true})
+		_ = h.nc.Publish(h.subj.Hosts, bye)
+		for _, s := range h.subs {
+			_ = s.Unsubscribe()
+		}
 		_ = h.nc.FlushTimeout(h.f.cfg.KillTimeout)
-		return
+		if h.own {
+			h.nc.Close()
+		}
 	}
-	_ = h.nc.FlushTimeout(h.f.cfg.KillTimeout)
-	h.nc.Close()
 	if h.srv != nil {
 		h.srv.Shutdown()
 		h.srv.WaitForShutdown()
 	}
+}
+
+// watchConn follows the state of a connection the caller gave (Remote.Conn)
+// as the farm's own handlers do: a drop loses the agents, a reconnection
+// asks them to announce themselves.
+func (h *remoteHost) watchConn() {
+	f := h.f
+	defer f.wg.Done()
+	ch := h.nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CONNECTED)
+	defer h.nc.RemoveStatusListener(ch)
+	for {
+		select {
+		case <-f.killed:
+			return
+		case st := <-ch:
+			if st == nats.CONNECTED {
+				h.discover()
+			} else {
+				h.connLost(errors.New(st.String()))
+			}
+		}
+	}
+}
+
+// seedPublicKey returns the public key of the NKey seed in file.
+func seedPublicKey(file string) (string, error) {
+	seed, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	kp, err := nkeys.FromSeed(bytes.TrimSpace(seed))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", file, err)
+	}
+	return kp.PublicKey()
 }
 
 // hostname is the machine's name, for an agent's default name.

@@ -1,28 +1,139 @@
 package farm
 
 import (
+	"context"
 	"errors"
-	"math"
 	"testing"
+	"time"
 
-	"github.com/workestrator/workestrator/internal/wire"
-	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+
+	"github.com/workestrator/workestrator/internal/remote"
+	"github.com/workestrator/workestrator/internal/testutil"
 )
 
-func TestRemoteErrorIs(t *testing.T) {
-	re := remoteError("m", &workerpb.Error{Code: workerpb.Error_UNKNOWN_METHOD, Message: "x"}, nil)
-	if !errors.Is(re, ErrUnknownMethod) || errors.Is(re, ErrPanic) || re.Retryable() {
-		t.Fatalf("%v", re)
+func remoteTestLogger(t *testing.T) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testLogWriter{t}})
+}
+
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// A host that loses an agent and sees it again with the same session (the
+// agent was never disconnected: the host only missed its heartbeats) makes
+// a new agentLink with that session. The old link's sender publishes
+// Lost(session) whenever it gets to it; if that is after the new link's
+// first calls (here: the old sender is still busy publishing, which
+// sendMu stands for), the agent drops the host's calls of the new link
+// too, discards their answers, and the host waits for them forever: the
+// new link is alive and beats.
+func TestRejoinWithSameSessionKeepsNewCalls(t *testing.T) {
+	bin := testutil.MustBuild(t, testutil.Worker)
+	host, err := New(Config{Remote: &RemoteConfig{Listen: "127.0.0.1:0", Heartbeat: 50 * time.Millisecond}, Logger: remoteTestLogger(t)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	re = remoteError("m", &workerpb.Error{Code: workerpb.Error_APPLICATION, Type: "T", Message: "x"}, nil)
-	if !re.Retryable() || re.Error() != `method "m": T: x` {
-		t.Fatalf("%v", re)
+	defer host.Kill()
+	actx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- ServeAgent(actx, AgentConfig{
+			Farm: Config{Path: bin, Workers: 1, Logger: remoteTestLogger(t)},
+			URL:  host.URL(), Name: "a1", Heartbeat: 50 * time.Millisecond,
+		})
+	}()
+	defer func() { stop(); <-served }()
+	if err := host.WaitAgents(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	h := host.remote
+
+	host.mu.Lock()
+	var old *agentLink
+	for _, l := range h.agents {
+		old = l
+	}
+	host.mu.Unlock()
+
+	// The old link's sender is busy publishing (a big batch, a slow
+	// socket): it holds sendMu when the link is lost.
+	old.sendMu.Lock()
+	old.wake <- struct{}{}
+	time.Sleep(20 * time.Millisecond) // the sender now waits for sendMu in publish
+
+	host.mu.Lock()
+	h.loseLocked(old, errors.New("heartbeats missed"))
+	host.mu.Unlock()
+	// The agent beats again (same session): the host joins it anew.
+	if err := host.WaitAgents(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	host.mu.Lock()
+	var cur *agentLink
+	for _, l := range h.agents {
+		cur = l
+	}
+	host.mu.Unlock()
+	if cur == old || cur.session != old.session {
+		t.Fatalf("want a new link with the same session: old %p/%d, new %p/%d", old, old.session, cur, cur.session)
+	}
+
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fu := host.Go(c, "sleep", 500)
+	time.Sleep(200 * time.Millisecond) // the call runs on the agent
+	old.sendMu.Unlock()                // the old sender finishes, then says Lost(session)
+
+	if _, err := fu.Result(); errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a call of the new link never got its answer: %v", err)
+	} else if err != nil {
+		t.Logf("the call failed (acceptable, it was not lost): %v", err)
 	}
 }
 
-// MaxMessageSizeLimit leaves a frame's envelope below 2 GiB.
-func TestMaxMessageSizeLimit(t *testing.T) {
-	if MaxMessageSizeLimit != math.MaxInt32-wire.FrameEnvelope {
-		t.Fatalf("MaxMessageSizeLimit = %d, want %d", MaxMessageSizeLimit, math.MaxInt32-wire.FrameEnvelope)
+// With Remote.Conn (the user's connection) the farm installs no
+// disconnect handler: a drop of the host's connection shorter than 3
+// heartbeats loses the agents' answers published meanwhile, and their
+// calls wait forever (the README: "A drop of the host's own NATS connection
+// loses every agent at once").
+func TestCallersConnDropLosesAgents(t *testing.T) {
+	bin := testutil.MustBuild(t, testutil.Worker)
+	srv, err := remote.StartServer(remote.ServerOptions{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	px := newDropProxy(t, srv.Addr().String())
+	nc, err := nats.Connect("nats://"+px.addr(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	host, err := New(Config{Remote: &RemoteConfig{Conn: nc}, Logger: remoteTestLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Kill()
+	actx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- ServeAgent(actx, AgentConfig{
+			Farm: Config{Path: bin, Workers: 1, Logger: remoteTestLogger(t)},
+			URL:  srv.ClientURL(), Name: "a1",
+		})
+	}()
+	defer func() { stop(); <-served }()
+	if err := host.WaitAgents(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	fu := host.Go(c, "sleep", 300)
+	time.Sleep(100 * time.Millisecond)
+	px.drop(800 * time.Millisecond) // the answer comes at 300 ms: lost
+	if _, err := fu.Result(); errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a call whose answer was published while the host's Conn was down never ended: %v", err)
 	}
 }

@@ -291,12 +291,7 @@ func (f *Farm) startKilledLocked(w *worker) {
 // startFailedLocked fails the calls that cannot run: the slot's broadcast
 // calls, and every queued call when no worker is online at all.
 func (f *Farm) startFailedLocked(s *slot, err error) {
-	for s.pinned.len() > 0 {
-		if c := s.pinned.popFront(); c.state != stDone {
-			f.queued--
-			f.settleLocked(c, nil, err)
-		}
-	}
+	f.failPinnedLocked(s, err)
 	for _, o := range f.slots {
 		if o.cur != nil {
 			return
@@ -311,6 +306,16 @@ func (f *Farm) startFailedLocked(s *slot, err error) {
 	for c := f.queue.next(); c != nil; c = f.queue.next() {
 		f.queued--
 		f.settleLocked(f.queue.pop(), nil, err)
+	}
+}
+
+// failPinnedLocked fails the broadcast calls waiting for s with err.
+func (f *Farm) failPinnedLocked(s *slot, err error) {
+	for s.pinned.len() > 0 {
+		if c := s.pinned.popFront(); c.state != stDone {
+			f.queued--
+			f.settleLocked(c, nil, err)
+		}
 	}
 }
 
@@ -361,8 +366,12 @@ func (f *Farm) watch(w *worker) {
 		if c != nil {
 			// One of them may have killed the worker: they are retried at
 			// once like any failed attempt, and one that was in flight at
-			// a second death runs alone from then on.
-			c.crashed()
+			// a second death runs alone from then on. An agent lost took
+			// no call down (its workers' crashes are answers of their
+			// own).
+			if !s.remote {
+				c.crashed()
+			}
 			f.attemptFailedLocked(c, exitErr)
 		}
 	}
@@ -393,6 +402,8 @@ func (f *Farm) watch(w *worker) {
 	f.emitLocked(Event{Type: EventExit, worker: w, Exit: &status})
 	f.emitLocked(Event{Type: EventClose, worker: w})
 	if s.remote {
+		// Its broadcast calls cannot run anywhere else.
+		f.failPinnedLocked(s, exitErr)
 		f.remote.slotFreedLocked(s)
 	} else if f.state != farmKilled {
 		s.restarts++

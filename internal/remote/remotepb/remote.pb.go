@@ -411,10 +411,13 @@ type Batch struct {
 	// max_message is the biggest message the host takes: a result that does
 	// not fit is answered with a TOO_LARGE error.
 	MaxMessage int64 `protobuf:"varint,6,opt,name=max_message,json=maxMessage,proto3" json:"max_message,omitempty"`
-	// lost: the host gave the session up (its heartbeats stopped, or the
-	// host's connection dropped) and retries its calls elsewhere: the agent
-	// cancels them and answers none.
-	Lost          bool `protobuf:"varint,7,opt,name=lost,proto3" json:"lost,omitempty"`
+	// lost: the host gave its link of this epoch up (the agent's heartbeats
+	// stopped, or the host's connection dropped) and retries its calls
+	// elsewhere: the agent cancels them and answers none.
+	Lost bool `protobuf:"varint,7,opt,name=lost,proto3" json:"lost,omitempty"`
+	// epoch identifies the host's link to the agent: a new one whenever the
+	// host (re)joins the agent.
+	Epoch         uint64 `protobuf:"varint,8,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -496,6 +499,13 @@ func (x *Batch) GetLost() bool {
 		return x.Lost
 	}
 	return false
+}
+
+func (x *Batch) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
 }
 
 // Call is one attempt of a call, for one slot of the agent.
@@ -596,10 +606,12 @@ func (x *Call) GetSlot() int32 {
 
 // Replies carries answers from an agent to one host.
 type Replies struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         string                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	Session       uint64                 `protobuf:"varint,2,opt,name=session,proto3" json:"session,omitempty"`
-	Replies       []*Reply               `protobuf:"bytes,3,rep,name=replies,proto3" json:"replies,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Agent   string                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	Session uint64                 `protobuf:"varint,2,opt,name=session,proto3" json:"session,omitempty"`
+	Replies []*Reply               `protobuf:"bytes,3,rep,name=replies,proto3" json:"replies,omitempty"`
+	// bye: the agent leaves; these were its last answers to the host.
+	Bye           bool `protobuf:"varint,4,opt,name=bye,proto3" json:"bye,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -653,6 +665,13 @@ func (x *Replies) GetReplies() []*Reply {
 		return x.Replies
 	}
 	return nil
+}
+
+func (x *Replies) GetBye() bool {
+	if x != nil {
+		return x.Bye
+	}
+	return false
 }
 
 // Reply answers one Call.
@@ -850,7 +869,7 @@ const file_remote_proto_rawDesc = "" +
 	"\bHostBeat\x12\x12\n" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12'\n" +
 	"\x0fheartbeat_nanos\x18\x02 \x01(\x03R\x0eheartbeatNanos\x12\x10\n" +
-	"\x03bye\x18\x03 \x01(\bR\x03bye\"\xe1\x01\n" +
+	"\x03bye\x18\x03 \x01(\bR\x03bye\"\xf7\x01\n" +
 	"\x05Batch\x12\x12\n" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12\x18\n" +
 	"\asession\x18\x02 \x01(\x04R\asession\x122\n" +
@@ -859,7 +878,8 @@ const file_remote_proto_rawDesc = "" +
 	"\x0fheartbeat_nanos\x18\x05 \x01(\x03R\x0eheartbeatNanos\x12\x1f\n" +
 	"\vmax_message\x18\x06 \x01(\x03R\n" +
 	"maxMessage\x12\x12\n" +
-	"\x04lost\x18\a \x01(\bR\x04lost\"\xb4\x01\n" +
+	"\x04lost\x18\a \x01(\bR\x04lost\x12\x14\n" +
+	"\x05epoch\x18\b \x01(\x04R\x05epoch\"\xb4\x01\n" +
 	"\x04Call\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1e\n" +
@@ -869,11 +889,12 @@ const file_remote_proto_rawDesc = "" +
 	"\x04args\x18\x04 \x03(\fR\x04args\x12\x19\n" +
 	"\braw_args\x18\x05 \x01(\x04R\arawArgs\x12!\n" +
 	"\fbudget_nanos\x18\x06 \x01(\x03R\vbudgetNanos\x12\x12\n" +
-	"\x04slot\x18\a \x01(\x05R\x04slot\"r\n" +
+	"\x04slot\x18\a \x01(\x05R\x04slot\"\x84\x01\n" +
 	"\aReplies\x12\x14\n" +
 	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x18\n" +
 	"\asession\x18\x02 \x01(\x04R\asession\x127\n" +
-	"\areplies\x18\x03 \x03(\v2\x1d.workestrator.remote.v1.ReplyR\areplies\"\xdd\x01\n" +
+	"\areplies\x18\x03 \x03(\v2\x1d.workestrator.remote.v1.ReplyR\areplies\x12\x10\n" +
+	"\x03bye\x18\x04 \x01(\bR\x03bye\"\xdd\x01\n" +
 	"\x05Reply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06result\x18\x02 \x01(\fR\x06result\x12\x1d\n" +

@@ -1,0 +1,88 @@
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/workestrator/workestrator/internal/remote/remotepb"
+	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/pkg/farm"
+)
+
+// A broadcast whose agent is lost while running it must end (with the
+// agent-lost error for that slot), not wait for another agent to take the
+// freed slot.
+func TestBroadcastAgentLost(t *testing.T) {
+	f := newHost(t, farm.Config{})
+	a1 := startAgent(t, "a1", f.URL(), nil, "--workers", "1")
+	waitJoined(t, f, 1, a1)
+	c, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.BroadcastMethod(c, "sleep", 2000)
+		done <- err
+	}()
+	testutil.Eventually(t, 10*time.Second, "the broadcast runs", func() bool { return f.Stats().InFlight == 1 })
+	a1.signal(t, syscall.SIGKILL)
+	err := <-done
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the broadcast hung until its context ended: %v", err)
+	}
+	if !errors.Is(err, farm.ErrAgentLost) {
+		t.Fatalf("broadcast: %v, want ErrAgentLost", err)
+	}
+}
+
+// The agent's own --timeout bounds the calls it runs (its --help: "bound of
+// each call on this agent, besides the budget its host sends").
+func TestAgentTimeoutFlag(t *testing.T) {
+	f := newHost(t, farm.Config{MaxRetries: farm.NoRetries})
+	a1 := startAgent(t, "a1", f.URL(), nil, "--workers", "1", "--timeout", "200ms")
+	waitJoined(t, f, 1, a1)
+	start := time.Now()
+	_, err := f.RunMethod(ctx(t), "sleep", 1500)
+	if err == nil || !strings.Contains(err.Error(), "timed out after 200ms") {
+		t.Fatalf("a 1.5 s call on an agent with --timeout 200ms: %v after %v", err, time.Since(start))
+	}
+}
+
+// One announcement (any client that may publish on the pool's subjects)
+// makes the host create a slot and a worker per announced slot, unbounded
+// (farm.MaxWorkers is 8192 for local workers); every dispatch then scans
+// them all under the farm's lock.
+func TestHugeAnnouncementRefused(t *testing.T) {
+	f := newHost(t, farm.Config{})
+	nc, err := nats.Connect(f.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const n = 100_000
+	a := &remotepb.Announce{Agent: "evil", Session: 1, Name: "evil", PerWorker: 1 << 30, HeartbeatNanos: int64(1000 * time.Hour)}
+	for i := range n {
+		a.Slots = append(a.Slots, &remotepb.Slot{Index: int32(i), Pid: 1})
+	}
+	b, _ := proto.Marshal(a)
+	if err := nc.Publish("workestrator.default.agents", b); err != nil {
+		t.Fatal(err)
+	}
+	// Announcements are handled in order: once a later one joined, the
+	// first was handled.
+	probe, _ := proto.Marshal(&remotepb.Announce{Agent: "probe", Session: 1, Name: "probe", PerWorker: 1,
+		HeartbeatNanos: int64(time.Minute), Slots: []*remotepb.Slot{{Pid: 1}}})
+	if err := nc.Publish("workestrator.default.agents", probe); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the probe joined", func() bool { return len(agentWorkers(f, "probe")) == 1 })
+	if got := len(f.Stats().Workers); got != 1 {
+		t.Fatalf("one %d-byte announcement made %d remote workers (capacity %d each, heartbeat 1000h)", len(b), got-1, 1<<30)
+	}
+}
