@@ -60,6 +60,8 @@ func (r *run) submit(ctx context.Context) {
 				b.res, b.err = f.RunMethod(cctx, "chaos", i, fate)
 				close(b.done)
 			})
+			// Call i must have id i+1 (see journal.go).
+			waitEntered(f, uint64(i+1), b.done)
 		} else {
 			r.futures[i] = f.Go(cctx, "chaos", i, fate)
 		}

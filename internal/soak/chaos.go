@@ -111,6 +111,16 @@ type Report struct {
 	// Reloads counts the reload events (one per slot when the Reload
 	// asked for by ReloadAt succeeded).
 	Reloads int
+	// Runs counts the runs of calls in the workers (from their journal),
+	// Attempts the attempts the farm made (from its message events).
+	Runs, Attempts int
+	// Doubles counts the calls of a fate that runs once (ok, grow,
+	// permanent, cancel) that ran more than once, by the cause of the
+	// attempt whose outcome the host did not learn: "agent lost", "worker
+	// died", "timed out" (see journal.go).
+	Doubles map[string]int
+	// DoubleExamples describe a few of them.
+	DoubleExamples []string
 }
 
 // OK reports whether the soak found no violation.
@@ -160,26 +170,6 @@ func isFate(s string) bool {
 	return false
 }
 
-// eventLog counts what the farm's event listener saw.
-type eventLog struct {
-	mu      sync.Mutex
-	answers map[uint64]int // message events per call id
-	pids    []int          // every forked worker
-	types   map[farm.EventType]int
-}
-
-func (e *eventLog) on(ev farm.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.types[ev.Type]++
-	switch ev.Type {
-	case farm.EventMessage:
-		e.answers[ev.CallID]++
-	case farm.EventFork:
-		e.pids = append(e.pids, ev.PID)
-	}
-}
-
 // run is one RunChaos: its configuration, its farm, its calls and what it
 // found.
 type run struct {
@@ -202,6 +192,7 @@ type run struct {
 	timers   []*time.Timer
 	reloaded chan error
 	leaks    leaks
+	killed   time.Time // when Kill began
 }
 
 // after is the number of plain calls made once the soak's calls are
@@ -228,6 +219,7 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 	r.kill(cancelAll)
 	r.checkEvents()
 	r.checkLeaks()
+	r.checkRuns()
 	r.summary()
 	return r.rep, nil
 }
@@ -281,7 +273,7 @@ func (r *run) start() error {
 		}
 	}
 	r.base = takeBaseline()
-	r.evs = &eventLog{answers: map[uint64]int{}, types: map[farm.EventType]int{}}
+	r.evs = newEventLog()
 	start := time.Now()
 	f, err := farm.New(farm.Config{
 		Path:                        cfg.Worker,
@@ -293,6 +285,7 @@ func (r *run) start() error {
 		MaxWorkerMemory:             cfg.MaxWorkerMemory,
 		MaxWorkerMemoryHard:         cfg.MaxWorkerMemoryHard,
 		MemoryCheckInterval:         cfg.MemoryCheckInterval,
+		Env:                         []string{"CHAOS_JOURNAL=" + r.journalPath()},
 		Logger:                      cfg.Logger,
 		OnEvent:                     r.evs.on,
 	})
@@ -308,6 +301,7 @@ func (r *run) start() error {
 // and ends the calls' contexts.
 func (r *run) kill(cancelAll context.CancelFunc) {
 	start := time.Now()
+	r.killed = start
 	r.f.Kill()
 	r.blockers.Wait()
 	r.rep.KillTime = time.Since(start)
@@ -330,21 +324,20 @@ func (r *run) checkEvents() {
 	evs, rep := r.evs, r.rep
 	// The listener may get the last events just after Kill returns.
 	total := r.cfg.Calls + after
-	testutil.WaitFor(5*time.Second, func() bool {
-		evs.mu.Lock()
-		defer evs.mu.Unlock()
-		return len(evs.answers) >= total
-	})
+	testutil.WaitFor(5*time.Second, func() bool { return evs.answered() >= total })
 	evs.mu.Lock()
 	defer evs.mu.Unlock()
-	twice := 0
-	for _, k := range evs.answers {
-		if k != 1 {
+	answered, twice := 0, 0
+	for _, c := range evs.calls {
+		if c.answers > 0 {
+			answered++
+		}
+		if c.answers > 1 {
 			twice++
 		}
 	}
-	if len(evs.answers) != total || twice > 0 {
-		rep.violate("message events: %d calls answered, %d of them more than once; want %d calls, once each", len(evs.answers), twice, total)
+	if answered != total || twice > 0 {
+		rep.violate("message events: %d calls answered, %d of them more than once; want %d calls, once each", answered, twice, total)
 	}
 	rep.MemoryRecycles, rep.MemoryKills = evs.types[farm.EventMemory], evs.types[farm.EventMemoryKill]
 	rep.Reloads = evs.types[farm.EventReload]

@@ -41,6 +41,13 @@ func (r *run) summary() {
 	if cfg.ReloadAt > 0 {
 		fmt.Fprintf(out, "reload at call %d: %d workers reloaded\n", cfg.ReloadAt, rep.Reloads)
 	}
+	if rep.Doubles != nil {
+		fmt.Fprintf(out, "runs: %d runs of %d attempts; calls of a fate that runs once run twice or more: %s\n",
+			rep.Runs, rep.Attempts, doubles(rep.Doubles))
+		for _, d := range rep.DoubleExamples {
+			fmt.Fprintf(out, "  e.g. %s\n", d)
+		}
+	}
 	l, base := r.leaks, r.base
 	fmt.Fprintf(out, "leaks: goroutines %d -> %d, fds %d -> %d, worker processes alive %d of %d, socket dirs %d\n",
 		base.goroutines, l.goroutines, base.fds, l.fds, l.alive, l.pids, l.dirs)
@@ -66,4 +73,20 @@ func eventCounts(m map[farm.EventType]int) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
+}
+
+// doubles lists the calls run more than once, by cause.
+func doubles(m map[string]int) string {
+	n := 0
+	var parts []string
+	for _, c := range []string{causeAgent, causeWorker, causeTimeout, causeOther} {
+		if m[c] > 0 {
+			n += m[c]
+			parts = append(parts, fmt.Sprintf("%d after an attempt whose %s", m[c], strings.Replace(c, "timed out", "worker timed out", 1)))
+		}
+	}
+	if n == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d (%s)", n, strings.Join(parts, ", "))
 }
