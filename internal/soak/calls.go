@@ -40,6 +40,9 @@ func (r *run) submit(ctx context.Context) {
 		if cfg.ReloadAt > 0 && i == cfg.ReloadAt {
 			go func() { r.reloaded <- f.Reload(ctx, r.reloadTo) }()
 		}
+		if r.agents != nil {
+			r.agents.tick(ctx, i)
+		}
 		if w := cfg.InFlight; w > 0 && i >= w {
 			select {
 			case <-r.futures[i-w].Done():
@@ -70,6 +73,9 @@ func (r *run) submit(ctx context.Context) {
 			// refused at once and never enters the farm.
 			r.timers = append(r.timers, time.AfterFunc(time.Duration(1+r.rng.IntN(30))*time.Millisecond, cancel))
 		}
+	}
+	if r.agents != nil {
+		r.agents.wait()
 	}
 	for _, fu := range r.futures {
 		select {
@@ -126,8 +132,8 @@ func (r *run) checkAnswers() {
 // to 5 s).
 func (r *run) recovered() {
 	f, rep := r.f, r.rep
-	if !testutil.WaitFor(20*time.Second, func() bool { return online(f) == r.cfg.Workers }) {
-		rep.violate("%d of %d workers online 20s after the last answer: %+v", online(f), r.cfg.Workers, f.Stats().Workers)
+	if !testutil.WaitFor(20*time.Second, func() bool { return online(f) == r.slots() }) {
+		rep.violate("%d of %d workers online 20s after the last answer: %+v", online(f), r.slots(), f.Stats().Workers)
 	}
 	var checks []*farm.Future
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +89,23 @@ type ChaosConfig struct {
 	// ReloadAt, when positive, starts a Reload of the farm to a copy of
 	// Worker once that many calls are submitted, while the rest go on.
 	ReloadAt int
+	// Agents, when positive, adds that many agents to the farm (remote
+	// mode): `workestrator serve` processes of AgentBin, of AgentWorkers
+	// chaos workers each, over the NATS server the farm embeds on
+	// loopback, with heartbeats every Heartbeat. Workers may then be 0:
+	// no local worker. AgentFates fates (AgentFates: killed, frozen,
+	// drained...) are applied to them, spread evenly over the calls, one
+	// at a time. See agents.go.
+	Agents int
+	// AgentBin is the workestrator binary (built from AgentPkg).
+	AgentBin string
+	// AgentWorkers is the number of workers of each agent; 0 means 2.
+	AgentWorkers int
+	// Heartbeat is the farm's and the agents' heartbeat period; 0 means
+	// 100 ms.
+	Heartbeat time.Duration
+	// AgentFates is the number of agent fates.
+	AgentFates int
 	// Deadline bounds the wait for all answers.
 	Deadline time.Duration
 	// Out receives the summary; nil means os.Stdout.
@@ -121,6 +139,13 @@ type Report struct {
 	Doubles map[string]int
 	// DoubleExamples describe a few of them.
 	DoubleExamples []string
+	// AgentFates counts the agent fates applied, by kind; AgentsStarted
+	// the agent processes started. LossMean and LossMax are the mean and
+	// the longest times from an agent's kill or freeze to the farm's
+	// losing its workers.
+	AgentFates        map[string]int
+	AgentsStarted     int
+	LossMean, LossMax time.Duration
 }
 
 // OK reports whether the soak found no violation.
@@ -193,6 +218,7 @@ type run struct {
 	reloaded chan error
 	leaks    leaks
 	killed   time.Time // when Kill began
+	agents   *agents   // in remote mode
 }
 
 // after is the number of plain calls made once the soak's calls are
@@ -209,6 +235,12 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 	}
 	defer os.RemoveAll(r.tmp) // once the farm is killed: recycles start the Reload's binary
 	if err := r.start(); err != nil {
+		if r.f != nil {
+			r.f.Kill()
+		}
+		if r.agents != nil {
+			r.agents.stop()
+		}
 		return nil, err
 	}
 	ctx, cancelAll := context.WithTimeout(context.Background(), r.cfg.Deadline)
@@ -235,6 +267,16 @@ func newRun(cfg ChaosConfig) (*run, error) {
 	}
 	if r.cfg.Deadline <= 0 {
 		r.cfg.Deadline = 15 * time.Minute
+	}
+	if cfg.Agents > 0 {
+		if cfg.AgentBin == "" {
+			return nil, fmt.Errorf("ChaosConfig.AgentBin: the workestrator binary is required with Agents")
+		}
+		r.cfg.AgentWorkers = cmp.Or(cfg.AgentWorkers, 2)
+		r.cfg.Heartbeat = cmp.Or(cfg.Heartbeat, 100*time.Millisecond)
+		if cfg.Workers == 0 {
+			r.cfg.ReloadAt = 0 // no local worker to reload
+		}
 	}
 	r.retries = cfg.MaxRetries
 	switch r.retries {
@@ -264,6 +306,10 @@ func (r *run) start() error {
 	fmt.Fprintf(r.out, "chaos soak: %d calls, %d workers (%d calls each at most), timeout %v, kill timeout %v, retries %d, in flight %d, seed %d, memory limits %d/%d MiB\n",
 		cfg.Calls, cfg.Workers, cmp.Or(cfg.PerWorker, farm.DefaultMaxConcurrentCallsPerWorker),
 		cfg.Timeout, cfg.KillTimeout, r.retries, cfg.InFlight, cfg.Seed, cfg.MaxWorkerMemory>>20, cfg.MaxWorkerMemoryHard>>20)
+	if cfg.Agents > 0 {
+		fmt.Fprintf(r.out, "remote: %d agents of %d workers, heartbeat %v, %d agent fates (%s in turn)\n",
+			cfg.Agents, cfg.AgentWorkers, cfg.Heartbeat, cfg.AgentFates, strings.Join(AgentFates, ", "))
+	}
 
 	// The binary of the Reload in the middle, before the farm forks.
 	if cfg.ReloadAt > 0 {
@@ -274,8 +320,7 @@ func (r *run) start() error {
 	}
 	r.base = takeBaseline()
 	r.evs = newEventLog()
-	start := time.Now()
-	f, err := farm.New(farm.Config{
+	fc := farm.Config{
 		Path:                        cfg.Worker,
 		Workers:                     cfg.Workers,
 		MaxConcurrentCallsPerWorker: cfg.PerWorker,
@@ -288,14 +333,28 @@ func (r *run) start() error {
 		Env:                         []string{"CHAOS_JOURNAL=" + r.journalPath()},
 		Logger:                      cfg.Logger,
 		OnEvent:                     r.evs.on,
-	})
+	}
+	if cfg.Agents > 0 {
+		fc.Remote = &farm.RemoteConfig{Listen: "127.0.0.1:0", Heartbeat: cfg.Heartbeat}
+		if cfg.Workers == 0 {
+			fc.Path = ""
+		}
+	}
+	start := time.Now()
+	f, err := farm.New(fc)
 	if err != nil {
 		return fmt.Errorf("farm.New: %w", err)
 	}
 	r.f = f
 	r.rep.Start = time.Since(start)
+	if cfg.Agents > 0 {
+		return r.startAgents()
+	}
 	return nil
 }
+
+// slots is the number of the farm's workers: its own, and its agents'.
+func (r *run) slots() int { return r.cfg.Workers + r.cfg.Agents*r.cfg.AgentWorkers }
 
 // kill kills the farm, which must take at most KillTimeout and a margin,
 // and ends the calls' contexts.
@@ -315,6 +374,10 @@ func (r *run) kill(cancelAll context.CancelFunc) {
 	cancelAll()
 	if limit := effKillTimeout(r.cfg.KillTimeout) + time.Second; r.rep.KillTime > limit {
 		r.rep.violate("Kill took %v (KillTimeout %v)", r.rep.KillTime, effKillTimeout(r.cfg.KillTimeout))
+	}
+	if a := r.agents; a != nil {
+		a.stop()
+		a.report(r.rep)
 	}
 }
 

@@ -37,11 +37,6 @@ const (
 	causeOther   = "other"
 )
 
-// lostWindow is how soon after an attempt failed on an agent the agent
-// must be lost for the loss to be the attempt's cause: the heartbeats'
-// bound and a margin.
-const lostWindow = farm.HeartbeatMisses*time.Second + time.Second
-
 // journalPath is the run's journal.
 func (r *run) journalPath() string { return filepath.Join(r.tmp, "journal") }
 
@@ -130,7 +125,7 @@ func (r *run) checkRuns() {
 		case n < ran:
 			rep.violate("call %d (%s) ran %d times, but its worker answered %d of its attempts", i, fate, n, ran)
 		case n > 1 && runOnce(fate):
-			why := evs.cause(c, r.killed)
+			why := r.cause(c)
 			rep.Doubles[why]++
 			if rep.Doubles[why] <= 2 {
 				rep.DoubleExamples = append(rep.DoubleExamples, fmt.Sprintf("call %d (%s, %s): %d runs in %d attempts; retried after %v", i, fate, why, n, c.attempts, errs(c.retried)))
@@ -155,22 +150,27 @@ func answeredByWorker(err error) bool {
 
 // cause says why a call may have run more than once: the first cause, in
 // this order, of one of its attempts whose outcome the host did not learn.
-func (e *eventLog) cause(c *callLog, killed time.Time) string {
+func (r *run) cause(c *callLog) string {
+	e := r.evs
 	found := causeOther
 	rank := map[string]int{causeAgent: 3, causeWorker: 2, causeTimeout: 1, causeOther: 0}
+	// An agent lost that soon after an attempt failed on it, say of a
+	// timeout, was lost while the attempt ran: frozen, for instance.
+	window := farm.HeartbeatMisses*r.cfg.Heartbeat + time.Second
 	for _, a := range append(c.retried, c.last) {
 		if answeredByWorker(a.err) {
 			continue
 		}
 		var we *farm.WorkerExitError
 		why := causeOther
-		switch w := e.workers[a.worker]; {
-		case errors.Is(a.err, farm.ErrAgentLost),
-			w != nil && w.agent != "" && !w.exit.IsZero() && w.exit.Before(killed) && w.exit.Sub(a.at) < lostWindow:
-			// A timeout, say, on an agent frozen, lost soon after.
+		w := e.workers[a.worker]
+		switch {
+		case errors.Is(a.err, farm.ErrAgentLost):
 			why = causeAgent
 		case errors.As(a.err, &we):
-			why = causeWorker
+			why = causeWorker // a local worker, or an agent's, died
+		case w != nil && w.agent != "" && !w.exit.IsZero() && w.exit.Before(r.killed) && w.exit.Sub(a.at) < window:
+			why = causeAgent
 		case errors.Is(a.err, farm.ErrTimeout):
 			why = causeTimeout
 		}

@@ -1,6 +1,7 @@
 package soak
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,6 +34,7 @@ type leaks struct {
 	goroutines, fds int
 	alive, pids     int // worker processes still alive, of those forked
 	dirs            int // socket directories more than before
+	procs           int // processes of the soak's binaries left
 }
 
 // checkLeaks checks, with bounded waits, that after Kill no worker process
@@ -83,7 +85,52 @@ func (r *run) checkLeaks() {
 	}) {
 		rep.violate("file descriptors: %d before New, %d 5s after Kill: %s", base.fds, fds, fdList())
 	}
-	r.leaks = leaks{goroutines: goroutines, fds: fds, alive: len(alive), pids: len(pids), dirs: len(socketDirs()) - len(base.dirs)}
+	// No process of the soak's binaries is left anywhere: the workers of
+	// an agent that was killed are not the soak's children.
+	bins := []string{r.cfg.Worker, r.reloadTo, r.cfg.AgentBin}
+	var left []string
+	if !testutil.WaitFor(5*time.Second, func() bool {
+		left = processesOf(bins)
+		return len(left) == 0
+	}) {
+		rep.violate("processes of the soak's binaries left 5s after Kill: %s", strings.Join(left, ", "))
+	}
+	r.leaks = leaks{goroutines: goroutines, fds: fds, alive: len(alive), pids: len(pids),
+		dirs: len(socketDirs()) - len(base.dirs), procs: len(left)}
+}
+
+// processesOf describes the processes running one of the binaries, as
+// their /proc/PID/exe says: "PID (PATH)".
+func processesOf(bins []string) []string {
+	var infos []os.FileInfo
+	for _, b := range bins {
+		if b == "" {
+			continue
+		}
+		if fi, err := os.Stat(b); err == nil {
+			infos = append(infos, fi)
+		}
+	}
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil {
+			continue // gone, a zombie, or not ours to read
+		}
+		for _, b := range infos {
+			if os.SameFile(fi, b) {
+				exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+				out = append(out, fmt.Sprintf("%d (%s)", pid, exe))
+				break
+			}
+		}
+	}
+	return out
 }
 
 func effKillTimeout(d time.Duration) time.Duration {

@@ -49,8 +49,12 @@ func (r *run) summary() {
 		}
 	}
 	l, base := r.leaks, r.base
-	fmt.Fprintf(out, "leaks: goroutines %d -> %d, fds %d -> %d, worker processes alive %d of %d, socket dirs %d\n",
-		base.goroutines, l.goroutines, base.fds, l.fds, l.alive, l.pids, l.dirs)
+	if cfg.Agents > 0 {
+		fmt.Fprintf(out, "agents: %d started; fates %s; lost after kill or freeze in %v on average, %v at most\n",
+			rep.AgentsStarted, fateCounts(rep.AgentFates), rep.LossMean.Round(time.Millisecond), rep.LossMax.Round(time.Millisecond))
+	}
+	fmt.Fprintf(out, "leaks: goroutines %d -> %d, fds %d -> %d, worker processes alive %d of %d, socket dirs %d, processes of the binaries %d\n",
+		base.goroutines, l.goroutines, base.fds, l.fds, l.alive, l.pids, l.dirs, l.procs)
 	if rep.OK() {
 		fmt.Fprintln(out, "PASS")
 		return
@@ -89,4 +93,13 @@ func doubles(m map[string]int) string {
 		return "none"
 	}
 	return fmt.Sprintf("%d (%s)", n, strings.Join(parts, ", "))
+}
+
+// fateCounts lists the agent fates applied, in AgentFates order.
+func fateCounts(m map[string]int) string {
+	var parts []string
+	for _, k := range AgentFates {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
