@@ -29,7 +29,10 @@ const AgentPkg = "./cmd/workestrator"
 //	term      SIGTERM: it drains and exits 0; then a new one of the same name
 //	kill-new  SIGKILL, and a new agent of a new name at once, while the
 //	          farm loses the old one
-var AgentFates = []string{"kill", "stop", "term", "kill-new"}
+//	pause     SIGSTOP for 1 to 2 heartbeats, under the bound: the attempts
+//	          on it time out and are retried elsewhere, but it is not lost
+//	          (on a machine not too loaded) and answers them late
+var AgentFates = []string{"kill", "stop", "term", "kill-new", "pause"}
 
 // Bounds of the agents' fates.
 const (
@@ -239,6 +242,15 @@ func (a *agents) apply(kind string, place int) {
 		}
 		a.lost(a.waitLost(p, since, a.lossBound()))
 		time.Sleep(time.Duration(a.rng.Int64N(int64(2 * a.r.cfg.Heartbeat))))
+		if !signal(syscall.SIGCONT) {
+			return
+		}
+	case "pause":
+		if !signal(syscall.SIGSTOP) {
+			return
+		}
+		hb := a.r.cfg.Heartbeat
+		time.Sleep(hb + time.Duration(a.rng.Int64N(int64(hb))))
 		if !signal(syscall.SIGCONT) {
 			return
 		}
