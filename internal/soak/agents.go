@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,18 @@ const AgentPkg = "./cmd/workestrator"
 //	          (on a machine not too loaded) and answers them late
 var AgentFates = []string{"kill", "stop", "term", "kill-new", "pause"}
 
+// MoreAgentFates are agent fates that ChaosConfig.AgentFateKinds may add;
+// the agents then reach the NATS server through a Gate each:
+//
+//	partition  the link toward the agent held for 5 heartbeats: the agent
+//	           no longer hears the farm, which still hears it
+//	cut        the link held both ways until the farm lost the agent, and
+//	           up to 2 heartbeats more: it must join again
+//
+// With partition, the soak finds the bug of
+// TestFarmBugAgentDropsCallsOfHostItMissed (calls abandoned for good).
+var MoreAgentFates = []string{"partition", "cut"}
+
 // Bounds of the agents' fates.
 const (
 	agentDrain = 5 * time.Second  // the agents' --drain-timeout
@@ -43,6 +56,7 @@ const (
 // agentProc is one `workestrator serve` process.
 type agentProc struct {
 	name string
+	gate *Gate // its link to the NATS server, with partition or cut
 	cmd  *exec.Cmd
 	log  string        // its output
 	done chan struct{} // closed once it exited
@@ -52,7 +66,9 @@ type agentProc struct {
 // agents are the agent processes of a run in remote mode, and their fates.
 type agents struct {
 	r     *run
-	args  []string     // of `workestrator serve`, but --name and the worker
+	kinds []string     // the fates, in turn
+	gated bool         // the agents reach the server through gates
+	args  []string     // of `workestrator serve`, but --nats, --name and the worker
 	procs []*agentProc // the current ones
 	all   []*agentProc // all those started
 	rng   *rand.Rand
@@ -74,7 +90,16 @@ type agents struct {
 func (r *run) startAgents() error {
 	cfg := r.cfg
 	a := &agents{r: r, applied: map[string]int{}, rng: rand.New(rand.NewPCG(cfg.Seed^0xa9e27, cfg.Seed))}
-	a.args = []string{"serve", "--nats", r.f.URL(), "--workers", strconv.Itoa(cfg.AgentWorkers),
+	a.kinds = r.fateKinds()
+	for _, k := range a.kinds {
+		switch {
+		case slices.Contains(MoreAgentFates, k):
+			a.gated = true
+		case !slices.Contains(AgentFates, k):
+			return fmt.Errorf("unknown agent fate %q", k)
+		}
+	}
+	a.args = []string{"serve", "--workers", strconv.Itoa(cfg.AgentWorkers),
 		"--heartbeat", cfg.Heartbeat.String(), "--kill-timeout", effKillTimeout(cfg.KillTimeout).String(),
 		"--drain-timeout", agentDrain.String(), "--log-level", "warn", "--env", "CHAOS_JOURNAL=" + r.journalPath()}
 	if cfg.PerWorker > 0 {
@@ -117,16 +142,29 @@ func (a *agents) start(name string) (*agentProc, error) {
 		return nil, err
 	}
 	defer out.Close() // the agent has its own copy
-	args := append(append([]string{}, a.args...), "--name", name, a.r.cfg.Worker)
+	url := a.r.f.URL()
+	if a.gated {
+		if p.gate, err = NewGate(strings.TrimPrefix(url, "nats://")); err != nil {
+			return nil, err
+		}
+		url = "nats://" + p.gate.Addr()
+	}
+	args := append(append([]string{}, a.args...), "--nats", url, "--name", name, a.r.cfg.Worker)
 	p.cmd = exec.Command(a.r.cfg.AgentBin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = out, out
 	// Should the soak die, its agents die with it.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
+		if p.gate != nil {
+			p.gate.Close()
+		}
 		return nil, fmt.Errorf("start agent %s: %w", name, err)
 	}
 	go func() {
 		p.err = p.cmd.Wait()
+		if p.gate != nil {
+			p.gate.Close()
+		}
 		close(p.done)
 	}()
 	a.all = append(a.all, p)
@@ -191,7 +229,7 @@ func (a *agents) tick(ctx context.Context, i int) {
 				return
 			}
 		}
-		kind := AgentFates[a.next%len(AgentFates)]
+		kind := a.kinds[a.next%len(a.kinds)]
 		place := a.rng.IntN(len(a.procs))
 		a.next++
 		done := make(chan struct{})
@@ -254,6 +292,15 @@ func (a *agents) apply(kind string, place int) {
 		if !signal(syscall.SIGCONT) {
 			return
 		}
+	case "partition":
+		p.gate.Hold(true, false)
+		time.Sleep(5 * a.r.cfg.Heartbeat)
+		p.gate.Hold(false, false)
+	case "cut":
+		p.gate.Hold(true, true)
+		a.lost(a.waitLost(p, since, a.lossBound()))
+		time.Sleep(time.Duration(a.rng.Int64N(int64(2 * a.r.cfg.Heartbeat))))
+		p.gate.Hold(false, false)
 	case "term":
 		if !signal(syscall.SIGTERM) {
 			return
@@ -347,4 +394,12 @@ func (a *agents) report(rep *Report) {
 		rep.LossMax = max(rep.LossMax, d)
 		rep.LossMean += d / time.Duration(len(a.losses))
 	}
+}
+
+// fateKinds are the agent fates applied in turn.
+func (r *run) fateKinds() []string {
+	if len(r.cfg.AgentFateKinds) == 0 {
+		return AgentFates
+	}
+	return r.cfg.AgentFateKinds
 }

@@ -106,6 +106,9 @@ type ChaosConfig struct {
 	Heartbeat time.Duration
 	// AgentFates is the number of agent fates.
 	AgentFates int
+	// AgentFateKinds are the agent fates applied in turn, from AgentFates
+	// and MoreAgentFates; nil means AgentFates.
+	AgentFateKinds []string
 	// Deadline bounds the wait for all answers.
 	Deadline time.Duration
 	// Out receives the summary; nil means os.Stdout.
@@ -146,6 +149,9 @@ type Report struct {
 	AgentFates        map[string]int
 	AgentsStarted     int
 	LossMean, LossMax time.Duration
+	// KnownBugs describe what the soak saw of known bugs of the farm
+	// (see farmbugs_test.go), which are not counted as violations.
+	KnownBugs []string
 }
 
 // OK reports whether the soak found no violation.
@@ -308,7 +314,7 @@ func (r *run) start() error {
 		cfg.Timeout, cfg.KillTimeout, r.retries, cfg.InFlight, cfg.Seed, cfg.MaxWorkerMemory>>20, cfg.MaxWorkerMemoryHard>>20)
 	if cfg.Agents > 0 {
 		fmt.Fprintf(r.out, "remote: %d agents of %d workers, heartbeat %v, %d agent fates (%s in turn)\n",
-			cfg.Agents, cfg.AgentWorkers, cfg.Heartbeat, cfg.AgentFates, strings.Join(AgentFates, ", "))
+			cfg.Agents, cfg.AgentWorkers, cfg.Heartbeat, cfg.AgentFates, strings.Join(r.fateKinds(), ", "))
 	}
 
 	// The binary of the Reload in the middle, before the farm forks.

@@ -2,8 +2,10 @@ package soak_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -178,5 +180,25 @@ func TestFarmBugWorkersHungCountsCallsOfAgent(t *testing.T) {
 	}
 	if st := f.Stats(); st.WorkersHung > st.WorkersRecycled {
 		t.Errorf("WorkersHung %d, WorkersRecycled %d: hung workers are a part of those recycled", st.WorkersHung, st.WorkersRecycled)
+	}
+}
+
+// BUG: a retiring worker (TTL, Reload, MaxWorkerMemory, idle) whose last
+// live call is abandoned (it timed out, or its caller cancelled it) and
+// never answers is never stopped: abandonLocked does not check whether the
+// worker may now stop (maybeStopLocked runs on answers only), and
+// abandonedExpired recycles only online workers. Its process lives on,
+// holding the call, until Kill. Here the worker retires at its TTL of 1
+// with the call, which hangs ignoring its context, in flight.
+func TestFarmBugRetiringWorkerKeepsHungCall(t *testing.T) {
+	knownFarmBug(t)
+	f := newReproFarm(t, farm.Config{Workers: 1, TTL: 1, Timeout: 200 * time.Millisecond,
+		KillTimeout: 100 * time.Millisecond, MaxRetries: farm.NoRetries})
+	pid := f.Stats().Workers[0].PID
+	if _, err := f.RunMethod(context.Background(), "chaos", 0, "hang"); !errors.Is(err, farm.ErrTimeout) {
+		t.Fatalf("hang: %v, want a timeout", err)
+	}
+	if !testutil.WaitFor(3*time.Second, func() bool { return !slices.Contains(testutil.Children(os.Getpid()), pid) }) {
+		t.Fatalf("the retired worker (pid %d) is still running 3s after its last call was abandoned: %+v", pid, f.Stats().Workers)
 	}
 }

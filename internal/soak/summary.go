@@ -55,6 +55,9 @@ func (r *run) summary() {
 	}
 	fmt.Fprintf(out, "leaks: goroutines %d -> %d, fds %d -> %d, worker processes alive %d of %d, socket dirs %d, processes of the binaries %d\n",
 		base.goroutines, l.goroutines, base.fds, l.fds, l.alive, l.pids, l.dirs, l.procs)
+	for _, b := range rep.KnownBugs {
+		fmt.Fprintf(out, "known bug, not counted: %s\n", b)
+	}
 	if rep.OK() {
 		fmt.Fprintln(out, "PASS")
 		return
@@ -98,8 +101,10 @@ func doubles(m map[string]int) string {
 // fateCounts lists the agent fates applied, in AgentFates order.
 func fateCounts(m map[string]int) string {
 	var parts []string
-	for _, k := range AgentFates {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	for _, k := range append(AgentFates, MoreAgentFates...) {
+		if m[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -49,6 +50,7 @@ func run() int {
 	flag.StringVar(&cfg.AgentBin, "agent-bin", "", "workestrator binary for -agents (default: build "+soak.AgentPkg+")")
 	flag.IntVar(&cfg.AgentWorkers, "agent-workers", 2, "workers of each agent")
 	flag.DurationVar(&cfg.Heartbeat, "heartbeat", 100*time.Millisecond, "heartbeat of the farm and the agents (an agent is lost after 3)")
+	fateKinds := flag.String("agent-fate-kinds", strings.Join(soak.AgentFates, ","), "agent fates applied in turn; also "+strings.Join(soak.MoreAgentFates, ", "))
 	agentFates := flag.Int("agent-fates", -1, "agent fates, spread over the calls (-1: one per 2,000 calls, at least 4)")
 	logLevel := flag.String("log", "error", "farm log level (trace, debug, info, warn, error, off)")
 	rates := map[string]*float64{}
@@ -71,6 +73,7 @@ func run() int {
 		}
 	}
 	cfg.MaxWorkerMemory, cfg.MaxWorkerMemoryHard = *memMB<<20, *hardMB<<20
+	cfg.AgentFateKinds = strings.Split(*fateKinds, ",")
 	cfg.AgentFates = *agentFates
 	if cfg.AgentFates < 0 {
 		cfg.AgentFates = max(4, cfg.Calls/2000)
