@@ -108,6 +108,7 @@ func (r *run) checkAnswers() {
 		res, err := fu.Result()
 		o, why := classify(i, fate, res, err, r.retries)
 		rep.Counts[fate][o]++
+		rep.Kinds[errKind(err)]++
 		if o == outWrong {
 			rep.violate("call %d (%s): %s", i, fate, why)
 		}

@@ -119,8 +119,11 @@ type ChaosConfig struct {
 
 // Report is what RunChaos found.
 type Report struct {
-	Calls      int
-	Counts     map[string]*[numOutcomes]int
+	Calls  int
+	Counts map[string]*[numOutcomes]int
+	// Kinds counts the answers by kind: "result", or the error's (see
+	// errKind).
+	Kinds      map[string]int
 	Violations []string
 	Wall       time.Duration
 	Start      time.Duration // farm.New
@@ -295,7 +298,7 @@ func newRun(cfg ChaosConfig) (*run, error) {
 	if r.fates, err = PlanFates(cfg.Calls, cfg.Rates, cfg.MinPerFate, cfg.Seed); err != nil {
 		return nil, err
 	}
-	r.rep = &Report{Calls: cfg.Calls, Counts: map[string]*[numOutcomes]int{}}
+	r.rep = &Report{Calls: cfg.Calls, Counts: map[string]*[numOutcomes]int{}, Kinds: map[string]int{}}
 	for _, f := range Fates {
 		r.rep.Counts[f] = new([numOutcomes]int)
 	}

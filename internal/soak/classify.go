@@ -105,3 +105,38 @@ func classify(idx int, fate string, res farm.Result, err error, retries int) (in
 func sameAnswer(r1 farm.Result, e1 error, r2 farm.Result, e2 error) bool {
 	return e1 == e2 && string(r1.Bytes()) == string(r2.Bytes())
 }
+
+// errKind names the kind of a call's answer, for the report: "result", or
+// the error's types and what tells them apart.
+func errKind(err error) string {
+	if err == nil {
+		return "result"
+	}
+	prefix := ""
+	var mr *farm.MaxRetriesError
+	if errors.As(err, &mr) {
+		prefix, err = "*MaxRetriesError of ", mr.Last
+	}
+	var re *farm.RemoteError
+	var we *farm.WorkerExitError
+	var te *farm.TimeoutError
+	kind := fmt.Sprintf("%T", err)
+	switch {
+	case errors.As(err, &re):
+		kind = "*RemoteError " + re.Code.String()
+		if re.Permanent {
+			kind += " (ErrPermanent)"
+		}
+	case errors.Is(err, farm.ErrAgentLost):
+		kind = "*WorkerExitError (ErrAgentLost)"
+	case errors.As(err, &we) && we.Agent != "":
+		kind = "*WorkerExitError (an agent's worker, " + we.Status.String() + ")"
+	case errors.As(err, &we):
+		kind = "*WorkerExitError (" + we.Status.String() + ")"
+	case errors.As(err, &te):
+		kind = "*TimeoutError"
+	case err == context.Canceled:
+		kind = "context.Canceled"
+	}
+	return prefix + kind
+}

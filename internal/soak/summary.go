@@ -26,6 +26,7 @@ func (r *run) summary() {
 		fmt.Fprintf(out, "%-10s %8d %8d %11d %10d %5d\n", fate, sum, c[outRight], c[outCollateral], c[outWrong], c[outLost])
 	}
 	fmt.Fprintf(out, "%-10s %8d %8d %11d %10d %5d\n", "total", cfg.Calls, tot[outRight], tot[outCollateral], tot[outWrong], tot[outLost])
+	fmt.Fprintf(out, "answers: %s\n", answerKinds(rep.Kinds))
 	fmt.Fprintf(out, "wall %v, %.0f calls/s; farm.New %v, Kill %v\n",
 		rep.Wall.Round(time.Millisecond), float64(cfg.Calls)/rep.Wall.Seconds(), rep.Start.Round(time.Millisecond), rep.KillTime.Round(time.Millisecond))
 	fmt.Fprintf(out, "calls: submitted %d, succeeded %d, failed %d, retried %d, timed out %d\n",
@@ -107,4 +108,23 @@ func fateCounts(m map[string]int) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// answerKinds lists the answers by kind, the most frequent first.
+func answerKinds(m map[string]int) string {
+	kinds := make([]string, 0, len(m))
+	for k := range m {
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(i, j int) bool {
+		if m[kinds[i]] != m[kinds[j]] {
+			return m[kinds[i]] > m[kinds[j]]
+		}
+		return kinds[i] < kinds[j]
+	})
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, "; ")
 }
