@@ -51,7 +51,7 @@ func run() int {
 	flag.IntVar(&cfg.AgentWorkers, "agent-workers", 2, "workers of each agent")
 	flag.DurationVar(&cfg.Heartbeat, "heartbeat", 100*time.Millisecond, "heartbeat of the farm and the agents (an agent is lost after 3)")
 	fateKinds := flag.String("agent-fate-kinds", strings.Join(soak.AgentFates, ","), "agent fates applied in turn; also "+strings.Join(soak.MoreAgentFates, ", "))
-	agentFates := flag.Int("agent-fates", -1, "agent fates, spread over the calls (-1: one per 2,000 calls, at least 4)")
+	agentFates := flag.Int("agent-fates", -1, "agent fates, spread over the calls (-1: one per 2,000 calls, at least one of each kind)")
 	logLevel := flag.String("log", "error", "farm log level (trace, debug, info, warn, error, off)")
 	rates := map[string]*float64{}
 	for _, f := range soak.Fates[1:] {
@@ -76,7 +76,7 @@ func run() int {
 	cfg.AgentFateKinds = strings.Split(*fateKinds, ",")
 	cfg.AgentFates = *agentFates
 	if cfg.AgentFates < 0 {
-		cfg.AgentFates = max(4, cfg.Calls/2000)
+		cfg.AgentFates = max(len(cfg.AgentFateKinds), cfg.Calls/2000)
 	}
 	if *reload {
 		cfg.ReloadAt = cfg.Calls / 2
