@@ -231,12 +231,14 @@ func (a *agents) tick(ctx context.Context, i int) {
 		}
 		kind := a.kinds[a.next%len(a.kinds)]
 		place := a.rng.IntN(len(a.procs))
+		// The fates' random holds, drawn here: the RNG is not shared.
+		hold := time.Duration(a.rng.Int64N(int64(2 * a.r.cfg.Heartbeat)))
 		a.next++
 		done := make(chan struct{})
 		a.running = done
 		go func() {
 			defer close(done)
-			a.apply(kind, place)
+			a.apply(kind, place, hold)
 		}()
 	}
 }
@@ -249,8 +251,9 @@ func (a *agents) wait() {
 }
 
 // apply applies fate kind to the agent at place, and checks that the farm
-// loses it in time and that it (or its successor) joins again.
-func (a *agents) apply(kind string, place int) {
+// loses it in time and that it (or its successor) joins again; hold, up to
+// 2 heartbeats, lengthens its freezes and cuts.
+func (a *agents) apply(kind string, place int, hold time.Duration) {
 	p := a.procs[place]
 	signal := func(sig syscall.Signal) bool {
 		if err := p.cmd.Process.Signal(sig); err != nil {
@@ -279,7 +282,7 @@ func (a *agents) apply(kind string, place int) {
 			return
 		}
 		a.lost(a.waitLost(p, since, a.lossBound()))
-		time.Sleep(time.Duration(a.rng.Int64N(int64(2 * a.r.cfg.Heartbeat))))
+		time.Sleep(hold)
 		if !signal(syscall.SIGCONT) {
 			return
 		}
@@ -287,8 +290,7 @@ func (a *agents) apply(kind string, place int) {
 		if !signal(syscall.SIGSTOP) {
 			return
 		}
-		hb := a.r.cfg.Heartbeat
-		time.Sleep(hb + time.Duration(a.rng.Int64N(int64(hb))))
+		time.Sleep(a.r.cfg.Heartbeat + hold/2)
 		if !signal(syscall.SIGCONT) {
 			return
 		}
@@ -299,7 +301,7 @@ func (a *agents) apply(kind string, place int) {
 	case "cut":
 		p.gate.Hold(true, true)
 		a.lost(a.waitLost(p, since, a.lossBound()))
-		time.Sleep(time.Duration(a.rng.Int64N(int64(2 * a.r.cfg.Heartbeat))))
+		time.Sleep(hold)
 		p.gate.Hold(false, false)
 	case "term":
 		if !signal(syscall.SIGTERM) {
@@ -315,7 +317,8 @@ func (a *agents) apply(kind string, place int) {
 			_ = p.cmd.Process.Kill()
 			<-p.done
 		}
-		a.waitLost(p, since, time.Second)
+		// It said goodbye before it exited.
+		a.waitLost(p, time.Now(), a.lossBound())
 		next = a.restart(place, p.name)
 	}
 	a.mu.Lock()

@@ -54,7 +54,9 @@ func classify(idx int, fate string, res farm.Result, err error, retries int) (in
 	isExit := errors.As(last, &we) && last == error(we)
 	var te *farm.TimeoutError
 	isTimeout := errors.As(last, &te) && last == error(te)
-	if isExit && (!errors.Is(err, farm.ErrWorkerTerminated) || we.PID <= 0) {
+	// The pid of an agent's worker is what its agent last announced: none
+	// when the agent was lost while the slot had no worker.
+	if isExit && (!errors.Is(err, farm.ErrWorkerTerminated) || (we.PID <= 0 && !errors.Is(err, farm.ErrAgentLost))) {
 		return bad()
 	}
 	if isTimeout && (!errors.Is(err, farm.ErrTimeout) || te.PID <= 0) {
