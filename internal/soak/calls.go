@@ -106,7 +106,7 @@ func (r *run) checkAnswers() {
 			continue
 		}
 		res, err := fu.Result()
-		o, why := classify(i, fate, res, err, r.retries)
+		o, why := classify(i, fate, res, err, r.retries, r.cfg.Agents > 0)
 		rep.Counts[fate][o]++
 		rep.Kinds[errKind(err)]++
 		if o == outWrong {
@@ -167,7 +167,7 @@ func (r *run) recovered() {
 	}
 	for i, fu := range checks {
 		res, err := fu.Result()
-		if o, why := classify(r.cfg.Calls+i, "ok", res, err, r.retries); o != outRight {
+		if o, why := classify(r.cfg.Calls+i, "ok", res, err, r.retries, r.cfg.Agents > 0); o != outRight {
 			rep.violate("call after the soak %d: %s", i, why)
 		}
 	}

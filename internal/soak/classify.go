@@ -19,8 +19,9 @@ const (
 	numOutcomes
 )
 
-// classify checks one call's answer against its fate.
-func classify(idx int, fate string, res farm.Result, err error, retries int) (int, string) {
+// classify checks one call's answer against its fate; remote says that the
+// farm has agents.
+func classify(idx int, fate string, res farm.Result, err error, retries int, remote bool) (int, string) {
 	if err == nil {
 		if fate != "ok" && fate != "grow" {
 			return outWrong, fmt.Sprintf("succeeded (%q) but its fate is %s", res.Bytes(), fate)
@@ -59,7 +60,9 @@ func classify(idx int, fate string, res farm.Result, err error, retries int) (in
 	if isExit && (!errors.Is(err, farm.ErrWorkerTerminated) || (we.PID <= 0 && !errors.Is(err, farm.ErrAgentLost))) {
 		return bad()
 	}
-	if isTimeout && (!errors.Is(err, farm.ErrTimeout) || te.PID <= 0) {
+	// An attempt queued at an agent for a slot whose worker is being
+	// replaced times out on no process.
+	if isTimeout && (!errors.Is(err, farm.ErrTimeout) || te.PID < 0 || (te.PID == 0 && !remote)) {
 		return bad()
 	}
 	collateral := retried && (isExit || isTimeout)
