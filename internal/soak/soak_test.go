@@ -14,7 +14,7 @@ import (
 )
 
 // Binaries built once by TestMain.
-var chaosBin, orphanBin, chaosWorker, fixtureWorker string
+var chaosBin, orphanBin, chaosWorker, fixtureWorker, agentBin string
 
 func TestMain(m *testing.M) {
 	os.Exit(testutil.Main(m, map[*string]string{
@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 		&orphanBin:     "./internal/soak/orphan",
 		&chaosWorker:   soak.WorkerPkg,
 		&fixtureWorker: testutil.Worker,
+		&agentBin:      soak.AgentPkg,
 	}))
 }
 
@@ -88,6 +89,40 @@ func TestChaosInProcess(t *testing.T) {
 	}
 	if rep.Reloads != 3 {
 		t.Fatalf("%d workers reloaded in the middle of the calls, want 3", rep.Reloads)
+	}
+	testutil.NoChildren(t, 2*time.Second)
+}
+
+// TestChaosRemote runs a small chaos soak in remote mode inside the test
+// (go test -race watches the host farm): one local worker and 2 agents,
+// each killed, frozen or drained in turn while the calls go on.
+func TestChaosRemote(t *testing.T) {
+	rates := map[string]float64{}
+	for f := range soak.DefaultRates {
+		rates[f] = 0.002
+	}
+	var out bytes.Buffer
+	rep, err := soak.RunChaos(soak.ChaosConfig{
+		Worker: chaosWorker, Calls: 3000, Workers: 1,
+		Agents: 2, AgentBin: agentBin, AgentWorkers: 2, Heartbeat: 100 * time.Millisecond, AgentFates: len(soak.AgentFates),
+		Timeout: 200 * time.Millisecond, KillTimeout: 100 * time.Millisecond, MaxRetries: 3,
+		MaxWorkerMemory: 48 << 20, MemoryCheckInterval: 20 * time.Millisecond,
+		Seed: 11, Rates: rates, MinPerFate: 2, BlockingEvery: 3, Deadline: 2 * time.Minute, Out: &out,
+	})
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("%d violations", len(rep.Violations))
+	}
+	for _, f := range soak.AgentFates {
+		if rep.AgentFates[f] != 1 {
+			t.Errorf("agent fate %s applied %d times, want 1", f, rep.AgentFates[f])
+		}
+	}
+	if rep.Runs == 0 || rep.Attempts < rep.Runs {
+		t.Errorf("%d runs of %d attempts", rep.Runs, rep.Attempts)
 	}
 	testutil.NoChildren(t, 2*time.Second)
 }

@@ -7,12 +7,14 @@
 //
 //	go run ./internal/soak/chaos                # 100,000 calls
 //	go run ./internal/soak/chaos -short         # 3,000 calls, for CI
+//	go run ./internal/soak/chaos -agents 2      # and 2 agents that die and come back
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -44,6 +46,12 @@ func run() int {
 	flag.IntVar(&cfg.BlockingEvery, "blocking-every", 3, "make every N-th call with the blocking RunMethod instead of as a Future (0: none)")
 	flag.DurationVar(&cfg.Deadline, "deadline", 15*time.Minute, "bound on the wait for all answers")
 	flag.StringVar(&cfg.Worker, "worker", "", "chaos worker binary (default: build "+soak.WorkerPkg+")")
+	flag.IntVar(&cfg.Agents, "agents", 0, "agents (workestrator serve) to add to the farm, over its embedded NATS server; they are killed, frozen and drained")
+	flag.StringVar(&cfg.AgentBin, "agent-bin", "", "workestrator binary for -agents (default: build "+soak.AgentPkg+")")
+	flag.IntVar(&cfg.AgentWorkers, "agent-workers", 2, "workers of each agent")
+	flag.DurationVar(&cfg.Heartbeat, "heartbeat", 100*time.Millisecond, "heartbeat of the farm and the agents (an agent is lost after 3)")
+	fateKinds := flag.String("agent-fate-kinds", strings.Join(soak.AgentFates, ","), "agent fates applied in turn; also "+strings.Join(soak.MoreAgentFates, ", "))
+	agentFates := flag.Int("agent-fates", -1, "agent fates, spread over the calls (-1: one per 2,000 calls, at least one of each kind)")
 	logLevel := flag.String("log", "error", "farm log level (trace, debug, info, warn, error, off)")
 	rates := map[string]*float64{}
 	for _, f := range soak.Fates[1:] {
@@ -65,6 +73,11 @@ func run() int {
 		}
 	}
 	cfg.MaxWorkerMemory, cfg.MaxWorkerMemoryHard = *memMB<<20, *hardMB<<20
+	cfg.AgentFateKinds = strings.Split(*fateKinds, ",")
+	cfg.AgentFates = *agentFates
+	if cfg.AgentFates < 0 {
+		cfg.AgentFates = max(len(cfg.AgentFateKinds), cfg.Calls/2000)
+	}
 	if *reload {
 		cfg.ReloadAt = cfg.Calls / 2
 	}
@@ -80,6 +93,15 @@ func run() int {
 		}
 		defer testutil.Cleanup()
 		cfg.Worker = p
+	}
+	if cfg.Agents > 0 && cfg.AgentBin == "" {
+		p, err := testutil.Build(soak.AgentPkg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chaos:", err)
+			return 2
+		}
+		defer testutil.Cleanup()
+		cfg.AgentBin = p
 	}
 	rep, err := soak.RunChaos(cfg)
 	if err != nil {

@@ -2,12 +2,17 @@
 // what the host tells it in each call: answer, fail, panic, end the process
 // or hang. The host picks every call's fate with a seeded RNG, so it knows
 // what each answer must be.
+//
+// With $CHAOS_JOURNAL set, every run of "chaos" first appends "IDX PID\n"
+// to that file (one write, O_APPEND: the lines of concurrent workers do
+// not mix), so that the soak can count how many times each call ran.
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -24,11 +29,38 @@ var grown struct {
 // ExitCode is the status of the process when a call's fate is "exit".
 const ExitCode = 42
 
+// journal is $CHAOS_JOURNAL, opened for appending; nil without it.
+var journal *os.File
+
+// record appends a line for a run of call idx to the journal.
+func record(idx int) error {
+	if journal == nil {
+		return nil
+	}
+	b := strconv.AppendInt(make([]byte, 0, 24), int64(idx), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(os.Getpid()), 10)
+	b = append(b, '\n')
+	_, err := journal.Write(b)
+	return err
+}
+
 func main() {
+	if p := os.Getenv("CHAOS_JOURNAL"); p != "" {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chaos worker:", err)
+			os.Exit(1)
+		}
+		journal = f
+	}
 	plugin.Serve(plugin.Methods{
 		// chaos runs call idx with the given fate. Its answer, when it has
 		// one, is idx*2; its error messages name idx.
 		"chaos": func(ctx context.Context, idx int, fate string) (int, error) {
+			if err := record(idx); err != nil {
+				return 0, plugin.Permanent(fmt.Errorf("chaos journal: %w", err))
+			}
 			switch fate {
 			case "ok":
 				return idx * 2, nil
