@@ -42,9 +42,6 @@ var AgentFates = []string{"kill", "stop", "term", "kill-new", "pause"}
 //	           no longer hears the farm, which still hears it
 //	cut        the link held both ways until the farm lost the agent, and
 //	           up to 2 heartbeats more: it must join again
-//
-// With partition, the soak finds the bug of
-// TestFarmBugAgentDropsCallsOfHostItMissed (calls abandoned for good).
 var MoreAgentFates = []string{"partition", "cut"}
 
 // Bounds of the agents' fates.

@@ -2,7 +2,6 @@ package soak
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/workestrator/workestrator/internal/testutil"
@@ -139,25 +138,19 @@ func (r *run) recovered() {
 	}
 	// No worker keeps an abandoned attempt (a timed-out or cancelled one):
 	// a local worker answers it or is recycled within KillTimeout, an
-	// agent answers it or is lost. But for a known bug: a retiring local
-	// worker whose calls are all abandoned is never stopped.
-	var held, known []farm.WorkerStats
+	// agent answers it or is lost; a retiring worker with nothing live
+	// left stops.
+	var held []farm.WorkerStats
 	if !testutil.WaitFor(5*time.Second, func() bool {
-		held, known = held[:0], known[:0]
+		held = held[:0]
 		for _, w := range f.Stats().Workers {
-			switch {
-			case w.Agent == "" && w.State == "retiring" && w.InFlight > 0 && w.InFlight == w.Abandoned:
-				known = append(known, w)
-			case w.Abandoned > 0 || w.InFlight > 0:
+			if w.Abandoned > 0 || w.InFlight > 0 {
 				held = append(held, w)
 			}
 		}
 		return len(held) == 0
 	}) {
 		rep.violate("workers with calls in flight or abandoned 5s after the last answer: %+v", held)
-	}
-	for _, w := range known {
-		rep.KnownBugs = append(rep.KnownBugs, fmt.Sprintf("TestFarmBugRetiringWorkerKeepsHungCall: worker %d (pid %d) retiring, never stopped, with %d abandoned calls", w.WorkerID, w.PID, w.Abandoned))
 	}
 	var checks []*farm.Future
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -152,9 +152,6 @@ type Report struct {
 	AgentFates        map[string]int
 	AgentsStarted     int
 	LossMean, LossMax time.Duration
-	// KnownBugs describe what the soak saw of known bugs of the farm
-	// (see farmbugs_test.go), which are not counted as violations.
-	KnownBugs []string
 }
 
 // OK reports whether the soak found no violation.

@@ -56,9 +56,6 @@ func (r *run) summary() {
 	}
 	fmt.Fprintf(out, "leaks: goroutines %d -> %d, fds %d -> %d, worker processes alive %d of %d, socket dirs %d, processes of the binaries %d\n",
 		base.goroutines, l.goroutines, base.fds, l.fds, l.alive, l.pids, l.dirs, l.procs)
-	for _, b := range rep.KnownBugs {
-		fmt.Fprintf(out, "known bug, not counted: %s\n", b)
-	}
 	if rep.OK() {
 		fmt.Fprintln(out, "PASS")
 		return

@@ -344,7 +344,7 @@ func (a *agent) beat() {
 		}
 		a.announce(false)
 		now := time.Now()
-		a.dropHosts(func(h *hostState) bool { return now.Sub(h.lastSeen) > HeartbeatMisses*h.hb }, "no heartbeat from the host")
+		a.silentHosts(now)
 	}
 }
 

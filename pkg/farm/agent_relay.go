@@ -91,6 +91,7 @@ func (h *hostState) reply(r *remote.Reply) {
 // Errors an agent ends relayed calls with; the answer says which.
 var (
 	errHostCanceled = errors.New("cancelled by its host")
+	errHostSilent   = errors.New("its host's heartbeats stopped")
 	errBudget       = errors.New("its budget ran out at the agent")
 )
 
@@ -270,7 +271,7 @@ func (a *agent) answered(rc *relayCall, c *call) {
 		if r.PID == 0 {
 			r.PID = int64(we.PID)
 		}
-	case errors.Is(err, errHostCanceled):
+	case errors.Is(err, errHostCanceled), errors.Is(err, errHostSilent):
 		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_CANCELED, Message: err.Error()}
 	case errors.Is(err, errBudget), errors.Is(err, ErrTimeout) && !rc.ownTimeout:
 		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_EXPIRED, Message: err.Error()}
@@ -365,6 +366,33 @@ func (a *agent) dropHosts(drop func(*hostState) bool, why string) {
 	a.mu.Unlock()
 	for _, c := range cancel {
 		a.f.cancelWith(c, errHostCanceled)
+	}
+}
+
+// silentHosts cancels the calls of the hosts whose heartbeats stopped, and
+// answers them: a host that hears the agent still (the link is cut one
+// way only) retries them. A silent host with nothing left is forgotten.
+func (a *agent) silentHosts(now time.Time) {
+	var cancel []*call
+	a.mu.Lock()
+	for id, h := range a.hosts {
+		if now.Sub(h.lastSeen) <= HeartbeatMisses*h.hb {
+			continue
+		}
+		if len(h.calls) == 0 && len(h.out) == 0 && len(h.ready) == 0 {
+			delete(a.hosts, id)
+			a.calls.Drop(id)
+			continue
+		}
+		for _, rc := range h.calls {
+			if c := rc.cancelLocked(errHostSilent); c != nil {
+				cancel = append(cancel, c)
+			}
+		}
+	}
+	a.mu.Unlock()
+	for _, c := range cancel {
+		a.f.cancelWith(c, errHostSilent)
 	}
 }
 

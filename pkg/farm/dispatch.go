@@ -487,13 +487,15 @@ func (f *Farm) abandonLocked(c *call, fl *flushList) {
 	if w.conn.EnqueueCancel(wire) {
 		fl.add(w)
 	}
+	// A retiring worker whose last live call this was stops now.
+	f.maybeStopLocked(w)
 	time.AfterFunc(f.cfg.KillTimeout, func() { f.abandonedExpired(w, wire) })
 }
 
 func (f *Farm) abandonedExpired(w *worker, wire uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if c, ok := w.inflight[wire]; ok && c == nil && w.state == workerOnline {
+	if c, ok := w.inflight[wire]; ok && c == nil && w.state == workerOnline && !w.slot.remote {
 		f.log.Warn("worker ignores cancellation; recycling it", "slot", w.slot.index, "pid", w.pid)
 		f.st.hung++
 		f.retireLocked(w)

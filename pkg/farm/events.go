@@ -153,6 +153,9 @@ func (f *Farm) emitCallLocked(t EventType, c *call, err error) {
 		ev.worker = c.w
 	case c.state == stRunning:
 		ev.Slot, ev.WorkerID, ev.PID = c.slot, c.wid, c.pid
+		if c.slot >= 0 && c.slot < len(f.slots) {
+			ev.Agent = f.slots[c.slot].agent
+		}
 	}
 	f.emitLocked(ev)
 }

@@ -19,20 +19,7 @@ import (
 	"github.com/workestrator/workestrator/pkg/farm"
 )
 
-// KNOWN BUGS of pkg/farm that the remote chaos soak found. Each test below
-// FAILS until its bug is fixed; they run only with SOAK_FARM_BUGS=1 so
-// that the package's tests pass meanwhile:
-//
-//	SOAK_FARM_BUGS=1 go test ./internal/soak -run FarmBug -v
-//
-// Once a bug is fixed, drop the skip from its test: it is then the
-// regression test.
-func knownFarmBug(t *testing.T) {
-	t.Helper()
-	if os.Getenv("SOAK_FARM_BUGS") == "" {
-		t.Skip("reproduces a known pkg/farm bug (see farmbugs_test.go); set SOAK_FARM_BUGS=1 to run it")
-	}
-}
+// Regressions the soak found, each with real agents or workers.
 
 // newRemoteHost makes a farm with no local worker, embedding a NATS server
 // on loopback, with heartbeats every hb.
@@ -103,8 +90,7 @@ func inFlight(t *testing.T, f *farm.Farm, n int) {
 // call without a Timeout then never ends; with one, it times out and its
 // abandoned attempt stays on the worker (WorkerStats.Abandoned), which
 // loses a place of its capacity for good.
-func TestFarmBugAgentDropsCallsOfHostItMissed(t *testing.T) {
-	knownFarmBug(t)
+func TestAgentAnswersCallsOfSilentHost(t *testing.T) {
 	const hb = 100 * time.Millisecond
 	f := newRemoteHost(t, farm.Config{}, hb)
 	g := gate(t, f)
@@ -130,8 +116,7 @@ func TestFarmBugAgentDropsCallsOfHostItMissed(t *testing.T) {
 // empty; their Slot and WorkerID are set). emitCallLocked fills Agent only
 // from c.w, which attemptFailedLocked has cleared; it then copies c.slot,
 // c.wid and c.pid but not the agent.
-func TestFarmBugRemoteEventsWithoutAgent(t *testing.T) {
-	knownFarmBug(t)
+func TestRemoteCallEventsNameAgent(t *testing.T) {
 	var mu sync.Mutex
 	var evs []farm.Event
 	f := newRemoteHost(t, farm.Config{MaxRetries: 1, OnEvent: func(ev farm.Event) {
@@ -160,8 +145,7 @@ func TestFarmBugRemoteEventsWithoutAgent(t *testing.T) {
 // nothing for a remote worker), and logs "worker ignores cancellation;
 // recycling it" each time. Here 3 calls time out on an agent whose link is
 // held for 400 ms: WorkersHung is 3, WorkersRecycled 0.
-func TestFarmBugWorkersHungCountsCallsOfAgent(t *testing.T) {
-	knownFarmBug(t)
+func TestWorkersHungCountsLocalOnly(t *testing.T) {
 	const hb = time.Second // nobody is lost in 400 ms
 	f := newRemoteHost(t, farm.Config{Timeout: 100 * time.Millisecond, KillTimeout: 50 * time.Millisecond, MaxRetries: farm.NoRetries}, hb)
 	g := gate(t, f)
@@ -190,8 +174,7 @@ func TestFarmBugWorkersHungCountsCallsOfAgent(t *testing.T) {
 // abandonedExpired recycles only online workers. Its process lives on,
 // holding the call, until Kill. Here the worker retires at its TTL of 1
 // with the call, which hangs ignoring its context, in flight.
-func TestFarmBugRetiringWorkerKeepsHungCall(t *testing.T) {
-	knownFarmBug(t)
+func TestRetiringWorkerWithHungCallStops(t *testing.T) {
 	f := newReproFarm(t, farm.Config{Workers: 1, TTL: 1, Timeout: 200 * time.Millisecond,
 		KillTimeout: 100 * time.Millisecond, MaxRetries: farm.NoRetries})
 	pid := f.Stats().Workers[0].PID
