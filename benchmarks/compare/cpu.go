@@ -16,13 +16,14 @@ import (
 // and, for workestrator-go-remote, its embedded NATS server), by each
 // worker, and by each agent process.
 type cpuUse struct {
+	machine time.Duration // busy time of every CPU of the machine, by /proc/stat
 	host    time.Duration
 	workers map[int]time.Duration // by pid
 	agents  map[int]time.Duration // by pid
 }
 
 func (r *goRunner) cpuTimes(f *farm.Farm) cpuUse {
-	u := cpuUse{workers: map[int]time.Duration{}, agents: map[int]time.Duration{}}
+	u := cpuUse{machine: machineBusy(), workers: map[int]time.Duration{}, agents: map[int]time.Duration{}}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		u.host = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -84,6 +85,27 @@ func procCPU(pid int) (time.Duration, bool) {
 	return time.Duration(ut+st) * 10 * time.Millisecond, true
 }
 
+// machineBusy is the time the machine's CPUs have been busy (user, nice,
+// system, irq, softirq), from the first line of /proc/stat, in 10 ms
+// ticks; 0 if it cannot be read.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fs := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(fs) < 8 || fs[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7} {
+		n, _ := strconv.ParseInt(fs[i], 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
 // since describes the CPU time used between u0 and u: the host's, then
 // each worker's and each agent's that lived through both readings.
 func (u cpuUse) since(u0 cpuUse) string {
@@ -116,8 +138,10 @@ func (u cpuUse) workerSide(u0 cpuUse) time.Duration {
 }
 
 // cpuRows adds, for the pinned systems, the CPU per call of the host and
-// of the worker side (workers and agents) between u0 and u, and how many
-// cores each side kept busy over el.
+// of the worker side (workers and agents) between u0 and u, how many
+// cores each side kept busy over el, and how many other work kept busy
+// (other_cores: what the machine's CPUs did besides, such as another
+// program; the rounds it disturbed show it).
 func (r *goRunner) cpuRows(workload string, calls int, el time.Duration, u0, u cpuUse) {
 	if !pinnedSystem(r.spec.System) || calls == 0 || el <= 0 {
 		return
@@ -127,4 +151,7 @@ func (r *goRunner) cpuRows(workload string, calls int, el time.Duration, u0, u c
 	r.add(workload, "worker_cpu_us_per_call", float64(work.Nanoseconds())/1e3/float64(calls))
 	r.add(workload, "host_cores", host.Seconds()/el.Seconds())
 	r.add(workload, "worker_cores", work.Seconds()/el.Seconds())
+	if u.machine > 0 {
+		r.add(workload, "other_cores", max(0, (u.machine-u0.machine-host-work).Seconds()/el.Seconds()))
+	}
 }

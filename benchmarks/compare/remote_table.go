@@ -56,7 +56,7 @@ func printRemote(w io.Writer, perRound map[key][]float64, workloads []string) {
 		if !slices.Contains(workloads, wl) {
 			continue
 		}
-		for _, m := range []string{"calls_per_s", "p50_us", "p99_us", "host_cpu_us_per_call", "worker_cpu_us_per_call", "host_cores", "worker_cores"} {
+		for _, m := range []string{"calls_per_s", "p50_us", "p99_us", "host_cpu_us_per_call", "worker_cpu_us_per_call", "host_cores", "worker_cores", "other_cores"} {
 			rem, loc := perRound[key{goRemoteSystem, wl, m}], perRound[key{goPinnedSystem, wl, m}]
 			ratio, n := pairedMedian(rem, loc, func(a, b float64) float64 { return a / b })
 			if n == 0 {
@@ -72,7 +72,8 @@ func printRemote(w io.Writer, perRound map[key][]float64, workloads []string) {
 		fmt.Fprintln(w, strings.Join(rows, "\n"))
 		fmt.Fprintln(w, "\nCPU per call is the CPU time of a side divided by the calls: the host process (with the")
 		fmt.Fprintln(w, "embedded NATS server for remote), and the worker side (the workers, and the agent for remote);")
-		fmt.Fprintln(w, "cores is that CPU time divided by the run's wall time.")
+		fmt.Fprintln(w, "cores is that CPU time divided by the run's wall time; other_cores is the rest of the machine's")
+		fmt.Fprintln(w, "busy time (/proc/stat) over the run: other programs, interrupts.")
 	}
 	rem, loc := perRound[key{goRemoteSystem, "seq", "p50_us"}], perRound[key{goPinnedSystem, "seq", "p50_us"}]
 	if over, n := pairedMedian(rem, loc, func(a, b float64) float64 { return a - b }); n > 0 {
