@@ -55,7 +55,7 @@ func (r *goRunner) burstOn(f *farm.Farm, workload string, futures []*farm.Future
 	el := time.Since(t0)
 	cpu1 := r.cpuTimes(f)
 	r.add(workload, "calls_per_s", float64(len(futures))/el.Seconds())
-	r.cpuRows(workload, len(futures), el, cpu0, cpu1)
+	r.cpuRows(workload, len(futures), el, cpu1.minus(cpu0))
 	r.info = append(r.info, fmt.Sprintf("%s: submitting %d futures took %v of %v; CPU %s",
 		workload, len(futures), submitted.Round(time.Millisecond), el.Round(time.Millisecond), cpu1.since(cpu0)))
 	return nil

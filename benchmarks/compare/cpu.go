@@ -137,21 +137,37 @@ func (u cpuUse) workerSide(u0 cpuUse) time.Duration {
 	return d
 }
 
+// cpuDelta is the CPU time used over an interval, or the sum of several:
+// by the host, by the worker side (workers and agents), and by the whole
+// machine (0 if /proc/stat cannot be read).
+type cpuDelta struct{ host, work, machine time.Duration }
+
+// minus is the CPU time used between u0 and u.
+func (u cpuUse) minus(u0 cpuUse) cpuDelta {
+	d := cpuDelta{host: u.host - u0.host, work: u.workerSide(u0)}
+	if u.machine > 0 && u0.machine > 0 {
+		d.machine = u.machine - u0.machine
+	}
+	return d
+}
+
+func (d cpuDelta) plus(e cpuDelta) cpuDelta {
+	return cpuDelta{d.host + e.host, d.work + e.work, d.machine + e.machine}
+}
+
 // cpuRows adds, for the pinned systems, the CPU per call of the host and
-// of the worker side (workers and agents) between u0 and u, how many
-// cores each side kept busy over el, and how many other work kept busy
-// (other_cores: what the machine's CPUs did besides, such as another
-// program; the rounds it disturbed show it).
-func (r *goRunner) cpuRows(workload string, calls int, el time.Duration, u0, u cpuUse) {
+// of the worker side over d, how many cores each side kept busy over el,
+// and how many other work kept busy (other_cores: what the machine's CPUs
+// did besides, such as another program; the rounds it disturbed show it).
+func (r *goRunner) cpuRows(workload string, calls int, el time.Duration, d cpuDelta) {
 	if !pinnedSystem(r.spec.System) || calls == 0 || el <= 0 {
 		return
 	}
-	host, work := u.host-u0.host, u.workerSide(u0)
-	r.add(workload, "host_cpu_us_per_call", float64(host.Nanoseconds())/1e3/float64(calls))
-	r.add(workload, "worker_cpu_us_per_call", float64(work.Nanoseconds())/1e3/float64(calls))
-	r.add(workload, "host_cores", host.Seconds()/el.Seconds())
-	r.add(workload, "worker_cores", work.Seconds()/el.Seconds())
-	if u.machine > 0 {
-		r.add(workload, "other_cores", max(0, (u.machine-u0.machine-host-work).Seconds()/el.Seconds()))
+	r.add(workload, "host_cpu_us_per_call", float64(d.host.Nanoseconds())/1e3/float64(calls))
+	r.add(workload, "worker_cpu_us_per_call", float64(d.work.Nanoseconds())/1e3/float64(calls))
+	r.add(workload, "host_cores", d.host.Seconds()/el.Seconds())
+	r.add(workload, "worker_cores", d.work.Seconds()/el.Seconds())
+	if d.machine > 0 {
+		r.add(workload, "other_cores", max(0, (d.machine-d.host-d.work).Seconds()/el.Seconds()))
 	}
 }

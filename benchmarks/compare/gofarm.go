@@ -164,30 +164,56 @@ func (r *goRunner) seq() error {
 			return err
 		}
 	}
-	lat := make([]float64, r.spec.Calls)
-	cpu0 := r.cpuTimes(f)
-	t0 := time.Now()
-	for i := range lat {
-		t := time.Now()
-		if err := addCall(ctx, f, i); err != nil {
+	// workestrator-go-remote also measures the bare NATS hop, in blocks
+	// that alternate with the calls' so that both see the same machine.
+	var hop *natsHop
+	if r.spec.System == goRemoteSystem {
+		if hop, err = r.startHop(); err != nil {
 			return err
 		}
-		lat[i] = float64(time.Since(t).Nanoseconds()) / 1e3
+		defer hop.stop()
 	}
-	total := time.Since(t0)
-	cpu1 := r.cpuTimes(f)
+	lat := make([]float64, r.spec.Calls)
+	var hopLat []float64
+	var total time.Duration
+	var used cpuDelta
+	all0 := r.cpuTimes(f)
+	for start := 0; start < len(lat); start += seqBlock {
+		cpu0 := r.cpuTimes(f)
+		t0 := time.Now()
+		for i := start; i < min(start+seqBlock, len(lat)); i++ {
+			t := time.Now()
+			if err := addCall(ctx, f, i); err != nil {
+				return err
+			}
+			lat[i] = float64(time.Since(t).Nanoseconds()) / 1e3
+		}
+		total += time.Since(t0)
+		used = used.plus(r.cpuTimes(f).minus(cpu0))
+		if hop != nil {
+			if hopLat, err = hop.requests(hopLat, seqBlock); err != nil {
+				return err
+			}
+		}
+	}
+	r.info = append(r.info, "CPU "+r.cpuTimes(f).since(all0))
 	slices.Sort(lat)
 	r.add(r.spec.Workload, "p50_us", percentile(lat, 0.50))
 	r.add(r.spec.Workload, "p99_us", percentile(lat, 0.99))
 	r.add(r.spec.Workload, "calls_per_s", float64(len(lat))/total.Seconds())
-	r.cpuRows(r.spec.Workload, len(lat), total, cpu0, cpu1)
-	r.info = append(r.info, "CPU "+cpu1.since(cpu0))
-	r.stats("seq", f)
-	if r.spec.System == goRemoteSystem {
-		return r.natsHop()
+	r.cpuRows(r.spec.Workload, len(lat), total, used)
+	if hop != nil {
+		slices.Sort(hopLat)
+		r.add(r.spec.Workload, "nats_hop_p50_us", percentile(hopLat, 0.50))
+		r.add(r.spec.Workload, "nats_hop_p99_us", percentile(hopLat, 0.99))
 	}
+	r.stats("seq", f)
 	return nil
 }
+
+// seqBlock is how many calls seq makes between two readings of the CPU
+// times (and, for workestrator-go-remote, two blocks of NATS hops).
+const seqBlock = 250
 
 func percentile(sorted []float64, p float64) float64 {
 	i := int(math.Ceil(p*float64(len(sorted)))) - 1
@@ -238,7 +264,7 @@ func (r *goRunner) windowOn(f *farm.Farm, workload string, calls, window int, cp
 	}
 	r.add(workload, "calls_per_s", float64(n)/el.Seconds())
 	if cpu {
-		r.cpuRows(workload, int(n), el, cpu0, cpu1)
+		r.cpuRows(workload, int(n), el, cpu1.minus(cpu0))
 		r.info = append(r.info, workload+": CPU "+cpu1.since(cpu0))
 	}
 	return nil

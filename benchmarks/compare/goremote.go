@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/workestrator/workestrator/internal/remote"
@@ -154,66 +155,82 @@ func (r *goRunner) addAgent(f *farm.Farm, name string, h *netns.Host) error {
 // hopSubject is the subject of natsHop's echo.
 const hopSubject = "bench.echo"
 
-// natsHop measures the NATS hop alone, as the remote seq run makes it: a
+// natsHop measures the NATS hop alone, as a remote call makes it: a
 // request from this process, connected in-process to an embedded server
-// as the farm is, echoed by a process on the workers' CPU (this program
-// with -nats-echo) and answered, one at a time; 64 bytes each way, about
-// the size of a batch of one add call. It adds the seq rows nats_hop_p50_us
-// and nats_hop_p99_us.
-func (r *goRunner) natsHop() error {
+// as the farm is, to a process on the workers' CPU (this program with
+// -nats-echo) that echoes it, and the reply; one at a time, 64 bytes each
+// way (about the size of a batch of one add call).
+type natsHop struct {
+	srv  *server.Server
+	nc   *nats.Conn
+	echo *exec.Cmd
+	msg  []byte
+}
+
+// startHop starts the server and the echo, and makes Warmup requests.
+func (r *goRunner) startHop() (*natsHop, error) {
 	srv, err := remote.StartServer(remote.ServerOptions{Listen: "127.0.0.1:0"})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	}()
-	nc, err := nats.Connect(srv.ClientURL(), nats.InProcessServer(srv))
-	if err != nil {
-		return err
+	h := &natsHop{srv: srv, msg: make([]byte, 64)}
+	if h.nc, err = nats.Connect(srv.ClientURL(), nats.InProcessServer(srv)); err != nil {
+		h.stop()
+		return nil, err
 	}
-	defer nc.Close()
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		h.stop()
+		return nil, err
 	}
-	echo := exec.Command(r.spec.Taskset, "-c", r.spec.WorkerCPU, self, "-nats-echo", srv.ClientURL())
-	echo.Stderr = os.Stderr
-	echo.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := echo.Start(); err != nil {
-		return err
+	h.echo = exec.Command(r.spec.Taskset, "-c", r.spec.WorkerCPU, self, "-nats-echo", srv.ClientURL())
+	h.echo.Stderr = os.Stderr
+	h.echo.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := h.echo.Start(); err != nil {
+		h.echo = nil
+		h.stop()
+		return nil, err
 	}
-	defer func() {
-		_ = echo.Process.Kill()
-		_ = echo.Wait()
-	}()
-	msg := make([]byte, 64)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := nc.Request(hopSubject, msg, 100*time.Millisecond); err == nil {
+		_, err := h.nc.Request(hopSubject, h.msg, 100*time.Millisecond)
+		if err == nil {
 			break
-		} else if time.Now().After(deadline) {
-			return fmt.Errorf("the NATS echo did not answer within 10 s: %w", err)
+		}
+		if time.Now().After(deadline) {
+			h.stop()
+			return nil, fmt.Errorf("the NATS echo did not answer within 10 s: %w", err)
 		}
 	}
-	for range r.spec.Warmup {
-		if _, err := nc.Request(hopSubject, msg, 5*time.Second); err != nil {
-			return err
-		}
+	if _, err := h.requests(nil, r.spec.Warmup); err != nil {
+		h.stop()
+		return nil, err
 	}
-	lat := make([]float64, r.spec.Calls)
-	for i := range lat {
+	return h, nil
+}
+
+// requests makes n requests and appends their round trips, in µs, to lat.
+func (h *natsHop) requests(lat []float64, n int) ([]float64, error) {
+	for range n {
 		t := time.Now()
-		if _, err := nc.Request(hopSubject, msg, 5*time.Second); err != nil {
-			return err
+		if _, err := h.nc.Request(hopSubject, h.msg, 5*time.Second); err != nil {
+			return lat, fmt.Errorf("NATS hop: %w", err)
 		}
-		lat[i] = float64(time.Since(t).Nanoseconds()) / 1e3
+		lat = append(lat, float64(time.Since(t).Nanoseconds())/1e3)
 	}
-	slices.Sort(lat)
-	r.add(r.spec.Workload, "nats_hop_p50_us", percentile(lat, 0.50))
-	r.add(r.spec.Workload, "nats_hop_p99_us", percentile(lat, 0.99))
-	return nil
+	return lat, nil
+}
+
+func (h *natsHop) stop() {
+	if h.echo != nil {
+		_ = h.echo.Process.Kill()
+		_ = h.echo.Wait()
+	}
+	if h.nc != nil {
+		h.nc.Close()
+	}
+	h.srv.Shutdown()
+	h.srv.WaitForShutdown()
 }
 
 // natsEcho is the -nats-echo mode: it answers every request on hopSubject
