@@ -77,10 +77,18 @@ func printRemote(w io.Writer, perRound map[key][]float64, workloads []string) {
 	}
 	rem, loc := perRound[key{goRemoteSystem, "seq", "p50_us"}], perRound[key{goPinnedSystem, "seq", "p50_us"}]
 	if over, n := pairedMedian(rem, loc, func(a, b float64) float64 { return a - b }); n > 0 {
-		hop := present(perRound[key{goRemoteSystem, "seq", "nats_hop_p50_us"}])
+		hop := perRound[key{goRemoteSystem, "seq", "nats_hop_p50_us"}]
+		// The relay's share, round by round: remote − hop (measured in
+		// alternating blocks of one run) − local (the same round).
+		var diff []float64
+		for i := range min(len(rem), len(hop)) {
+			diff = setRound(diff, i, rem[i]-hop[i])
+		}
+		relay, _ := pairedMedian(diff, loc, func(a, b float64) float64 { return a - b })
 		fmt.Fprintf(w, "\nOne call at a time: the remote path adds %s µs at p50 (median over %d rounds of remote − local);", format(over), n)
-		fmt.Fprintf(w, " a bare NATS request and reply through an embedded server, echoed on the workers' CPU, takes %s µs p50,", format(hop))
-		fmt.Fprintf(w, " which leaves %s µs to the agent's relay and the host's remote path.\n", format(over-hop))
+		fmt.Fprintf(w, " a bare NATS request and reply through an embedded server, echoed on the workers' CPU, takes %s µs p50", format(present(hop)))
+		fmt.Fprintf(w, " (measured in blocks alternating with the remote calls'); remote − hop − local, round by round, leaves %s µs", format(relay))
+		fmt.Fprintln(w, " to the agent's relay and the host's remote path.")
 	}
 	printScale(w, perRound)
 }
