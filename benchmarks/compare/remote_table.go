@@ -18,7 +18,7 @@ func setRound(v []float64, round int, x float64) []float64 {
 }
 
 // pairedMedian is the median over the rounds that have both a and b of
-// f(a, b), and how many rounds that is.
+// f(a, b) (leaving out the NaNs f returns), and how many rounds have both.
 func pairedMedian(a, b []float64, f func(a, b float64) float64) (float64, int) {
 	var v []float64
 	for i := range min(len(a), len(b)) {
@@ -29,7 +29,7 @@ func pairedMedian(a, b []float64, f func(a, b float64) float64) (float64, int) {
 	if len(v) == 0 {
 		return math.NaN(), 0
 	}
-	return median(v), len(v)
+	return present(v), len(v)
 }
 
 // present is the median of the values of v that are set.
@@ -58,11 +58,20 @@ func printRemote(w io.Writer, perRound map[key][]float64, workloads []string) {
 		}
 		for _, m := range []string{"calls_per_s", "p50_us", "p99_us", "host_cpu_us_per_call", "worker_cpu_us_per_call", "host_cores", "worker_cores", "other_cores"} {
 			rem, loc := perRound[key{goRemoteSystem, wl, m}], perRound[key{goPinnedSystem, wl, m}]
-			ratio, n := pairedMedian(rem, loc, func(a, b float64) float64 { return a / b })
+			ratio, n := pairedMedian(rem, loc, func(a, b float64) float64 {
+				if b == 0 {
+					return math.NaN() // other_cores of a quiet round
+				}
+				return a / b
+			})
 			if n == 0 {
 				continue
 			}
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %.2f× | %d |", wl, m, format(present(loc)), format(present(rem)), ratio, n))
+			r := "–"
+			if !math.IsNaN(ratio) {
+				r = fmt.Sprintf("%.2f×", ratio)
+			}
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %d |", wl, m, format(present(loc)), format(present(rem)), r, n))
 		}
 	}
 	if len(rows) > 0 {
