@@ -42,6 +42,8 @@ func runGo(spec Spec, profile string) (Output, error) {
 		err = r.images()
 	case w == "remote-scale":
 		err = r.remoteScale()
+	case w == "work64":
+		err = r.work()
 	case strings.HasPrefix(w, "payload-"):
 		if err = r.payload(serializer.JSON); err == nil {
 			err = r.payload(serializer.CBOR)
@@ -228,17 +230,17 @@ func (r *goRunner) window(ttl int) error {
 		return err
 	}
 	defer f.Kill()
-	if err := r.windowOn(f, r.spec.Workload, r.spec.Calls, r.spec.Window, ttl == 0); err != nil {
+	if err := r.windowOn(f, r.spec.Workload, r.spec.Calls, r.spec.Window, ttl == 0, addCall); err != nil {
 		return err
 	}
 	r.stats(r.spec.Workload, f)
 	return nil
 }
 
-// windowOn runs calls add calls on f from window goroutines, each making
-// one call at a time; its rows are named workload, with the CPU used if
-// cpu.
-func (r *goRunner) windowOn(f *farm.Farm, workload string, calls, window int, cpu bool) error {
+// windowOn runs calls calls (call(ctx, f, i), addCall for most) on f from
+// window goroutines, each making one call at a time; its rows are named
+// workload, with the CPU used if cpu.
+func (r *goRunner) windowOn(f *farm.Farm, workload string, calls, window int, cpu bool, call func(context.Context, *farm.Farm, int) error) error {
 	ctx := context.Background()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -249,7 +251,7 @@ func (r *goRunner) windowOn(f *farm.Farm, workload string, calls, window int, cp
 	for g := range window {
 		wg.Go(func() {
 			for i := next.Add(1) - 1; i < n; i = next.Add(1) - 1 {
-				if err := addCall(ctx, f, int(i)); err != nil {
+				if err := call(ctx, f, int(i)); err != nil {
 					errs[g] = err
 					return
 				}

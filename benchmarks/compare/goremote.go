@@ -283,7 +283,7 @@ func (r *goRunner) remoteScale() error {
 		if _, err := f.BroadcastMethod(ctx, "add", 1, 2, 3); err != nil {
 			return err
 		}
-		if err := r.windowOn(f, fmt.Sprintf("remote-scale-w64-%d", n), r.spec.Calls, r.spec.Window, true); err != nil {
+		if err := r.windowOn(f, fmt.Sprintf("remote-scale-w64-%d", n), r.spec.Calls, r.spec.Window, true, addCall); err != nil {
 			return fmt.Errorf("%d agents: %w", n, err)
 		}
 		if err := r.burstOn(f, fmt.Sprintf("remote-scale-burst-%d", n), futures); err != nil {

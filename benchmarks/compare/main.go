@@ -340,7 +340,7 @@ func aggregate(values map[key][]float64, systems, workloads []string) []aggRow {
 // metricOrder puts the headline metric of a workload first.
 func metricOrder(m string) string {
 	for i, x := range []string{"calls_per_s", "p50_us", "p99_us", "nats_hop_p50_us", "nats_hop_p99_us", "host_cpu_us_per_call", "worker_cpu_us_per_call",
-		"host_cores", "worker_cores", "other_cores", "bytes_per_queued_call", "ms", "speedup", "ceiling_speedup", "single_ms", "rss_mb", "mb_per_s"} {
+		"host_cores", "worker_cores", "other_cores", "call_us", "bytes_per_queued_call", "ms", "speedup", "ceiling_speedup", "single_ms", "rss_mb", "mb_per_s"} {
 		if m == x {
 			return fmt.Sprintf("%02d", i)
 		}
@@ -361,7 +361,7 @@ func lowerIsBetter(metric string) bool {
 // neutral says which metrics are neither rates nor costs: the cores a
 // side, or other work, kept busy.
 func neutral(metric string) bool {
-	return metric == "host_cores" || metric == "worker_cores" || metric == "other_cores"
+	return metric == "host_cores" || metric == "worker_cores" || metric == "other_cores" || metric == "call_us"
 }
 
 func format(v float64) string {

@@ -52,10 +52,20 @@ func present(v []float64) float64 {
 // remote-scale rows by number of agents.
 func printRemote(w io.Writer, perRound map[key][]float64, workloads []string) {
 	var rows []string
+	var wls []string
 	for _, wl := range pinnedWorkloads {
 		if !slices.Contains(workloads, wl) {
 			continue
 		}
+		if wl == "work64" {
+			for _, p := range workPoints {
+				wls = append(wls, fmt.Sprintf("work64-%dk", p/1000))
+			}
+		} else {
+			wls = append(wls, wl)
+		}
+	}
+	for _, wl := range wls {
 		for _, m := range []string{"calls_per_s", "p50_us", "p99_us", "host_cpu_us_per_call", "worker_cpu_us_per_call", "host_cores", "worker_cores", "other_cores"} {
 			rem, loc := perRound[key{goRemoteSystem, wl, m}], perRound[key{goPinnedSystem, wl, m}]
 			ratio, n := pairedMedian(rem, loc, func(a, b float64) float64 {

@@ -86,14 +86,15 @@ type sizes struct {
 	pythonBaselineChunks    int
 	perWorker, burstPerWork int
 	images                  int
+	workCalls               int
 }
 
 // describe lists the sizes, for the table's heading.
 func (z sizes) describe() string {
-	return fmt.Sprintf("seq %d calls after %d; window64 %d; burst200k %d; ttl1000 %d; pi %.0e points in %d chunks; payloads %d / %d / %d calls; images %d; remote-scale 1 to %d agents, window64 %d and burst %d each",
+	return fmt.Sprintf("seq %d calls after %d; window64 %d; burst200k %d; ttl1000 %d; pi %.0e points in %d chunks; payloads %d / %d / %d calls; images %d; remote-scale 1 to %d agents, window64 %d and burst %d each; work64 %d and %d calls",
 		z.seqCalls, z.seqWarmup, z.windowCalls, z.burstCalls, z.ttlCalls, float64(z.piPoints), z.piChunks,
 		z.payloadCalls["payload-1KiB"], z.payloadCalls["payload-1MiB"], z.payloadCalls["payload-16MiB"], z.images,
-		scaleAgents, z.windowCalls, z.burstCalls)
+		scaleAgents, z.windowCalls, z.burstCalls, z.workCalls, z.workCalls*workPoints[0]/workPoints[1])
 }
 
 var fullSizes = sizes{
@@ -107,7 +108,8 @@ var fullSizes = sizes{
 	hangTimeoutS: 60, runTimeoutS: 600,
 	pythonBaselineChunks: 10,
 	perWorker:            64, burstPerWork: 256,
-	images: 200,
+	images:    200,
+	workCalls: 30000,
 }
 
 var quickSizes = sizes{
@@ -121,7 +123,8 @@ var quickSizes = sizes{
 	hangTimeoutS: 10, runTimeoutS: 120,
 	pythonBaselineChunks: 5,
 	perWorker:            64, burstPerWork: 256,
-	images: 60,
+	images:    60,
+	workCalls: 6000,
 }
 
 var payloadSizes = map[string]int{
@@ -133,7 +136,7 @@ var payloadSizes = map[string]int{
 // allWorkloads in the order they run and print.
 var allWorkloads = []string{
 	"seq", "window64", "burst200k", "ttl1000", "pi", "startup",
-	"payload-1KiB", "payload-1MiB", "payload-16MiB", "images", "remote-scale",
+	"payload-1KiB", "payload-1MiB", "payload-16MiB", "images", "remote-scale", "work64",
 }
 
 // scaleAgents is the most agents remote-scale runs through.
@@ -170,13 +173,15 @@ var systemGroups = map[string][]string{"remote": {goPinnedSystem, goRemoteSystem
 func pinnedSystem(s string) bool { return s == goPinnedSystem || s == goRemoteSystem }
 
 // pinnedWorkloads are the workloads of the pinned systems.
-var pinnedWorkloads = []string{"seq", "window64", "burst200k"}
+var pinnedWorkloads = []string{"seq", "window64", "burst200k", "work64"}
 
 // notApplicable says why system does not run workload, or "".
 func notApplicable(system, workload string) string {
 	switch {
 	case workload == "remote-scale" && system != goRemoteSystem:
 		return "remote-scale runs on " + goRemoteSystem + " only"
+	case workload == "work64" && !pinnedSystem(system):
+		return "work64 runs on the pinned systems only"
 	case pinnedSystem(system) && workload != "remote-scale" && !slices.Contains(pinnedWorkloads, workload):
 		return "the pinned systems run " + strings.Join(pinnedWorkloads, ", ") + " and remote-scale only"
 	}
@@ -205,6 +210,8 @@ func (z sizes) specFor(system, workload string, e *environment) Spec {
 			s.BaselineChunks = z.pythonBaselineChunks
 		}
 	case "startup":
+	case "work64":
+		s.Calls, s.Window = z.workCalls, 64
 	case "remote-scale":
 		s.Calls, s.Window, s.BurstCalls, s.Agents = z.windowCalls, 64, z.burstCalls, scaleAgents
 		s.PerWorker = z.burstPerWork // as burst200k's; the window's 64 calls never reach it
