@@ -78,7 +78,7 @@ func printRemote(w io.Writer, perRound map[key][]float64, workloads []string) {
 				continue
 			}
 			r := "–"
-			if !math.IsNaN(ratio) {
+			if !math.IsNaN(ratio) && m != "other_cores" { // a diagnostic: no ratio
 				r = fmt.Sprintf("%.2f×", ratio)
 			}
 			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %d |", wl, m, format(present(loc)), format(present(rem)), r, n))
