@@ -9,9 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const comparePkg = "github.com/workestrator/workestrator/benchmarks/compare"
@@ -23,6 +26,9 @@ type environment struct {
 	benchDir    string
 	tmp         string
 	workerPath  string
+	agentPath   string   // the workestrator command, for the remote agents
+	taskset     string   // the taskset program, for the pinned systems
+	cpus        []string // the host's CPU and the workers', for the pinned systems
 	unavailable map[string]string
 	versions    []string
 }
@@ -54,7 +60,20 @@ func prepare(systems []string) (*environment, error) {
 		return false
 	}
 
-	if want(goSystem) {
+	if want(goPinnedSystem) || want(goRemoteSystem) {
+		if why := e.pinning(); why != "" {
+			e.unavailable[goPinnedSystem], e.unavailable[goRemoteSystem] = why, why
+		} else if want(goRemoteSystem) {
+			e.agentPath = filepath.Join(e.tmp, "workestrator")
+			cmd := exec.Command("go", "build", "-o", e.agentPath, "./cmd/workestrator")
+			cmd.Dir = filepath.Join(e.benchDir, "..")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				e.cleanup()
+				return nil, fmt.Errorf("building the agent (cmd/workestrator): %v\n%s", err, out)
+			}
+		}
+	}
+	if want(goSystem) || (want(goPinnedSystem) && e.unavailable[goPinnedSystem] == "") || e.agentPath != "" {
 		e.workerPath = filepath.Join(e.tmp, "worker")
 		cmd := exec.Command("go", "build", "-o", e.workerPath, "./worker")
 		cmd.Dir = e.benchDir
@@ -97,6 +116,28 @@ func prepare(systems []string) (*environment, error) {
 	return e, nil
 }
 
+// pinning finds taskset and the two CPUs of the pinned systems (the first
+// two this process may run on); it returns why they cannot run, or "".
+func (e *environment) pinning() string {
+	var err error
+	if e.taskset, err = exec.LookPath("taskset"); err != nil {
+		return "no taskset on PATH (util-linux)"
+	}
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return "sched_getaffinity: " + err.Error()
+	}
+	for c := 0; c < 1024 && len(e.cpus) < 2; c++ {
+		if set.IsSet(c) {
+			e.cpus = append(e.cpus, strconv.Itoa(c))
+		}
+	}
+	if len(e.cpus) < 2 {
+		return fmt.Sprintf("they need 2 CPUs, this process may run on %d", set.Count())
+	}
+	return ""
+}
+
 // npmCI installs the node peers from package-lock.json when node_modules is
 // missing; it returns why the node peers cannot run, or "".
 func (e *environment) npmCI() string { return e.npmCIIn(filepath.Join(e.benchDir, "peers", "node")) }
@@ -134,10 +175,15 @@ func (e *environment) runOne(spec Spec, timeout time.Duration, profile string) (
 	var name string
 	var args []string
 	switch spec.System {
-	case goSystem, goNodeSystem:
+	case goSystem, goNodeSystem, goPinnedSystem, goRemoteSystem:
 		name, args = e.self, []string{"-child", string(b)}
 		if profile != "" {
 			args = append([]string{"-cpuprofile", profile}, args...)
+		}
+		if pinnedSystem(spec.System) {
+			// On the host's CPU from its start: the Go runtime sizes
+			// GOMAXPROCS from the affinity it starts with.
+			name, args = e.taskset, append([]string{"-c", spec.HostCPU, e.self}, args...)
 		}
 	case "node-worker-farm", "piscina":
 		name, args = "node", []string{filepath.Join(e.benchDir, "peers", "node", "bench.js"), string(b)}

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -25,6 +23,7 @@ import (
 // runGo runs one workload on workestrator-go in this (child) process.
 func runGo(spec Spec, profile string) (Output, error) {
 	r := goRunner{spec: spec, profile: profile}
+	defer r.cleanup()
 	var err error
 	switch w := spec.Workload; {
 	case w == "seq":
@@ -41,12 +40,19 @@ func runGo(spec Spec, profile string) (Output, error) {
 		err = r.startup()
 	case w == "images":
 		err = r.images()
+	case w == "remote-scale":
+		err = r.remoteScale()
+	case w == "work64":
+		err = r.work()
 	case strings.HasPrefix(w, "payload-"):
 		if err = r.payload(serializer.JSON); err == nil {
 			err = r.payload(serializer.CBOR)
 		}
 	default:
 		return Output{Skip: "unknown workload " + w}, nil
+	}
+	if r.skip != "" && err == nil {
+		return Output{Skip: r.skip}, nil
 	}
 	return Output{Rows: r.rows, Info: strings.Join(r.info, "; ")}, err
 }
@@ -56,14 +62,36 @@ type goRunner struct {
 	profile string // the host's CPU profile, "" if none
 	rows    []Row
 	info    []string
+	// agents are the agent processes of workestrator-go-remote, stopped by
+	// cleanup, after the farm.
+	agents    []*agentProc
+	natsToken string
+	undo      []func()
+	// skip, when set, is why the run could not be made here.
+	skip string
+}
+
+// cleanup undoes what the run set up besides its farm (agents, network
+// namespaces), last first.
+func (r *goRunner) cleanup() {
+	for i := len(r.undo) - 1; i >= 0; i-- {
+		r.undo[i]()
+	}
+	r.undo = nil
 }
 
 func (r *goRunner) add(workload, metric string, v float64) {
 	r.rows = append(r.rows, Row{Workload: workload, Metric: metric, Value: v})
 }
 
+// newFarm starts the farm of the run's system: local workers (pinned to
+// the workers' CPU for workestrator-go-pinned), or, for
+// workestrator-go-remote, a farm of no local worker and one agent.
 func (r *goRunner) newFarm(ser serializer.Serializer, ttl int) (*farm.Farm, error) {
-	return farm.New(farm.Config{
+	if r.spec.System == goRemoteSystem {
+		return r.remoteFarm(ser, 1, "127.0.0.1:0")
+	}
+	cfg := farm.Config{
 		Path:                        r.spec.WorkerPath,
 		Args:                        r.spec.WorkerArgs,
 		Workers:                     r.spec.Workers,
@@ -71,10 +99,18 @@ func (r *goRunner) newFarm(ser serializer.Serializer, ttl int) (*farm.Farm, erro
 		TTL:                         ttl,
 		Serializer:                  ser,
 		Env:                         r.workerEnv(),
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Name: "workestrator", Level: hclog.Error, Output: os.Stderr,
-		}),
-	})
+		Logger:                      logger(),
+	}
+	if r.spec.System == goPinnedSystem {
+		// taskset execs the worker: the farm's child is the worker itself.
+		cfg.Path = r.spec.Taskset
+		cfg.Args = append([]string{"-c", r.spec.WorkerCPU, r.spec.WorkerPath}, r.spec.WorkerArgs...)
+	}
+	return farm.New(cfg)
+}
+
+func logger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "workestrator", Level: hclog.Error, Output: os.Stderr})
 }
 
 // workerEnv passes the -cpuprofile prefix on to the workers.
@@ -130,25 +166,56 @@ func (r *goRunner) seq() error {
 			return err
 		}
 	}
-	lat := make([]float64, r.spec.Calls)
-	cpu0 := cpuTimes(f)
-	t0 := time.Now()
-	for i := range lat {
-		t := time.Now()
-		if err := addCall(ctx, f, i); err != nil {
+	// workestrator-go-remote also measures the bare NATS hop, in blocks
+	// that alternate with the calls' so that both see the same machine.
+	var hop *natsHop
+	if r.spec.System == goRemoteSystem {
+		if hop, err = r.startHop(); err != nil {
 			return err
 		}
-		lat[i] = float64(time.Since(t).Nanoseconds()) / 1e3
+		defer hop.stop()
 	}
-	total := time.Since(t0)
+	lat := make([]float64, r.spec.Calls)
+	var hopLat []float64
+	var total time.Duration
+	var used cpuDelta
+	all0 := r.cpuTimes(f)
+	for start := 0; start < len(lat); start += seqBlock {
+		cpu0 := r.cpuTimes(f)
+		t0 := time.Now()
+		for i := start; i < min(start+seqBlock, len(lat)); i++ {
+			t := time.Now()
+			if err := addCall(ctx, f, i); err != nil {
+				return err
+			}
+			lat[i] = float64(time.Since(t).Nanoseconds()) / 1e3
+		}
+		total += time.Since(t0)
+		used = used.plus(r.cpuTimes(f).minus(cpu0))
+		if hop != nil {
+			if hopLat, err = hop.requests(hopLat, seqBlock); err != nil {
+				return err
+			}
+		}
+	}
+	r.info = append(r.info, "CPU "+r.cpuTimes(f).since(all0))
 	slices.Sort(lat)
 	r.add(r.spec.Workload, "p50_us", percentile(lat, 0.50))
 	r.add(r.spec.Workload, "p99_us", percentile(lat, 0.99))
 	r.add(r.spec.Workload, "calls_per_s", float64(len(lat))/total.Seconds())
-	r.info = append(r.info, "CPU "+cpuTimes(f).since(cpu0))
+	r.cpuRows(r.spec.Workload, len(lat), total, used)
+	if hop != nil {
+		slices.Sort(hopLat)
+		r.add(r.spec.Workload, "nats_hop_p50_us", percentile(hopLat, 0.50))
+		r.add(r.spec.Workload, "nats_hop_p99_us", percentile(hopLat, 0.99))
+	}
 	r.stats("seq", f)
 	return nil
 }
+
+// seqBlock is how many calls seq makes between two readings of the CPU
+// times (and, for workestrator-go-remote, two blocks of NATS hops).
+const seqBlock = 250
 
 func percentile(sorted []float64, p float64) float64 {
 	i := int(math.Ceil(p*float64(len(sorted)))) - 1
@@ -158,22 +225,33 @@ func percentile(sorted []float64, p float64) float64 {
 // window runs Calls calls from Window goroutines, each making one call at
 // a time, on a farm with the given TTL.
 func (r *goRunner) window(ttl int) error {
-	ctx := context.Background()
-	f, err := r.warmFarm(ctx, ttl)
+	f, err := r.warmFarm(context.Background(), ttl)
 	if err != nil {
 		return err
 	}
 	defer f.Kill()
+	if err := r.windowOn(f, r.spec.Workload, r.spec.Calls, r.spec.Window, ttl == 0, addCall); err != nil {
+		return err
+	}
+	r.stats(r.spec.Workload, f)
+	return nil
+}
+
+// windowOn runs calls calls (call(ctx, f, i), addCall for most) on f from
+// window goroutines, each making one call at a time; its rows are named
+// workload, with the CPU used if cpu.
+func (r *goRunner) windowOn(f *farm.Farm, workload string, calls, window int, cpu bool, call func(context.Context, *farm.Farm, int) error) error {
+	ctx := context.Background()
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	errs := make([]error, r.spec.Window)
-	n := int64(r.spec.Calls)
-	cpu0 := cpuTimes(f)
+	errs := make([]error, window)
+	n := int64(calls)
+	cpu0 := r.cpuTimes(f)
 	t0 := time.Now()
-	for g := range r.spec.Window {
+	for g := range window {
 		wg.Go(func() {
 			for i := next.Add(1) - 1; i < n; i = next.Add(1) - 1 {
-				if err := addCall(ctx, f, int(i)); err != nil {
+				if err := call(ctx, f, int(i)); err != nil {
 					errs[g] = err
 					return
 				}
@@ -182,161 +260,16 @@ func (r *goRunner) window(ttl int) error {
 	}
 	wg.Wait()
 	el := time.Since(t0)
+	cpu1 := r.cpuTimes(f)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	r.add(r.spec.Workload, "calls_per_s", float64(n)/el.Seconds())
-	if ttl == 0 {
-		r.info = append(r.info, "CPU "+cpuTimes(f).since(cpu0))
-	}
-	r.stats(r.spec.Workload, f)
-	return nil
-}
-
-// cpuUse is the CPU time used so far by this process and by each worker.
-type cpuUse struct {
-	host    time.Duration
-	workers map[int]time.Duration // by pid
-}
-
-func cpuTimes(f *farm.Farm) cpuUse {
-	u := cpuUse{workers: map[int]time.Duration{}}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		u.host = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	for _, w := range f.Stats().Workers {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.PID))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		fs := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(fs) < 13 {
-			continue
-		}
-		ut, _ := strconv.ParseInt(fs[11], 10, 64) // utime, in clock ticks (100 Hz)
-		st, _ := strconv.ParseInt(fs[12], 10, 64) // stime
-		u.workers[w.PID] = time.Duration(ut+st) * 10 * time.Millisecond
-	}
-	return u
-}
-
-// since describes the CPU time used between u0 and u: the host's, then
-// each worker's that lived through both readings.
-func (u cpuUse) since(u0 cpuUse) string {
-	s := fmt.Sprintf("host %v", (u.host - u0.host).Round(time.Millisecond))
-	for pid, t := range u.workers {
-		if t0, ok := u0.workers[pid]; ok {
-			s += fmt.Sprintf(", worker %d %v", pid, (t - t0).Round(time.Millisecond))
-		}
-	}
-	return s
-}
-
-// burst submits Calls futures at once and waits for all of them, then
-// measures the host's heap per queued call (see bytesPerQueuedCall).
-func (r *goRunner) burst() error {
-	ctx := context.Background()
-	f, err := r.warmFarm(ctx, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Kill()
-	futures := make([]*farm.Future, r.spec.Calls)
-	cpu0 := cpuTimes(f)
-	t0 := time.Now()
-	for i := range futures {
-		futures[i] = f.Go(ctx, "add", 1, 2, i)
-	}
-	submitted := time.Since(t0)
-	if err := checkAdds(futures); err != nil {
-		return err
-	}
-	el := time.Since(t0)
-	r.add(r.spec.Workload, "calls_per_s", float64(len(futures))/el.Seconds())
-	r.info = append(r.info, fmt.Sprintf("submitting %d futures took %v of %v; CPU %s",
-		len(futures), submitted.Round(time.Millisecond), el.Round(time.Millisecond), cpuTimes(f).since(cpu0)))
-	r.stats("burst", f)
-	if r.spec.System == goNodeSystem {
-		return nil // its module has no "block" method: the host's bytes per call are workestrator-go's
-	}
-	clear(futures)
-	bpc, err := r.bytesPerQueuedCall(f, futures)
-	if err != nil {
-		return err
-	}
-	r.add(r.spec.Workload, "bytes_per_queued_call", bpc)
-	return nil
-}
-
-func checkAdds(futures []*farm.Future) error {
-	for i, fu := range futures {
-		res, err := fu.Result()
-		if err != nil {
-			return fmt.Errorf("call %d: %w", i, err)
-		}
-		var v int
-		if err := res.Decode(&v); err != nil {
-			return fmt.Errorf("call %d: %w", i, err)
-		}
-		if v != 3+i {
-			return fmt.Errorf("add(1, 2, %d) = %d", i, v)
-		}
+	r.add(workload, "calls_per_s", float64(n)/el.Seconds())
+	if cpu {
+		r.cpuRows(workload, int(n), el, cpu1.minus(cpu0))
+		r.info = append(r.info, workload+": CPU "+cpu1.since(cpu0))
 	}
 	return nil
-}
-
-// bytesPerQueuedCall measures the heap that len(futures) queued calls cost
-// the host. Every worker slot is first filled with a "block" call that
-// waits for its context, so that no add call can be dispatched; the heap in
-// use (HeapAlloc after a forced GC) is read before and after submitting the
-// adds, which then all sit in the farm's queue. The futures slice is
-// allocated before the first reading: its 8 bytes per call are not counted.
-// Cancelling the blockers' context releases the workers.
-func (r *goRunner) bytesPerQueuedCall(f *farm.Farm, futures []*farm.Future) (float64, error) {
-	gateCtx, release := context.WithCancel(context.Background())
-	defer release()
-	nGate := r.spec.Workers * r.spec.PerWorker
-	gates := make([]*farm.Future, nGate)
-	for i := range gates {
-		gates[i] = f.Go(gateCtx, "block")
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for st := f.Stats(); st.InFlight != nGate || st.Queued != 0; st = f.Stats() {
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("blocker calls: %d in flight, %d queued after 10 s, want %d and 0", st.InFlight, st.Queued, nGate)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	before := heapInUse()
-	ctx := context.Background()
-	for i := range futures {
-		futures[i] = f.Go(ctx, "add", 1, 2, i)
-	}
-	after := heapInUse()
-	st := f.Stats()
-	if st.Queued != len(futures) {
-		return 0, fmt.Errorf("%d calls queued while the workers were blocked, want %d", st.Queued, len(futures))
-	}
-	release()
-	for i, g := range gates {
-		if _, err := g.Result(); !errors.Is(err, context.Canceled) {
-			return 0, fmt.Errorf("blocker %d: got %v, want context.Canceled", i, err)
-		}
-	}
-	if err := checkAdds(futures); err != nil {
-		return 0, fmt.Errorf("after the blockers: %w", err)
-	}
-	return float64(int64(after)-int64(before)) / float64(len(futures)), nil
-}
-
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 func (r *goRunner) pi() error {

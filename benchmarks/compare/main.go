@@ -7,6 +7,7 @@
 //	go run ./benchmarks/compare -quick
 //	go run ./benchmarks/compare -rounds 5 -json results.jsonl
 //	go run ./benchmarks/compare -systems workestrator-go,piscina -workloads seq,burst200k
+//	go run ./benchmarks/compare -systems remote -workloads seq,window64,burst200k,remote-scale
 //
 // See benchmarks/README.md.
 package main
@@ -16,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -27,9 +29,10 @@ import (
 
 func main() {
 	child := flag.String("child", "", "internal: run one workestrator-go workload from this JSON spec and print its result")
+	echo := flag.String("nats-echo", "", "internal: answer the NATS hop's requests on the server at this URL until killed")
 	quick := flag.Bool("quick", false, "a short run: smaller workloads, 2 rounds (under two minutes on 2 cores)")
 	rounds := flag.Int("rounds", 0, "rounds of every workload on every system (default 3, or 2 with -quick)")
-	systems := flag.String("systems", "", "comma-separated systems to run (default all: "+strings.Join(allSystems, ",")+")")
+	systems := flag.String("systems", "", "comma-separated systems to run (default: "+strings.Join(defaultSystems, ",")+"; also "+goPinnedSystem+", "+goRemoteSystem+"; \"remote\" selects those two)")
 	workloads := flag.String("workloads", "", "comma-separated workloads to run (default all: "+strings.Join(allWorkloads, ",")+"); \"payload\" selects the three payload workloads")
 	jsonOut := flag.String("json", "", "also write one JSON object per table row to this file")
 	verbose := flag.Bool("v", false, "print each run's result and notes (farm statistics) on stderr")
@@ -38,6 +41,9 @@ func main() {
 
 	if *child != "" {
 		os.Exit(childMain(*child, *cpuProfile))
+	}
+	if *echo != "" {
+		os.Exit(natsEcho(*echo))
 	}
 	z := fullSizes
 	if *quick {
@@ -49,7 +55,10 @@ func main() {
 			*rounds = 2
 		}
 	}
-	sys, err := pick("system", *systems, allSystems, nil)
+	sys, err := pick("system", *systems, allSystems, systemGroups)
+	if *systems == "" {
+		sys = defaultSystems
+	}
 	if err == nil {
 		var wls []string
 		wls, err = pick("workload", *workloads, allWorkloads, map[string][]string{
@@ -186,12 +195,13 @@ func run(cfg config) error {
 	values := map[key][]float64{}
 	skipped := map[[2]string]string{} // system, workload -> why
 	failed := map[[2]string]string{}
+	perRound := map[key][]float64{} // by round, NaN where a run is missing
 	for round := range cfg.rounds {
 		for wi, w := range cfg.workloads {
 			order := rotate(live, round+wi)
 			for _, s := range order {
 				pair := [2]string{s, w}
-				if skipped[pair] != "" || failed[pair] != "" {
+				if skipped[pair] != "" || failed[pair] != "" || notApplicable(s, w) != "" {
 					continue
 				}
 				spec := cfg.specFor(s, w, env)
@@ -212,6 +222,7 @@ func run(cfg config) error {
 				for _, r := range out.Rows {
 					k := key{s, r.Workload, r.Metric}
 					values[k] = append(values[k], r.Value)
+					perRound[k] = setRound(perRound[k], round, r.Value)
 					parts = append(parts, fmt.Sprintf("%s %s=%s", strings.TrimPrefix(r.Workload, w), r.Metric, format(r.Value)))
 				}
 				fmt.Fprintf(os.Stderr, "round %d/%d %-13s %-16s %v: %s\n", round+1, cfg.rounds, w, s, el, strings.Join(parts, " "))
@@ -232,7 +243,8 @@ func run(cfg config) error {
 		strings.Join(append([]string{runtime.Version()}, env.versions...), "; "))
 	fmt.Printf("Sizes: %s; 2 workers.\n\n", cfg.describe())
 	printTable(os.Stdout, rows)
-	printNotes(os.Stdout, cfg, skipped, failed)
+	printNotes(os.Stdout, cfg, live, skipped, failed)
+	printRemote(os.Stdout, perRound, cfg.workloads)
 	fmt.Printf("\nTotal time: %v.\n", time.Since(start).Round(100*time.Millisecond))
 	if cfg.jsonOut != "" {
 		if err := writeJSON(cfg.jsonOut, rows); err != nil {
@@ -259,8 +271,18 @@ type aggRow struct {
 	Min      float64 `json:"min"`
 	Max      float64 `json:"max"`
 	Rounds   int     `json:"rounds"`
-	ratio    float64 // Value / workestrator-go's, 0 if none
-	base     string  // the workestrator-go workload it is compared with, if not the same
+	ratio    float64 // Value / the base system's, 0 if none
+	base     string  // the base system's workload it is compared with, if not the same
+}
+
+// baseSystem is the system whose median a system's rows are divided by:
+// workestrator-go, or, for workestrator-go-remote, workestrator-go-pinned
+// (the same split over two CPUs with local workers).
+func baseSystem(s string) string {
+	if s == goRemoteSystem {
+		return goPinnedSystem
+	}
+	return goSystem
 }
 
 func median(v []float64) float64 {
@@ -299,11 +321,11 @@ func aggregate(values map[key][]float64, systems, workloads []string) []aggRow {
 			v := values[k]
 			r := aggRow{System: k.system, Workload: k.workload, Metric: k.metric,
 				Value: median(v), Min: slices.Min(v), Max: slices.Max(v), Rounds: len(v)}
-			baseW := k.workload
-			if _, ok := values[key{goSystem, baseW, k.metric}]; !ok {
+			baseW, bs := k.workload, baseSystem(k.system)
+			if _, ok := values[key{bs, baseW, k.metric}]; !ok {
 				baseW = k.workload + "-json" // peers' payloads against workestrator-go's default serializer
 			}
-			if b, ok := values[key{goSystem, baseW, k.metric}]; ok && median(b) != 0 {
+			if b, ok := values[key{bs, baseW, k.metric}]; ok && median(b) != 0 {
 				r.ratio = r.Value / median(b)
 				if baseW != k.workload {
 					r.base = baseW
@@ -317,7 +339,8 @@ func aggregate(values map[key][]float64, systems, workloads []string) []aggRow {
 
 // metricOrder puts the headline metric of a workload first.
 func metricOrder(m string) string {
-	for i, x := range []string{"calls_per_s", "p50_us", "p99_us", "bytes_per_queued_call", "ms", "speedup", "ceiling_speedup", "single_ms", "rss_mb", "mb_per_s"} {
+	for i, x := range []string{"calls_per_s", "p50_us", "p99_us", "nats_hop_p50_us", "nats_hop_p99_us", "host_cpu_us_per_call", "worker_cpu_us_per_call",
+		"host_cores", "worker_cores", "other_cores", "call_us", "bytes_per_queued_call", "ms", "speedup", "ceiling_speedup", "single_ms", "rss_mb", "mb_per_s"} {
 		if m == x {
 			return fmt.Sprintf("%02d", i)
 		}
@@ -328,14 +351,23 @@ func metricOrder(m string) string {
 // lowerIsBetter says which metrics are costs rather than rates.
 func lowerIsBetter(metric string) bool {
 	switch metric {
-	case "p50_us", "p99_us", "ms", "single_ms", "rss_mb", "bytes_per_queued_call":
+	case "p50_us", "p99_us", "ms", "single_ms", "rss_mb", "bytes_per_queued_call",
+		"nats_hop_p50_us", "nats_hop_p99_us", "host_cpu_us_per_call", "worker_cpu_us_per_call":
 		return true
 	}
 	return false
 }
 
+// neutral says which metrics are neither rates nor costs: the cores a
+// side, or other work, kept busy.
+func neutral(metric string) bool {
+	return metric == "host_cores" || metric == "worker_cores" || metric == "other_cores" || metric == "call_us"
+}
+
 func format(v float64) string {
 	switch a := max(v, -v); {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "–"
 	case a >= 100:
 		return fmt.Sprintf("%.0f", v)
 	case a >= 10:
@@ -346,12 +378,15 @@ func format(v float64) string {
 }
 
 func printTable(w io.Writer, rows []aggRow) {
-	fmt.Fprintln(w, "| workload | metric | system | median | min | max | runs | ÷ workestrator-go |")
+	fmt.Fprintln(w, "| workload | metric | system | median | min | max | runs | ÷ base |")
 	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
 		m := r.Metric + " ↑"
-		if lowerIsBetter(r.Metric) {
+		switch {
+		case lowerIsBetter(r.Metric):
 			m = r.Metric + " ↓"
+		case neutral(r.Metric):
+			m = r.Metric
 		}
 		ratio := "–"
 		if r.ratio != 0 {
@@ -365,14 +400,23 @@ func printTable(w io.Writer, rows []aggRow) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "↑ higher is better, ↓ lower is better. The last column is the system's median divided by")
-	fmt.Fprintln(w, "workestrator-go's for the same workload and metric: above 1 the peer is faster on a ↑ metric,")
-	fmt.Fprintln(w, "but slower (or bigger) on a ↓ metric. Peers' payload rows are compared with workestrator-go's")
-	fmt.Fprintln(w, "JSON row. Runs are interleaved: each round runs every workload once on every system, in a")
-	fmt.Fprintln(w, "rotated order.")
+	fmt.Fprintln(w, "its base's for the same workload and metric: the base is workestrator-go, and "+goPinnedSystem+" for")
+	fmt.Fprintln(w, goRemoteSystem+". Above 1 the system is faster on a ↑ metric, but slower (or bigger) on a")
+	fmt.Fprintln(w, "↓ metric. Peers' payload rows are compared with workestrator-go's JSON row. Runs are")
+	fmt.Fprintln(w, "interleaved: each round runs every workload once on every system, in a rotated order.")
 }
 
-func printNotes(w io.Writer, cfg config, skipped, failed map[[2]string]string) {
+func printNotes(w io.Writer, cfg config, live []string, skipped, failed map[[2]string]string) {
 	var lines []string
+	seen := map[string]bool{}
+	for _, s := range live {
+		for _, wl := range cfg.workloads {
+			if why := notApplicable(s, wl); why != "" && !seen[why] {
+				seen[why] = true
+				lines = append(lines, "- Not run: "+why+".")
+			}
+		}
+	}
 	for _, s := range cfg.systems {
 		for _, wl := range cfg.workloads {
 			if why := skipped[[2]string{s, wl}]; why != "" {

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // Spec is what one run of one workload on one system needs. The compare
@@ -38,6 +40,19 @@ type Spec struct {
 	// arguments.
 	WorkerPath string   `json:"worker_path,omitempty"`
 	WorkerArgs []string `json:"worker_args,omitempty"`
+
+	// The pinned systems (workestrator-go-pinned and -remote): Taskset is
+	// the taskset program, HostCPU the CPU of the host process (compare
+	// starts it under taskset), WorkerCPU that of the workers and agents;
+	// AgentPath is the workestrator command an agent runs.
+	Taskset   string `json:"taskset,omitempty"`
+	HostCPU   string `json:"host_cpu,omitempty"`
+	WorkerCPU string `json:"worker_cpu,omitempty"`
+	AgentPath string `json:"agent_path,omitempty"`
+	// Agents is the most agents remote-scale runs through; BurstCalls the
+	// size of its bursts.
+	Agents     int `json:"agents,omitempty"`
+	BurstCalls int `json:"burst_calls,omitempty"`
 }
 
 // Row is one measured value of one run.
@@ -71,13 +86,15 @@ type sizes struct {
 	pythonBaselineChunks    int
 	perWorker, burstPerWork int
 	images                  int
+	workCalls               int
 }
 
 // describe lists the sizes, for the table's heading.
 func (z sizes) describe() string {
-	return fmt.Sprintf("seq %d calls after %d; window64 %d; burst200k %d; ttl1000 %d; pi %.0e points in %d chunks; payloads %d / %d / %d calls; images %d",
+	return fmt.Sprintf("seq %d calls after %d; window64 %d; burst200k %d; ttl1000 %d; pi %.0e points in %d chunks; payloads %d / %d / %d calls; images %d; remote-scale 1 to %d agents, window64 %d and burst %d each; work64 %d and %d calls",
 		z.seqCalls, z.seqWarmup, z.windowCalls, z.burstCalls, z.ttlCalls, float64(z.piPoints), z.piChunks,
-		z.payloadCalls["payload-1KiB"], z.payloadCalls["payload-1MiB"], z.payloadCalls["payload-16MiB"], z.images)
+		z.payloadCalls["payload-1KiB"], z.payloadCalls["payload-1MiB"], z.payloadCalls["payload-16MiB"], z.images,
+		scaleAgents, z.windowCalls, z.burstCalls, z.workCalls, z.workCalls*workPoints[0]/workPoints[1])
 }
 
 var fullSizes = sizes{
@@ -91,7 +108,8 @@ var fullSizes = sizes{
 	hangTimeoutS: 60, runTimeoutS: 600,
 	pythonBaselineChunks: 10,
 	perWorker:            64, burstPerWork: 256,
-	images: 200,
+	images:    200,
+	workCalls: 30000,
 }
 
 var quickSizes = sizes{
@@ -105,7 +123,8 @@ var quickSizes = sizes{
 	hangTimeoutS: 10, runTimeoutS: 120,
 	pythonBaselineChunks: 5,
 	perWorker:            64, burstPerWork: 256,
-	images: 60,
+	images:    60,
+	workCalls: 6000,
 }
 
 var payloadSizes = map[string]int{
@@ -117,8 +136,11 @@ var payloadSizes = map[string]int{
 // allWorkloads in the order they run and print.
 var allWorkloads = []string{
 	"seq", "window64", "burst200k", "ttl1000", "pi", "startup",
-	"payload-1KiB", "payload-1MiB", "payload-16MiB", "images",
+	"payload-1KiB", "payload-1MiB", "payload-16MiB", "images", "remote-scale", "work64",
 }
+
+// scaleAgents is the most agents remote-scale runs through.
+const scaleAgents = 3
 
 const goSystem = "workestrator-go"
 
@@ -127,7 +149,44 @@ const goSystem = "workestrator-go"
 // (peers/node/wf-worker.js).
 const goNodeSystem = "workestrator-go-node"
 
-var allSystems = []string{goSystem, goNodeSystem, "node-worker-farm", "piscina", "python-ppe", "python-mp-pool"}
+// goPinnedSystem is workestrator-go with the host process on one CPU and
+// its 2 workers on another; goRemoteSystem the same split with the
+// workers behind an agent over NATS: host (with its embedded NATS server)
+// on one CPU, the agent and its 2 workers on the other, as two machines
+// would split them. Their rows are compared with each other (remote ÷
+// pinned).
+const (
+	goPinnedSystem = "workestrator-go-pinned"
+	goRemoteSystem = "workestrator-go-remote"
+)
+
+// defaultSystems run without -systems: the peers' comparison.
+var defaultSystems = []string{goSystem, goNodeSystem, "node-worker-farm", "piscina", "python-ppe", "python-mp-pool"}
+
+// allSystems are those -systems knows.
+var allSystems = append(slices.Clone(defaultSystems), goPinnedSystem, goRemoteSystem)
+
+// systemGroups are names of several systems for -systems.
+var systemGroups = map[string][]string{"remote": {goPinnedSystem, goRemoteSystem}}
+
+// pinnedSystem reports whether s splits host and workers over two CPUs.
+func pinnedSystem(s string) bool { return s == goPinnedSystem || s == goRemoteSystem }
+
+// pinnedWorkloads are the workloads of the pinned systems.
+var pinnedWorkloads = []string{"seq", "window64", "burst200k", "work64"}
+
+// notApplicable says why system does not run workload, or "".
+func notApplicable(system, workload string) string {
+	switch {
+	case workload == "remote-scale" && system != goRemoteSystem:
+		return "remote-scale runs on " + goRemoteSystem + " only"
+	case workload == "work64" && !pinnedSystem(system):
+		return "work64 runs on the pinned systems only"
+	case pinnedSystem(system) && workload != "remote-scale" && !slices.Contains(pinnedWorkloads, workload):
+		return "the pinned systems run " + strings.Join(pinnedWorkloads, ", ") + " and remote-scale only"
+	}
+	return ""
+}
 
 // specFor builds the spec of one run.
 func (z sizes) specFor(system, workload string, e *environment) Spec {
@@ -151,6 +210,11 @@ func (z sizes) specFor(system, workload string, e *environment) Spec {
 			s.BaselineChunks = z.pythonBaselineChunks
 		}
 	case "startup":
+	case "work64":
+		s.Calls, s.Window = z.workCalls, 64
+	case "remote-scale":
+		s.Calls, s.Window, s.BurstCalls, s.Agents = z.windowCalls, 64, z.burstCalls, scaleAgents
+		s.PerWorker = z.burstPerWork // as burst200k's; the window's 64 calls never reach it
 	case "images":
 		s.Calls, s.PerWorker = z.images, 2
 	default:
@@ -162,6 +226,9 @@ func (z sizes) specFor(system, workload string, e *environment) Spec {
 	switch system {
 	case goSystem:
 		s.WorkerPath = e.workerPath
+	case goPinnedSystem, goRemoteSystem:
+		s.WorkerPath, s.AgentPath = e.workerPath, e.agentPath
+		s.Taskset, s.HostCPU, s.WorkerCPU = e.taskset, e.cpus[0], e.cpus[1]
 	case goNodeSystem:
 		s.WorkerPath = filepath.Join(e.benchDir, "..", "sdk", "node", "bin", "workestrator-worker")
 		s.WorkerArgs = []string{filepath.Join(e.benchDir, "peers", "node", "wf-worker.js")}

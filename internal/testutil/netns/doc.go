@@ -14,6 +14,9 @@
 // address and each other and nothing else. Nothing here adds NAT or
 // changes net.ipv4.ip_forward.
 //
+// A program that is not a test (a benchmark) makes its lab with [Open]
+// and deletes it with [Lab.Close].
+//
 // [Host.Down] cuts a host off (a partition) and [Host.Up] restores it;
 // connections open across the cut stay open and resume after Up.
 //

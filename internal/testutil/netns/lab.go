@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -26,6 +27,9 @@ type Lab struct {
 	addr   netip.Addr
 	hosts  []*Host
 	undo   [][]string // ip commands that delete what New made, in the order made
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Host is a network namespace whose eth0 is joined to its lab's bridge by
@@ -45,14 +49,9 @@ type Host struct {
 // subnet, which takes milliseconds.
 func New(tb testing.TB, n int) *Lab {
 	tb.Helper()
-	if n < 0 || n > MaxHosts {
-		tb.Fatalf("netns: %d hosts: a lab holds 0 to %d", n, MaxHosts)
-	}
-	pid := os.Getpid()
-	c := int(labs.Add(1))
-	l := &Lab{bridge: name(pid, c)}
-	if last := name(pid, c, MaxHosts-1); len(last) > maxIfName {
-		tb.Fatalf("netns: too many labs in this process: name %s is longer than %d bytes", last, maxIfName)
+	l, pid, c, err := newLab(n)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
 		if err := l.close(); err != nil {
@@ -64,6 +63,40 @@ func New(tb testing.TB, n int) *Lab {
 	}
 	return l
 }
+
+// Open is [New] for a program that is not a test, such as a benchmark:
+// it returns its error instead of failing a test, after deleting what it
+// had made, and the caller deletes the lab with [Lab.Close].
+func Open(n int) (*Lab, error) {
+	l, pid, c, err := newLab(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.make(pid, c, n); err != nil {
+		return nil, errors.Join(fmt.Errorf("netns: making lab %s: %w", l.bridge, err), l.close())
+	}
+	return l, nil
+}
+
+// newLab checks n and names a new lab of this process; it makes nothing.
+func newLab(n int) (l *Lab, pid, c int, err error) {
+	if n < 0 || n > MaxHosts {
+		return nil, 0, 0, fmt.Errorf("netns: %d hosts: a lab holds 0 to %d", n, MaxHosts)
+	}
+	pid = os.Getpid()
+	c = int(labs.Add(1))
+	if last := name(pid, c, MaxHosts-1); len(last) > maxIfName {
+		return nil, 0, 0, fmt.Errorf("netns: too many labs in this process: name %s is longer than %d bytes", last, maxIfName)
+	}
+	return &Lab{bridge: name(pid, c)}, pid, c, nil
+}
+
+// Close deletes the lab: its hosts, their links and the bridge. A
+// process still running in a host keeps that namespace alive, cut off
+// (see [Host.Command]). Only the first call deletes; later calls return
+// its result. A lab made by [New] is deleted by the test's cleanup, which
+// Close only brings forward.
+func (l *Lab) Close() error { return l.close() }
 
 // make makes the bridge, then n hosts, noting in l.undo how to delete
 // each thing as soon as it exists.
@@ -100,13 +133,17 @@ func (l *Lab) make(pid, c, n int) error {
 	return nil
 }
 
-// close deletes what New made, last made first, and returns the errors.
+// close deletes what New made, last made first, and returns the errors;
+// once: later calls return the first one's result.
 func (l *Lab) close() error {
-	var errs []error
-	for i := len(l.undo) - 1; i >= 0; i-- {
-		errs = append(errs, ip(l.undo[i]...))
-	}
-	return errors.Join(errs...)
+	l.closeOnce.Do(func() {
+		var errs []error
+		for i := len(l.undo) - 1; i >= 0; i-- {
+			errs = append(errs, ip(l.undo[i]...))
+		}
+		l.closeErr = errors.Join(errs...)
+	})
+	return l.closeErr
 }
 
 // Addr returns the bridge's address in the root namespace, such as
