@@ -46,7 +46,7 @@ func BenchmarkStreamRoundTrip(b *testing.B) {
 			for b.Loop() {
 				id++
 				start := time.Now()
-				if c.Enqueue(&wire.Request{ID: id, Method: "add", Args: addArgs}) {
+				if c.Enqueue(wire.Request{ID: id, Method: "add", Args: addArgs}) {
 					c.Flush()
 				}
 				<-got
@@ -83,7 +83,7 @@ func BenchmarkStreamWindow64(b *testing.B) {
 				}
 				id++
 				inflight++
-				if c.Enqueue(&wire.Request{ID: id, Method: "add", Args: addArgs}) {
+				if c.Enqueue(wire.Request{ID: id, Method: "add", Args: addArgs}) {
 					if inflight == 1 {
 						c.Flush()
 					} else {

@@ -149,8 +149,8 @@ func (c *Conn) abort(err error) error {
 
 // Enqueue adds r to the next message and reports whether the caller must
 // call [Conn.Flush] (once, after enqueueing all it has, outside its locks).
-func (c *Conn) Enqueue(r *wire.Request) bool {
-	it := wire.Item{Req: *r}
+func (c *Conn) Enqueue(r wire.Request) bool {
+	it := wire.Item{Req: r}
 	it.Req.Method = wire.ValidUTF8(r.Method) // an invalid name is then unknown
 	it.Req.Serializer = wire.ValidUTF8(r.Serializer)
 	it.Req.Hold()

@@ -97,7 +97,7 @@ func forEachTransport(t *testing.T, test func(t *testing.T, p *host.Process, got
 func send(c *host.Conn, rs ...*wire.Request) {
 	flush := false
 	for _, r := range rs {
-		flush = c.Enqueue(r) || flush
+		flush = c.Enqueue(*r) || flush
 	}
 	if flush {
 		c.Flush()
@@ -164,7 +164,7 @@ func TestStreamBatches(t *testing.T) {
 		c := p.Conn()
 		flush := false
 		for i := range 50 {
-			flush = c.Enqueue(&wire.Request{ID: uint64(i), Method: "add", Args: jsonArgs(i, 0, 0)}) || flush
+			flush = c.Enqueue(wire.Request{ID: uint64(i), Method: "add", Args: jsonArgs(i, 0, 0)}) || flush
 		}
 		if !flush {
 			t.Fatal("no flush asked")
@@ -184,7 +184,7 @@ func TestStreamBatches(t *testing.T) {
 			wg.Go(func() {
 				for i := range 200 {
 					id := uint64(1000 + g*1000 + i)
-					if c.Enqueue(&wire.Request{ID: id, Method: "add", Args: jsonArgs(id, 0, 0)}) {
+					if c.Enqueue(wire.Request{ID: id, Method: "add", Args: jsonArgs(id, 0, 0)}) {
 						if i%2 == 0 {
 							c.Flush()
 						} else {

@@ -117,6 +117,9 @@ func appendBytesField(b []byte, num protowire.Number, v []byte) []byte {
 // Method and serializer names are interned in in.
 func DecodeBatch(b []byte, x *Batch, in wire.Interner) error {
 	*x = Batch{Calls: x.Calls[:0], Cancels: x.Cancels[:0]}
+	// The calls' arguments share slices of the message's own: they outlive
+	// x, which is reused.
+	var args [][]byte
 	err := wire.EachField(b, func(f wire.Field) error {
 		switch {
 		case f.Num == 1 && f.Typ == protowire.BytesType:
@@ -125,7 +128,7 @@ func DecodeBatch(b []byte, x *Batch, in wire.Interner) error {
 			x.Session = f.Varint
 		case f.Num == 3 && f.Typ == protowire.BytesType:
 			x.Calls = append(x.Calls, Call{})
-			return decodeCall(f.Bytes, &x.Calls[len(x.Calls)-1], in)
+			return decodeCall(f.Bytes, &x.Calls[len(x.Calls)-1], in, &args)
 		case f.Num == 4 && f.Typ == protowire.VarintType:
 			x.Cancels = append(x.Cancels, f.Varint)
 		case f.Num == 5 && f.Typ == protowire.VarintType:
@@ -147,7 +150,13 @@ func DecodeBatch(b []byte, x *Batch, in wire.Interner) error {
 	return err
 }
 
-func decodeCall(b []byte, c *Call, in wire.Interner) error {
+func decodeCall(b []byte, c *Call, in wire.Interner, args *[][]byte) error {
+	start := len(*args)
+	defer func() {
+		if len(*args) > start {
+			c.Args = (*args)[start:len(*args):len(*args)]
+		}
+	}()
 	return wire.EachField(b, func(f wire.Field) error {
 		switch {
 		case f.Num == 1 && f.Typ == protowire.VarintType:
@@ -157,7 +166,10 @@ func decodeCall(b []byte, c *Call, in wire.Interner) error {
 		case f.Num == 3 && f.Typ == protowire.BytesType:
 			c.Serializer = in.Get(f.Bytes)
 		case f.Num == 4 && f.Typ == protowire.BytesType:
-			c.Args = append(c.Args, f.Bytes[:len(f.Bytes):len(f.Bytes)])
+			if *args == nil {
+				*args = make([][]byte, 0, 16)
+			}
+			*args = append(*args, f.Bytes[:len(f.Bytes):len(f.Bytes)])
 		case f.Num == 5 && f.Typ == protowire.VarintType:
 			c.RawArgs = f.Varint
 		case f.Num == 6 && f.Typ == protowire.VarintType:

@@ -50,6 +50,8 @@ type relayCall struct {
 	// ownTimeout: the attempt's bound is the agent's Timeout, not the
 	// host's budget.
 	ownTimeout bool
+	// req is the call as decoded, until run submits it.
+	req *remote.Call
 }
 
 // cancelLocked returns rc's call to cancel with why, or nil when run will
@@ -166,6 +168,7 @@ func (a *agent) onBatch(m *nats.Msg) {
 		refuse = fmt.Sprintf("its session %d is over", b.Session)
 	}
 	start := a.start[:0]
+	queued := refuse != ""
 	for i := range b.Calls {
 		c := &b.Calls[i]
 		switch {
@@ -173,12 +176,13 @@ func (a *agent) onBatch(m *nats.Msg) {
 			h.reply(&remote.Reply{ID: c.ID, Slot: c.Slot,
 				Failure: &remotepb.Failure{Kind: remotepb.Failure_REFUSED, Message: refuse}})
 		case c.Slot < 0 || int(c.Slot) >= f.cfg.Workers:
+			queued = true
 			h.reply(&remote.Reply{ID: c.ID, Slot: c.Slot,
 				Failure: &remotepb.Failure{Kind: remotepb.Failure_OTHER, Message: fmt.Sprintf("agent %s has no slot %d", a.name, c.Slot)}})
 		case h.calls[c.ID] != nil:
 			// A duplicate: the first one answers.
 		default:
-			rc := &relayCall{a: a, h: h, id: c.ID, slot: c.Slot, epoch: b.Epoch}
+			rc := &relayCall{a: a, h: h, id: c.ID, slot: c.Slot, epoch: b.Epoch, req: c}
 			f.initFuture(&rc.fu, context.Background(), c.Method, f.slots[c.Slot])
 			h.calls[c.ID] = rc
 			a.inflight++
@@ -186,7 +190,7 @@ func (a *agent) onBatch(m *nats.Msg) {
 		}
 	}
 	a.mu.Unlock()
-	a.run(start, b.Calls)
+	a.run(start)
 	clear(start)
 	a.start = start[:0]
 	var cancel []*call
@@ -202,16 +206,19 @@ func (a *agent) onBatch(m *nats.Msg) {
 	for _, c := range cancel {
 		f.cancelWith(c, errHostCanceled)
 	}
-	a.kick()
+	if queued {
+		a.kick() // answered here: refusals
+	}
 }
 
 // run submits relayed calls to the agent's farm, together, each on the
-// slot its host chose and bounded by its budget; calls[i] is start[i]'s.
-func (a *agent) run(start []*relayCall, calls []remote.Call) {
+// slot its host chose and bounded by its budget.
+func (a *agent) run(start []*relayCall) {
 	f := a.f
 	fus := a.fus[:0]
-	for i, rc := range start {
-		c := &calls[i]
+	for _, rc := range start {
+		c := rc.req
+		rc.req = nil // the batch it points into is reused
 		fu := &rc.fu
 		// The attempt's bound: its budget, or the agent's own Timeout when
 		// shorter (or the only one).

@@ -26,7 +26,7 @@ type ExitStatus = wire.ExitStatus
 type workerConn interface {
 	// Enqueue adds an attempt to the next batch and reports whether the
 	// caller must Flush, once, after its locks are released.
-	Enqueue(r *wire.Request) bool
+	Enqueue(r wire.Request) bool
 	// EnqueueCancel asks the worker to cancel attempt id's context; same
 	// report as Enqueue.
 	EnqueueCancel(id uint64) bool

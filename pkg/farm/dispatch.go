@@ -226,7 +226,7 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		req.Loan = nil // encoded copies
 		req.Args, req.RawArgs = f.encodeRaw(c.args, c.rawArgs), 0
 	}
-	if w.conn.Enqueue(&req) {
+	if w.conn.Enqueue(req) {
 		if w.pending == 1 && !w.burst {
 			fl.add(w) // alone: the caller sends it at once
 		} else {

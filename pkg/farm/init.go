@@ -103,7 +103,7 @@ func (f *Farm) runInit(ctx context.Context, s *slot, conn workerConn, r *initRun
 		Args:       f.initArgs,
 		Timeout:    f.cfg.StartTimeout,
 	}
-	if conn.Enqueue(&req) {
+	if conn.Enqueue(req) {
 		conn.Flush()
 	}
 	t := time.NewTimer(f.cfg.StartTimeout)

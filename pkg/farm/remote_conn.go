@@ -67,7 +67,7 @@ type remoteConn struct {
 }
 
 // Enqueue adds r to the agent's next message.
-func (c *remoteConn) Enqueue(r *wire.Request) bool {
+func (c *remoteConn) Enqueue(r wire.Request) bool {
 	l := c.l
 	args := r.Args
 	if r.Loan != nil {

@@ -3,13 +3,16 @@ package farm
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/workestrator/workestrator/internal/remote"
+	"github.com/workestrator/workestrator/internal/remote/remotepb"
 	"github.com/workestrator/workestrator/internal/testutil"
 )
 
@@ -135,5 +138,67 @@ func TestCallersConnDropLosesAgents(t *testing.T) {
 	px.drop(800 * time.Millisecond) // the answer comes at 300 ms: lost
 	if _, err := fu.Result(); errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a call whose answer was published while the host's Conn was down never ended: %v", err)
+	}
+}
+
+// A message whose calls the agent takes only in part (one names a slot it
+// does not have) runs each of the others with its own method and
+// arguments.
+func TestAgentBatchInPart(t *testing.T) {
+	bin := testutil.MustBuild(t, testutil.Worker)
+	srv, err := remote.StartServer(remote.ServerOptions{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	actx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- ServeAgent(actx, AgentConfig{Farm: Config{Path: bin, Workers: 1, Logger: remoteTestLogger(t)}, URL: srv.ClientURL(), Name: "a1"})
+	}()
+	defer func() { stop(); <-served }()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	subj, _ := remote.PoolSubjects(remote.DefaultPool)
+	announces, _ := nc.SubscribeSync(subj.Agents)
+	replies, _ := nc.SubscribeSync(subj.Host("h1"))
+	_ = nc.Publish(subj.Discover, nil)
+	m, err := announces.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a remotepb.Announce
+	if err := proto.Unmarshal(m.Data, &a); err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	b = remote.AppendCall(b, &remote.Call{ID: 1, Method: "add", Serializer: "json", Args: [][]byte{[]byte("1"), []byte("1"), []byte("1")}, Slot: 7})
+	b = remote.AppendCall(b, &remote.Call{ID: 2, Method: "add", Serializer: "json", Args: [][]byte{[]byte("1"), []byte("2"), []byte("3")}})
+	b = remote.AppendBatchTail(b, "h1", a.Session, 1, time.Second, 1<<20, false)
+	if err := nc.PublishRequest(subj.Agent(a.Agent), subj.Host("h1"), b); err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint64]remote.Reply{}
+	for len(got) < 2 {
+		m, err := replies.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatalf("answers %v: %v", got, err)
+		}
+		_, rs, err := remote.DecodeReplies(m.Data, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			got[r.ID] = r
+		}
+	}
+	if r := got[1]; r.Failure == nil || !strings.Contains(r.Failure.Message, "no slot 7") {
+		t.Errorf("call 1: %+v, want refused: no slot 7", r)
+	}
+	if r := got[2]; r.Failure != nil || r.Error != nil || string(r.Result) != "6" {
+		t.Errorf("call 2: %+v, want 6", r)
 	}
 }
