@@ -86,7 +86,7 @@ func TestRejoinWithSameSessionKeepsNewCalls(t *testing.T) {
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	fu := host.Go(c, "sleep", 500)
-	time.Sleep(200 * time.Millisecond) // the call runs on the agent
+	testutil.Eventually(t, 5*time.Second, "the call is sent", func() bool { return host.Stats().InFlight == 1 })
 	old.sendMu.Unlock()                // the old sender finishes, then says Lost(session)
 
 	if _, err := fu.Result(); errors.Is(err, context.DeadlineExceeded) {
@@ -96,67 +96,12 @@ func TestRejoinWithSameSessionKeepsNewCalls(t *testing.T) {
 	}
 }
 
-// With Remote.Conn (the user's connection) the farm installs no
-// disconnect handler: a drop of the host's connection shorter than 3
-// heartbeats loses the agents' answers published meanwhile, and their
-// calls wait forever (the README: "A drop of the host's own NATS connection
-// loses every agent at once").
-func TestCallersConnDropLosesAgents(t *testing.T) {
-	bin := testutil.MustBuild(t, testutil.Worker)
-	srv, err := remote.StartServer(remote.ServerOptions{Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
-	px := newDropProxy(t, srv.Addr().String())
-	nc, err := nats.Connect("nats://"+px.addr(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	host, err := New(Config{Remote: &RemoteConfig{Conn: nc}, Logger: remoteTestLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Kill()
-	actx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() {
-		served <- ServeAgent(actx, AgentConfig{
-			Farm: Config{Path: bin, Workers: 1, Logger: remoteTestLogger(t)},
-			URL:  srv.ClientURL(), Name: "a1",
-		})
-	}()
-	defer func() { stop(); <-served }()
-	if err := host.WaitAgents(context.Background(), 1); err != nil {
-		t.Fatal(err)
-	}
-	c, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-	defer cancel()
-	fu := host.Go(c, "sleep", 300)
-	time.Sleep(100 * time.Millisecond)
-	px.drop(800 * time.Millisecond) // the answer comes at 300 ms: lost
-	if _, err := fu.Result(); errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("a call whose answer was published while the host's Conn was down never ended: %v", err)
-	}
-}
-
 // A message whose calls the agent takes only in part (one names a slot it
 // does not have) runs each of the others with its own method and
 // arguments.
 func TestAgentBatchInPart(t *testing.T) {
-	bin := testutil.MustBuild(t, testutil.Worker)
-	srv, err := remote.StartServer(remote.ServerOptions{Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
-	actx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() {
-		served <- ServeAgent(actx, AgentConfig{Farm: Config{Path: bin, Workers: 1, Logger: remoteTestLogger(t)}, URL: srv.ClientURL(), Name: "a1"})
-	}()
-	defer func() { stop(); <-served }()
+	srv := testServer(t)
+	testAgent(t, srv.ClientURL(), "a1")
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)
