@@ -87,7 +87,7 @@ func TestRejoinWithSameSessionKeepsNewCalls(t *testing.T) {
 	defer cancel()
 	fu := host.Go(c, "sleep", 500)
 	testutil.Eventually(t, 5*time.Second, "the call is sent", func() bool { return host.Stats().InFlight == 1 })
-	old.sendMu.Unlock()                // the old sender finishes, then says Lost(session)
+	old.sendMu.Unlock() // the old sender finishes, then says Lost(session)
 
 	if _, err := fu.Result(); errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a call of the new link never got its answer: %v", err)
