@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,6 +16,10 @@ import (
 // message one after the other on one subject, so they arrive in order
 // (NATS keeps the order of one connection's messages on a subject).
 const ChunkHeader = "Wk-Chunk"
+
+// ErrOrphanChunk is Add's error for a chunk of a message it dropped
+// before: the receiver ignores it.
+var ErrOrphanChunk = errors.New("a chunk of a message dropped before")
 
 // headerRoom is what a chunk's header may take of the max payload.
 const headerRoom = 512
@@ -134,6 +139,11 @@ func (a *Assembler) Add(m *nats.Msg) ([]byte, bool, error) {
 		}
 		p = &partial{id: id, start: now}
 		a.parts[sender] = p
+	}
+	if p == nil && i > 0 {
+		// The rest of a message dropped before (its sender was lost, or
+		// it was too old): nothing to put together.
+		return nil, false, ErrOrphanChunk
 	}
 	if p == nil || p.id != id || p.next != i {
 		delete(a.parts, sender)

@@ -94,6 +94,10 @@ func TestAssemblerRefuses(t *testing.T) {
 	if _, _, err := a.Add(ms[2]); err == nil || !strings.Contains(err.Error(), "out of order") {
 		t.Fatalf("a gap: got %v", err)
 	}
+	// The rest of a message dropped before is ignored, told apart.
+	if _, _, err := NewAssembler(1<<20).Add(ms[1]); !errors.Is(err, ErrOrphanChunk) {
+		t.Fatalf("an orphan chunk: got %v", err)
+	}
 	for _, h := range []string{"me 1 0", "me x 0 2", "me 1 3 2", "me 1 0 1"} {
 		m := &nats.Msg{Header: nats.Header{}, Data: []byte("d")}
 		m.Header.Set(ChunkHeader, h)

@@ -140,6 +140,9 @@ func (a *agent) onBatch(m *nats.Msg) {
 		a.mu.Unlock()
 	}
 	data, ok, err := a.calls.Add(m)
+	if errors.Is(err, remote.ErrOrphanChunk) {
+		return
+	}
 	if err != nil {
 		a.log.Warn("bad call message", "error", err)
 		return

@@ -462,6 +462,9 @@ func (h *remoteHost) onReplies(m *nats.Msg) {
 		h.alive(sender) // a big message's chunks show its agent is alive
 	}
 	data, ok, err := h.replies.Add(m)
+	if errors.Is(err, remote.ErrOrphanChunk) {
+		return
+	}
 	if err != nil {
 		h.badReplies(sender, err)
 		return
