@@ -95,7 +95,7 @@ func TestAssemblerRefuses(t *testing.T) {
 		t.Fatalf("a gap: got %v", err)
 	}
 	// The rest of a message dropped before is ignored, told apart.
-	if _, _, err := NewAssembler(1<<20).Add(ms[1]); !errors.Is(err, ErrOrphanChunk) {
+	if _, _, err := NewAssembler(1 << 20).Add(ms[1]); !errors.Is(err, ErrOrphanChunk) {
 		t.Fatalf("an orphan chunk: got %v", err)
 	}
 	for _, h := range []string{"me 1 0", "me x 0 2", "me 1 3 2", "me 1 0 1"} {
