@@ -209,6 +209,7 @@ func (f *Farm) memSampledLocked(s memSample, now int64) (kill func(), replaced b
 	if m.hard > 0 && s.rss > m.hard && w.mem.kill != nil {
 		w.mem.killed = &MemoryError{PID: w.pid, RSS: s.rss, Limit: m.hard}
 		f.log.Warn("worker over MaxWorkerMemoryHard; killing it", "slot", w.slot.index, "pid", w.pid, "rss", s.rss, "limit", m.hard)
+		f.st.memoryKilled++
 		f.emitLocked(Event{Type: EventMemoryKill, worker: w})
 		return w.mem.kill, false
 	}
@@ -242,6 +243,7 @@ func (f *Farm) memStandbyOnlineLocked(s *slot) {
 // memReplaceLocked retires w, which is over MaxWorkerMemory: its standby
 // takes over, and w finishes its calls and stops.
 func (f *Farm) memReplaceLocked(w *worker) {
+	f.st.memoryReplaced++
 	f.emitLocked(Event{Type: EventMemory, worker: w})
 	f.retireLocked(w)
 }

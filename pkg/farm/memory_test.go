@@ -121,6 +121,9 @@ func TestMemorySoftReplacesWorker(t *testing.T) {
 		}
 	}
 	newPID, err := farm.Call[int](ctx(t), f, "pid")
+	if st := f.Stats(); st.WorkersOverMemory != 1 || st.WorkersKilledForMemory != 0 {
+		t.Errorf("memory counters: %d replaced, %d killed; want 1, 0", st.WorkersOverMemory, st.WorkersKilledForMemory)
+	}
 	if err != nil || newPID == old {
 		t.Fatalf("after the replacement: pid %d, %v (old %d)", newPID, err, old)
 	}
@@ -273,7 +276,7 @@ func TestMemoryHardKillsWorker(t *testing.T) {
 	if err != nil || newPID == old {
 		t.Fatalf("replacement: pid %d, %v", newPID, err)
 	}
-	if st := f.Stats(); st.WorkersCrashed != 1 || st.InFlight != 1 || st.Failed != 0 {
+	if st := f.Stats(); st.WorkersCrashed != 1 || st.WorkersKilledForMemory != 1 || st.WorkersOverMemory != 0 || st.InFlight != 1 || st.Failed != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	_ = sleeper

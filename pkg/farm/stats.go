@@ -10,7 +10,7 @@ import (
 type counters struct {
 	submitted, succeeded, failed, retried, timedOut, refused uint64
 	started, startFailures, exited, crashed, recycled, hung  uint64
-	scaledDown                                               uint64
+	scaledDown, memoryReplaced, memoryKilled                 uint64
 	queueWait, runTime                                       histogram
 }
 
@@ -151,6 +151,10 @@ type Stats struct {
 	// WorkersScaledDown counts the workers above Config.MinWorkers stopped
 	// after they idled Config.ScaleDownAfter.
 	WorkersScaledDown uint64
+	// WorkersOverMemory counts the workers replaced over MaxWorkerMemory
+	// (also in WorkersRecycled), WorkersKilledForMemory those killed over
+	// MaxWorkerMemoryHard (also in WorkersCrashed).
+	WorkersOverMemory, WorkersKilledForMemory uint64
 	// QueueWait is the time each attempt waited for a worker: from
 	// submission, or for a retry from the end of the failed attempt and
 	// its backoff. RunTime is the time from dispatch to answer of each
@@ -185,9 +189,12 @@ func (f *Farm) Stats() Stats {
 		WorkersCrashed:    f.st.crashed,
 		WorkersRecycled:   f.st.recycled,
 		WorkersScaledDown: f.st.scaledDown,
-		WorkersHung:       f.st.hung,
-		QueueWait:         f.st.queueWait.summary(),
-		RunTime:           f.st.runTime.summary(),
+
+		WorkersOverMemory:      f.st.memoryReplaced,
+		WorkersKilledForMemory: f.st.memoryKilled,
+		WorkersHung:            f.st.hung,
+		QueueWait:              f.st.queueWait.summary(),
+		RunTime:                f.st.runTime.summary(),
 	}
 	for _, s := range f.slots {
 		for _, w := range s.workers() {
