@@ -106,6 +106,13 @@ func startAgent(t testing.TB, name, url string, cmd func(name string, args ...st
 	} else {
 		c = exec.Command(agentBin, args...)
 	}
+	return startProc(t, name, c)
+}
+
+// startProc starts c, named name, and kills it (thawed first) when the
+// test ends; its output is logged if the test failed.
+func startProc(t testing.TB, name string, c *exec.Cmd) *agent {
+	t.Helper()
 	a := &agent{name: name, cmd: c, out: &syncBuffer{}, done: make(chan struct{})}
 	c.Stdout, c.Stderr = a.out, a.out
 	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -121,7 +128,7 @@ func startAgent(t testing.TB, name, url string, cmd func(name string, args ...st
 		_ = c.Process.Kill()
 		<-a.done
 		if t.Failed() {
-			t.Logf("agent %s output:\n%s", name, a.out.String())
+			t.Logf("%s output:\n%s", name, a.out.String())
 		}
 	})
 	return a

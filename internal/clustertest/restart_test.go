@@ -15,21 +15,7 @@ import (
 // natsProc runs `workestrator nats` on addr until the test ends.
 func natsProc(t *testing.T, addr string) *agent {
 	t.Helper()
-	c := exec.Command(agentBin, "nats", "--listen", addr, "--log-level", "warn")
-	a := &agent{name: "nats", cmd: c, out: &syncBuffer{}, done: make(chan struct{})}
-	c.Stdout, c.Stderr = a.out, a.out
-	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		a.err = c.Wait()
-		close(a.done)
-	}()
-	t.Cleanup(func() {
-		_ = c.Process.Kill()
-		<-a.done
-	})
+	a := startProc(t, "nats", exec.Command(agentBin, "nats", "--listen", addr, "--log-level", "warn"))
 	testutil.Eventually(t, 10*time.Second, "nats-server listens on "+addr, func() bool {
 		conn, err := net.Dial("tcp", addr)
 		if err == nil {

@@ -55,25 +55,4 @@ func BenchmarkRemoteSeq(b *testing.B) {
 }
 
 // BenchmarkRemoteWindow64 is BenchmarkWindow64 through an agent.
-func BenchmarkRemoteWindow64(b *testing.B) {
-	f := remoteFarm(b, 64)
-	c := context.Background()
-	window := make([]*farm.Future, 64)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		slot := i % 64
-		if fu := window[slot]; fu != nil {
-			if _, err := fu.Result(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		window[slot] = f.Go(c, "add", i, 1, 2)
-	}
-	for _, fu := range window {
-		if fu != nil {
-			fu.Result()
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
-}
+func BenchmarkRemoteWindow64(b *testing.B) { window64(b, remoteFarm(b, 64)) }
