@@ -66,14 +66,32 @@ func (rc *relayCall) cancelLocked(why error) *call {
 	return &rc.fu.call
 }
 
+// cancelList gathers, under a.mu, relayed calls to cancel with why; run
+// cancels them once the lock is released.
+type cancelList struct {
+	why   error
+	calls []*call
+}
+
+func (l *cancelList) add(rc *relayCall) {
+	if c := rc.cancelLocked(l.why); c != nil {
+		l.calls = append(l.calls, c)
+	}
+}
+
+func (l *cancelList) run(f *Farm) {
+	for _, c := range l.calls {
+		f.cancelWith(c, l.why)
+	}
+}
+
 // expire ends rc when its budget ran out.
 func (a *agent) expire(rc *relayCall) {
+	cancel := cancelList{why: errBudget}
 	a.mu.Lock()
-	c := rc.cancelLocked(errBudget)
+	cancel.add(rc)
 	a.mu.Unlock()
-	if c != nil {
-		a.f.cancelWith(c, errBudget)
-	}
+	cancel.run(a.f)
 }
 
 func (rc *relayCall) answered(c *call) { rc.a.answered(rc, c) }
@@ -196,19 +214,15 @@ func (a *agent) onBatch(m *nats.Msg) {
 	a.run(start)
 	clear(start)
 	a.start = start[:0]
-	var cancel []*call
+	cancel := cancelList{why: errHostCanceled}
 	a.mu.Lock()
 	for _, id := range b.Cancels {
 		if rc := h.calls[id]; rc != nil {
-			if c := rc.cancelLocked(errHostCanceled); c != nil {
-				cancel = append(cancel, c)
-			}
+			cancel.add(rc)
 		}
 	}
 	a.mu.Unlock()
-	for _, c := range cancel {
-		f.cancelWith(c, errHostCanceled)
-	}
+	cancel.run(f)
 	if queued {
 		a.kick() // answered here: refusals
 	}
@@ -332,29 +346,25 @@ func replySize(r *remote.Reply) int {
 // dropEpoch cancels, unanswered, the calls that came from host by its link
 // of epoch, which the host gave up.
 func (a *agent) dropEpoch(host string, epoch uint64) {
-	var cancel []*call
+	cancel := cancelList{why: errHostCanceled}
 	a.mu.Lock()
 	if h := a.hosts[host]; h != nil {
 		for _, rc := range h.calls {
 			if rc.epoch == epoch {
 				rc.dropped = true
-				if c := rc.cancelLocked(errHostCanceled); c != nil {
-					cancel = append(cancel, c)
-				}
+				cancel.add(rc)
 			}
 		}
 	}
 	a.mu.Unlock()
-	for _, c := range cancel {
-		a.f.cancelWith(c, errHostCanceled)
-	}
+	cancel.run(a.f)
 }
 
 // dropHosts cancels the calls of the hosts drop selects (a host that left
 // or stopped beating, or every host after a reconnection): their answers
 // are not sent.
 func (a *agent) dropHosts(drop func(*hostState) bool, why string) {
-	var cancel []*call
+	cancel := cancelList{why: errHostCanceled}
 	a.mu.Lock()
 	for id, h := range a.hosts {
 		if !drop(h) {
@@ -366,24 +376,20 @@ func (a *agent) dropHosts(drop func(*hostState) bool, why string) {
 		h.gone = true
 		h.out, h.ready = nil, nil
 		for _, rc := range h.calls {
-			if c := rc.cancelLocked(errHostCanceled); c != nil {
-				cancel = append(cancel, c)
-			}
+			cancel.add(rc)
 		}
 		delete(a.hosts, id)
 		a.calls.Drop(id)
 	}
 	a.mu.Unlock()
-	for _, c := range cancel {
-		a.f.cancelWith(c, errHostCanceled)
-	}
+	cancel.run(a.f)
 }
 
 // silentHosts cancels the calls of the hosts whose heartbeats stopped, and
 // answers them: a host that hears the agent still (the link is cut one
 // way only) retries them. A silent host with nothing left is forgotten.
 func (a *agent) silentHosts(now time.Time) {
-	var cancel []*call
+	cancel := cancelList{why: errHostSilent}
 	a.mu.Lock()
 	for id, h := range a.hosts {
 		if now.Sub(h.lastSeen) <= HeartbeatMisses*h.hb {
@@ -395,15 +401,11 @@ func (a *agent) silentHosts(now time.Time) {
 			continue
 		}
 		for _, rc := range h.calls {
-			if c := rc.cancelLocked(errHostSilent); c != nil {
-				cancel = append(cancel, c)
-			}
+			cancel.add(rc)
 		}
 	}
 	a.mu.Unlock()
-	for _, c := range cancel {
-		a.f.cancelWith(c, errHostSilent)
-	}
+	cancel.run(a.f)
 }
 
 // kick wakes the reply sender.

@@ -213,7 +213,7 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		RawArgs:    c.rawArgs,
 		Loan:       c.loan,
 	}
-	if w.agent != "" {
+	if w.slot.remote {
 		// The agent gets the time the attempt has left, the caller's
 		// deadline included: clocks differ between machines.
 		if d, ok := c.ctx.Deadline(); ok {

@@ -65,7 +65,7 @@ func (w *worker) online() bool { return w != nil && w.state == workerOnline }
 // hasRoom reports whether w may take one more call: online, below
 // MaxConcurrentCallsPerWorker, and not running a call alone.
 func (w *worker) hasRoom() bool {
-	if !w.online() || (w.agent != "" && w.pid == 0) { // an agent's slot without a worker
+	if !w.online() || (w.slot.remote && w.pid == 0) { // an agent's slot without a worker
 		return false
 	}
 	limit := w.capacity // an agent's worker's
@@ -387,7 +387,7 @@ func (f *Farm) watch(w *worker) {
 			s.failures = 0
 		}
 		if f.state != farmKilled {
-			if w.agent != "" {
+			if s.remote {
 				f.log.Warn("agent's worker lost", "slot", s.index, "agent", w.agent, "pid", w.pid, "error", exitErr.Cause)
 			} else {
 				f.log.Warn("worker terminated", "slot", s.index, "pid", w.pid, "status", status.String())
