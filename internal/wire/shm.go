@@ -242,9 +242,7 @@ func (a *Arena) Settle(rs []Response) {
 				r.Result, r.RawResult = nil, false
 				r.Failure = ShmLie(r.ID, n, c.size)
 			} else {
-				res := make([]byte, n)
-				copy(res, a.mem[c.off:c.off+n])
-				r.Result = res
+				r.Result = clone(a.mem[c.off : c.off+n])
 			}
 		}
 		if !ok {
@@ -297,6 +295,11 @@ func (a *Arena) InUse() uint64 {
 	}
 	return n
 }
+
+// clone copies b into a new slice of len(b) (its capacity rounded up to
+// the allocator's size class at most) without zeroing it first, as
+// make+copy would.
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 func alignUp(n uint64) uint64 { return (n + shmAlign - 1) &^ (shmAlign - 1) }
 
@@ -380,9 +383,7 @@ func ShmArgs(arena []byte, c *workerpb.Call) ([][]byte, *workerpb.Error) {
 		if n > uint64(len(block))-at {
 			return nil, bad("call %d: argument %d of %d bytes overruns its block", c.Id, i+1, n)
 		}
-		a := make([]byte, n)
-		copy(a, block[at:at+n])
-		c.Args[i] = a
+		c.Args[i] = clone(block[at : at+n])
 		at += n
 	}
 	if k != len(c.ShmArgLens) {

@@ -63,7 +63,10 @@ func shmLensSize(r *Request) int {
 
 // shmSize is the size of r's shared-memory fields (7 to 10).
 func shmSize(r *Request) int {
-	n := 1 + protowire.SizeVarint(r.ShmOffset) + 1 + protowire.SizeVarint(r.ShmSize)
+	n := 1 + protowire.SizeVarint(r.ShmSize)
+	if r.ShmOffset != 0 {
+		n += 1 + protowire.SizeVarint(r.ShmOffset)
+	}
 	if r.ShmArgs != 0 {
 		n += 1 + protowire.SizeVarint(r.ShmArgs) + sizeField(shmLensSize(r))
 	}
@@ -73,8 +76,10 @@ func shmSize(r *Request) int {
 // appendShm appends r's shared-memory fields; the lengths are those of
 // r.Args, whose headers anyone may read.
 func appendShm(b []byte, r *Request) []byte {
-	b = protowire.AppendTag(b, 7, protowire.VarintType)
-	b = protowire.AppendVarint(b, r.ShmOffset)
+	if r.ShmOffset != 0 {
+		b = protowire.AppendTag(b, 7, protowire.VarintType)
+		b = protowire.AppendVarint(b, r.ShmOffset)
+	}
 	b = protowire.AppendTag(b, 8, protowire.VarintType)
 	b = protowire.AppendVarint(b, r.ShmSize)
 	if r.ShmArgs == 0 {
