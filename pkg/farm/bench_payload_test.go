@@ -39,3 +39,24 @@ func sizeName(n int) string {
 	}
 	return "small"
 }
+
+// BenchmarkEchoWindow is the payload workload of benchmarks/compare: a
+// 1 MiB []byte echoed by 2 workers, 4 calls in flight.
+func BenchmarkEchoWindow(b *testing.B) {
+	const size = 1 << 20
+	f := newFarm(b, farm.Config{Workers: 2, Env: benchEnv()})
+	payload := bytes.Repeat([]byte{'x'}, size)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.SetParallelism(2) // 4 callers on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			back, err := farm.Call[[]byte](context.Background(), f, "echoBytes", payload)
+			if err != nil || len(back) != size {
+				b.Error(len(back), err)
+				return
+			}
+		}
+	})
+}

@@ -180,9 +180,9 @@ type Config struct {
 	// connection gets (Linux, a Go worker, the socket data plane: not the
 	// gRPC stream, AutoMTLS, or a Node.js worker); 0 means 64 MiB, and
 	// SharedMemoryOff (or any negative value) none. A call whose []byte
-	// arguments total at least 128 KiB has them copied into a block of it
+	// arguments total at least 32 KiB has them copied into a block of it
 	// instead of written on the socket, and a []byte result of at least
-	// 128 KiB comes back the same way when it fits in its call's block,
+	// 32 KiB comes back the same way when it fits in its call's block,
 	// which is as large as the call's arguments or the method's last big
 	// result, whichever is larger. A call that does not fit in the free
 	// space goes on the socket as without it: it never waits or fails for
