@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/internal/wire"
 	"github.com/workestrator/workestrator/pkg/farm"
 )
 
@@ -204,5 +205,33 @@ func TestSharedMemoryKeptArgument(t *testing.T) {
 	got, err := farm.Call[[]byte](ctx(t), f, "kept")
 	if err != nil || !bytes.Equal(got, first) {
 		t.Fatalf("kept argument changed: %v", err)
+	}
+}
+
+// The gRPC stream has no arena, whatever SharedMemory says: with AutoMTLS
+// and with the stream forced, the worker maps none and big calls work.
+func TestSharedMemoryNotOnTheGRPCStream(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  farm.Config
+		env  bool
+	}{
+		{"AutoMTLS", farm.Config{Workers: 1, AutoMTLS: true}, false},
+		{"stream", farm.Config{Workers: 1}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.env {
+				t.Setenv(wire.EnvDataPlane, wire.DataPlaneGRPC)
+			}
+			f := newFarm(t, c.cfg)
+			arg := pattern(2<<20, 9)
+			got, err := farm.Call[[]byte](ctx(t), f, "echoBytes", arg)
+			if err != nil || !bytes.Equal(got, arg) {
+				t.Fatalf("echo: %d bytes, %v", len(got), err)
+			}
+			if arenaMapped(t, workerPIDs(f)[0]) {
+				t.Fatal("a worker on the gRPC stream maps an arena")
+			}
+		})
 	}
 }
