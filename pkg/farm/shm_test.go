@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,5 +234,42 @@ func TestSharedMemoryNotOnTheGRPCStream(t *testing.T) {
 				t.Fatal("a worker on the gRPC stream maps an arena")
 			}
 		})
+	}
+}
+
+// A 16 MiB echo through the arena allocates one copy of the payload on
+// each side: the worker's argument, the host's result. With the caller's
+// payload that makes at most two copies alive on each side.
+func TestSharedMemoryCopies(t *testing.T) {
+	const size, calls = 16 << 20, 4
+	f := newFarm(t, farm.Config{Workers: 1})
+	arg := pattern(size, 1)
+	echo := func() {
+		got, err := farm.Call[[]byte](ctx(t), f, "echoBytes", arg)
+		if err != nil || len(got) != size {
+			t.Fatalf("echo: %d bytes, %v", len(got), err)
+		}
+	}
+	echo()
+	w0, err := farm.Call[uint64](ctx(t), f, "totalAlloc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for range calls {
+		echo()
+	}
+	runtime.ReadMemStats(&m1)
+	w1, err := farm.Call[uint64](ctx(t), f, "totalAlloc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const most = calls * (size + 1<<20)
+	if host := m1.TotalAlloc - m0.TotalAlloc; host > most {
+		t.Errorf("the host allocated %d bytes for %d calls of %d bytes", host, calls, size)
+	}
+	if worker := w1 - w0; worker > most {
+		t.Errorf("the worker allocated %d bytes for %d calls of %d bytes", worker, calls, size)
 	}
 }
