@@ -149,7 +149,9 @@ type Config struct {
 	StartTimeout time.Duration
 
 	// MaxWorkerMemory is a soft limit, in bytes, on each worker's resident
-	// memory (RSS, from /proc/<pid>/statm; Linux only); 0 means none. A
+	// memory (RSS, from /proc/<pid>/statm; Linux only), less its resident
+	// shared memory (RssShmem of /proc/<pid>/status) when SharedMemory is
+	// on: the arena's pages belong to the host; 0 means none. A
 	// worker over it is replaced as at its TTL: its replacement starts at
 	// once, and when it is online the worker takes no more calls,
 	// finishes those it runs and stops (EventMemory). No call is lost,
