@@ -193,3 +193,23 @@ func testServer(tb testing.TB, methods Methods, extra ...serializer.Serializer) 
 	}
 	return srv
 }
+
+// TestSendNow: a reply leaves at once when it is the last in flight or its
+// call ran for flushAfter or more; otherwise it waits for the batcher.
+func TestSendNow(t *testing.T) {
+	for _, tc := range []struct {
+		alone bool
+		ran   time.Duration
+		want  bool
+	}{
+		{true, 0, true},
+		{false, 0, false},
+		{false, flushAfter - 1, false},
+		{false, flushAfter, true},
+		{false, time.Second, true},
+	} {
+		if got := sendNow(tc.alone, tc.ran); got != tc.want {
+			t.Errorf("sendNow(%v, %v) = %v, want %v", tc.alone, tc.ran, got, tc.want)
+		}
+	}
+}

@@ -155,7 +155,9 @@ func (ss *session) runner(j job) {
 
 func (ss *session) run(j job) {
 	o := outReplies.Get().(*outReply)
+	start := time.Now()
 	o.buf = ss.s.runInto(j.ctx, j.call, j.m, &o.r, o.buf)
+	ran := time.Since(start)
 	if j.cancel != nil {
 		ss.mu.Lock()
 		delete(ss.cancels, j.call.Id)
@@ -164,12 +166,27 @@ func (ss *session) run(j job) {
 	}
 	alone := ss.inflight.Add(-1) == 0
 	if ss.out.Add(o) {
-		if alone {
-			ss.out.Flush() // the last reply: send it now
+		if sendNow(alone, ran) {
+			ss.out.Flush()
 		} else {
-			ss.out.Wake() // more are coming: let them share a message
+			ss.out.Wake() // more are coming soon: let them share a message
 		}
 	}
+}
+
+// flushAfter is the run time from which a call's reply is sent as soon as
+// it is ready rather than gathered with the next ones: beyond it, a write
+// of its own costs a few per cent of the call at most.
+const flushAfter = 50 * time.Microsecond
+
+// sendNow reports whether a reply leaves at once, written by the goroutine
+// of its call, rather than by the batcher's goroutine with the replies
+// that follow: when it is the last one in flight (alone), and when its call
+// ran for at least flushAfter: the others may run as long, and with
+// GOMAXPROCS=1 the batcher's goroutine, which yields to them to let them
+// add their replies first, would only send this one once they are done.
+func sendNow(alone bool, ran time.Duration) bool {
+	return alone || ran >= flushAfter
 }
 
 // outReply is a reply on its way to the session's sender, with the buffer
