@@ -211,17 +211,19 @@ func (o *outReply) release() {
 	outReplies.Put(o)
 }
 
-// close cancels what still runs and waits for every goroutine of the
-// session. A function that ignores its context keeps the session open
-// until it returns; the host kills such a worker.
+// close cancels what still runs, waits for every goroutine of the session
+// and sends the replies left: a reply whose runner handed its send to the
+// batcher's goroutine as that ended. A function that ignores its context
+// keeps the session open until it returns; the host kills such a worker.
 func (ss *session) close() {
 	ss.mu.Lock()
 	for _, cancel := range ss.cancels {
 		cancel()
 	}
 	ss.mu.Unlock()
-	close(ss.stop)
 	close(ss.jobs) // start is not called any more: the receive loop is over
 	ss.runners.Wait()
+	close(ss.stop)
 	ss.sender.Wait()
+	ss.out.Run(true)
 }
