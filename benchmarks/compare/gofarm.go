@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -290,13 +292,24 @@ func (r *goRunner) pi() error {
 	var singles, farmMS, speedups, ceilings []float64
 	inside := 0
 	for range 3 {
-		t0 := time.Now()
-		for i := range base {
-			kernels.PiChunk(uint64(i), per)
+		var singleMS float64
+		if r.spec.System == goNodeSystem {
+			// The workers run JavaScript: the baseline is the same kernel
+			// in one Node.js process, as node-worker-farm's row measures it.
+			ms, err := nodeSingleMS(r.spec.WorkerArgs[0], base, per)
+			if err != nil {
+				return err
+			}
+			singleMS = ms * float64(r.spec.Chunks) / float64(base)
+		} else {
+			t0 := time.Now()
+			for i := range base {
+				kernels.PiChunk(uint64(i), per)
+			}
+			singleMS = float64(time.Since(t0).Nanoseconds()) / 1e6 * float64(r.spec.Chunks) / float64(base)
 		}
-		singleMS := float64(time.Since(t0).Nanoseconds()) / 1e6 * float64(r.spec.Chunks) / float64(base)
 
-		t0 = time.Now()
+		t0 := time.Now()
 		futures := make([]*farm.Future, r.spec.Chunks)
 		for i := range futures {
 			futures[i] = f.Go(ctx, "pi", uint64(i), per)
@@ -339,8 +352,27 @@ func (r *goRunner) pi() error {
 	r.add("pi", "ms", median(farmMS))
 	r.add("pi", "speedup", median(speedups))
 	r.add("pi", "single_ms", median(singles))
-	r.add("pi", "ceiling_speedup", median(ceilings))
+	if r.spec.System != goNodeSystem { // the goroutines' ceiling is Go's, not JavaScript's
+		r.add("pi", "ceiling_speedup", median(ceilings))
+	}
 	return nil
+}
+
+// nodeSingleMS runs chunks π chunks of per points, in one Node.js process,
+// with the kernels.js beside the worker module at module, and returns the
+// milliseconds they took.
+func nodeSingleMS(module string, chunks, per int) (float64, error) {
+	script := `const { piChunk } = require(process.argv[1]);
+const n = Number(process.argv[2]), per = Number(process.argv[3]);
+const t0 = process.hrtime.bigint();
+for (let i = 0; i < n; i++) piChunk(i, per);
+console.log(Number(process.hrtime.bigint() - t0) / 1e6);`
+	kernelsJS := filepath.Join(filepath.Dir(module), "kernels.js")
+	out, err := exec.Command("node", "-e", script, kernelsJS, strconv.Itoa(chunks), strconv.Itoa(per)).Output()
+	if err != nil {
+		return 0, fmt.Errorf("node single-process π baseline: %w", err)
+	}
+	return strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 }
 
 func (r *goRunner) startup() error {

@@ -159,7 +159,9 @@ func (ss *session) runner(j job) {
 
 func (ss *session) run(j job) {
 	o := outReplies.Get().(*outReply)
+	start := time.Now()
 	o.buf = ss.s.runInto(j.ctx, j.call, j.m, &o.r, o.buf, ss.arena)
+	ran := time.Since(start)
 	if j.cancel != nil {
 		ss.mu.Lock()
 		delete(ss.cancels, j.call.Id)
@@ -168,12 +170,27 @@ func (ss *session) run(j job) {
 	}
 	alone := ss.inflight.Add(-1) == 0
 	if ss.out.Add(o) {
-		if alone {
-			ss.out.Flush() // the last reply: send it now
+		if sendNow(alone, ran) {
+			ss.out.Flush()
 		} else {
-			ss.out.Wake() // more are coming: let them share a message
+			ss.out.Wake() // more are coming soon: let them share a message
 		}
 	}
+}
+
+// flushAfter is the run time from which a call's reply is sent as soon as
+// it is ready rather than gathered with the next ones: beyond it, a write
+// of its own costs a few per cent of the call at most.
+const flushAfter = 50 * time.Microsecond
+
+// sendNow reports whether a reply leaves at once, written by the goroutine
+// of its call, rather than by the batcher's goroutine with the replies
+// that follow: when it is the last one in flight (alone), and when its call
+// ran for at least flushAfter: the others may run as long, and with
+// GOMAXPROCS=1 the batcher's goroutine, which yields to them to let them
+// add their replies first, would only send this one once they are done.
+func sendNow(alone bool, ran time.Duration) bool {
+	return alone || ran >= flushAfter
 }
 
 // outReply is a reply on its way to the session's sender, with the buffer
@@ -198,17 +215,19 @@ func (o *outReply) release() {
 	outReplies.Put(o)
 }
 
-// close cancels what still runs and waits for every goroutine of the
-// session. A function that ignores its context keeps the session open
-// until it returns; the host kills such a worker.
+// close cancels what still runs, waits for every goroutine of the session
+// and sends the replies left: a reply whose runner handed its send to the
+// batcher's goroutine as that ended. A function that ignores its context
+// keeps the session open until it returns; the host kills such a worker.
 func (ss *session) close() {
 	ss.mu.Lock()
 	for _, cancel := range ss.cancels {
 		cancel()
 	}
 	ss.mu.Unlock()
-	close(ss.stop)
 	close(ss.jobs) // start is not called any more: the receive loop is over
 	ss.runners.Wait()
+	close(ss.stop)
 	ss.sender.Wait()
+	ss.out.Run(true)
 }

@@ -17,6 +17,7 @@ const { loadModule, methodsOf } = require('./methods');
 const { registry } = require('./serializers');
 const { Runtime, frameLimit, PROTOCOL_VERSION } = require('./runtime');
 const { newServer, newSession } = require('./server');
+const { spinWindowMs } = require('./spin');
 const { listenDataPlane } = require('./dataplane');
 
 // The go-plugin handshake of Workestrator workers (internal/wire.Handshake).
@@ -129,8 +130,14 @@ async function main(argv) {
   } catch (err) {
     fail(rawStderrWrite, `module ${argv[0]}: ${err.message}`);
   }
+  let spinMs;
+  try {
+    spinMs = spinWindowMs();
+  } catch (err) {
+    fail(rawStderrWrite, err.message, 2);
+  }
   const maxMessage = Number.parseInt(process.env[ENV.maxMessage] || '', 10) || 0;
-  const rt = new Runtime({ methods, sers: registry(), maxMessage, log });
+  const rt = new Runtime({ methods, sers: registry(), maxMessage, log, spinMs });
 
   const dir = process.env[ENV.socketDir] || os.tmpdir();
   const sock = path.join(dir, `plugin${crypto.randomBytes(8).toString('hex')}`);

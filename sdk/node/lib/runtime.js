@@ -71,8 +71,10 @@ class CallContext {
 
 class Runtime {
   // methods: Map name → function; sers: Map name → serializer; maxMessage:
-  // the payload limit in bytes; log: a Logger.
-  constructor({ methods, sers, maxMessage, log }) {
+  // the payload limit in bytes; log: a Logger; spinMs: how long a session
+  // keeps the event loop polling once it is idle (spin.js).
+  constructor({ methods, sers, maxMessage, log, spinMs = 0 }) {
+    this.spinMs = spinMs;
     this.methods = methods;
     this.names = [...methods.keys()].sort();
     this.sers = sers;

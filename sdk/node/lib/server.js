@@ -7,6 +7,7 @@ const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const { MAX_BATCH_BYTES, replyCost, CallAbort } = require('./runtime');
+const { Spinner } = require('./spin');
 
 const PROTO_DIR = path.join(__dirname, '..', 'proto');
 
@@ -50,8 +51,11 @@ function callController(call) {
 // in flight; otherwise the replies that are ready in the same turn of the
 // event loop share a message (up to MAX_BATCH_BYTES). A call that has idn
 // (the socket's decoder sets it) is keyed by it, and its reply carries it.
+// Once no call is in flight, the event loop keeps polling for rt.spinMs
+// (spin.js) so that the next call is read without a wake-up.
 function newSession(rt, send) {
   const inflight = new Map(); // id → AbortController
+  const spinner = new Spinner(rt.spinMs);
   let out = [];
   let outBytes = 0;
   let scheduled = false;
@@ -64,6 +68,7 @@ function newSession(rt, send) {
     out = [];
     outBytes = 0;
     send(replies);
+    if (inflight.size === 0) spinner.poke();
   };
   const push = (r) => {
     if (closed) return;
@@ -100,6 +105,7 @@ function newSession(rt, send) {
     close() {
       if (closed) return;
       closed = true;
+      spinner.stop();
       for (const ac of inflight.values()) ac.abort(cancelledByHost());
       inflight.clear();
     },
