@@ -98,7 +98,7 @@ func (c *Conn) receive(onResponses func([]wire.Response)) {
 			return
 		}
 		for i := range rs {
-			if r := &rs[i]; len(r.Result) > c.lim.Payload || r.Failure != nil {
+			if r := &rs[i]; len(r.Result) > c.lim.Payload || r.Failure != nil || r.ShmResult != 0 {
 				checkResponse(r, &c.lim)
 			}
 		}
@@ -240,7 +240,7 @@ func (c *Conn) Invoke(ctx context.Context, r *wire.Request) (wire.Response, erro
 	if err != nil {
 		return wire.Response{}, err
 	}
-	resp := wire.Response{ID: rep.Id, Result: rep.Result, Failure: rep.Error, RawResult: rep.RawResult}
+	resp := wire.Response{ID: rep.Id, Result: rep.Result, Failure: rep.Error, RawResult: rep.RawResult, ShmResult: rep.ShmResultLen}
 	checkResponse(&resp, &c.lim)
 	return resp, nil
 }

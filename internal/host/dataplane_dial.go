@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -30,8 +31,17 @@ type dataPlanePeer struct {
 }
 
 // dialDataPlane checks the address a worker advertised, connects and
-// presents the token.
-func dialDataPlane(ctx context.Context, addr string, token []byte, lim wire.Limits, peer dataPlanePeer) (*socketTransport, error) {
+// presents the token, with the descriptor of arena's memory shmFD when
+// arena is not nil: the transport then owns arena (it closes it at its
+// end, or here on failure).
+func dialDataPlane(ctx context.Context, addr string, token []byte, lim wire.Limits, peer dataPlanePeer, arena *wire.Arena, shmFD int) (_ *socketTransport, err error) {
+	if arena != nil {
+		defer func() {
+			if err != nil {
+				arena.Close()
+			}
+		}()
+	}
 	path, err := checkDataPlaneAddr(addr, peer.dir)
 	if err != nil {
 		return nil, err
@@ -52,12 +62,31 @@ func dialDataPlane(ctx context.Context, addr string, token []byte, lim wire.Limi
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetWriteDeadline(dl)
 	}
-	if _, err := c.Write(token); err != nil {
+	if err := writeToken(c, token, arena, shmFD); err != nil {
 		c.Close()
 		return nil, err
 	}
 	_ = c.SetWriteDeadline(time.Time{})
-	return newSocketTransport(c, lim)
+	t, err := newSocketTransport(c, lim)
+	if err != nil {
+		return nil, err
+	}
+	t.arena = arena
+	return t, nil
+}
+
+// writeToken writes the token, and with it (in the same sendmsg) the
+// arena's descriptor when there is an arena.
+func writeToken(c *net.UnixConn, token []byte, arena *wire.Arena, shmFD int) error {
+	if arena == nil {
+		_, err := c.Write(token)
+		return err
+	}
+	n, _, err := c.WriteMsgUnix(token, wire.Rights(shmFD), nil)
+	if err == nil && n < len(token) {
+		_, err = c.Write(token[n:])
+	}
+	return err
 }
 
 // checkDataPlaneAddr returns the path of a "unix:" address once it has
@@ -105,7 +134,21 @@ func owner(st os.FileInfo) uint32 {
 
 // dialSocket connects to the data-plane socket the worker advertised in
 // info, in the socket directory go-plugin made for it.
+// With shared memory configured and a worker that takes it, it makes the
+// connection's arena and passes it with the token.
 func (p *Process) dialSocket(ctx context.Context, info *Info) (*socketTransport, error) {
+	var arena *wire.Arena
+	fd := -1
+	if size := p.cfg.sharedMemory(); size > 0 && slices.Contains(info.Features, wire.FeatureSharedMemory) {
+		mem, mfd, err := wire.CreateArena(size)
+		if err != nil {
+			p.cfg.Logger.Warn("no shared memory for the worker's data plane", "worker", p.cfg.Name, "error", err)
+		} else {
+			fd = mfd
+			defer wire.CloseFD(fd) // the mapping and the worker's copy keep the memory
+			arena = wire.NewArena(mem, wire.UnmapArena, info.Methods)
+		}
+	}
 	return dialDataPlane(ctx, info.dataPlane, info.dataPlaneToken, wire.NewLimits(p.cfg.MaxMessage),
-		dataPlanePeer{dir: p.run.sockDir, pid: p.run.pid})
+		dataPlanePeer{dir: p.run.sockDir, pid: p.run.pid}, arena, fd)
 }

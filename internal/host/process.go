@@ -83,6 +83,11 @@ type LaunchConfig struct {
 	// their end, and after a failed start for its exit (a tenth of it).
 	// 0 means 500 ms.
 	KillTimeout time.Duration
+	// SharedMemory is the size in bytes of the shared-memory arena of the
+	// worker's socket data plane (rounded up to a page), used when the
+	// worker lists wire.FeatureSharedMemory; 0 or less means none. The
+	// gRPC stream (GRPCStream, AutoMTLS) has none.
+	SharedMemory int
 	// MaxMessage is the largest arguments or result of a call, in bytes;
 	// zero means 256 MiB. It bounds every frame of the data plane too.
 	MaxMessage int
@@ -192,6 +197,15 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 	}
 	p.conn = newConn(wc, tr, onResponses, wire.NewLimits(cfg.MaxMessage))
 	return p, nil
+}
+
+// sharedMemory is the arena's size, a whole number of pages; 0 for none.
+func (c *LaunchConfig) sharedMemory() int {
+	if c.SharedMemory <= 0 || !wire.ShmSupported || !c.useSocket() {
+		return 0
+	}
+	page := os.Getpagesize()
+	return (c.SharedMemory + page - 1) / page * page
 }
 
 // useSocket reports whether the data plane may use the worker's socket.

@@ -111,6 +111,8 @@ func (r *procRunner) prepare(spec *exec.Cmd, sockDir string) (runner.Runner, err
 	}
 	if !r.cfg.useSocket() {
 		cmd.Env = append(cmd.Env, wire.EnvDataPlane+"="+wire.DataPlaneGRPC)
+	} else if n := r.cfg.sharedMemory(); n > 0 {
+		cmd.Env = append(cmd.Env, wire.EnvSharedMemory+"="+strconv.Itoa(n))
 	}
 	if r.cfg.MaxMessage > 0 {
 		cmd.Env = append(cmd.Env, wire.EnvMaxMessage+"="+strconv.Itoa(r.cfg.MaxMessage))

@@ -77,6 +77,9 @@ type socketTransport struct {
 	fr   *wire.FrameReader
 	v    wire.Vec // frames to write
 	done int      // bytes of v written
+	// arena, when not nil, is the connection's shared memory: big raw
+	// arguments and results travel through it (wire.Arena).
+	arena *wire.Arena
 
 	tryWrite      func(fd uintptr) bool // made once, so that a write allocates nothing
 	blockingWrite func(fd uintptr) bool // tryWrite that waits for room
@@ -114,6 +117,9 @@ func newSocketTransport(c *net.UnixConn, lim wire.Limits) (*socketTransport, err
 }
 
 func (t *socketTransport) send(items []wire.Item, own bool) error {
+	if t.arena != nil {
+		t.arena.Place(items)
+	}
 	wire.AppendCallBatchVec(&t.v, items)
 	if t.v.Len()-t.done < wire.MaxBatchBytes {
 		return nil
@@ -126,8 +132,16 @@ func (t *socketTransport) send(items []wire.Item, own bool) error {
 
 func (t *socketTransport) flush(own bool) error { return t.write(own) }
 func (t *socketTransport) canHelp() bool        { return true }
-func (t *socketTransport) close()               { t.c.Close() }
 func (t *socketTransport) name() string         { return "socket" }
+
+// close closes the socket, then drops the arena once no copy into or out
+// of it runs.
+func (t *socketTransport) close() {
+	t.c.Close()
+	if t.arena != nil {
+		t.arena.Close()
+	}
+}
 
 // write writes v: all of it (own), or what the socket takes at once,
 // returning errWouldBlock if some is left. Once it is written, v lets go
@@ -160,8 +174,12 @@ func (t *socketTransport) write(own bool) error {
 
 func (t *socketTransport) recv(rs []wire.Response) ([]wire.Response, error) {
 	frame, err := t.fr.ReadOwned()
+	n := len(rs)
 	if err == nil {
 		rs, err = wire.DecodeReplies(frame, rs)
+	}
+	if err == nil && t.arena != nil {
+		t.arena.Settle(rs[n:])
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

@@ -19,4 +19,11 @@
 // exchange the Stream's messages (CallBatch one way, ReplyBatch back) as
 // frames, a uvarint length then the protobuf bytes, written by the
 // goroutine that flushes and read by the goroutine that handles them.
+//
+// On that socket, on Linux, big raw byte slices skip the frames: the host
+// passes a sealed memfd with the token, an [Arena] that both map, and
+// copies a call's big arguments into a block it allocates for the call;
+// the worker copies them out ([ShmArgs]) and may put a big raw result in
+// the same block ([PutShmResult]), which the host copies out and checks
+// against the block ([Arena.Settle]). See shm.go.
 package wire

@@ -21,6 +21,11 @@ type Request struct {
 	// RawArgs has bit i set when Args[i] is a byte slice as it is, not
 	// encoded by the serializer (see workerpb.Call.raw_args).
 	RawArgs uint64
+	// ShmOffset and ShmSize are the call's block in the connection's
+	// shared-memory arena (see [Arena]), ShmArgs the bits of the raw
+	// arguments copied into it, which the frame then carries empty
+	// (workerpb.Call.shm_args). All zero without a block.
+	ShmOffset, ShmSize, ShmArgs uint64
 	// Loan, when not nil, guards Args: some are a blocked caller's own
 	// slices, read only under its lock (see [Loan]).
 	Loan *Loan
@@ -28,14 +33,29 @@ type Request struct {
 
 // PB is r as the protobuf message.
 func (r *Request) PB() *workerpb.Call {
-	return &workerpb.Call{
+	c := &workerpb.Call{
 		Id:           r.ID,
 		Method:       r.Method,
 		Serializer:   r.Serializer,
 		Args:         r.Args,
 		TimeoutNanos: int64(r.Timeout),
 		RawArgs:      r.RawArgs,
+		ShmOffset:    r.ShmOffset,
+		ShmSize:      r.ShmSize,
+		ShmArgs:      r.ShmArgs,
 	}
+	if r.ShmArgs != 0 {
+		c.Args = make([][]byte, len(r.Args))
+		for i, a := range r.Args {
+			if r.inShm(i) {
+				c.Args[i] = []byte{}
+				c.ShmArgLens = append(c.ShmArgLens, uint64(len(a)))
+			} else {
+				c.Args[i] = a
+			}
+		}
+	}
+	return c
 }
 
 // Response is a worker's answer to one [Request].
@@ -50,6 +70,11 @@ type Response struct {
 	// RawResult says Result is a byte slice as it is, not encoded by the
 	// serializer.
 	RawResult bool
+	// ShmResult, when not zero, is the worker's claim that the result is
+	// the first ShmResult bytes of the call's block (workerpb.Reply.
+	// shm_result_len); the host's Arena checks it and copies the result
+	// out, then sets it back to zero.
+	ShmResult uint64
 
 	// Err, set by a host-side transport (an agent's), is the attempt's
 	// failure when no worker reported one; Crash says the worker running

@@ -155,12 +155,14 @@ func fastCallBatch(b []byte, in Interner) (*workerpb.CallBatch, error) {
 type callBox struct {
 	call workerpb.Call
 	argv [4][]byte
+	lens [4]uint64
 }
 
 // fastCall decodes a Call into box.
 func fastCall(b []byte, in Interner, box *callBox) (*workerpb.Call, error) {
 	c := &box.call
 	c.Args = box.argv[:0]
+	lensSeen := false
 	err := EachField(b, func(f Field) error {
 		switch {
 		case f.Num == 1 && f.Typ == protowire.VarintType:
@@ -175,6 +177,23 @@ func fastCall(b []byte, in Interner, box *callBox) (*workerpb.Call, error) {
 			c.Serializer = in.Get(f.Bytes)
 		case f.Num == 4 && f.Typ == protowire.BytesType:
 			c.Args = append(c.Args, f.Bytes[:len(f.Bytes):len(f.Bytes)])
+		case f.Num == 7 && f.Typ == protowire.VarintType:
+			c.ShmOffset = f.Varint
+		case f.Num == 8 && f.Typ == protowire.VarintType:
+			c.ShmSize = f.Varint
+		case f.Num == 9 && f.Typ == protowire.VarintType:
+			c.ShmArgs = f.Varint
+		case f.Num == 10 && f.Typ == protowire.BytesType && !lensSeen: // packed
+			lensSeen = true
+			c.ShmArgLens = box.lens[:0]
+			for v := f.Bytes; len(v) > 0; {
+				n, k := protowire.ConsumeVarint(v)
+				if k < 0 {
+					return errFallback
+				}
+				c.ShmArgLens = append(c.ShmArgLens, n)
+				v = v[k:]
+			}
 		default:
 			return errFallback
 		}
@@ -209,7 +228,7 @@ func DecodeReplies(b []byte, rs []Response) ([]Response, error) {
 // AppendResponses appends the Response of each reply.
 func AppendResponses(rs []Response, replies []*workerpb.Reply) []Response {
 	for _, r := range replies {
-		rs = append(rs, Response{ID: r.Id, Result: r.Result, Failure: r.Error, RawResult: r.RawResult})
+		rs = append(rs, Response{ID: r.Id, Result: r.Result, Failure: r.Error, RawResult: r.RawResult, ShmResult: r.ShmResultLen})
 	}
 	return rs
 }
@@ -247,6 +266,8 @@ func fastReply(b []byte) (Response, error) {
 			r.Failure = e
 		case f.Num == 4 && f.Typ == protowire.VarintType:
 			r.RawResult = f.Varint != 0
+		case f.Num == 5 && f.Typ == protowire.VarintType:
+			r.ShmResult = f.Varint
 		default:
 			return errFallback
 		}

@@ -28,8 +28,12 @@ func CallSize(r *Request) int {
 	if r.Serializer != "" {
 		n += sizeField(len(r.Serializer))
 	}
-	for _, a := range r.Args {
-		n += sizeField(len(a))
+	for i, a := range r.Args {
+		if r.inShm(i) {
+			n += sizeField(0)
+		} else {
+			n += sizeField(len(a))
+		}
 	}
 	if r.Timeout != 0 {
 		n += 1 + protowire.SizeVarint(uint64(r.Timeout))
@@ -37,7 +41,60 @@ func CallSize(r *Request) int {
 	if r.RawArgs != 0 {
 		n += 1 + protowire.SizeVarint(r.RawArgs)
 	}
+	if r.ShmSize != 0 {
+		n += shmSize(r)
+	}
 	return n
+}
+
+// inShm reports whether r.Args[i] travels in the call's block.
+func (r *Request) inShm(i int) bool { return i < 64 && r.ShmArgs&(1<<i) != 0 }
+
+// shmLensSize is the size of the packed shm_arg_lens of r.
+func shmLensSize(r *Request) int {
+	n := 0
+	for i, a := range r.Args {
+		if r.inShm(i) {
+			n += protowire.SizeVarint(uint64(len(a)))
+		}
+	}
+	return n
+}
+
+// shmSize is the size of r's shared-memory fields (7 to 10).
+func shmSize(r *Request) int {
+	n := 1 + protowire.SizeVarint(r.ShmSize)
+	if r.ShmOffset != 0 {
+		n += 1 + protowire.SizeVarint(r.ShmOffset)
+	}
+	if r.ShmArgs != 0 {
+		n += 1 + protowire.SizeVarint(r.ShmArgs) + sizeField(shmLensSize(r))
+	}
+	return n
+}
+
+// appendShm appends r's shared-memory fields; the lengths are those of
+// r.Args, whose headers anyone may read.
+func appendShm(b []byte, r *Request) []byte {
+	if r.ShmOffset != 0 {
+		b = protowire.AppendTag(b, 7, protowire.VarintType)
+		b = protowire.AppendVarint(b, r.ShmOffset)
+	}
+	b = protowire.AppendTag(b, 8, protowire.VarintType)
+	b = protowire.AppendVarint(b, r.ShmSize)
+	if r.ShmArgs == 0 {
+		return b
+	}
+	b = protowire.AppendTag(b, 9, protowire.VarintType)
+	b = protowire.AppendVarint(b, r.ShmArgs)
+	b = protowire.AppendTag(b, 10, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(shmLensSize(r)))
+	for i, a := range r.Args {
+		if r.inShm(i) {
+			b = protowire.AppendVarint(b, uint64(len(a)))
+		}
+	}
+	return b
 }
 
 // appendCall appends the fields of r as a workerpb.Call to v.
@@ -57,6 +114,10 @@ func appendCall(v *Vec, r *Request) {
 	}
 	for i, a := range r.Args {
 		b = protowire.AppendTag(b, 4, protowire.BytesType)
+		if r.inShm(i) {
+			b = protowire.AppendVarint(b, 0)
+			continue
+		}
 		b = protowire.AppendVarint(b, uint64(len(a)))
 		v.Buf = b
 		if r.Loan != nil {
@@ -73,6 +134,9 @@ func appendCall(v *Vec, r *Request) {
 	if r.RawArgs != 0 {
 		b = protowire.AppendTag(b, 6, protowire.VarintType)
 		b = protowire.AppendVarint(b, r.RawArgs)
+	}
+	if r.ShmSize != 0 {
+		b = appendShm(b, r)
 	}
 	v.Buf = b
 }
@@ -147,6 +211,9 @@ func ReplySize(r *workerpb.Reply) (size, errSize int) {
 	if r.RawResult {
 		size += 2
 	}
+	if r.ShmResultLen != 0 {
+		size += 1 + protowire.SizeVarint(r.ShmResultLen)
+	}
 	return size, errSize
 }
 
@@ -194,6 +261,10 @@ func AppendReplyBatchVec(v *Vec, rs []*workerpb.Reply) error {
 		if r.RawResult {
 			b = protowire.AppendTag(b, 4, protowire.VarintType)
 			b = protowire.AppendVarint(b, 1)
+		}
+		if r.ShmResultLen != 0 {
+			b = protowire.AppendTag(b, 5, protowire.VarintType)
+			b = protowire.AppendVarint(b, r.ShmResultLen)
 		}
 	}
 	return nil

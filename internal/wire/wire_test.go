@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -23,6 +24,19 @@ func randomCallBatch(r *rand.Rand) *workerpb.CallBatch {
 		for range r.IntN(4) {
 			c.Args = append(c.Args, make([]byte, r.IntN(40)))
 		}
+		if r.IntN(3) == 0 { // a block, and arguments in it
+			c.ShmSize = 1 + r.Uint64N(1<<30)
+			if r.IntN(2) == 0 {
+				c.ShmOffset = r.Uint64N(1 << 30)
+			}
+			for i := range c.Args {
+				if r.IntN(2) == 0 {
+					c.ShmArgs |= 1 << i
+					c.Args[i] = []byte{}
+					c.ShmArgLens = append(c.ShmArgLens, r.Uint64N(1<<20))
+				}
+			}
+		}
 		m.Calls = append(m.Calls, c)
 	}
 	for range r.IntN(3) {
@@ -35,6 +49,9 @@ func randomReplyBatch(r *rand.Rand) *workerpb.ReplyBatch {
 	m := &workerpb.ReplyBatch{}
 	for range r.IntN(5) {
 		rep := &workerpb.Reply{Id: r.Uint64(), Result: make([]byte, r.IntN(40)), RawResult: r.IntN(2) == 0}
+		if r.IntN(3) == 0 {
+			rep.Result, rep.ShmResultLen = nil, 1+r.Uint64N(1<<30)
+		}
 		if r.IntN(3) == 0 {
 			rep.Result = nil
 			rep.Error = &workerpb.Error{Code: workerpb.Error_PANIC, Type: "panic", Message: "m", Stack: "s", Details: []byte{1}, Permanent: true}
@@ -51,7 +68,7 @@ func sameResponses(got []Response, want *workerpb.ReplyBatch) bool {
 	}
 	for i, r := range want.Replies {
 		g := got[i]
-		if g.ID != r.Id || !bytes.Equal(g.Result, r.Result) || g.RawResult != r.RawResult || (g.Failure == nil) != (r.Error == nil) ||
+		if g.ID != r.Id || !bytes.Equal(g.Result, r.Result) || g.RawResult != r.RawResult || g.ShmResult != r.ShmResultLen || (g.Failure == nil) != (r.Error == nil) ||
 			(r.Error != nil && !proto.Equal(g.Failure, r.Error)) {
 			return false
 		}
@@ -102,8 +119,19 @@ func TestWireEncodersMatchProto(t *testing.T) {
 			}
 			c := calls[0]
 			calls = calls[1:]
+			// The arguments in the block are the request's own, of the
+			// lengths the frame carries.
+			args := slices.Clone(c.Args)
+			k := 0
+			for i := range args {
+				if c.ShmArgs&(1<<i) != 0 {
+					args[i] = make([]byte, c.ShmArgLens[k])
+					k++
+				}
+			}
 			items = append(items, Item{Req: Request{ID: c.Id, Method: c.Method, Serializer: c.Serializer,
-				Args: c.Args, Timeout: time.Duration(c.TimeoutNanos), RawArgs: c.RawArgs}})
+				Args: args, Timeout: time.Duration(c.TimeoutNanos), RawArgs: c.RawArgs,
+				ShmOffset: c.ShmOffset, ShmSize: c.ShmSize, ShmArgs: c.ShmArgs}})
 		}
 		prefix := []byte("kept")
 		if got, want := AppendCallBatchFrame(prefix, items), append(prefix, frameOf(t, cb)...); !bytes.Equal(got, want) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/workestrator/workestrator/internal/wire"
@@ -69,19 +70,68 @@ func (d *dataPlaneListener) serve(s *server) {
 func (d *dataPlaneListener) auth(s *server, c net.Conn) {
 	var got [wire.DataPlaneTokenLen]byte
 	_ = c.SetReadDeadline(time.Now().Add(dataPlaneAuthTimeout))
-	if _, err := io.ReadFull(c, got[:]); err != nil ||
-		subtle.ConstantTimeCompare(got[:], d.token) != 1 || !d.claimed.CompareAndSwap(false, true) {
+	arena, err := readToken(c, got[:], s.shmSize)
+	if err != nil || subtle.ConstantTimeCompare(got[:], d.token) != 1 || !d.claimed.CompareAndSwap(false, true) {
+		if arena != nil {
+			wire.UnmapArena(arena)
+		}
 		c.Close()
 		return
 	}
 	d.l.Close() // removes the socket: nobody else can connect
 	_ = c.SetReadDeadline(time.Time{})
-	s.serveConn(c)
+	s.serveConn(c, arena)
 }
 
-// serveConn serves the data plane on the host's connection until it ends.
-func (s *server) serveConn(c net.Conn) {
+// readToken reads the token into got and, when the host passed one with
+// it, maps the shared-memory arena: a descriptor (exactly one) of a sealed
+// memfd of shmSize bytes, closed once mapped. Any other descriptor is
+// closed, and fails the connection, as does an arena when shmSize is 0.
+func readToken(c net.Conn, got []byte, shmSize int) (arena []byte, err error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok || !wire.ShmSupported {
+		_, err := io.ReadFull(c, got)
+		return nil, err
+	}
+	oob := make([]byte, wire.RightsSpace())
+	n, oobn, flags, _, err := uc.ReadMsgUnix(got, oob)
+	if err != nil {
+		return nil, err
+	}
+	if oobn > 0 || flags&syscall.MSG_CTRUNC != 0 {
+		fd, err := wire.ParseRights(oob[:oobn], flags&syscall.MSG_CTRUNC != 0)
+		if err != nil {
+			return nil, err
+		}
+		if shmSize <= 0 {
+			wire.CloseFD(fd)
+			return nil, errors.New("shared memory: a descriptor came, but the host set no arena size")
+		}
+		arena, err = wire.MapArena(fd, shmSize)
+		wire.CloseFD(fd)
+		if err != nil {
+			return nil, err
+		}
+	}
+	// The rest of the token, if the first read was short: a plain read
+	// discards (closes) any descriptor that comes with it.
+	if _, err := io.ReadFull(c, got[n:]); err != nil {
+		if arena != nil {
+			wire.UnmapArena(arena)
+		}
+		return nil, err
+	}
+	return arena, nil
+}
+
+// serveConn serves the data plane on the host's connection until it ends;
+// arena is the connection's shared memory (nil for none), unmapped once
+// every call of the session has returned.
+func (s *server) serveConn(c net.Conn, arena []byte) {
 	defer c.Close()
+	if arena != nil {
+		defer wire.UnmapArena(arena)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	fr := wire.NewFrameReader(c, s.lim.Frame)
@@ -108,7 +158,7 @@ func (s *server) serveConn(c net.Conn) {
 		}
 		return fw.Flush()
 	}
-	s.serveSession(ctx, recv, send, true)
+	s.serveSession(ctx, recv, send, true, arena)
 }
 
 // transport is the host's side of a data plane: the gRPC stream or the

@@ -89,7 +89,7 @@ func TestServeConnRefusesOversizedFrame(t *testing.T) {
 	host, worker := net.Pipe()
 	defer host.Close()
 	done := make(chan struct{})
-	go func() { srv.serveConn(worker); close(done) }()
+	go func() { srv.serveConn(worker, nil); close(done) }()
 	go host.Write(binary.AppendUvarint(nil, uint64(srv.lim.Frame)+1))
 	select {
 	case <-done:

@@ -64,6 +64,7 @@ func Serve(methods Methods, o Options) {
 		fail(err)
 	}
 	srv.rawResults = os.Getenv(wire.EnvRawBytes) == "1"
+	srv.shmSize, _ = strconv.Atoi(os.Getenv(wire.EnvSharedMemory))
 	log := Logger()
 	if offerDataPlane() {
 		if d, err := listenDataPlane(); err != nil {

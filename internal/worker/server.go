@@ -25,6 +25,9 @@ type server struct {
 	// rawResults: the host reads byte-slice results as they are
 	// (wire.EnvRawBytes).
 	rawResults bool
+	// shmSize is the size of the shared-memory arena the host may pass on
+	// the data plane socket (wire.EnvSharedMemory); 0: the host passes none.
+	shmSize int
 }
 
 func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*server, error) {
@@ -51,6 +54,9 @@ func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb
 	if d := s.dataPlane; d != nil && !d.claimed.Load() {
 		r.DataPlane = "unix:" + d.path
 		r.DataPlaneToken = d.token
+		if wire.ShmSupported {
+			r.Features = append(r.Features, wire.FeatureSharedMemory)
+		}
 	}
 	for _, n := range s.names {
 		r.Methods = append(r.Methods, &workerpb.Method{Name: n, Signature: s.methods[n].signature})
@@ -71,15 +77,17 @@ func (s *server) Invoke(ctx context.Context, c *workerpb.Call) (*workerpb.Reply,
 // the reply.
 func (s *server) run(ctx context.Context, c *workerpb.Call) *workerpb.Reply {
 	r := &workerpb.Reply{}
-	s.runInto(ctx, c, s.methods[c.Method], r, nil)
+	s.runInto(ctx, c, s.methods[c.Method], r, nil, nil)
 	return r
 }
 
 // runInto is run of c's method m (nil if unknown) into the empty reply r.
 // A small result is appended to buf when the serializer can; it returns
 // buf, grown if it had to, for the next call (r.Result may refer to it until
-// r is written).
-func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *workerpb.Reply, buf []byte) []byte {
+// r is written). arena is the connection's shared memory, nil without one:
+// the arguments in c's block are copied out of it before the function
+// runs, and a big raw result is copied into the block.
+func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *workerpb.Reply, buf, arena []byte) []byte {
 	r.Id = c.Id
 	if m == nil {
 		r.Error = &workerpb.Error{
@@ -96,12 +104,21 @@ func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *wo
 		wire.BoundError(r.Error, s.lim.Payload)
 		return buf
 	}
-	result, appended, raw, perr := m.callInto(ctx, ser, callArgs{args: c.Args, raw: c.RawArgs, rawResult: s.rawResults}, buf)
+	args, perr := wire.ShmArgs(arena, c)
+	if perr != nil {
+		r.Error = perr
+		wire.BoundError(r.Error, s.lim.Payload)
+		return buf
+	}
+	result, appended, raw, perr := m.callInto(ctx, ser, callArgs{args: args, raw: c.RawArgs, rawResult: s.rawResults}, buf)
 	if appended {
 		buf = result
 	}
 	r.Result, r.Error, r.RawResult = result, perr, raw
 	s.checkSize(r)
+	if r.RawResult && r.Error == nil && c.ShmSize != 0 && wire.PutShmResult(arena, c, r.Result) {
+		r.ShmResultLen, r.Result = uint64(len(r.Result)), nil
+	}
 	return buf
 }
 

@@ -50,5 +50,5 @@ func BenchmarkServeSession(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	srv.serveSession(context.Background(), recv, send, true)
+	srv.serveSession(context.Background(), recv, send, true, nil)
 }

@@ -46,7 +46,7 @@ func TestSessionRecyclesReplies(t *testing.T) {
 		answered.Add(int64(len(rs)))
 		return nil
 	}
-	srv.serveSession(context.Background(), recv, send, true)
+	srv.serveSession(context.Background(), recv, send, true, nil)
 	if n := answered.Load(); n != batches*batch {
 		t.Fatalf("%d replies, want %d", n, batches*batch)
 	}
@@ -112,7 +112,7 @@ func TestSessionKeepsOnlyOwnedResults(t *testing.T) {
 		}
 		return nil
 	}
-	srv.serveSession(context.Background(), recv, send, true)
+	srv.serveSession(context.Background(), recv, send, true, nil)
 	if string(table) != "HELLO-WORLD-CACHED-VALUE" {
 		t.Fatalf("the function's slice was written to: %q", table)
 	}
@@ -157,7 +157,7 @@ func TestSessionKeepsItsRunners(t *testing.T) {
 		answered.Add(int64(len(rs)))
 		return nil
 	}
-	srv.serveSession(context.Background(), recv, send, true)
+	srv.serveSession(context.Background(), recv, send, true, nil)
 	if idle < n {
 		t.Errorf("%d goroutines waiting after %d calls at once, want %d", idle, n, n)
 	}

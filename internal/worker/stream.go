@@ -28,7 +28,7 @@ func (s *server) Stream(st workerpb.Worker_StreamServer) error {
 		return wire.EachReplyBatch(rs, func(part []*workerpb.Reply) error {
 			return st.Send(&workerpb.ReplyBatch{Replies: part})
 		})
-	}, false)
+	}, false, nil)
 	return nil
 }
 
@@ -39,9 +39,12 @@ func (s *server) Stream(st workerpb.Worker_StreamServer) error {
 // the socket) brings its recv and send; ctx is the calls' parent context,
 // cancelled when the transport ends. With reuse, send must be done with the
 // replies when it returns: they are reused for the next calls.
-func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBatch, error), send func([]*workerpb.Reply) error, reuse bool) {
+//
+// arena is the connection's shared memory (the socket's; nil for none).
+func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBatch, error), send func([]*workerpb.Reply) error, reuse bool, arena []byte) {
 	ss := &session{
 		s:       s,
+		arena:   arena,
 		ctx:     ctx,
 		cancels: make(map[uint64]context.CancelFunc),
 		jobs:    make(chan job),
@@ -91,6 +94,7 @@ func (s *server) serveSession(ctx context.Context, recv func() (*workerpb.CallBa
 // grown once rather than for every call.
 type session struct {
 	s        *server
+	arena    []byte // the connection's shared memory, if any
 	ctx      context.Context
 	out      *wire.Batcher[*outReply]
 	mu       sync.Mutex
@@ -156,7 +160,7 @@ func (ss *session) runner(j job) {
 func (ss *session) run(j job) {
 	o := outReplies.Get().(*outReply)
 	start := time.Now()
-	o.buf = ss.s.runInto(j.ctx, j.call, j.m, &o.r, o.buf)
+	o.buf = ss.s.runInto(j.ctx, j.call, j.m, &o.r, o.buf, ss.arena)
 	ran := time.Since(start)
 	if j.cancel != nil {
 		ss.mu.Lock()

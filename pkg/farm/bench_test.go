@@ -94,9 +94,16 @@ func BenchmarkBurst(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }
 
+// benchEnv is the workers' environment of the benchmarks:
+// BENCH_WORKER_GOMAXPROCS and BENCH_WORKER_GOGC set their GOMAXPROCS and
+// GOGC, apart from the host's.
 func benchEnv() []string {
+	var env []string
 	if v := os.Getenv("BENCH_WORKER_GOMAXPROCS"); v != "" {
-		return []string{"GOMAXPROCS=" + v}
+		env = append(env, "GOMAXPROCS="+v)
 	}
-	return nil
+	if v := os.Getenv("BENCH_WORKER_GOGC"); v != "" {
+		env = append(env, "GOGC="+v)
+	}
+	return env
 }

@@ -25,7 +25,15 @@ const (
 	DefaultStartTimeout                = 10 * time.Second
 	DefaultMaxMessageSize              = 256 << 20
 	DefaultScaleDownAfter              = 10 * time.Second
+	DefaultSharedMemory                = 64 << 20
 )
+
+// SharedMemoryOff as Config.SharedMemory turns shared memory off.
+const SharedMemoryOff = -1
+
+// MinSharedMemory is the least positive Config.SharedMemory: room for a
+// few blocks of the smallest size that goes through shared memory.
+const MinSharedMemory = 1 << 20
 
 // MaxMessageSizeLimit is the largest Config.MaxMessageSize: a frame on the
 // wire holds at most 2 GiB - 1, the payload and its envelope (ids, names).
@@ -141,7 +149,9 @@ type Config struct {
 	StartTimeout time.Duration
 
 	// MaxWorkerMemory is a soft limit, in bytes, on each worker's resident
-	// memory (RSS, from /proc/<pid>/statm; Linux only); 0 means none. A
+	// memory (RSS, from /proc/<pid>/statm; Linux only), less its resident
+	// shared memory (RssShmem of /proc/<pid>/status) when SharedMemory is
+	// on: the arena's pages belong to the host; 0 means none. A
 	// worker over it is replaced as at its TTL: its replacement starts at
 	// once, and when it is online the worker takes no more calls,
 	// finishes those it runs and stops (EventMemory). No call is lost,
@@ -168,6 +178,22 @@ type Config struct {
 	// MaxMessageSize caps the encoded arguments of a call and its result,
 	// in bytes; 0 means 256 MiB.
 	MaxMessageSize int
+	// SharedMemory is the size in bytes of the shared memory each worker
+	// connection gets (Linux, a Go worker, the socket data plane: not the
+	// gRPC stream, AutoMTLS, or a Node.js worker); 0 means 64 MiB, and
+	// SharedMemoryOff (or any negative value) none. A call whose []byte
+	// arguments total at least 32 KiB has them copied into a block of it
+	// instead of written on the socket, and a []byte result of at least
+	// 32 KiB comes back the same way when it fits in its call's block,
+	// which is as large as the call's arguments or the method's last big
+	// result, whichever is larger. A call that does not fit in the free
+	// space goes on the socket as without it: it never waits or fails for
+	// lack of room. Only pages that calls have used take memory; the
+	// memory limits do not count them against the worker. Positive values
+	// are rounded up to a page and must be at least 1 MiB; below
+	// MaxConcurrentCallsPerWorker × the usual arguments, some calls go on
+	// the socket.
+	SharedMemory int64
 
 	// Logger receives the farm's logs and the workers' re-logged lines;
 	// nil means a logger on stderr at the level LogEnv says (warn by default).
@@ -254,6 +280,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("MaxMessageSize", c.MaxMessageSize, "must be 0 (256 MiB) or positive")
 	case c.MaxMessageSize > MaxMessageSizeLimit:
 		return c, bad("MaxMessageSize", c.MaxMessageSize, fmt.Sprintf("must be at most %d (2 GiB less a frame's envelope)", MaxMessageSizeLimit))
+	case c.SharedMemory > 0 && c.SharedMemory < MinSharedMemory:
+		return c, bad("SharedMemory", c.SharedMemory, "must be negative (off), 0 (64 MiB) or at least 1 MiB")
+	case c.SharedMemory > 1<<40:
+		return c, bad("SharedMemory", c.SharedMemory, "must be at most 1 TiB")
 	case c.Checksum != nil && len(c.Checksum) != 32:
 		return c, bad("Checksum", fmt.Sprintf("%d bytes", len(c.Checksum)), "a SHA-256 checksum has 32 bytes")
 	case c.Serializer != nil && c.Serializer.Name() == "":
@@ -304,6 +334,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	switch {
+	case c.SharedMemory == 0:
+		c.SharedMemory = DefaultSharedMemory
+	case c.SharedMemory < 0:
+		c.SharedMemory = SharedMemoryOff
 	}
 	if c.Serializer == nil {
 		c.Serializer = serializer.JSON

@@ -94,6 +94,7 @@ func (f *Farm) launchLocal(ctx context.Context, spec launchSpec) (workerConn, er
 		Checksum:     spec.bin.sum,
 		AutoMTLS:     f.cfg.AutoMTLS,
 		MaxMessage:   f.cfg.MaxMessageSize,
+		SharedMemory: int(max(f.cfg.SharedMemory, 0)),
 		KillTimeout:  f.cfg.KillTimeout,
 		RawBytes:     f.rawBytes.Load(),
 		SkipHostEnv:  f.cfg.SkipHostEnv,

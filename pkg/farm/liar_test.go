@@ -2,10 +2,12 @@ package farm_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/internal/wire"
 	"github.com/workestrator/workestrator/pkg/farm"
 )
 
@@ -39,5 +41,37 @@ func TestWorkerCannotClaimATimeout(t *testing.T) {
 	defer mu.Unlock()
 	if timeouts != 0 || retries != 0 {
 		t.Fatalf("events: %d timeouts, %d retries", timeouts, retries)
+	}
+}
+
+// A worker whose reply claims a result in shared memory beyond its call's
+// block, or without a block: that call fails with a clear error, not
+// retried, and the host goes on, on the socket data plane (with an arena)
+// and on the gRPC stream (without).
+func TestWorkerCannotLieAboutSharedMemory(t *testing.T) {
+	liar := testutil.MustBuild(t, "./internal/testutil/fixtures/liar")
+	for _, plane := range []string{"socket", "grpc"} {
+		t.Run(plane, func(t *testing.T) {
+			if plane == "grpc" {
+				t.Setenv(wire.EnvDataPlane, wire.DataPlaneGRPC)
+			}
+			f := newFarm(t, farm.Config{Path: liar, Workers: 1, Env: []string{"LIAR_SHM=1"}})
+			for _, args := range [][]any{{make([]byte, 300<<10)}, {}} {
+				_, err := f.RunMethod(ctx(t), "shmLie", args...)
+				var re *farm.RemoteError
+				if !errors.As(err, &re) || !strings.Contains(err.Error(), "shared memory") {
+					t.Fatalf("shmLie(%d args): err = %v, want a RemoteError about shared memory", len(args), err)
+				}
+				if plane == "socket" && len(args) > 0 && !strings.Contains(err.Error(), "beyond the call's block") {
+					t.Fatalf("shmLie with a block: %v", err)
+				}
+				if n, err := farm.Call[int](ctx(t), f, "add", 1, 2); err != nil || n != 3 {
+					t.Fatalf("add after the lie = %d, %v", n, err)
+				}
+			}
+			if st := f.Stats(); st.Retried != 0 {
+				t.Fatalf("the lies were retried %d times", st.Retried)
+			}
+		})
 	}
 }

@@ -135,6 +135,13 @@ func (f *Farm) sampleMemory() {
 		}
 		for i := range batch {
 			batch[i].rss, batch[i].err = readRSS(batch[i].pid)
+			if batch[i].err == nil && f.cfg.SharedMemory > 0 {
+				// The shared-memory arena's pages are the host's: they
+				// do not count against the worker.
+				if shm, err := readShmem(batch[i].pid); err == nil {
+					batch[i].rss = max(batch[i].rss-shm, 0)
+				}
+			}
 		}
 		now := f.clock()
 		replaced := false

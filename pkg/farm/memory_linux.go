@@ -1,6 +1,7 @@
 package farm
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"strconv"
@@ -15,7 +16,7 @@ var pageSize = int64(os.Getpagesize())
 // readRSS returns the resident memory of process pid in bytes, from the
 // second field of /proc/<pid>/statm (resident pages, the VmRSS of
 // /proc/<pid>/status): one open, one read and one close, no allocation
-// beyond the path.
+// beyond the path. With shared memory on, the farm subtracts readShmem.
 func readRSS(pid int) (int64, error) {
 	fd, err := syscall.Open("/proc/"+strconv.Itoa(pid)+"/statm", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
@@ -34,6 +35,39 @@ func readRSS(pid int) (int64, error) {
 		return 0, err
 	}
 	return parseStatm(buf[:max(n, 0)])
+}
+
+// readShmem returns the resident shared memory of process pid in bytes
+// (RssShmem of /proc/<pid>/status: shmem and memfd pages, among them the
+// data plane's arena), which the memory limits do not count.
+func readShmem(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	return parseRssShmem(b)
+}
+
+var errStatus = errors.New("farm: no RssShmem in /proc/<pid>/status")
+
+// parseRssShmem returns the bytes of the "RssShmem:   123 kB" line of a
+// status file.
+func parseRssShmem(b []byte) (int64, error) {
+	const key = "\nRssShmem:"
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return 0, errStatus
+	}
+	b = bytes.TrimLeft(b[i+len(key):], " \t")
+	var kb int64
+	digits := 0
+	for ; digits < len(b) && b[digits] >= '0' && b[digits] <= '9'; digits++ {
+		kb = kb*10 + int64(b[digits]-'0')
+	}
+	if digits == 0 || digits > 15 || !bytes.HasPrefix(b[digits:], []byte(" kB")) {
+		return 0, errStatus
+	}
+	return kb << 10, nil
 }
 
 var errStatm = errors.New("farm: unexpected /proc/<pid>/statm")

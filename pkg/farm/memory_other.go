@@ -11,3 +11,7 @@ const rssSupported = false
 func readRSS(int) (int64, error) {
 	return 0, errors.New("farm: resident memory is read from /proc, on Linux only")
 }
+
+func readShmem(int) (int64, error) {
+	return 0, errors.New("farm: resident memory is read from /proc, on Linux only")
+}

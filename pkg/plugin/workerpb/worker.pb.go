@@ -155,7 +155,18 @@ type DescribeResponse struct {
 	// The secret the host writes first on the data_plane socket (16 bytes).
 	DataPlaneToken []byte `protobuf:"bytes,7,opt,name=data_plane_token,json=dataPlaneToken,proto3" json:"data_plane_token,omitempty"`
 	// Optional features of the protocol the worker implements: "raw-bytes"
-	// (Call.raw_args and Reply.raw_result).
+	// (Call.raw_args and Reply.raw_result); "shm" (shared memory on the
+	// data_plane socket: Call.shm_offset and the fields after it,
+	// Reply.shm_result_len).
+	//
+	// Shared memory: to a worker that lists "shm", a host may send, in the
+	// same sendmsg as data_plane_token, one file descriptor (SCM_RIGHTS): a
+	// memfd of exactly the size the host gave the worker in its environment
+	// (WORKESTRATOR_SHARED_MEMORY, in bytes), the arena of the connection,
+	// which both map shared. Only the host allocates in it: each call may
+	// get a block of its own (shm_offset, shm_size), which belongs to the
+	// worker from the moment the call arrives until its reply is sent, and
+	// to the host again from then on. The arena ends with the connection.
 	Features      []string `protobuf:"bytes,8,rep,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -316,7 +327,20 @@ type Call struct {
 	// "raw-bytes" in DescribeResponse.features. The worker hands the bytes to
 	// a []byte parameter as they are, and to a parameter of any other type as
 	// the serializer's encoding of the byte slice would decode.
-	RawArgs       uint64 `protobuf:"varint,6,opt,name=raw_args,json=rawArgs,proto3" json:"raw_args,omitempty"`
+	RawArgs uint64 `protobuf:"varint,6,opt,name=raw_args,json=rawArgs,proto3" json:"raw_args,omitempty"`
+	// Shared memory (feature "shm"): the call's block in the connection's
+	// arena, shm_size bytes from shm_offset; both 0 without one. The worker
+	// reads the block before it runs the function and may write a raw
+	// result into it (Reply.shm_result_len); it touches it no more once the
+	// reply is sent.
+	ShmOffset uint64 `protobuf:"varint,7,opt,name=shm_offset,json=shmOffset,proto3" json:"shm_offset,omitempty"`
+	ShmSize   uint64 `protobuf:"varint,8,opt,name=shm_size,json=shmSize,proto3" json:"shm_size,omitempty"`
+	// Bit i set: args[i] (i < 64), a raw byte slice (its raw_args bit is
+	// set), is in the block and empty here. Those arguments lie one after the
+	// other from the block's start, in the order of their index, each of the
+	// length shm_arg_lens gives (one entry per bit, in the same order).
+	ShmArgs       uint64   `protobuf:"varint,9,opt,name=shm_args,json=shmArgs,proto3" json:"shm_args,omitempty"`
+	ShmArgLens    []uint64 `protobuf:"varint,10,rep,packed,name=shm_arg_lens,json=shmArgLens,proto3" json:"shm_arg_lens,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -393,6 +417,34 @@ func (x *Call) GetRawArgs() uint64 {
 	return 0
 }
 
+func (x *Call) GetShmOffset() uint64 {
+	if x != nil {
+		return x.ShmOffset
+	}
+	return 0
+}
+
+func (x *Call) GetShmSize() uint64 {
+	if x != nil {
+		return x.ShmSize
+	}
+	return 0
+}
+
+func (x *Call) GetShmArgs() uint64 {
+	if x != nil {
+		return x.ShmArgs
+	}
+	return 0
+}
+
+func (x *Call) GetShmArgLens() []uint64 {
+	if x != nil {
+		return x.ShmArgLens
+	}
+	return nil
+}
+
 type CallBatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Calls []*Call                `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
@@ -456,7 +508,12 @@ type Reply struct {
 	// The result is the raw bytes of a byte slice, not encoded by the
 	// serializer. A worker sets it only when the host started it with
 	// WORKESTRATOR_RAW_BYTES=1.
-	RawResult     bool `protobuf:"varint,4,opt,name=raw_result,json=rawResult,proto3" json:"raw_result,omitempty"`
+	RawResult bool `protobuf:"varint,4,opt,name=raw_result,json=rawResult,proto3" json:"raw_result,omitempty"`
+	// Shared memory (feature "shm"): non-zero when the result is the first
+	// shm_result_len bytes of the call's block (Call.shm_offset), and result
+	// is empty. It never exceeds the call's shm_size: a host fails a call
+	// whose reply claims more, or claims a block it did not give.
+	ShmResultLen  uint64 `protobuf:"varint,5,opt,name=shm_result_len,json=shmResultLen,proto3" json:"shm_result_len,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,6 +574,13 @@ func (x *Reply) GetRawResult() bool {
 		return x.RawResult
 	}
 	return false
+}
+
+func (x *Reply) GetShmResultLen() uint64 {
+	if x != nil {
+		return x.ShmResultLen
+	}
+	return 0
 }
 
 type ReplyBatch struct {
@@ -669,7 +733,7 @@ const file_worker_proto_rawDesc = "" +
 	"\bfeatures\x18\b \x03(\tR\bfeatures\":\n" +
 	"\x06Method\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\tR\tsignature\"\xa2\x01\n" +
+	"\tsignature\x18\x02 \x01(\tR\tsignature\"\x99\x02\n" +
 	"\x04Call\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1e\n" +
@@ -678,16 +742,24 @@ const file_worker_proto_rawDesc = "" +
 	"serializer\x12\x12\n" +
 	"\x04args\x18\x04 \x03(\fR\x04args\x12#\n" +
 	"\rtimeout_nanos\x18\x05 \x01(\x03R\ftimeoutNanos\x12\x19\n" +
-	"\braw_args\x18\x06 \x01(\x04R\arawArgs\"R\n" +
+	"\braw_args\x18\x06 \x01(\x04R\arawArgs\x12\x1d\n" +
+	"\n" +
+	"shm_offset\x18\a \x01(\x04R\tshmOffset\x12\x19\n" +
+	"\bshm_size\x18\b \x01(\x04R\ashmSize\x12\x19\n" +
+	"\bshm_args\x18\t \x01(\x04R\ashmArgs\x12 \n" +
+	"\fshm_arg_lens\x18\n" +
+	" \x03(\x04R\n" +
+	"shmArgLens\"R\n" +
 	"\tCallBatch\x12+\n" +
 	"\x05calls\x18\x01 \x03(\v2\x15.workestrator.v1.CallR\x05calls\x12\x18\n" +
-	"\acancels\x18\x02 \x03(\x04R\acancels\"|\n" +
+	"\acancels\x18\x02 \x03(\x04R\acancels\"\xa2\x01\n" +
 	"\x05Reply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06result\x18\x02 \x01(\fR\x06result\x12,\n" +
 	"\x05error\x18\x03 \x01(\v2\x16.workestrator.v1.ErrorR\x05error\x12\x1d\n" +
 	"\n" +
-	"raw_result\x18\x04 \x01(\bR\trawResult\">\n" +
+	"raw_result\x18\x04 \x01(\bR\trawResult\x12$\n" +
+	"\x0eshm_result_len\x18\x05 \x01(\x04R\fshmResultLen\">\n" +
 	"\n" +
 	"ReplyBatch\x120\n" +
 	"\areplies\x18\x01 \x03(\v2\x16.workestrator.v1.ReplyR\areplies\"\xc5\x02\n" +
