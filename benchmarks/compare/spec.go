@@ -180,6 +180,8 @@ func notApplicable(system, workload string) string {
 	switch {
 	case workload == "remote-scale" && system != goRemoteSystem:
 		return "remote-scale runs on " + goRemoteSystem + " only"
+	case workload == "images" && system == goNodeSystem:
+		return "images runs Go's image codecs; node-worker-farm's module has no such function"
 	case workload == "work64" && !pinnedSystem(system):
 		return "work64 runs on the pinned systems only"
 	case pinnedSystem(system) && workload != "remote-scale" && !slices.Contains(pinnedWorkloads, workload):

@@ -51,11 +51,16 @@ function callController(call) {
 // in flight; otherwise the replies that are ready in the same turn of the
 // event loop share a message (up to MAX_BATCH_BYTES). A call that has idn
 // (the socket's decoder sets it) is keyed by it, and its reply carries it.
-// Once no call is in flight, the event loop keeps polling for rt.spinMs
-// (spin.js) so that the next call is read without a wake-up.
+// Once a call that ran alone is answered, the event loop keeps polling for
+// rt.spinMs (spin.js) so that the next call is read without a wake-up.
 function newSession(rt, send) {
   const inflight = new Map(); // id → AbortController
   const spinner = new Spinner(rt.spinMs);
+  // peak is the most calls in flight since the session was last idle. The
+  // spin is for a caller that waits for each answer before its next call
+  // (peak 1); a host that keeps several in flight is busy producing them,
+  // and the spin would take its CPU.
+  let peak = 0;
   let out = [];
   let outBytes = 0;
   let scheduled = false;
@@ -68,7 +73,10 @@ function newSession(rt, send) {
     out = [];
     outBytes = 0;
     send(replies);
-    if (inflight.size === 0) spinner.poke();
+    if (inflight.size === 0) {
+      if (peak <= 1) spinner.poke();
+      peak = 0;
+    }
   };
   const push = (r) => {
     if (closed) return;
@@ -87,6 +95,7 @@ function newSession(rt, send) {
     const { ac, done } = callController(call);
     const key = call.idn === undefined ? call.id : call.idn;
     inflight.set(key, ac);
+    if (inflight.size > peak) peak = inflight.size;
     rt.run(call, ac).then((r) => {
       done();
       inflight.delete(key);

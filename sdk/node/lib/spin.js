@@ -1,6 +1,7 @@
 'use strict';
 // Spinner keeps the event loop polling, without sleeping, for a short while
-// after the worker goes idle. A sleeping event loop waits in epoll_wait and
+// after the worker goes idle (server.js pokes it when a call that ran alone
+// is answered). A sleeping event loop waits in epoll_wait and
 // its CPU may drop into an idle state; waking it from another CPU costs tens
 // of microseconds on many machines (virtual ones above all), which is most
 // of a call's round trip when calls come one at a time. While setImmediate
