@@ -44,7 +44,21 @@ const goEscape = (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
 const json = {
   name: 'json',
   encode(value) {
+    // Numbers and strings need no replacer (it changes neither), and
+    // JSON.stringify is several times faster without one.
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new SerializerError(`json: unsupported value: ${value}`);
+      return Buffer.from(JSON.stringify(value), 'latin1');
+    }
     let s;
+    if (typeof value === 'string') {
+      s = JSON.stringify(value);
+      if (goEscapes.test(s)) {
+        goEscapes.lastIndex = 0;
+        s = s.replace(goEscapes, goEscape);
+      }
+      return Buffer.from(s, 'utf8');
+    }
     try {
       s = JSON.stringify(value, jsonReplacer);
     } catch (err) {
