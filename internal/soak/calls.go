@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/workestrator/workestrator/internal/soak/blob"
+
 	"github.com/workestrator/workestrator/internal/testutil"
 	"github.com/workestrator/workestrator/pkg/farm"
 )
@@ -56,17 +58,22 @@ func (r *run) submit(ctx context.Context) {
 		}
 		// A "cancel" call is always a Future: its cancel timer must start
 		// once it has entered the farm, which Go has done when it returns.
+		method, args := "chaos", []any{i, fate}
+		if cfg.BlobEvery > 0 && i%cfg.BlobEvery == 1 {
+			k := (i / cfg.BlobEvery) % blob.Kinds
+			method, args = "chaosBlob", []any{i, fate, k, r.blobs[k]}
+		}
 		if cfg.BlockingEvery > 0 && i%cfg.BlockingEvery == 0 && cancel == nil {
 			b := &blockingCall{done: make(chan struct{})}
 			r.futures[i] = b
 			r.blockers.Go(func() {
-				b.res, b.err = f.RunMethod(cctx, "chaos", i, fate)
+				b.res, b.err = f.RunMethod(cctx, method, args...)
 				close(b.done)
 			})
 			// Call i must have id i+1 (see journal.go).
 			waitEntered(f, uint64(i+1), b.done)
 		} else {
-			r.futures[i] = f.Go(cctx, "chaos", i, fate)
+			r.futures[i] = f.Go(cctx, method, args...)
 		}
 		if cancel != nil {
 			// Cancelled once submitted: a context that ends before Go is

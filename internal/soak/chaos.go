@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/workestrator/workestrator/internal/soak/blob"
+
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/workestrator/workestrator/internal/testutil"
@@ -86,6 +88,11 @@ type ChaosConfig struct {
 	// as a Future, but for the calls the host cancels; 0 makes every call a
 	// Future.
 	BlockingEvery int
+	// BlobEvery makes every BlobEvery-th call (counted from 1) carry a
+	// byte slice of 16 KiB to 1 MiB (internal/soak/blob) that the worker
+	// checks before its fate: most of them go through the workers'
+	// shared-memory arenas, under every fate. 0 makes none.
+	BlobEvery int
 	// ReloadAt, when positive, starts a Reload of the farm to a copy of
 	// Worker once that many calls are submitted, while the rest go on.
 	ReloadAt int
@@ -208,6 +215,7 @@ type run struct {
 	out     io.Writer
 	retries int      // effective MaxRetries
 	fates   []string // of each call, by index
+	blobs   [][]byte // the blob calls' byte slices, by kind
 	rep     *Report
 	rng     *rand.Rand
 	tmp     string // the run's own directory: the Reload's binary...
@@ -265,6 +273,11 @@ func RunChaos(cfg ChaosConfig) (*Report, error) {
 // newRun applies the defaults and plans the fates.
 func newRun(cfg ChaosConfig) (*run, error) {
 	r := &run{cfg: cfg, out: cfg.Out}
+	if cfg.BlobEvery > 0 {
+		for k := range blob.Kinds {
+			r.blobs = append(r.blobs, blob.Make(k))
+		}
+	}
 	if r.out == nil {
 		r.out = os.Stdout
 	}

@@ -37,8 +37,8 @@ func classify(idx int, fate string, res farm.Result, err error, retries int, rem
 	var mr *farm.MaxRetriesError
 	wrapped := errors.As(err, &mr)
 	if wrapped {
-		if retries == 0 || mr.Attempts != retries+1 || mr.Method != "chaos" {
-			return outWrong, fmt.Sprintf("%v: %d attempts, want %d", err, mr.Attempts, retries+1)
+		if retries == 0 || mr.Attempts != retries+1 || (mr.Method != "chaos" && mr.Method != "chaosBlob") {
+			return outWrong, fmt.Sprintf("%v: %d attempts of %s, want %d of chaos or chaosBlob", err, mr.Attempts, mr.Method, retries+1)
 		}
 		if _, direct := err.(*farm.MaxRetriesError); !direct {
 			return outWrong, fmt.Sprintf("%T wraps the MaxRetriesError: %v", err, err)

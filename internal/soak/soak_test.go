@@ -74,7 +74,7 @@ func TestChaosInProcess(t *testing.T) {
 		Worker: chaosWorker, Calls: 1000, Workers: 3,
 		Timeout: 200 * time.Millisecond, KillTimeout: 100 * time.Millisecond, MaxRetries: 3,
 		MaxWorkerMemory: 48 << 20, MaxWorkerMemoryHard: 96 << 20, MemoryCheckInterval: 20 * time.Millisecond,
-		Seed: 7, Rates: rates, MinPerFate: 2, BlockingEvery: 3, Deadline: 2 * time.Minute, Out: &out,
+		Seed: 7, Rates: rates, MinPerFate: 2, BlockingEvery: 3, BlobEvery: 5, Deadline: 2 * time.Minute, Out: &out,
 		ReloadAt: 500,
 	})
 	t.Log("\n" + out.String())
@@ -107,7 +107,7 @@ func TestChaosRemote(t *testing.T) {
 		Agents: 2, AgentBin: agentBin, AgentWorkers: 2, Heartbeat: 100 * time.Millisecond, AgentFates: len(soak.AgentFates),
 		Timeout: 200 * time.Millisecond, KillTimeout: 100 * time.Millisecond, MaxRetries: 3,
 		MaxWorkerMemory: 48 << 20, MemoryCheckInterval: 20 * time.Millisecond,
-		Seed: 11, Rates: rates, MinPerFate: 2, BlockingEvery: 3, Deadline: 2 * time.Minute, Out: &out,
+		Seed: 11, Rates: rates, MinPerFate: 2, BlockingEvery: 3, BlobEvery: 5, Deadline: 2 * time.Minute, Out: &out,
 	})
 	t.Log("\n" + out.String())
 	if err != nil {

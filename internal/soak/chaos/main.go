@@ -44,6 +44,7 @@ func run() int {
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "seed of the fates")
 	flag.IntVar(&cfg.MinPerFate, "min-per-fate", 3, "least number of calls of each fate whose rate is positive")
 	flag.IntVar(&cfg.BlockingEvery, "blocking-every", 3, "make every N-th call with the blocking RunMethod instead of as a Future (0: none)")
+	flag.IntVar(&cfg.BlobEvery, "blob-every", 5, "make every N-th call carry a byte slice of 16 KiB to 1 MiB, checked by the worker (0: none)")
 	flag.DurationVar(&cfg.Deadline, "deadline", 15*time.Minute, "bound on the wait for all answers")
 	flag.StringVar(&cfg.Worker, "worker", "", "chaos worker binary (default: build "+soak.WorkerPkg+")")
 	flag.IntVar(&cfg.Agents, "agents", 0, "agents (workestrator serve) to add to the farm, over its embedded NATS server; they are killed, frozen and drained")

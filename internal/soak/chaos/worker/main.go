@@ -1,14 +1,16 @@
-// Command worker is the chaos soak's worker. Its one method, "chaos", does
-// what the host tells it in each call: answer, fail, panic, end the process
-// or hang. The host picks every call's fate with a seeded RNG, so it knows
+// Command worker is the chaos soak's worker. Its method "chaos" does what
+// the host tells it in each call: answer, fail, panic, end the process or
+// hang; "chaosBlob" does the same for a call that also carries a byte slice
+// (see internal/soak/blob), which it checks first. The host picks every call's fate with a seeded RNG, so it knows
 // what each answer must be.
 //
-// With $CHAOS_JOURNAL set, every run of "chaos" first appends "IDX PID\n"
+// With $CHAOS_JOURNAL set, every run of either first appends "IDX PID\n"
 // to that file (one write, O_APPEND: the lines of concurrent workers do
 // not mix), so that the soak can count how many times each call ran.
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -17,8 +19,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/workestrator/workestrator/internal/soak/blob"
 	"github.com/workestrator/workestrator/pkg/plugin"
 )
+
+// blobs are the blobs a chaosBlob call may carry, by kind.
+var blobs = func() [][]byte {
+	bs := make([][]byte, blob.Kinds)
+	for k := range bs {
+		bs[k] = blob.Make(k)
+	}
+	return bs
+}()
 
 // grown keeps what the "grow" fate allocated.
 var grown struct {
@@ -57,40 +69,14 @@ func main() {
 	plugin.Serve(plugin.Methods{
 		// chaos runs call idx with the given fate. Its answer, when it has
 		// one, is idx*2; its error messages name idx.
-		"chaos": func(ctx context.Context, idx int, fate string) (int, error) {
-			if err := record(idx); err != nil {
-				return 0, plugin.Permanent(fmt.Errorf("chaos journal: %w", err))
+		"chaos": chaos,
+		// chaosBlob is chaos for a call that carries blob kind k: a
+		// blob that is not that one fails the call (permanently).
+		"chaosBlob": func(ctx context.Context, idx int, fate string, k int, b []byte) (int, error) {
+			if k < 0 || k >= blob.Kinds || !bytes.Equal(b, blobs[k]) {
+				return 0, plugin.Permanent(fmt.Errorf("chaos call %d: blob %d of %d bytes is not the one sent", idx, k, len(b)))
 			}
-			switch fate {
-			case "ok":
-				return idx * 2, nil
-			case "error":
-				return 0, fmt.Errorf("chaos error %d", idx)
-			case "permanent":
-				return 0, plugin.Permanent(fmt.Errorf("chaos permanent %d", idx))
-			case "panic":
-				panic(fmt.Sprintf("chaos panic %d", idx))
-			case "exit":
-				os.Exit(ExitCode)
-			case "kill":
-				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				select {}
-			case "hang": // ignores its context: the host must recycle the worker
-				select {}
-			case "hangctx", "cancel": // honours its context
-				<-ctx.Done()
-				return 0, ctx.Err()
-			case "grow": // keeps 16 MiB more, resident, for good
-				b := make([]byte, 16<<20)
-				for i := 0; i < len(b); i += 4096 {
-					b[i] = 1
-				}
-				grown.Lock()
-				grown.b = append(grown.b, b)
-				grown.Unlock()
-				return idx * 2, nil
-			}
-			return 0, plugin.Permanent(fmt.Errorf("unknown fate %q", fate))
+			return chaos(ctx, idx, fate)
 		},
 		// sleep answers idx*2 after ms milliseconds, or its context's error.
 		"sleep": func(ctx context.Context, idx, ms int) (int, error) {
@@ -105,4 +91,42 @@ func main() {
 		},
 		"pid": os.Getpid,
 	})
+}
+
+// chaos runs call idx with the given fate. Its answer, when it has one,
+// is idx*2; its error messages name idx.
+func chaos(ctx context.Context, idx int, fate string) (int, error) {
+	if err := record(idx); err != nil {
+		return 0, plugin.Permanent(fmt.Errorf("chaos journal: %w", err))
+	}
+	switch fate {
+	case "ok":
+		return idx * 2, nil
+	case "error":
+		return 0, fmt.Errorf("chaos error %d", idx)
+	case "permanent":
+		return 0, plugin.Permanent(fmt.Errorf("chaos permanent %d", idx))
+	case "panic":
+		panic(fmt.Sprintf("chaos panic %d", idx))
+	case "exit":
+		os.Exit(ExitCode)
+	case "kill":
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	case "hang": // ignores its context: the host must recycle the worker
+		select {}
+	case "hangctx", "cancel": // honours its context
+		<-ctx.Done()
+		return 0, ctx.Err()
+	case "grow": // keeps 16 MiB more, resident, for good
+		b := make([]byte, 16<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		grown.Lock()
+		grown.b = append(grown.b, b)
+		grown.Unlock()
+		return idx * 2, nil
+	}
+	return 0, plugin.Permanent(fmt.Errorf("unknown fate %q", fate))
 }
