@@ -30,8 +30,11 @@ const (
 	// the arena is about as fast as the socket at 16 KiB, 1.4 times as
 	// fast at 32 KiB and 64 KiB, 2 times at 256 KiB.
 	ShmMin = 32 << 10
-	// DefaultSharedMemory is the arena's size when none is configured.
-	DefaultSharedMemory = 64 << 20
+	// ShmMapped and ShmDeclined are the byte a worker answers to the
+	// token when a memfd came with it: it mapped the arena, or it serves
+	// the connection without one.
+	ShmMapped   = 1
+	ShmDeclined = 0
 	// shmArgMin is the least size of a raw argument copied into its
 	// call's block; smaller ones stay in the frame.
 	shmArgMin = 4 << 10
@@ -118,13 +121,6 @@ func ReturnsBytes(sig string) bool {
 		}
 	}
 	return false
-}
-
-// Size is the arena's size in bytes.
-func (a *Arena) Size() int {
-	a.live.RLock()
-	defer a.live.RUnlock()
-	return len(a.mem)
 }
 
 // Place gives each call of items that needs one a block, and copies its

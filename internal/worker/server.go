@@ -54,7 +54,7 @@ func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb
 	if d := s.dataPlane; d != nil && !d.claimed.Load() {
 		r.DataPlane = "unix:" + d.path
 		r.DataPlaneToken = d.token
-		if wire.ShmSupported {
+		if wire.ShmSupported && s.shmSize > 0 {
 			r.Features = append(r.Features, wire.FeatureSharedMemory)
 		}
 	}

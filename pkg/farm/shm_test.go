@@ -3,6 +3,7 @@ package farm_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"go.uber.org/goleak"
 
 	"github.com/workestrator/workestrator/internal/testutil"
@@ -271,5 +273,54 @@ func TestSharedMemoryCopies(t *testing.T) {
 	}
 	if worker := w1 - w0; worker > most {
 		t.Errorf("the worker allocated %d bytes for %d calls of %d bytes", worker, calls, size)
+	}
+}
+
+// A worker that cannot or will not use the arena: one started through a
+// wrapper that drops WORKESTRATOR_SHARED_MEMORY (it does not list shared
+// memory) and one whose mmap of the arena fails (an address-space limit
+// below the arena's size: it declines it). Both are served on the socket
+// without an arena, and every result is right, byte for byte.
+func TestSharedMemoryDeclined(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		path     string
+		args     []string
+		shm      int64
+		declined bool // the host logs that the worker declined the arena
+	}{
+		{"no arena size", "/usr/bin/env", []string{"-u", wire.EnvSharedMemory, workerBin}, 0, false},
+		{"mmap fails", "/bin/sh", []string{"-c", `ulimit -v 1048576 && exec "$0"`, workerBin}, 2 << 30, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var log syncBuffer
+			logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: io.MultiWriter(&log, testWriter{t})})
+			f := newFarm(t, farm.Config{Path: c.path, Args: c.args, Workers: 1, SharedMemory: c.shm, Logger: logger})
+			pid := workerPIDs(f)[0]
+			for i, n := range []int{1 << 20, 16 << 20, 4 << 20, 4 << 20} {
+				arg := pattern(n, i)
+				got, err := farm.Call[[]byte](ctx(t), f, "echoBytes", arg)
+				if err != nil || !bytes.Equal(got, arg) {
+					t.Fatalf("echoBytes %d: %d bytes, %v", n, len(got), err)
+				}
+				got, err = farm.Call[[]byte](ctx(t), f, "pattern", n, i)
+				if err != nil || !bytes.Equal(got, pattern(n, i)) {
+					t.Fatalf("pattern %d: %d bytes, %v", n, len(got), err)
+				}
+			}
+			if st := f.Stats(); st.Retried != 0 || workerPIDs(f)[0] != pid {
+				t.Fatalf("%d retries; worker %d now %v", st.Retried, pid, workerPIDs(f))
+			}
+			if arenaMapped(t, pid) {
+				t.Fatal("the worker maps an arena")
+			}
+			logs := log.String()
+			if strings.Contains(logs, "unusable") {
+				t.Fatalf("the data plane fell back to the gRPC stream:\n%s", logs)
+			}
+			if c.declined != strings.Contains(logs, "declined shared memory") {
+				t.Fatalf("declined %v, logs:\n%s", c.declined, logs)
+			}
+		})
 	}
 }
