@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -217,7 +218,9 @@ func (a *Arena) track(id uint64, c shmCall) {
 // block out into a []byte of its own, checks that no reply claims more
 // than its call's block, frees the blocks of the calls answered, and
 // learns the sizes of their raw results. A reply that claims shared memory
-// it was not given fails with BAD_RESULT; nothing else is affected.
+// it was not given fails with BAD_RESULT; nothing else is affected. Once
+// the arena is closed, a reply that claims shared memory gets Err
+// [ErrArenaClosed] and Crash, as the call of a dead worker.
 // Called by the receive loop.
 func (a *Arena) Settle(rs []Response) {
 	a.live.RLock()
@@ -236,7 +239,14 @@ func (a *Arena) Settle(rs []Response) {
 		a.mu.Unlock()
 		if n := r.ShmResult; n != 0 {
 			r.ShmResult = 0
-			if !ok || a.mem == nil || n > c.size {
+			if a.mem == nil {
+				// Closed with the connection: the result is lost with
+				// it, whatever the worker did. The call failed as on a
+				// dead worker, not as a lie.
+				r.Result, r.RawResult, r.Failure = nil, false, nil
+				r.Err, r.Crash = ErrArenaClosed, true
+				ok = false // nothing to learn or free
+			} else if !ok || n > c.size {
 				r.Result, r.RawResult = nil, false
 				r.Failure = ShmLie(r.ID, n, c.size)
 			} else {
@@ -260,6 +270,11 @@ func (a *Arena) Settle(rs []Response) {
 		}
 	}
 }
+
+// ErrArenaClosed is the failure of a call whose result was in shared
+// memory when the connection (and with it the arena) ended: the call
+// failed with its worker's connection, and goes through the retry policy.
+var ErrArenaClosed = errors.New("the worker's connection ended with the call's result in its shared memory")
 
 // ShmLie is the failure of call id whose reply claims a result of n bytes
 // in shared memory when its block holds size bytes (0: it has none).

@@ -160,7 +160,7 @@ func TestArenaPlaceAndSettle(t *testing.T) {
 	a.Place(items)
 	rs = []Response{{ID: 6, ShmResult: 1}}
 	a.Settle(rs)
-	if items[0].Req.ShmSize != 0 || rs[0].Failure == nil {
+	if items[0].Req.ShmSize != 0 || rs[0].Err != ErrArenaClosed || rs[0].Result != nil {
 		t.Fatal("a closed arena placed a call or let a reply read it")
 	}
 }
@@ -269,5 +269,23 @@ func TestArenaMemfd(t *testing.T) {
 	}
 	if _, _, err := CreateArena(1000); err == nil {
 		t.Fatal("an arena of less than a page")
+	}
+}
+
+// A reply whose result is in the call's block, settled after the arena
+// was closed with its connection: the call failed as on a dead worker
+// (ErrArenaClosed, Crash), not as a lie (BAD_RESULT, never retried).
+func TestArenaSettleAfterClose(t *testing.T) {
+	a := newTestArena(4<<20, nil)
+	items := []Item{{Req: bigReq(1, "m", 64<<10)}}
+	a.Place(items)
+	if items[0].Req.ShmSize == 0 {
+		t.Fatal("no block")
+	}
+	a.Close()
+	rs := []Response{{ID: 1, RawResult: true, ShmResult: 64 << 10}}
+	a.Settle(rs)
+	if r := rs[0]; r.Err != ErrArenaClosed || !r.Crash || r.Failure != nil || r.Result != nil || r.ShmResult != 0 {
+		t.Fatalf("settled after close: %+v", r)
 	}
 }
