@@ -179,7 +179,7 @@ func (p *Process) dialSocket(ctx context.Context, info *Info) (*socketTransport,
 		} else {
 			fd = mfd
 			defer wire.CloseFD(fd) // the mapping and the worker's copy keep the memory
-			arena = wire.NewArena(mem, wire.UnmapArena, info.Methods)
+			arena = wire.NewArena(mem, wire.UnmapArena, info.Methods, wire.NewLimits(p.cfg.MaxMessage).Payload)
 		}
 	}
 	return dialDataPlane(ctx, info.dataPlane, info.dataPlaneToken, wire.NewLimits(p.cfg.MaxMessage),

@@ -60,6 +60,7 @@ type Arena struct {
 	release func([]byte) // unmaps mem
 
 	methods map[string]*shmMethod // fixed at start: methods that may return raw bytes
+	payload uint64                // the largest result (wire.Limits.Payload)
 	tracked atomic.Int64          // len(calls), read without mu
 
 	mu    sync.Mutex
@@ -82,11 +83,14 @@ type shmMethod struct{ last atomic.Uint64 }
 
 // NewArena manages mem, which release unmaps on Close; methods maps the
 // worker's method names to their Go signatures (Describe), from which it
-// learns the result sizes of those that return a []byte.
-func NewArena(mem []byte, release func([]byte), methods map[string]string) *Arena {
+// learns the result sizes of those that return a []byte; payload is the
+// largest result the host takes (wire.Limits.Payload): a bigger one
+// fails with TOO_LARGE, is not copied out and is not learnt.
+func NewArena(mem []byte, release func([]byte), methods map[string]string, payload int) *Arena {
 	a := &Arena{
 		mem:     mem,
 		release: release,
+		payload: uint64(max(payload, 0)),
 		methods: map[string]*shmMethod{},
 		calls:   map[uint64]shmCall{},
 	}
@@ -249,6 +253,9 @@ func (a *Arena) Settle(rs []Response) {
 			} else if !ok || n > c.size {
 				r.Result, r.RawResult = nil, false
 				r.Failure = ShmLie(r.ID, n, c.size)
+			} else if n > a.payload {
+				r.Result, r.RawResult = nil, false
+				r.Failure = TooLarge(int(min(n, 1<<62)), int(a.payload))
 			} else {
 				r.Result = clone(a.mem[c.off : c.off+n])
 			}
@@ -257,7 +264,7 @@ func (a *Arena) Settle(rs []Response) {
 			continue
 		}
 		if c.m != nil && r.Failure == nil {
-			if n := uint64(len(r.Result)); r.RawResult && n >= ShmMin {
+			if n := uint64(len(r.Result)); r.RawResult && n >= ShmMin && n <= a.payload {
 				c.m.last.Store(n)
 			} else {
 				c.m.last.Store(0)
@@ -361,8 +368,10 @@ func (a *Arena) freeExtent(off, size uint64) {
 // ShmArgs returns c's arguments with those in its block copied out of
 // arena into slices of their own (exact size): a function may keep them.
 // It checks that the block lies in the arena and the arguments in the
-// block; a call that breaks the rules gets a BAD_ARGUMENTS error.
-func ShmArgs(arena []byte, c *workerpb.Call) ([][]byte, *workerpb.Error) {
+// block; a call that breaks the rules gets a BAD_ARGUMENTS error, and one
+// whose arguments total more than payload bytes a TOO_LARGE error, before
+// anything is allocated.
+func ShmArgs(arena []byte, c *workerpb.Call, payload int) ([][]byte, *workerpb.Error) {
 	bad := func(format string, a ...any) *workerpb.Error {
 		return &workerpb.Error{Code: workerpb.Error_BAD_ARGUMENTS, Type: "arguments",
 			Message: "shared memory: " + fmt.Sprintf(format, a...)}
@@ -380,6 +389,17 @@ func ShmArgs(arena []byte, c *workerpb.Call) ([][]byte, *workerpb.Error) {
 		return nil, bad("call %d has arguments in its block that are not raw bytes", c.Id)
 	case len(c.Args) < 64 && c.ShmArgs>>len(c.Args) != 0:
 		return nil, bad("call %d has arguments in its block beyond its %d arguments", c.Id, len(c.Args))
+	}
+	total := uint64(0)
+	for _, a := range c.Args {
+		total += uint64(len(a))
+	}
+	for _, n := range c.ShmArgLens {
+		if n > uint64(payload) || total+n > uint64(payload) {
+			return nil, &workerpb.Error{Code: workerpb.Error_TOO_LARGE, Type: "arguments",
+				Message: fmt.Sprintf("call %d: arguments in shared memory exceed the limit of %d bytes", c.Id, payload)}
+		}
+		total += n
 	}
 	block := arena[c.ShmOffset : c.ShmOffset+c.ShmSize]
 	k := 0

@@ -35,7 +35,7 @@ func TestReturnsBytes(t *testing.T) {
 
 // newTestArena is an arena over ordinary memory.
 func newTestArena(size int, methods map[string]string) *Arena {
-	return NewArena(make([]byte, size), func([]byte) {}, methods)
+	return NewArena(make([]byte, size), func([]byte) {}, methods, 1<<30)
 }
 
 func bigReq(id uint64, method string, sizes ...int) Request {
@@ -204,7 +204,7 @@ func TestShmArgs(t *testing.T) {
 	}
 	ok := &workerpb.Call{Id: 1, Args: [][]byte{{}, []byte("small"), {}}, RawArgs: 0b101,
 		ShmOffset: 4096, ShmSize: 8192, ShmArgs: 0b101, ShmArgLens: []uint64{100, 200}}
-	args, perr := ShmArgs(arena, ok)
+	args, perr := ShmArgs(arena, ok, 1<<30)
 	if perr != nil || !bytes.Equal(args[0], arena[4096:4196]) || !bytes.Equal(args[2], arena[4196:4396]) || string(args[1]) != "small" {
 		t.Fatalf("ShmArgs = %v", perr)
 	}
@@ -223,11 +223,11 @@ func TestShmArgs(t *testing.T) {
 		"in frame":   {Args: [][]byte{{1}}, RawArgs: 1, ShmSize: 4096, ShmArgs: 1, ShmArgLens: []uint64{1}},
 		"sum":        {Args: [][]byte{{}, {}}, RawArgs: 3, ShmSize: 4096, ShmArgs: 3, ShmArgLens: []uint64{4000, 100}},
 	} {
-		if _, perr := ShmArgs(arena, c); perr == nil || perr.Code != workerpb.Error_BAD_ARGUMENTS {
+		if _, perr := ShmArgs(arena, c, 1<<30); perr == nil || perr.Code != workerpb.Error_BAD_ARGUMENTS {
 			t.Errorf("%s: ShmArgs accepted the call", name)
 		}
 	}
-	if _, perr := ShmArgs(nil, ok); perr == nil {
+	if _, perr := ShmArgs(nil, ok, 1<<30); perr == nil {
 		t.Error("a block without an arena was accepted")
 	}
 }
@@ -287,5 +287,44 @@ func TestArenaSettleAfterClose(t *testing.T) {
 	a.Settle(rs)
 	if r := rs[0]; r.Err != ErrArenaClosed || !r.Crash || r.Failure != nil || r.Result != nil || r.ShmResult != 0 {
 		t.Fatalf("settled after close: %+v", r)
+	}
+}
+
+// The worker refuses arguments in shared memory beyond its payload limit
+// before it allocates anything; the host neither copies out nor learns a
+// result beyond its own.
+func TestShmPayloadLimit(t *testing.T) {
+	arena := make([]byte, 1<<20)
+	c := func() *workerpb.Call {
+		return &workerpb.Call{Id: 1, Args: [][]byte{{}, []byte("small"), {}}, RawArgs: 0b101,
+			ShmOffset: 4096, ShmSize: 8192, ShmArgs: 0b101, ShmArgLens: []uint64{100, 200}}
+	}
+	if _, perr := ShmArgs(arena, c(), 305); perr != nil {
+		t.Fatalf("arguments of 305 bytes, limit 305: %v", perr)
+	}
+	if _, perr := ShmArgs(arena, c(), 304); perr == nil || perr.Code != workerpb.Error_TOO_LARGE {
+		t.Fatalf("arguments of 305 bytes, limit 304: %v", perr)
+	}
+	huge := c()
+	huge.ShmArgLens = []uint64{^uint64(0), 200}
+	if _, perr := ShmArgs(arena, huge, 1<<30); perr == nil || perr.Code != workerpb.Error_TOO_LARGE {
+		t.Fatalf("an argument of 2^64-1 bytes: %v", perr)
+	}
+
+	a := NewArena(make([]byte, 4<<20), func([]byte) {}, map[string]string{"render": "func([]uint8) []uint8"}, 64<<10)
+	items := []Item{{Req: bigReq(1, "render", 128<<10)}}
+	a.Place(items)
+	if items[0].Req.ShmSize < 128<<10 {
+		t.Fatalf("block of %d bytes", items[0].Req.ShmSize)
+	}
+	rs := []Response{{ID: 1, RawResult: true, ShmResult: 100 << 10}}
+	a.Settle(rs)
+	if rs[0].Failure == nil || rs[0].Failure.Code != workerpb.Error_TOO_LARGE || rs[0].Result != nil {
+		t.Fatalf("a result over the limit: %+v", rs[0])
+	}
+	items = []Item{{Req: Request{ID: 2, Method: "render", Args: [][]byte{[]byte("x")}, RawArgs: 1}}}
+	a.Place(items)
+	if items[0].Req.ShmSize != 0 {
+		t.Fatalf("the size of a result over the limit was learnt: block of %d bytes", items[0].Req.ShmSize)
 	}
 }

@@ -104,7 +104,7 @@ func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *wo
 		wire.BoundError(r.Error, s.lim.Payload)
 		return buf
 	}
-	args, perr := wire.ShmArgs(arena, c)
+	args, perr := wire.ShmArgs(arena, c, s.lim.Payload)
 	if perr != nil {
 		r.Error = perr
 		wire.BoundError(r.Error, s.lim.Payload)
