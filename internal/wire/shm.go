@@ -180,6 +180,18 @@ func (a *Arena) place(r *Request) {
 		size = alignUp(total)
 		off, ok = a.alloc(size)
 	}
+	a.mu.Unlock()
+	if ok {
+		r.ShmOffset, r.ShmSize = off, size
+		if mask != 0 {
+			a.copyArgs(r, mask, off, size)
+			r.ShmArgs = mask
+		}
+	}
+	// Tracked only now that its arguments are in: a reply to it before
+	// this (a worker that guessed its id) frees nothing, so that no other
+	// call gets the block while they are copied in.
+	a.mu.Lock()
 	switch {
 	case ok:
 		a.track(r.ID, shmCall{off: off, size: size, m: m})
@@ -187,13 +199,11 @@ func (a *Arena) place(r *Request) {
 		a.track(r.ID, shmCall{m: m})
 	}
 	a.mu.Unlock()
-	if !ok {
-		return
-	}
-	r.ShmOffset, r.ShmSize = off, size
-	if mask == 0 {
-		return
-	}
+}
+
+// copyArgs copies r's arguments of mask into its block [off, off+size),
+// a lent one under its loan's lock.
+func (a *Arena) copyArgs(r *Request, mask, off, size uint64) {
 	src := r.Args
 	if l := r.Loan; l != nil {
 		l.mu.Lock()
@@ -206,7 +216,6 @@ func (a *Arena) place(r *Request) {
 			at += uint64(copy(a.mem[at:off+size], arg))
 		}
 	}
-	r.ShmArgs = mask
 }
 
 // track records call id; a.mu is held.

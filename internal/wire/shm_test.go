@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -326,5 +327,45 @@ func TestShmPayloadLimit(t *testing.T) {
 	a.Place(items)
 	if items[0].Req.ShmSize != 0 {
 		t.Fatalf("the size of a result over the limit was learnt: block of %d bytes", items[0].Req.ShmSize)
+	}
+}
+
+// A reply to a call whose arguments are still being copied into its block
+// (a worker that guessed the call's id) frees nothing: the next call does
+// not get the same block while the copy runs.
+func TestArenaEarlyReply(t *testing.T) {
+	a := newTestArena(4<<20, nil)
+	r := bigReq(1, "echo", 1<<20)
+	r.Loan = NewLoan(r.Args, 1)
+	r.Loan.mu.Lock() // the copy waits for the loan's lock
+	items := []Item{{Req: r}}
+	placed := make(chan struct{})
+	go func() {
+		defer close(placed)
+		a.Place(items)
+	}()
+	allocated := func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return len(a.free) == 1 && a.free[0].off > 0
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !allocated() {
+		if time.Now().After(deadline) {
+			t.Fatal("the block was never allocated")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	a.Settle([]Response{{ID: 1}}) // early: Place is copying
+	r.Loan.mu.Unlock()
+	<-placed
+	next := []Item{{Req: bigReq(2, "echo", 1<<20)}}
+	a.Place(next)
+	if b1, b2 := items[0].Req, next[0].Req; b2.ShmSize != 0 && b2.ShmOffset < b1.ShmOffset+b1.ShmSize && b1.ShmOffset < b2.ShmOffset+b2.ShmSize {
+		t.Fatalf("call 2's block [%d, +%d) overlaps call 1's [%d, +%d)", b2.ShmOffset, b2.ShmSize, b1.ShmOffset, b1.ShmSize)
+	}
+	a.Settle([]Response{{ID: 1}, {ID: 2}})
+	if n := a.InUse(); n != 0 {
+		t.Fatalf("%d bytes in use after the replies", n)
 	}
 }
