@@ -61,6 +61,7 @@ type Arena struct {
 
 	methods map[string]*shmMethod // fixed at start: methods that may return raw bytes
 	payload uint64                // the largest result (wire.Limits.Payload)
+	size    int64                 // len(mem) at start
 	tracked atomic.Int64          // len(calls), read without mu
 
 	mu    sync.Mutex
@@ -91,6 +92,7 @@ func NewArena(mem []byte, release func([]byte), methods map[string]string, paylo
 		mem:     mem,
 		release: release,
 		payload: uint64(max(payload, 0)),
+		size:    int64(len(mem)),
 		methods: map[string]*shmMethod{},
 		calls:   map[uint64]shmCall{},
 	}
@@ -127,6 +129,9 @@ func ReturnsBytes(sig string) bool {
 	}
 	return false
 }
+
+// Size is the arena's size in bytes, closed or not.
+func (a *Arena) Size() int64 { return a.size }
 
 // Place gives each call of items that needs one a block, and copies its
 // big raw arguments into it (a lent one under its loan's lock): the frame

@@ -149,9 +149,13 @@ type Config struct {
 	StartTimeout time.Duration
 
 	// MaxWorkerMemory is a soft limit, in bytes, on each worker's resident
-	// memory (RSS, from /proc/<pid>/statm; Linux only), less its resident
-	// shared memory (RssShmem of /proc/<pid>/status) when SharedMemory is
-	// on: the arena's pages belong to the host; 0 means none. A
+	// memory (RSS, from /proc/<pid>/statm; Linux only); 0 means none. The
+	// pages of the worker's shared-memory arena (SharedMemory) are the
+	// host's: when the RSS is over a limit and the worker's connection
+	// has an arena, its resident shared memory (RssShmem of
+	// /proc/<pid>/status) is subtracted, at most the arena's size. Any
+	// other shared memory counts, and a worker without an arena (gRPC
+	// stream, Node.js) is measured as it is. A
 	// worker over it is replaced as at its TTL: its replacement starts at
 	// once, and when it is online the worker takes no more calls,
 	// finishes those it runs and stops (EventMemory). No call is lost,
@@ -159,7 +163,7 @@ type Config struct {
 	// keeps serving; MaxWorkerMemoryHard bounds it then.
 	MaxWorkerMemory int64
 	// MaxWorkerMemoryHard is a hard limit, in bytes, on each worker's
-	// resident memory; 0 means none. A worker over it is killed at once
+	// resident memory, counted as for MaxWorkerMemory; 0 means none. A worker over it is killed at once
 	// (SIGKILL, EventMemoryKill), like a crash: its calls fail with a
 	// *WorkerExitError whose Cause is a *MemoryError, and follow the retry
 	// policy. When both limits are set, it must be at least

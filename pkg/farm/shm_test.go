@@ -324,3 +324,33 @@ func TestSharedMemoryDeclined(t *testing.T) {
 		})
 	}
 }
+
+// The memory limits subtract a worker's resident shared memory only up to
+// its own arena's size, and only for a worker whose connection has one:
+// a worker that keeps 100 MiB of shared memory of its own (a memfd) is
+// killed over MaxWorkerMemoryHard, with an arena of 1 MiB and without one.
+func TestSharedMemoryCountsAgainstLimits(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		path string
+		args []string
+	}{
+		{"arena", workerBin, nil},
+		{"no arena", "/usr/bin/env", []string{"-u", wire.EnvSharedMemory, workerBin}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFarm(t, farm.Config{Path: c.path, Args: c.args, Workers: 1, SharedMemory: farm.MinSharedMemory,
+				MaxWorkerMemoryHard: 64 << 20, MemoryCheckInterval: 10 * time.Millisecond})
+			pid := workerPIDs(f)[0]
+			if mapped := arenaMapped(t, pid); mapped != (c.name == "arena") {
+				t.Fatalf("the worker maps an arena: %v", mapped)
+			}
+			// The call may fail: its worker is killed once over the limit,
+			// before it answers or after.
+			_, _ = farm.Call[int](ctx(t), f, "holdShm", 100)
+			testutil.Eventually(t, 10*time.Second, "the worker killed for its memory", func() bool {
+				return f.Stats().WorkersKilledForMemory >= 1
+			})
+		})
+	}
+}
