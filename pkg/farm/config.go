@@ -2,6 +2,7 @@ package farm
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -34,6 +35,10 @@ const SharedMemoryOff = -1
 // MinSharedMemory is the least positive Config.SharedMemory: room for a
 // few blocks of the smallest size that goes through shared memory.
 const MinSharedMemory = 1 << 20
+
+// MaxSharedMemory is the largest Config.SharedMemory: 1 TiB, or on a
+// 32-bit platform 2 GiB less 1 MiB (an arena's size is an int there).
+const MaxSharedMemory = min(1<<40, math.MaxInt-1<<20)
 
 // MaxMessageSizeLimit is the largest Config.MaxMessageSize: a frame on the
 // wire holds at most 2 GiB - 1, the payload and its envelope (ids, names).
@@ -286,8 +291,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("MaxMessageSize", c.MaxMessageSize, fmt.Sprintf("must be at most %d (2 GiB less a frame's envelope)", MaxMessageSizeLimit))
 	case c.SharedMemory > 0 && c.SharedMemory < MinSharedMemory:
 		return c, bad("SharedMemory", c.SharedMemory, "must be negative (off), 0 (64 MiB) or at least 1 MiB")
-	case c.SharedMemory > 1<<40:
-		return c, bad("SharedMemory", c.SharedMemory, "must be at most 1 TiB")
+	case c.SharedMemory > MaxSharedMemory:
+		return c, bad("SharedMemory", c.SharedMemory, fmt.Sprintf("must be at most %d (1 TiB; 2 GiB less 1 MiB on a 32-bit platform)", int64(MaxSharedMemory)))
 	case c.Checksum != nil && len(c.Checksum) != 32:
 		return c, bad("Checksum", fmt.Sprintf("%d bytes", len(c.Checksum)), "a SHA-256 checksum has 32 bytes")
 	case c.Serializer != nil && c.Serializer.Name() == "":

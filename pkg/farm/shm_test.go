@@ -2,6 +2,7 @@ package farm_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -352,5 +353,35 @@ func TestSharedMemoryCountsAgainstLimits(t *testing.T) {
 				return f.Stats().WorkersKilledForMemory >= 1
 			})
 		})
+	}
+}
+
+// A call whose caller gives up keeps its block until the worker answers
+// (its function ignores the cancellation): the next big call on the same
+// worker gets a block of its own, and every result is right.
+func TestSharedMemoryCancelledCallKeepsItsBlock(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, SharedMemory: farm.MinSharedMemory, MaxConcurrentCallsPerWorker: 4})
+	pid := workerPIDs(f)[0]
+	before := rssShmem(t, pid)
+	const size = 400 << 10
+	first, second, third := pattern(size, 1), pattern(size, 2), pattern(size, 3)
+	short, cancel := context.WithTimeout(ctx(t), 50*time.Millisecond)
+	defer cancel()
+	if _, err := farm.Call[[]byte](short, f, "echoSlow", 300, first); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the abandoned call: %v", err)
+	}
+	got, err := farm.Call[[]byte](ctx(t), f, "echoBytes", second)
+	if err != nil || !bytes.Equal(got, second) {
+		t.Fatalf("the call after it: %d bytes, %v", len(got), err)
+	}
+	// The worker read the second call's arguments from pages of its own:
+	// the first call's block was still allocated.
+	if n := rssShmem(t, pid) - before; n < 2*size {
+		t.Fatalf("the worker touched %d bytes of its arena for two calls of %d bytes: the block was reused", n, size)
+	}
+	testutil.Eventually(t, 5*time.Second, "the abandoned call answered", func() bool { return f.Stats().InFlight == 0 })
+	got, err = farm.Call[[]byte](ctx(t), f, "echoBytes", third)
+	if err != nil || !bytes.Equal(got, third) || workerPIDs(f)[0] != pid {
+		t.Fatalf("a call after the answer: %d bytes, %v (worker %d, was %d)", len(got), err, workerPIDs(f)[0], pid)
 	}
 }
