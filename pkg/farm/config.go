@@ -197,9 +197,15 @@ type Config struct {
 	// which is as large as the call's arguments or the method's last big
 	// result, whichever is larger. A call that does not fit in the free
 	// space goes on the socket as without it: it never waits or fails for
-	// lack of room. Only pages that calls have used take memory; the
-	// memory limits do not count them against the worker. Positive values
-	// are rounded up to a page and must be at least 1 MiB; below
+	// lack of room. A page takes memory once a call has used it, and
+	// keeps it after its block is freed, until the worker exits: up to
+	// SharedMemory bytes per worker, Workers × SharedMemory in all (shared
+	// by the host and its worker, counted once). A lower SharedMemory, a
+	// TTL or SharedMemoryOff lowers that. The memory limits do not count
+	// the arena's pages against the worker (see MaxWorkerMemory). A worker
+	// that declines the arena is served without one. Positive values are
+	// rounded up to a page and must be at least 1 MiB (at most
+	// MaxSharedMemory); below
 	// MaxConcurrentCallsPerWorker × the usual arguments, some calls go on
 	// the socket.
 	SharedMemory int64
