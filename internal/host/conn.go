@@ -186,6 +186,15 @@ func (c *Conn) Flush() {
 // next message.
 func (c *Conn) Wake() { c.out.Wake() }
 
+// SharedMemory is the size in bytes of the connection's shared-memory
+// arena, 0 when it has none (the gRPC stream, a worker that declined it).
+func (c *Conn) SharedMemory() int64 {
+	if t, ok := c.tr.(*socketTransport); ok && t.arena != nil {
+		return t.arena.Size()
+	}
+	return 0
+}
+
 // Done is closed when the data plane ends: the worker died, the connection
 // broke, or Close was called.
 func (c *Conn) Done() <-chan struct{} { return c.done }

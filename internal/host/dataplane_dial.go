@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/workestrator/workestrator/internal/wire"
 )
@@ -32,9 +35,10 @@ type dataPlanePeer struct {
 
 // dialDataPlane checks the address a worker advertised, connects and
 // presents the token, with the descriptor of arena's memory shmFD when
-// arena is not nil: the transport then owns arena (it closes it at its
-// end, or here on failure).
-func dialDataPlane(ctx context.Context, addr string, token []byte, lim wire.Limits, peer dataPlanePeer, arena *wire.Arena, shmFD int) (_ *socketTransport, err error) {
+// arena is not nil: the worker then answers whether it mapped it. The
+// transport owns an arena the worker mapped (it closes it at its end);
+// any other is closed here, and the transport has none.
+func dialDataPlane(ctx context.Context, addr string, token []byte, lim wire.Limits, peer dataPlanePeer, arena *wire.Arena, shmFD int, log hclog.Logger) (_ *socketTransport, err error) {
 	if arena != nil {
 		defer func() {
 			if err != nil {
@@ -60,19 +64,48 @@ func dialDataPlane(ctx context.Context, addr string, token []byte, lim wire.Limi
 		return nil, fmt.Errorf("data plane socket %s: %w", path, err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetWriteDeadline(dl)
+		_ = c.SetDeadline(dl)
 	}
 	if err := writeToken(c, token, arena, shmFD); err != nil {
 		c.Close()
 		return nil, err
 	}
-	_ = c.SetWriteDeadline(time.Time{})
+	if arena != nil {
+		mapped, err := readShmAck(c)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		if !mapped {
+			log.Warn("the worker declined shared memory; its data plane socket goes on without it (its log says why)", "address", addr)
+			arena.Close()
+			arena = nil
+		}
+	}
+	_ = c.SetDeadline(time.Time{})
 	t, err := newSocketTransport(c, lim)
 	if err != nil {
 		return nil, err
 	}
 	t.arena = arena
 	return t, nil
+}
+
+// readShmAck reads the worker's answer to an arena: whether it mapped it.
+// Anything but one byte of wire.ShmMapped or wire.ShmDeclined before the
+// deadline is an error: a worker that does not speak the protocol.
+func readShmAck(c *net.UnixConn) (bool, error) {
+	var b [1]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil {
+		return false, fmt.Errorf("the worker listed shared memory, but did not answer the arena: %w", err)
+	}
+	switch b[0] {
+	case wire.ShmMapped:
+		return true, nil
+	case wire.ShmDeclined:
+		return false, nil
+	}
+	return false, fmt.Errorf("the worker answered the arena with %#x, neither mapped (1) nor declined (0)", b[0])
 }
 
 // writeToken writes the token, and with it (in the same sendmsg) the
@@ -146,9 +179,9 @@ func (p *Process) dialSocket(ctx context.Context, info *Info) (*socketTransport,
 		} else {
 			fd = mfd
 			defer wire.CloseFD(fd) // the mapping and the worker's copy keep the memory
-			arena = wire.NewArena(mem, wire.UnmapArena, info.Methods)
+			arena = wire.NewArena(mem, wire.UnmapArena, info.Methods, wire.NewLimits(p.cfg.MaxMessage).Payload)
 		}
 	}
 	return dialDataPlane(ctx, info.dataPlane, info.dataPlaneToken, wire.NewLimits(p.cfg.MaxMessage),
-		dataPlanePeer{dir: p.run.sockDir, pid: p.run.pid}, arena, fd)
+		dataPlanePeer{dir: p.run.sockDir, pid: p.run.pid}, arena, fd, p.cfg.Logger.With("worker", p.cfg.Name))
 }

@@ -21,7 +21,8 @@
 // goroutine that flushes and read by the goroutine that handles them.
 //
 // On that socket, on Linux, big raw byte slices skip the frames: the host
-// passes a sealed memfd with the token, an [Arena] that both map, and
+// passes a sealed memfd with the token, an [Arena] that both map (the
+// worker answers [ShmMapped], or [ShmDeclined] to go on without it), and
 // copies a call's big arguments into a block it allocates for the call;
 // the worker copies them out ([ShmArgs]) and may put a big raw result in
 // the same block ([PutShmResult]), which the host copies out and checks

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -30,8 +31,11 @@ const (
 	// the arena is about as fast as the socket at 16 KiB, 1.4 times as
 	// fast at 32 KiB and 64 KiB, 2 times at 256 KiB.
 	ShmMin = 32 << 10
-	// DefaultSharedMemory is the arena's size when none is configured.
-	DefaultSharedMemory = 64 << 20
+	// ShmMapped and ShmDeclined are the byte a worker answers to the
+	// token when a memfd came with it: it mapped the arena, or it serves
+	// the connection without one.
+	ShmMapped   = 1
+	ShmDeclined = 0
 	// shmArgMin is the least size of a raw argument copied into its
 	// call's block; smaller ones stay in the frame.
 	shmArgMin = 4 << 10
@@ -56,6 +60,8 @@ type Arena struct {
 	release func([]byte) // unmaps mem
 
 	methods map[string]*shmMethod // fixed at start: methods that may return raw bytes
+	payload uint64                // the largest result (wire.Limits.Payload)
+	size    int64                 // len(mem) at start
 	tracked atomic.Int64          // len(calls), read without mu
 
 	mu    sync.Mutex
@@ -78,11 +84,15 @@ type shmMethod struct{ last atomic.Uint64 }
 
 // NewArena manages mem, which release unmaps on Close; methods maps the
 // worker's method names to their Go signatures (Describe), from which it
-// learns the result sizes of those that return a []byte.
-func NewArena(mem []byte, release func([]byte), methods map[string]string) *Arena {
+// learns the result sizes of those that return a []byte; payload is the
+// largest result the host takes (wire.Limits.Payload): a bigger one
+// fails with TOO_LARGE, is not copied out and is not learnt.
+func NewArena(mem []byte, release func([]byte), methods map[string]string, payload int) *Arena {
 	a := &Arena{
 		mem:     mem,
 		release: release,
+		payload: uint64(max(payload, 0)),
+		size:    int64(len(mem)),
 		methods: map[string]*shmMethod{},
 		calls:   map[uint64]shmCall{},
 	}
@@ -120,12 +130,8 @@ func ReturnsBytes(sig string) bool {
 	return false
 }
 
-// Size is the arena's size in bytes.
-func (a *Arena) Size() int {
-	a.live.RLock()
-	defer a.live.RUnlock()
-	return len(a.mem)
-}
+// Size is the arena's size in bytes, closed or not.
+func (a *Arena) Size() int64 { return a.size }
 
 // Place gives each call of items that needs one a block, and copies its
 // big raw arguments into it (a lent one under its loan's lock): the frame
@@ -179,6 +185,18 @@ func (a *Arena) place(r *Request) {
 		size = alignUp(total)
 		off, ok = a.alloc(size)
 	}
+	a.mu.Unlock()
+	if ok {
+		r.ShmOffset, r.ShmSize = off, size
+		if mask != 0 {
+			a.copyArgs(r, mask, off, size)
+			r.ShmArgs = mask
+		}
+	}
+	// Tracked only now that its arguments are in: a reply to it before
+	// this (a worker that guessed its id) frees nothing, so that no other
+	// call gets the block while they are copied in.
+	a.mu.Lock()
 	switch {
 	case ok:
 		a.track(r.ID, shmCall{off: off, size: size, m: m})
@@ -186,13 +204,11 @@ func (a *Arena) place(r *Request) {
 		a.track(r.ID, shmCall{m: m})
 	}
 	a.mu.Unlock()
-	if !ok {
-		return
-	}
-	r.ShmOffset, r.ShmSize = off, size
-	if mask == 0 {
-		return
-	}
+}
+
+// copyArgs copies r's arguments of mask into its block [off, off+size),
+// a lent one under its loan's lock.
+func (a *Arena) copyArgs(r *Request, mask, off, size uint64) {
 	src := r.Args
 	if l := r.Loan; l != nil {
 		l.mu.Lock()
@@ -205,7 +221,6 @@ func (a *Arena) place(r *Request) {
 			at += uint64(copy(a.mem[at:off+size], arg))
 		}
 	}
-	r.ShmArgs = mask
 }
 
 // track records call id; a.mu is held.
@@ -221,7 +236,9 @@ func (a *Arena) track(id uint64, c shmCall) {
 // block out into a []byte of its own, checks that no reply claims more
 // than its call's block, frees the blocks of the calls answered, and
 // learns the sizes of their raw results. A reply that claims shared memory
-// it was not given fails with BAD_RESULT; nothing else is affected.
+// it was not given fails with BAD_RESULT; nothing else is affected. Once
+// the arena is closed, a reply that claims shared memory gets Err
+// [ErrArenaClosed] and Crash, as the call of a dead worker.
 // Called by the receive loop.
 func (a *Arena) Settle(rs []Response) {
 	a.live.RLock()
@@ -240,9 +257,19 @@ func (a *Arena) Settle(rs []Response) {
 		a.mu.Unlock()
 		if n := r.ShmResult; n != 0 {
 			r.ShmResult = 0
-			if !ok || a.mem == nil || n > c.size {
+			if a.mem == nil {
+				// Closed with the connection: the result is lost with
+				// it, whatever the worker did. The call failed as on a
+				// dead worker, not as a lie.
+				r.Result, r.RawResult, r.Failure = nil, false, nil
+				r.Err, r.Crash = ErrArenaClosed, true
+				ok = false // nothing to learn or free
+			} else if !ok || n > c.size {
 				r.Result, r.RawResult = nil, false
 				r.Failure = ShmLie(r.ID, n, c.size)
+			} else if n > a.payload {
+				r.Result, r.RawResult = nil, false
+				r.Failure = TooLarge(int(min(n, 1<<62)), int(a.payload))
 			} else {
 				r.Result = clone(a.mem[c.off : c.off+n])
 			}
@@ -251,7 +278,7 @@ func (a *Arena) Settle(rs []Response) {
 			continue
 		}
 		if c.m != nil && r.Failure == nil {
-			if n := uint64(len(r.Result)); r.RawResult && n >= ShmMin {
+			if n := uint64(len(r.Result)); r.RawResult && n >= ShmMin && n <= a.payload {
 				c.m.last.Store(n)
 			} else {
 				c.m.last.Store(0)
@@ -264,6 +291,11 @@ func (a *Arena) Settle(rs []Response) {
 		}
 	}
 }
+
+// ErrArenaClosed is the failure of a call whose result was in shared
+// memory when the connection (and with it the arena) ended: the call
+// failed with its worker's connection, and goes through the retry policy.
+var ErrArenaClosed = errors.New("the worker's connection ended with the call's result in its shared memory")
 
 // ShmLie is the failure of call id whose reply claims a result of n bytes
 // in shared memory when its block holds size bytes (0: it has none).
@@ -350,8 +382,10 @@ func (a *Arena) freeExtent(off, size uint64) {
 // ShmArgs returns c's arguments with those in its block copied out of
 // arena into slices of their own (exact size): a function may keep them.
 // It checks that the block lies in the arena and the arguments in the
-// block; a call that breaks the rules gets a BAD_ARGUMENTS error.
-func ShmArgs(arena []byte, c *workerpb.Call) ([][]byte, *workerpb.Error) {
+// block; a call that breaks the rules gets a BAD_ARGUMENTS error, and one
+// whose arguments total more than payload bytes a TOO_LARGE error, before
+// anything is allocated.
+func ShmArgs(arena []byte, c *workerpb.Call, payload int) ([][]byte, *workerpb.Error) {
 	bad := func(format string, a ...any) *workerpb.Error {
 		return &workerpb.Error{Code: workerpb.Error_BAD_ARGUMENTS, Type: "arguments",
 			Message: "shared memory: " + fmt.Sprintf(format, a...)}
@@ -369,6 +403,17 @@ func ShmArgs(arena []byte, c *workerpb.Call) ([][]byte, *workerpb.Error) {
 		return nil, bad("call %d has arguments in its block that are not raw bytes", c.Id)
 	case len(c.Args) < 64 && c.ShmArgs>>len(c.Args) != 0:
 		return nil, bad("call %d has arguments in its block beyond its %d arguments", c.Id, len(c.Args))
+	}
+	total := uint64(0)
+	for _, a := range c.Args {
+		total += uint64(len(a))
+	}
+	for _, n := range c.ShmArgLens {
+		if n > uint64(payload) || total+n > uint64(payload) {
+			return nil, &workerpb.Error{Code: workerpb.Error_TOO_LARGE, Type: "arguments",
+				Message: fmt.Sprintf("call %d: arguments in shared memory exceed the limit of %d bytes", c.Id, payload)}
+		}
+		total += n
 	}
 	block := arena[c.ShmOffset : c.ShmOffset+c.ShmSize]
 	k := 0

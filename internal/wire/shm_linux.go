@@ -10,7 +10,8 @@ import (
 const ShmSupported = true
 
 // CreateArena makes the memory of an arena of size bytes: a memfd, sparse
-// (untouched pages cost nothing), sealed so that nobody can shrink or grow
+// (untouched pages cost nothing; a page once touched stays resident until
+// the arena is gone), sealed so that nobody can shrink or grow
 // it (a peer that shrank it would make the host fault on its pages), and
 // mapped shared. The caller passes fd to the worker, then closes it; mem
 // stays mapped until UnmapArena.

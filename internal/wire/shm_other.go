@@ -9,10 +9,23 @@ const ShmSupported = false
 
 var errNoShm = errors.New("shared memory arenas need Linux")
 
-func CreateArena(int) ([]byte, int, error)  { return nil, -1, errNoShm }
-func MapArena(int, int) ([]byte, error)     { return nil, errNoShm }
-func UnmapArena([]byte)                     {}
-func CloseFD(int)                           {}
-func Rights(int) []byte                     { return nil }
+// CreateArena fails: there are no arenas on this system.
+func CreateArena(int) ([]byte, int, error) { return nil, -1, errNoShm }
+
+// MapArena fails: there are no arenas on this system.
+func MapArena(int, int) ([]byte, error) { return nil, errNoShm }
+
+// UnmapArena does nothing.
+func UnmapArena([]byte) {}
+
+// CloseFD does nothing.
+func CloseFD(int) {}
+
+// Rights is empty: no descriptor is passed on this system.
+func Rights(int) []byte { return nil }
+
+// ParseRights fails: no descriptor is taken on this system.
 func ParseRights([]byte, bool) (int, error) { return -1, errNoShm }
-func RightsSpace() int                      { return 0 }
+
+// RightsSpace is 0: no room for descriptors.
+func RightsSpace() int { return 0 }

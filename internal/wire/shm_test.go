@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -35,7 +36,7 @@ func TestReturnsBytes(t *testing.T) {
 
 // newTestArena is an arena over ordinary memory.
 func newTestArena(size int, methods map[string]string) *Arena {
-	return NewArena(make([]byte, size), func([]byte) {}, methods)
+	return NewArena(make([]byte, size), func([]byte) {}, methods, 1<<30)
 }
 
 func bigReq(id uint64, method string, sizes ...int) Request {
@@ -160,7 +161,7 @@ func TestArenaPlaceAndSettle(t *testing.T) {
 	a.Place(items)
 	rs = []Response{{ID: 6, ShmResult: 1}}
 	a.Settle(rs)
-	if items[0].Req.ShmSize != 0 || rs[0].Failure == nil {
+	if items[0].Req.ShmSize != 0 || rs[0].Err != ErrArenaClosed || rs[0].Result != nil {
 		t.Fatal("a closed arena placed a call or let a reply read it")
 	}
 }
@@ -204,7 +205,7 @@ func TestShmArgs(t *testing.T) {
 	}
 	ok := &workerpb.Call{Id: 1, Args: [][]byte{{}, []byte("small"), {}}, RawArgs: 0b101,
 		ShmOffset: 4096, ShmSize: 8192, ShmArgs: 0b101, ShmArgLens: []uint64{100, 200}}
-	args, perr := ShmArgs(arena, ok)
+	args, perr := ShmArgs(arena, ok, 1<<30)
 	if perr != nil || !bytes.Equal(args[0], arena[4096:4196]) || !bytes.Equal(args[2], arena[4196:4396]) || string(args[1]) != "small" {
 		t.Fatalf("ShmArgs = %v", perr)
 	}
@@ -223,11 +224,11 @@ func TestShmArgs(t *testing.T) {
 		"in frame":   {Args: [][]byte{{1}}, RawArgs: 1, ShmSize: 4096, ShmArgs: 1, ShmArgLens: []uint64{1}},
 		"sum":        {Args: [][]byte{{}, {}}, RawArgs: 3, ShmSize: 4096, ShmArgs: 3, ShmArgLens: []uint64{4000, 100}},
 	} {
-		if _, perr := ShmArgs(arena, c); perr == nil || perr.Code != workerpb.Error_BAD_ARGUMENTS {
+		if _, perr := ShmArgs(arena, c, 1<<30); perr == nil || perr.Code != workerpb.Error_BAD_ARGUMENTS {
 			t.Errorf("%s: ShmArgs accepted the call", name)
 		}
 	}
-	if _, perr := ShmArgs(nil, ok); perr == nil {
+	if _, perr := ShmArgs(nil, ok, 1<<30); perr == nil {
 		t.Error("a block without an arena was accepted")
 	}
 }
@@ -269,5 +270,102 @@ func TestArenaMemfd(t *testing.T) {
 	}
 	if _, _, err := CreateArena(1000); err == nil {
 		t.Fatal("an arena of less than a page")
+	}
+}
+
+// A reply whose result is in the call's block, settled after the arena
+// was closed with its connection: the call failed as on a dead worker
+// (ErrArenaClosed, Crash), not as a lie (BAD_RESULT, never retried).
+func TestArenaSettleAfterClose(t *testing.T) {
+	a := newTestArena(4<<20, nil)
+	items := []Item{{Req: bigReq(1, "m", 64<<10)}}
+	a.Place(items)
+	if items[0].Req.ShmSize == 0 {
+		t.Fatal("no block")
+	}
+	a.Close()
+	rs := []Response{{ID: 1, RawResult: true, ShmResult: 64 << 10}}
+	a.Settle(rs)
+	if r := rs[0]; r.Err != ErrArenaClosed || !r.Crash || r.Failure != nil || r.Result != nil || r.ShmResult != 0 {
+		t.Fatalf("settled after close: %+v", r)
+	}
+}
+
+// The worker refuses arguments in shared memory beyond its payload limit
+// before it allocates anything; the host neither copies out nor learns a
+// result beyond its own.
+func TestShmPayloadLimit(t *testing.T) {
+	arena := make([]byte, 1<<20)
+	c := func() *workerpb.Call {
+		return &workerpb.Call{Id: 1, Args: [][]byte{{}, []byte("small"), {}}, RawArgs: 0b101,
+			ShmOffset: 4096, ShmSize: 8192, ShmArgs: 0b101, ShmArgLens: []uint64{100, 200}}
+	}
+	if _, perr := ShmArgs(arena, c(), 305); perr != nil {
+		t.Fatalf("arguments of 305 bytes, limit 305: %v", perr)
+	}
+	if _, perr := ShmArgs(arena, c(), 304); perr == nil || perr.Code != workerpb.Error_TOO_LARGE {
+		t.Fatalf("arguments of 305 bytes, limit 304: %v", perr)
+	}
+	huge := c()
+	huge.ShmArgLens = []uint64{^uint64(0), 200}
+	if _, perr := ShmArgs(arena, huge, 1<<30); perr == nil || perr.Code != workerpb.Error_TOO_LARGE {
+		t.Fatalf("an argument of 2^64-1 bytes: %v", perr)
+	}
+
+	a := NewArena(make([]byte, 4<<20), func([]byte) {}, map[string]string{"render": "func([]uint8) []uint8"}, 64<<10)
+	items := []Item{{Req: bigReq(1, "render", 128<<10)}}
+	a.Place(items)
+	if items[0].Req.ShmSize < 128<<10 {
+		t.Fatalf("block of %d bytes", items[0].Req.ShmSize)
+	}
+	rs := []Response{{ID: 1, RawResult: true, ShmResult: 100 << 10}}
+	a.Settle(rs)
+	if rs[0].Failure == nil || rs[0].Failure.Code != workerpb.Error_TOO_LARGE || rs[0].Result != nil {
+		t.Fatalf("a result over the limit: %+v", rs[0])
+	}
+	items = []Item{{Req: Request{ID: 2, Method: "render", Args: [][]byte{[]byte("x")}, RawArgs: 1}}}
+	a.Place(items)
+	if items[0].Req.ShmSize != 0 {
+		t.Fatalf("the size of a result over the limit was learnt: block of %d bytes", items[0].Req.ShmSize)
+	}
+}
+
+// A reply to a call whose arguments are still being copied into its block
+// (a worker that guessed the call's id) frees nothing: the next call does
+// not get the same block while the copy runs.
+func TestArenaEarlyReply(t *testing.T) {
+	a := newTestArena(4<<20, nil)
+	r := bigReq(1, "echo", 1<<20)
+	r.Loan = NewLoan(r.Args, 1)
+	r.Loan.mu.Lock() // the copy waits for the loan's lock
+	items := []Item{{Req: r}}
+	placed := make(chan struct{})
+	go func() {
+		defer close(placed)
+		a.Place(items)
+	}()
+	allocated := func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return len(a.free) == 1 && a.free[0].off > 0
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !allocated() {
+		if time.Now().After(deadline) {
+			t.Fatal("the block was never allocated")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	a.Settle([]Response{{ID: 1}}) // early: Place is copying
+	r.Loan.mu.Unlock()
+	<-placed
+	next := []Item{{Req: bigReq(2, "echo", 1<<20)}}
+	a.Place(next)
+	if b1, b2 := items[0].Req, next[0].Req; b2.ShmSize != 0 && b2.ShmOffset < b1.ShmOffset+b1.ShmSize && b1.ShmOffset < b2.ShmOffset+b2.ShmSize {
+		t.Fatalf("call 2's block [%d, +%d) overlaps call 1's [%d, +%d)", b2.ShmOffset, b2.ShmSize, b1.ShmOffset, b1.ShmSize)
+	}
+	a.Settle([]Response{{ID: 1}, {ID: 2}})
+	if n := a.InUse(); n != 0 {
+		t.Fatalf("%d bytes in use after the replies", n)
 	}
 }

@@ -70,58 +70,85 @@ func (d *dataPlaneListener) serve(s *server) {
 func (d *dataPlaneListener) auth(s *server, c net.Conn) {
 	var got [wire.DataPlaneTokenLen]byte
 	_ = c.SetReadDeadline(time.Now().Add(dataPlaneAuthTimeout))
-	arena, err := readToken(c, got[:], s.shmSize)
+	fd, err := readToken(c, got[:])
 	if err != nil || subtle.ConstantTimeCompare(got[:], d.token) != 1 || !d.claimed.CompareAndSwap(false, true) {
-		if arena != nil {
-			wire.UnmapArena(arena)
+		if fd >= 0 {
+			wire.CloseFD(fd)
 		}
 		c.Close()
 		return
 	}
 	d.l.Close() // removes the socket: nobody else can connect
+	var arena []byte
+	if fd >= 0 {
+		// The host waits for the answer: 1, the arena is mapped; 0, the
+		// connection goes on without one.
+		arena = s.mapArena(fd)
+		wire.CloseFD(fd)
+		ack := []byte{wire.ShmDeclined}
+		if arena != nil {
+			ack[0] = wire.ShmMapped
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(dataPlaneAuthTimeout))
+		if _, err := c.Write(ack); err != nil {
+			if arena != nil {
+				wire.UnmapArena(arena)
+			}
+			c.Close()
+			return
+		}
+		_ = c.SetWriteDeadline(time.Time{})
+	}
 	_ = c.SetReadDeadline(time.Time{})
 	s.serveConn(c, arena)
 }
 
-// readToken reads the token into got and, when the host passed one with
-// it, maps the shared-memory arena: a descriptor (exactly one) of a sealed
-// memfd of shmSize bytes, closed once mapped. Any other descriptor is
-// closed, and fails the connection, as does an arena when shmSize is 0.
-func readToken(c net.Conn, got []byte, shmSize int) (arena []byte, err error) {
+// mapArena maps the arena the host passed as fd, a sealed memfd of
+// s.shmSize bytes; nil when the worker was given no arena size or the
+// mapping fails (the worker then declines the arena, and says why in its
+// log).
+func (s *server) mapArena(fd int) []byte {
+	if s.shmSize <= 0 {
+		Logger().Warn("shared memory declined: a descriptor came, but the host set no arena size (" + wire.EnvSharedMemory + ")")
+		return nil
+	}
+	arena, err := wire.MapArena(fd, s.shmSize)
+	if err != nil {
+		Logger().Warn("shared memory declined", "error", err)
+		return nil
+	}
+	return arena
+}
+
+// readToken reads the token into got and returns the descriptor the host
+// passed with it (-1 for none): exactly one, or the connection fails. A
+// descriptor that came with a second, short read is discarded (closed)
+// by the plain read.
+func readToken(c net.Conn, got []byte) (fd int, err error) {
 	uc, ok := c.(*net.UnixConn)
 	if !ok || !wire.ShmSupported {
 		_, err := io.ReadFull(c, got)
-		return nil, err
+		return -1, err
 	}
 	oob := make([]byte, wire.RightsSpace())
 	n, oobn, flags, _, err := uc.ReadMsgUnix(got, oob)
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
+	fd = -1
 	if oobn > 0 || flags&syscall.MSG_CTRUNC != 0 {
-		fd, err := wire.ParseRights(oob[:oobn], flags&syscall.MSG_CTRUNC != 0)
+		fd, err = wire.ParseRights(oob[:oobn], flags&syscall.MSG_CTRUNC != 0)
 		if err != nil {
-			return nil, err
-		}
-		if shmSize <= 0 {
-			wire.CloseFD(fd)
-			return nil, errors.New("shared memory: a descriptor came, but the host set no arena size")
-		}
-		arena, err = wire.MapArena(fd, shmSize)
-		wire.CloseFD(fd)
-		if err != nil {
-			return nil, err
+			return -1, err
 		}
 	}
-	// The rest of the token, if the first read was short: a plain read
-	// discards (closes) any descriptor that comes with it.
 	if _, err := io.ReadFull(c, got[n:]); err != nil {
-		if arena != nil {
-			wire.UnmapArena(arena)
+		if fd >= 0 {
+			wire.CloseFD(fd)
 		}
-		return nil, err
+		return -1, err
 	}
-	return arena, nil
+	return fd, nil
 }
 
 // serveConn serves the data plane on the host's connection until it ends;

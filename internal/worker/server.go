@@ -54,7 +54,7 @@ func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb
 	if d := s.dataPlane; d != nil && !d.claimed.Load() {
 		r.DataPlane = "unix:" + d.path
 		r.DataPlaneToken = d.token
-		if wire.ShmSupported {
+		if wire.ShmSupported && s.shmSize > 0 {
 			r.Features = append(r.Features, wire.FeatureSharedMemory)
 		}
 	}
@@ -104,7 +104,7 @@ func (s *server) runInto(ctx context.Context, c *workerpb.Call, m *method, r *wo
 		wire.BoundError(r.Error, s.lim.Payload)
 		return buf
 	}
-	args, perr := wire.ShmArgs(arena, c)
+	args, perr := wire.ShmArgs(arena, c, s.lim.Payload)
 	if perr != nil {
 		r.Error = perr
 		wire.BoundError(r.Error, s.lim.Payload)

@@ -39,8 +39,9 @@ func unixPair(t *testing.T) (host, worker *net.UnixConn) {
 	return host, worker
 }
 
-// readToken maps the one memfd of the expected size that comes with the
-// token, and refuses anything else, closing every descriptor it got.
+// readToken takes the one descriptor that may come with the token and
+// refuses more; mapArena maps a memfd of the expected size and declines
+// anything else. Every descriptor is closed.
 func TestReadTokenArena(t *testing.T) {
 	token := []byte("0123456789abcdef")
 	const size = 1 << 20
@@ -71,11 +72,11 @@ func TestReadTokenArena(t *testing.T) {
 	}{
 		{"no descriptor", func() []int { return nil }, size, true, false},
 		{"one memfd", func() []int { return []int{memfd(size)} }, size, true, true},
-		{"unexpected", func() []int { return []int{memfd(size)} }, 0, false, false},
-		{"wrong size", func() []int { return []int{memfd(2 * size)} }, size, false, false},
+		{"unexpected", func() []int { return []int{memfd(size)} }, 0, true, false},
+		{"wrong size", func() []int { return []int{memfd(2 * size)} }, size, true, false},
 		{"two", func() []int { return []int{memfd(size), memfd(size)} }, size, false, false},
 		{"three", func() []int { return []int{memfd(size), memfd(size), memfd(size)} }, size, false, false},
-		{"plain file", func() []int { return []int{plain()} }, size, false, false},
+		{"plain file", func() []int { return []int{plain()} }, size, true, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			host, worker := unixPair(t)
@@ -92,7 +93,12 @@ func TestReadTokenArena(t *testing.T) {
 				syscall.Close(fd)
 			}
 			got := make([]byte, len(token))
-			arena, err := readToken(worker, got, c.shmSize)
+			fd, err := readToken(worker, got)
+			var arena []byte
+			if fd >= 0 {
+				arena = (&server{shmSize: c.shmSize}).mapArena(fd)
+				wire.CloseFD(fd)
+			}
 			if (err == nil) != c.ok || (arena != nil) != c.mapped {
 				t.Fatalf("readToken: arena %d bytes, %v", len(arena), err)
 			}

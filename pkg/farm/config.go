@@ -2,6 +2,7 @@ package farm
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -34,6 +35,10 @@ const SharedMemoryOff = -1
 // MinSharedMemory is the least positive Config.SharedMemory: room for a
 // few blocks of the smallest size that goes through shared memory.
 const MinSharedMemory = 1 << 20
+
+// MaxSharedMemory is the largest Config.SharedMemory: 1 TiB, or on a
+// 32-bit platform 2 GiB less 1 MiB (an arena's size is an int there).
+const MaxSharedMemory = min(1<<40, math.MaxInt-1<<20)
 
 // MaxMessageSizeLimit is the largest Config.MaxMessageSize: a frame on the
 // wire holds at most 2 GiB - 1, the payload and its envelope (ids, names).
@@ -149,9 +154,13 @@ type Config struct {
 	StartTimeout time.Duration
 
 	// MaxWorkerMemory is a soft limit, in bytes, on each worker's resident
-	// memory (RSS, from /proc/<pid>/statm; Linux only), less its resident
-	// shared memory (RssShmem of /proc/<pid>/status) when SharedMemory is
-	// on: the arena's pages belong to the host; 0 means none. A
+	// memory (RSS, from /proc/<pid>/statm; Linux only); 0 means none. The
+	// pages of the worker's shared-memory arena (SharedMemory) are the
+	// host's: when the RSS is over a limit and the worker's connection
+	// has an arena, its resident shared memory (RssShmem of
+	// /proc/<pid>/status) is subtracted, at most the arena's size. Any
+	// other shared memory counts, and a worker without an arena (gRPC
+	// stream, Node.js) is measured as it is. A
 	// worker over it is replaced as at its TTL: its replacement starts at
 	// once, and when it is online the worker takes no more calls,
 	// finishes those it runs and stops (EventMemory). No call is lost,
@@ -159,7 +168,7 @@ type Config struct {
 	// keeps serving; MaxWorkerMemoryHard bounds it then.
 	MaxWorkerMemory int64
 	// MaxWorkerMemoryHard is a hard limit, in bytes, on each worker's
-	// resident memory; 0 means none. A worker over it is killed at once
+	// resident memory, counted as for MaxWorkerMemory; 0 means none. A worker over it is killed at once
 	// (SIGKILL, EventMemoryKill), like a crash: its calls fail with a
 	// *WorkerExitError whose Cause is a *MemoryError, and follow the retry
 	// policy. When both limits are set, it must be at least
@@ -188,9 +197,15 @@ type Config struct {
 	// which is as large as the call's arguments or the method's last big
 	// result, whichever is larger. A call that does not fit in the free
 	// space goes on the socket as without it: it never waits or fails for
-	// lack of room. Only pages that calls have used take memory; the
-	// memory limits do not count them against the worker. Positive values
-	// are rounded up to a page and must be at least 1 MiB; below
+	// lack of room. A page takes memory once a call has used it, and
+	// keeps it after its block is freed, until the worker exits: up to
+	// SharedMemory bytes per worker, Workers × SharedMemory in all (shared
+	// by the host and its worker, counted once). A lower SharedMemory, a
+	// TTL or SharedMemoryOff lowers that. The memory limits do not count
+	// the arena's pages against the worker (see MaxWorkerMemory). A worker
+	// that declines the arena is served without one. Positive values are
+	// rounded up to a page and must be at least 1 MiB (at most
+	// MaxSharedMemory); below
 	// MaxConcurrentCallsPerWorker × the usual arguments, some calls go on
 	// the socket.
 	SharedMemory int64
@@ -282,8 +297,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("MaxMessageSize", c.MaxMessageSize, fmt.Sprintf("must be at most %d (2 GiB less a frame's envelope)", MaxMessageSizeLimit))
 	case c.SharedMemory > 0 && c.SharedMemory < MinSharedMemory:
 		return c, bad("SharedMemory", c.SharedMemory, "must be negative (off), 0 (64 MiB) or at least 1 MiB")
-	case c.SharedMemory > 1<<40:
-		return c, bad("SharedMemory", c.SharedMemory, "must be at most 1 TiB")
+	case c.SharedMemory > MaxSharedMemory:
+		return c, bad("SharedMemory", c.SharedMemory, fmt.Sprintf("must be at most %d (1 TiB; 2 GiB less 1 MiB on a 32-bit platform)", int64(MaxSharedMemory)))
 	case c.Checksum != nil && len(c.Checksum) != 32:
 		return c, bad("Checksum", fmt.Sprintf("%d bytes", len(c.Checksum)), "a SHA-256 checksum has 32 bytes")
 	case c.Serializer != nil && c.Serializer.Name() == "":

@@ -38,7 +38,7 @@ func TestConfigValidation(t *testing.T) {
 		{"MaxMessageSize", farm.Config{Path: "x", MaxMessageSize: farm.MaxMessageSizeLimit + 1}},
 		{"SharedMemory", farm.Config{Path: "x", SharedMemory: 1}},
 		{"SharedMemory", farm.Config{Path: "x", SharedMemory: farm.MinSharedMemory - 1}},
-		{"SharedMemory", farm.Config{Path: "x", SharedMemory: 1<<40 + 1}},
+		{"SharedMemory", farm.Config{Path: "x", SharedMemory: farm.MaxSharedMemory + 1}},
 		{"Checksum", farm.Config{Path: "x", Checksum: []byte{1, 2}}},
 		{"Env[0]", farm.Config{Path: "x", Env: []string{"NOEQUALS"}}},
 	}

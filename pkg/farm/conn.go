@@ -48,6 +48,9 @@ type workerConn interface {
 	Stop(grace time.Duration)
 	// PID is the worker's process id; Info what it said of itself.
 	PID() int
+	// SharedMemory is the size in bytes of the arena the host shares with
+	// the worker on this connection; 0 for none.
+	SharedMemory() int64
 	Info() *host.Info
 }
 

@@ -316,6 +316,11 @@ func (f *Farm) answer(w *worker, rs []wire.Response, wake *[]*call) {
 		f.st.runTime.add(time.Duration(now - c.dispatched))
 		if r.Err != nil {
 			err := r.Err
+			if errors.Is(err, wire.ErrArenaClosed) {
+				// The connection ended under the reply: the worker is
+				// going, as far as this call is concerned.
+				err = &WorkerExitError{Slot: w.slot.index, PID: w.pid, Status: ExitStatus{Code: -1}, Cause: err}
+			}
 			if r.Crash {
 				c.crashed()
 			}

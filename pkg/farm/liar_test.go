@@ -2,9 +2,13 @@ package farm_test
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/workestrator/workestrator/internal/testutil"
 	"github.com/workestrator/workestrator/internal/wire"
@@ -71,6 +75,32 @@ func TestWorkerCannotLieAboutSharedMemory(t *testing.T) {
 			}
 			if st := f.Stats(); st.Retried != 0 {
 				t.Fatalf("the lies were retried %d times", st.Retried)
+			}
+		})
+	}
+}
+
+// A worker that lists shared memory answers the arena: declined (0), it
+// is served on the socket without one; nonsense or nothing, the host
+// closes that socket and uses the gRPC stream. Calls succeed in each case.
+func TestWorkerAnswersTheArena(t *testing.T) {
+	liar := testutil.MustBuild(t, "./internal/testutil/fixtures/liar")
+	for _, ack := range []string{"0", "7", "none"} {
+		t.Run(ack, func(t *testing.T) {
+			var log syncBuffer
+			logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: io.MultiWriter(&log, testWriter{t})})
+			f := newFarm(t, farm.Config{Path: liar, Workers: 1, Env: []string{"LIAR_SHM=1", "LIAR_SHM_ACK=" + ack},
+				StartTimeout: 2 * time.Second, Logger: logger})
+			if n, err := farm.Call[int](ctx(t), f, "add", 1, 2); err != nil || n != 3 {
+				t.Fatalf("add = %d, %v", n, err)
+			}
+			// Its lie about a block it was not given is caught.
+			if _, err := f.RunMethod(ctx(t), "shmLie", make([]byte, 300<<10)); err == nil || !strings.Contains(err.Error(), "no block there") {
+				t.Fatalf("shmLie: %v", err)
+			}
+			logs := log.String()
+			if fellBack := strings.Contains(logs, "unusable"); fellBack != (ack != "0") {
+				t.Fatalf("fell back to the gRPC stream: %v; logs:\n%s", fellBack, logs)
 			}
 		})
 	}

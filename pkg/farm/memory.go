@@ -24,7 +24,9 @@ var ErrMemoryLimit = errors.New("worker over its memory limit")
 type MemoryError struct {
 	// PID is the worker's process id.
 	PID int
-	// RSS is the resident memory measured, in bytes.
+	// RSS is the resident memory measured, in bytes, as the limit counts
+	// it: less the pages of the worker's shared-memory arena, up to the
+	// arena's size (see Config.MaxWorkerMemory).
 	RSS int64
 	// Limit is Config.MaxWorkerMemoryHard.
 	Limit int64
@@ -69,10 +71,11 @@ type memState struct {
 
 // memSample is one worker's sample, taken without the farm's lock.
 type memSample struct {
-	w   *worker
-	pid int
-	rss int64
-	err error
+	w     *worker
+	pid   int
+	arena int64 // the size of its connection's arena, 0 for none
+	rss   int64
+	err   error
 }
 
 // newMemWatch returns the memory watch cfg asks for, or nil when it sets
@@ -134,12 +137,15 @@ func (f *Farm) sampleMemory() {
 			continue
 		}
 		for i := range batch {
-			batch[i].rss, batch[i].err = readRSS(batch[i].pid)
-			if batch[i].err == nil && f.cfg.SharedMemory > 0 {
-				// The shared-memory arena's pages are the host's: they
-				// do not count against the worker.
-				if shm, err := readShmem(batch[i].pid); err == nil {
-					batch[i].rss = max(batch[i].rss-shm, 0)
+			s := &batch[i]
+			s.rss, s.err = readRSS(s.pid)
+			if s.err == nil && s.arena > 0 && m.over(s.rss) {
+				// The arena's pages are the host's: they do not count
+				// against the worker, up to the arena's size (a worker's
+				// own shared memory does). Read only when it matters:
+				// status costs more than statm and allocates.
+				if shm, err := readShmem(s.pid); err == nil {
+					s.rss = max(s.rss-min(shm, s.arena), 0)
 				}
 			}
 		}
@@ -168,6 +174,11 @@ func (f *Farm) sampleMemory() {
 	}
 }
 
+// over reports whether rss is over a limit.
+func (m *memWatch) over(rss int64) bool {
+	return (m.soft > 0 && rss > m.soft) || (m.hard > 0 && rss > m.hard)
+}
+
 // memBatchLocked appends to batch the workers to sample: every live worker
 // when all is set, else those in due; it empties due.
 func (f *Farm) memBatchLocked(batch []memSample, all bool) []memSample {
@@ -175,7 +186,7 @@ func (f *Farm) memBatchLocked(batch []memSample, all bool) []memSample {
 	for _, w := range m.due {
 		w.mem.due = false
 		if !all && memSampleable(w) {
-			batch = append(batch, memSample{w: w, pid: w.pid})
+			batch = append(batch, memSample{w: w, pid: w.pid, arena: w.conn.SharedMemory()})
 		}
 	}
 	clear(m.due)
@@ -184,7 +195,7 @@ func (f *Farm) memBatchLocked(batch []memSample, all bool) []memSample {
 		for _, s := range f.slots {
 			for _, w := range s.workers() {
 				if memSampleable(w) {
-					batch = append(batch, memSample{w: w, pid: w.pid})
+					batch = append(batch, memSample{w: w, pid: w.pid, arena: w.conn.SharedMemory()})
 				}
 			}
 		}

@@ -16,7 +16,8 @@ var pageSize = int64(os.Getpagesize())
 // readRSS returns the resident memory of process pid in bytes, from the
 // second field of /proc/<pid>/statm (resident pages, the VmRSS of
 // /proc/<pid>/status): one open, one read and one close, no allocation
-// beyond the path. With shared memory on, the farm subtracts readShmem.
+// beyond the path. Over a limit, the farm subtracts the arena's pages
+// (readShmem) for a worker that has one.
 func readRSS(pid int) (int64, error) {
 	fd, err := syscall.Open("/proc/"+strconv.Itoa(pid)+"/statm", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
@@ -39,7 +40,8 @@ func readRSS(pid int) (int64, error) {
 
 // readShmem returns the resident shared memory of process pid in bytes
 // (RssShmem of /proc/<pid>/status: shmem and memfd pages, among them the
-// data plane's arena), which the memory limits do not count.
+// data plane's arena). It allocates: the sampler reads it only for a
+// worker with an arena whose statm RSS is over a limit.
 func readShmem(pid int) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {

@@ -273,5 +273,8 @@ func (c *remoteConn) end(err error) {
 // PID is the agent's worker process id, on the agent's machine.
 func (c *remoteConn) PID() int { return int(c.pid.Load()) }
 
+// SharedMemory is 0: the host shares no memory with a remote worker.
+func (c *remoteConn) SharedMemory() int64 { return 0 }
+
 // Info describes a remote worker: what its agent announced.
 func (c *remoteConn) Info() *host.Info { return c.info }

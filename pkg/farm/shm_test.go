@@ -2,7 +2,9 @@ package farm_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"go.uber.org/goleak"
 
 	"github.com/workestrator/workestrator/internal/testutil"
@@ -271,5 +274,114 @@ func TestSharedMemoryCopies(t *testing.T) {
 	}
 	if worker := w1 - w0; worker > most {
 		t.Errorf("the worker allocated %d bytes for %d calls of %d bytes", worker, calls, size)
+	}
+}
+
+// A worker that cannot or will not use the arena: one started through a
+// wrapper that drops WORKESTRATOR_SHARED_MEMORY (it does not list shared
+// memory) and one whose mmap of the arena fails (an address-space limit
+// below the arena's size: it declines it). Both are served on the socket
+// without an arena, and every result is right, byte for byte.
+func TestSharedMemoryDeclined(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		path     string
+		args     []string
+		shm      int64
+		declined bool // the host logs that the worker declined the arena
+	}{
+		{"no arena size", "/usr/bin/env", []string{"-u", wire.EnvSharedMemory, workerBin}, 0, false},
+		{"mmap fails", "/bin/sh", []string{"-c", `ulimit -v 1048576 && exec "$0"`, workerBin}, 2 << 30, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var log syncBuffer
+			logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: io.MultiWriter(&log, testWriter{t})})
+			f := newFarm(t, farm.Config{Path: c.path, Args: c.args, Workers: 1, SharedMemory: c.shm, Logger: logger})
+			pid := workerPIDs(f)[0]
+			for i, n := range []int{1 << 20, 16 << 20, 4 << 20, 4 << 20} {
+				arg := pattern(n, i)
+				got, err := farm.Call[[]byte](ctx(t), f, "echoBytes", arg)
+				if err != nil || !bytes.Equal(got, arg) {
+					t.Fatalf("echoBytes %d: %d bytes, %v", n, len(got), err)
+				}
+				got, err = farm.Call[[]byte](ctx(t), f, "pattern", n, i)
+				if err != nil || !bytes.Equal(got, pattern(n, i)) {
+					t.Fatalf("pattern %d: %d bytes, %v", n, len(got), err)
+				}
+			}
+			if st := f.Stats(); st.Retried != 0 || workerPIDs(f)[0] != pid {
+				t.Fatalf("%d retries; worker %d now %v", st.Retried, pid, workerPIDs(f))
+			}
+			if arenaMapped(t, pid) {
+				t.Fatal("the worker maps an arena")
+			}
+			logs := log.String()
+			if strings.Contains(logs, "unusable") {
+				t.Fatalf("the data plane fell back to the gRPC stream:\n%s", logs)
+			}
+			if c.declined != strings.Contains(logs, "declined shared memory") {
+				t.Fatalf("declined %v, logs:\n%s", c.declined, logs)
+			}
+		})
+	}
+}
+
+// The memory limits subtract a worker's resident shared memory only up to
+// its own arena's size, and only for a worker whose connection has one:
+// a worker that keeps 100 MiB of shared memory of its own (a memfd) is
+// killed over MaxWorkerMemoryHard, with an arena of 1 MiB and without one.
+func TestSharedMemoryCountsAgainstLimits(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		path string
+		args []string
+	}{
+		{"arena", workerBin, nil},
+		{"no arena", "/usr/bin/env", []string{"-u", wire.EnvSharedMemory, workerBin}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFarm(t, farm.Config{Path: c.path, Args: c.args, Workers: 1, SharedMemory: farm.MinSharedMemory,
+				MaxWorkerMemoryHard: 64 << 20, MemoryCheckInterval: 10 * time.Millisecond})
+			pid := workerPIDs(f)[0]
+			if mapped := arenaMapped(t, pid); mapped != (c.name == "arena") {
+				t.Fatalf("the worker maps an arena: %v", mapped)
+			}
+			// The call may fail: its worker is killed once over the limit,
+			// before it answers or after.
+			_, _ = farm.Call[int](ctx(t), f, "holdShm", 100)
+			testutil.Eventually(t, 10*time.Second, "the worker killed for its memory", func() bool {
+				return f.Stats().WorkersKilledForMemory >= 1
+			})
+		})
+	}
+}
+
+// A call whose caller gives up keeps its block until the worker answers
+// (its function ignores the cancellation): the next big call on the same
+// worker gets a block of its own, and every result is right.
+func TestSharedMemoryCancelledCallKeepsItsBlock(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, SharedMemory: farm.MinSharedMemory, MaxConcurrentCallsPerWorker: 4})
+	pid := workerPIDs(f)[0]
+	before := rssShmem(t, pid)
+	const size = 400 << 10
+	first, second, third := pattern(size, 1), pattern(size, 2), pattern(size, 3)
+	short, cancel := context.WithTimeout(ctx(t), 50*time.Millisecond)
+	defer cancel()
+	if _, err := farm.Call[[]byte](short, f, "echoSlow", 300, first); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the abandoned call: %v", err)
+	}
+	got, err := farm.Call[[]byte](ctx(t), f, "echoBytes", second)
+	if err != nil || !bytes.Equal(got, second) {
+		t.Fatalf("the call after it: %d bytes, %v", len(got), err)
+	}
+	// The worker read the second call's arguments from pages of its own:
+	// the first call's block was still allocated.
+	if n := rssShmem(t, pid) - before; n < 2*size {
+		t.Fatalf("the worker touched %d bytes of its arena for two calls of %d bytes: the block was reused", n, size)
+	}
+	testutil.Eventually(t, 5*time.Second, "the abandoned call answered", func() bool { return f.Stats().InFlight == 0 })
+	got, err = farm.Call[[]byte](ctx(t), f, "echoBytes", third)
+	if err != nil || !bytes.Equal(got, third) || workerPIDs(f)[0] != pid {
+		t.Fatalf("a call after the answer: %d bytes, %v (worker %d, was %d)", len(got), err, workerPIDs(f)[0], pid)
 	}
 }

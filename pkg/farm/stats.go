@@ -127,7 +127,10 @@ type WorkerStats struct {
 	Restarts int
 	// RSS is its resident memory in bytes at the last sample, taken only
 	// when a memory limit is set (Config.MaxWorkerMemory,
-	// MaxWorkerMemoryHard); 0 when unknown.
+	// MaxWorkerMemoryHard); 0 when unknown. It is the RSS of
+	// /proc/<pid>/statm, less the pages of the worker's shared-memory
+	// arena (at most its size) when that RSS was over a limit: what the
+	// limits compare.
 	RSS int64
 }
 

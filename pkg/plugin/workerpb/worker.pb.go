@@ -167,6 +167,11 @@ type DescribeResponse struct {
 	// get a block of its own (shm_offset, shm_size), which belongs to the
 	// worker from the moment the call arrives until its reply is sent, and
 	// to the host again from then on. The arena ends with the connection.
+	// A worker lists "shm" only when it was given that size. When a
+	// descriptor came with the token, the worker answers one byte before
+	// anything else: 1, it mapped the arena; 0, it declined it (it cannot
+	// map it, or was given no size) and serves the connection without one,
+	// which it keeps open. No byte is written when no descriptor came.
 	Features      []string `protobuf:"bytes,8,rep,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
