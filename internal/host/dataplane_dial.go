@@ -39,13 +39,11 @@ type dataPlanePeer struct {
 // transport owns an arena the worker mapped (it closes it at its end);
 // any other is closed here, and the transport has none.
 func dialDataPlane(ctx context.Context, addr string, token []byte, lim wire.Limits, peer dataPlanePeer, arena *wire.Arena, shmFD int, log hclog.Logger) (_ *socketTransport, err error) {
-	if arena != nil {
-		defer func() {
-			if err != nil {
-				arena.Close()
-			}
-		}()
-	}
+	defer func() {
+		if err != nil && arena != nil { // nil once declined: closed already
+			arena.Close()
+		}
+	}()
 	path, err := checkDataPlaneAddr(addr, peer.dir)
 	if err != nil {
 		return nil, err

@@ -75,7 +75,9 @@ func nothingLeft(t *testing.T, fds int, goroutines goleak.Option) {
 // grandchild, out of its process group, holds its pipes.
 func TestStopBounds(t *testing.T) {
 	const grace = 300 * time.Millisecond
-	const bound = grace + grace/20 + 60*time.Millisecond
+	// The slack beyond Stop's own bound is for a machine loaded by other
+	// test packages under -race.
+	const bound = grace + grace/20 + 200*time.Millisecond
 	cases := []struct {
 		name string
 		prep func(t *testing.T, p *host.Process, got <-chan wire.Response)

@@ -306,6 +306,13 @@ func (f *Farm) answer(w *worker, rs []wire.Response, wake *[]*call) {
 		if !ok {
 			continue
 		}
+		if errors.Is(r.Err, wire.ErrArenaClosed) {
+			// The connection is closing under the reply: its end fails
+			// the call once, with the worker's exit, as it fails every
+			// call in flight; retried here, it could go back to the same
+			// worker before that one is marked dead.
+			continue
+		}
 		delete(w.inflight, r.ID)
 		w.pending--
 		if c == nil { // the answer of an abandoned attempt
@@ -316,11 +323,6 @@ func (f *Farm) answer(w *worker, rs []wire.Response, wake *[]*call) {
 		f.st.runTime.add(time.Duration(now - c.dispatched))
 		if r.Err != nil {
 			err := r.Err
-			if errors.Is(err, wire.ErrArenaClosed) {
-				// The connection ended under the reply: the worker is
-				// going, as far as this call is concerned.
-				err = &WorkerExitError{Slot: w.slot.index, PID: w.pid, Status: ExitStatus{Code: -1}, Cause: err}
-			}
 			if r.Crash {
 				c.crashed()
 			}

@@ -2,7 +2,6 @@ package farm
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -13,29 +12,15 @@ import (
 )
 
 // A reply that the arena could not settle because the connection closed
-// under it (wire.ErrArenaClosed) fails its attempt as a dead worker's
-// would: the call is retried, and succeeds; without retries, it fails
-// with a *WorkerExitError.
-func TestArenaClosedReplyIsRetried(t *testing.T) {
+// under it (wire.ErrArenaClosed) neither fails nor retries its call: the
+// call stays in flight on its worker, for the connection's end to fail it
+// once with the worker's exit. Here the connection goes on, and the call's
+// own answer settles it.
+func TestArenaClosedReplyLeavesTheCallInFlight(t *testing.T) {
 	bin := testutil.MustBuild(t, testutil.Worker)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, retries := range []int{0, NoRetries} {
-		err := arenaClosedCall(ctx, t, Config{Path: bin, Workers: 1, MaxRetries: retries, Logger: hclog.NewNullLogger()})
-		var we *WorkerExitError
-		if retries == 0 && err != nil {
-			t.Fatalf("the call after its arena closed: %v", err)
-		}
-		if retries == NoRetries && (!errors.As(err, &we) || !errors.Is(err, ErrWorkerTerminated) || !errors.Is(err, wire.ErrArenaClosed)) {
-			t.Fatalf("without retries: %v", err)
-		}
-	}
-}
-
-// arenaClosedCall answers a call in flight with wire.ErrArenaClosed, checks
-// that it was retried once (with retries) and returns how the call ended.
-func arenaClosedCall(ctx context.Context, t *testing.T, cfg Config) error {
-	f, err := New(cfg)
+	f, err := New(Config{Path: bin, Workers: 1, Logger: hclog.NewNullLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,9 +42,16 @@ func arenaClosedCall(ctx context.Context, t *testing.T, cfg Config) error {
 		return false
 	})
 	f.onResponses(w, []wire.Response{{ID: id, Err: wire.ErrArenaClosed, Crash: true}})
-	_, err = fu.Wait(ctx)
-	if st := f.Stats(); st.Retried != 1 && cfg.MaxRetries != NoRetries {
-		t.Fatalf("retried %d times", st.Retried)
+	f.mu.Lock()
+	_, still := w.inflight[id]
+	f.mu.Unlock()
+	if !still {
+		t.Fatal("the call left its worker on a reply its arena could not settle")
 	}
-	return err
+	if _, err := fu.Wait(ctx); err != nil {
+		t.Fatalf("the call: %v", err)
+	}
+	if st := f.Stats(); st.Retried != 0 || st.WorkersCrashed != 0 {
+		t.Fatalf("retried %d, crashed %d, want 0 and 0", st.Retried, st.WorkersCrashed)
+	}
 }
