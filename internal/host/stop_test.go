@@ -51,20 +51,11 @@ func callProc(t *testing.T, p *host.Process, got <-chan wire.Response, out any, 
 	}
 }
 
-func openFDs(t *testing.T) int {
-	t.Helper()
-	es, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(es)
-}
-
 // nothingLeft checks that the descriptors are those of before, at once,
 // and that no goroutine but those of before is left.
 func nothingLeft(t *testing.T, fds int, goroutines goleak.Option) {
 	t.Helper()
-	if n := openFDs(t); n != fds {
+	if n := testutil.OpenFDs(t); n != fds {
 		t.Errorf("%d descriptors open, %d before", n, fds)
 	}
 	goleak.VerifyNone(t, goroutines)
@@ -97,7 +88,7 @@ func TestStopBounds(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fds, goroutines := openFDs(t), goleak.IgnoreCurrent()
+			fds, goroutines := testutil.OpenFDs(t), goleak.IgnoreCurrent()
 			p, got := startProc(t, host.LaunchConfig{Path: workerBin})
 			c.prep(t, p, got)
 			start := time.Now()
@@ -117,7 +108,7 @@ func TestStopBounds(t *testing.T) {
 // returns.
 func TestFailedStartLeavesNothing(t *testing.T) {
 	bin := testutil.MustBuild(t, "./internal/testutil/fixtures/notworker")
-	fds, goroutines := openFDs(t), goleak.IgnoreCurrent()
+	fds, goroutines := testutil.OpenFDs(t), goleak.IgnoreCurrent()
 	_, err := host.Launch(context.Background(), host.LaunchConfig{
 		Path: bin, Args: []string{"exit"}, Name: "worker-0", SocketDir: t.TempDir(),
 	})

@@ -206,3 +206,13 @@ func Main(m *testing.M, bins map[*string]string) int {
 	}
 	return code
 }
+
+// OpenFDs counts the file descriptors this process has open.
+func OpenFDs(t testing.TB) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
+}

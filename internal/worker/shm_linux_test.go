@@ -6,17 +6,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/workestrator/workestrator/internal/testutil"
 	"github.com/workestrator/workestrator/internal/wire"
 )
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	es, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(es)
-}
 
 // unixPair is a connected pair of unix stream sockets.
 func unixPair(t *testing.T) (host, worker *net.UnixConn) {
@@ -80,7 +72,7 @@ func TestReadTokenArena(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			host, worker := unixPair(t)
-			before := openFDs(t)
+			before := testutil.OpenFDs(t)
 			fds := c.fds()
 			var oob []byte
 			if len(fds) > 0 {
@@ -109,7 +101,7 @@ func TestReadTokenArena(t *testing.T) {
 				arena[0] = 1 // mapped, writable
 				wire.UnmapArena(arena)
 			}
-			if n := openFDs(t); n != before {
+			if n := testutil.OpenFDs(t); n != before {
 				t.Fatalf("%d descriptors open, %d before", n, before)
 			}
 		})

@@ -1,7 +1,6 @@
 package farm_test
 
 import (
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,22 +11,13 @@ import (
 	"github.com/workestrator/workestrator/pkg/farm"
 )
 
-func openFDs(t *testing.T) int {
-	t.Helper()
-	es, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(es)
-}
-
 // Kill returns within KillTimeout and a small margin for a worker that
 // ignores SIGTERM and one that is frozen, and leaves nothing behind: no
 // process, goroutine or descriptor.
 func TestKillBoundedAndClean(t *testing.T) {
 	const kt = 300 * time.Millisecond
 	const bound = kt + kt/10 + 150*time.Millisecond
-	fds, goroutines := openFDs(t), goleak.IgnoreCurrent()
+	fds, goroutines := testutil.OpenFDs(t), goleak.IgnoreCurrent()
 	var closes atomic.Int32
 	f, err := farm.New(farm.Config{Path: workerBin, Workers: 2, KillTimeout: kt, Logger: testLogger(t),
 		OnEvent: func(e farm.Event) {
@@ -53,7 +43,7 @@ func TestKillBoundedAndClean(t *testing.T) {
 			t.Errorf("worker %d alive after Kill", pid)
 		}
 	}
-	if n := openFDs(t); n != fds {
+	if n := testutil.OpenFDs(t); n != fds {
 		t.Errorf("%d descriptors open after Kill, %d before New", n, fds)
 	}
 	if n := closes.Load(); n != 2 {

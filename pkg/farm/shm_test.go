@@ -160,7 +160,7 @@ func TestSharedMemoryFull(t *testing.T) {
 // retried on the new worker, which gets an arena of its own; nothing is
 // left behind (descriptors, goroutines, mappings).
 func TestSharedMemoryWorkerDies(t *testing.T) {
-	fds, goroutines := openFDs(t), goleak.IgnoreCurrent()
+	fds, goroutines := testutil.OpenFDs(t), goleak.IgnoreCurrent()
 	f := newFarm(t, farm.Config{Workers: 1, MaxConcurrentCallsPerWorker: 4})
 	pid := workerPIDs(f)[0]
 	marker := filepath.Join(t.TempDir(), "exit")
@@ -186,7 +186,7 @@ func TestSharedMemoryWorkerDies(t *testing.T) {
 	}
 	f.Kill()
 	testutil.NoChildren(t, 2*time.Second)
-	testutil.Eventually(t, 5*time.Second, "descriptors closed", func() bool { return openFDs(t) <= fds })
+	testutil.Eventually(t, 5*time.Second, "descriptors closed", func() bool { return testutil.OpenFDs(t) <= fds })
 	goleak.VerifyNone(t, goroutines)
 	if b, _ := os.ReadFile("/proc/self/maps"); bytes.Contains(b, []byte("memfd:workestrator-arena")) {
 		t.Fatal("the host still maps an arena after Kill")
