@@ -328,6 +328,13 @@ func (r *goRunner) pi() error {
 		}
 		ms := float64(time.Since(t0).Nanoseconds()) / 1e6
 
+		singles = append(singles, singleMS)
+		farmMS = append(farmMS, ms)
+		speedups = append(speedups, singleMS/ms)
+		if r.spec.System == goNodeSystem {
+			continue // the goroutines' ceiling is Go's, not JavaScript's
+		}
+
 		t0 = time.Now()
 		var next atomic.Int64
 		var wg sync.WaitGroup
@@ -340,10 +347,6 @@ func (r *goRunner) pi() error {
 		}
 		wg.Wait()
 		goroutinesMS := float64(time.Since(t0).Nanoseconds()) / 1e6
-
-		singles = append(singles, singleMS)
-		farmMS = append(farmMS, ms)
-		speedups = append(speedups, singleMS/ms)
 		ceilings = append(ceilings, singleMS/goroutinesMS)
 	}
 	if pi := 4 * float64(inside) / float64(per*r.spec.Chunks); math.Abs(pi-math.Pi) > 0.01 {
@@ -352,7 +355,7 @@ func (r *goRunner) pi() error {
 	r.add("pi", "ms", median(farmMS))
 	r.add("pi", "speedup", median(speedups))
 	r.add("pi", "single_ms", median(singles))
-	if r.spec.System != goNodeSystem { // the goroutines' ceiling is Go's, not JavaScript's
+	if len(ceilings) > 0 {
 		r.add("pi", "ceiling_speedup", median(ceilings))
 	}
 	return nil

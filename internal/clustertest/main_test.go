@@ -1,13 +1,11 @@
 package clustertest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,26 +69,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 type agent struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	err  error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startAgent runs an agent named name of the fixture worker against url,
@@ -113,7 +94,7 @@ func startAgent(t testing.TB, name, url string, cmd func(name string, args ...st
 // test ends; its output is logged if the test failed.
 func startProc(t testing.TB, name string, c *exec.Cmd) *agent {
 	t.Helper()
-	a := &agent{name: name, cmd: c, out: &syncBuffer{}, done: make(chan struct{})}
+	a := &agent{name: name, cmd: c, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	c.Stdout, c.Stderr = a.out, a.out
 	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := c.Start(); err != nil {

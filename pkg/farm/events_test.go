@@ -1,7 +1,6 @@
 package farm_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
@@ -450,7 +449,7 @@ func TestKillWithBlockedListener(t *testing.T) {
 }
 
 func TestPanickingListener(t *testing.T) {
-	var log syncBuffer
+	var log testutil.SyncBuffer
 	var received atomic.Int64
 	f := newFarm(t, farm.Config{
 		Workers: 1,
@@ -493,22 +492,4 @@ func TestListenerMayCallTheFarm(t *testing.T) {
 		return errors.Is(err, farm.ErrFarmKilled)
 	})
 	rec.wait(t, "the close", func(ev farm.Event) bool { return ev.Type == farm.EventClose })
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use, for log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -87,7 +87,7 @@ func TestWorkerAnswersTheArena(t *testing.T) {
 	liar := testutil.MustBuild(t, "./internal/testutil/fixtures/liar")
 	for _, ack := range []string{"0", "7", "none"} {
 		t.Run(ack, func(t *testing.T) {
-			var log syncBuffer
+			var log testutil.SyncBuffer
 			logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: io.MultiWriter(&log, testWriter{t})})
 			f := newFarm(t, farm.Config{Path: liar, Workers: 1, Env: []string{"LIAR_SHM=1", "LIAR_SHM_ACK=" + ack},
 				StartTimeout: 2 * time.Second, Logger: logger})

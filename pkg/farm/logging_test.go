@@ -32,7 +32,7 @@ func jsonLines(t *testing.T, out string) []map[string]any {
 }
 
 // findLine waits for the JSON log line with that message.
-func findLine(t *testing.T, log *syncBuffer, msg string) map[string]any {
+func findLine(t *testing.T, log *testutil.SyncBuffer, msg string) map[string]any {
 	t.Helper()
 	var found map[string]any
 	testutil.Eventually(t, 5*time.Second, "log line "+msg, func() bool {
@@ -48,7 +48,7 @@ func findLine(t *testing.T, log *syncBuffer, msg string) map[string]any {
 }
 
 func TestWorkerLogsReachHostAtTheirLevel(t *testing.T) {
-	var log syncBuffer
+	var log testutil.SyncBuffer
 	f := newFarm(t, farm.Config{Workers: 1, Logger: hclog.New(&hclog.LoggerOptions{
 		Name: "host", Level: hclog.Trace, Output: &log, JSONFormat: true,
 	})})
@@ -76,7 +76,7 @@ func TestWorkerLogsReachHostAtTheirLevel(t *testing.T) {
 func TestWorkerLogLevelFollowsHost(t *testing.T) {
 	for _, level := range []hclog.Level{hclog.Trace, hclog.Debug, hclog.Warn, hclog.Off} {
 		t.Run(level.String(), func(t *testing.T) {
-			var log syncBuffer
+			var log testutil.SyncBuffer
 			f := newFarm(t, farm.Config{Workers: 1, Logger: hclog.New(&hclog.LoggerOptions{Level: level, Output: &log})})
 			got, err := farm.Call[string](ctx(t), f, "env", wire.EnvLogLevel)
 			if err != nil || got != level.String() {
@@ -87,7 +87,7 @@ func TestWorkerLogLevelFollowsHost(t *testing.T) {
 }
 
 func TestWorkerStdoutReachesHostLog(t *testing.T) {
-	var log syncBuffer
+	var log testutil.SyncBuffer
 	f := newFarm(t, farm.Config{Workers: 1, Logger: hclog.New(&hclog.LoggerOptions{
 		Name: "host", Level: hclog.Info, Output: &log, JSONFormat: true,
 	})})

@@ -294,7 +294,7 @@ func TestSharedMemoryDeclined(t *testing.T) {
 		{"mmap fails", "/bin/sh", []string{"-c", `ulimit -v 1048576 && exec "$0"`, workerBin}, 2 << 30, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var log syncBuffer
+			var log testutil.SyncBuffer
 			logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: io.MultiWriter(&log, testWriter{t})})
 			f := newFarm(t, farm.Config{Path: c.path, Args: c.args, Workers: 1, SharedMemory: c.shm, Logger: logger})
 			pid := workerPIDs(f)[0]

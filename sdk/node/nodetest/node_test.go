@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -386,26 +385,8 @@ func TestResultTooLarge(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestStdoutNoiseGoesToTheLog(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logs})
 	f := newFarm(t, farm.Config{Workers: 1, Args: []string{filepath.Join(sdkDir, "nodetest", "testdata", "noisy.js")}, Logger: log})
 	got, err := farm.Call[string](ctx(t), f, farm.DefaultMethod, "ping")
