@@ -73,6 +73,7 @@ func (t *grpcTransport) recv(rs []wire.Response) ([]wire.Response, error) {
 // through tryWrite), the sender goroutine the rest, blocking.
 type socketTransport struct {
 	c    *net.UnixConn
+	rc   *wire.RawConn
 	raw  syscall.RawConn
 	fr   *wire.FrameReader
 	v    wire.Vec // frames to write
@@ -93,7 +94,12 @@ func newSocketTransport(c *net.UnixConn, lim wire.Limits) (*socketTransport, err
 		c.Close()
 		return nil, err
 	}
-	t := &socketTransport{c: c, raw: raw, fr: wire.NewFrameReader(c, lim.Frame)}
+	rc, err := wire.NewRawConn(c)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	t := &socketTransport{c: c, rc: rc, raw: raw, fr: wire.NewFrameReader(rc, lim.Frame)}
 	t.v.Min = wire.VecMin
 	t.tryWrite = func(fd uintptr) bool {
 		var err error
@@ -164,7 +170,7 @@ func (t *socketTransport) write(own bool) error {
 				err = t.tryErr
 			}
 		} else {
-			_, err = t.v.WriteTo(t.c, t.done)
+			_, err = t.v.WriteTo(t.rc, t.done)
 		}
 	}
 	t.v.Reset()

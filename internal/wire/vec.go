@@ -210,7 +210,13 @@ func (v *Vec) TryWrite(fd int, done int) (int, error) {
 // full, adding what it wrote to done.
 func tryWrite(fd int, p []byte, done int) (int, error) {
 	for len(p) > 0 {
-		n, err := syscall.Write(fd, p)
+		var n int
+		var err error
+		if len(p) <= rawMax {
+			n, err = rawWrite(fd, p)
+		} else {
+			n, err = syscall.Write(fd, p)
+		}
 		if n > 0 {
 			done += n
 			p = p[n:]

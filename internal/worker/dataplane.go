@@ -161,8 +161,14 @@ func (s *server) serveConn(c net.Conn, arena []byte) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	fr := wire.NewFrameReader(c, s.lim.Frame)
-	fw := &wire.FrameWriter{W: c}
+	var rw io.ReadWriter = c
+	if uc, ok := c.(*net.UnixConn); ok {
+		if rc, err := wire.NewRawConn(uc); err == nil {
+			rw = rc
+		}
+	}
+	fr := wire.NewFrameReader(rw, s.lim.Frame)
+	fw := &wire.FrameWriter{W: rw}
 	names := wire.Interner{}
 	recv := func() (*workerpb.CallBatch, error) {
 		frame, err := fr.ReadOwned()

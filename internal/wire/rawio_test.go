@@ -1,0 +1,94 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// rawPair is a connected pair of unix sockets, each a RawConn.
+func rawPair(t *testing.T) (*RawConn, *RawConn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rcs [2]*RawConn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "pair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := NewRawConn(c.(*net.UnixConn))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rc.Close() })
+		rcs[i] = rc
+	}
+	return rcs[0], rcs[1]
+}
+
+// Bytes written on one end arrive whole on the other, small ones by raw
+// system calls and big ones (over rawMax, more than the socket holds, so
+// that the writer waits for room) through the runtime's; a closed peer
+// reads as EOF.
+func TestRawConnCarriesBytes(t *testing.T) {
+	a, b := rawPair(t)
+	for _, size := range []int{1, 100, 64 << 10, rawMax, rawMax + 1, 4 << 20} {
+		want := make([]byte, size)
+		for i := range want {
+			want[i] = byte(i*7 + size)
+		}
+		errc := make(chan error, 1)
+		go func() {
+			n, err := a.Write(want)
+			if err == nil && n != size {
+				err = io.ErrShortWrite
+			}
+			errc <- err
+		}()
+		got := make([]byte, size)
+		if _, err := io.ReadFull(b, got); err != nil {
+			t.Fatalf("%d bytes: read: %v", size, err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatalf("%d bytes: write: %v", size, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: read other bytes than written", size)
+		}
+	}
+	a.Close()
+	if n, err := b.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+		t.Fatalf("read after the peer closed: %d, %v; want 0, EOF", n, err)
+	}
+}
+
+// A read waiting for bytes ends, with net.ErrClosed, when its own end is
+// closed.
+func TestRawConnCloseEndsARead(t *testing.T) {
+	_, b := rawPair(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Read(make([]byte, 10))
+		errc <- err
+	}()
+	// The read is waiting or about to: closing ends it either way.
+	b.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read on a closed conn: %v; want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a read on a closed conn did not end")
+	}
+}
