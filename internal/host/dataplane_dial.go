@@ -38,7 +38,7 @@ type dataPlanePeer struct {
 // arena is not nil: the worker then answers whether it mapped it. The
 // transport owns an arena the worker mapped (it closes it at its end);
 // any other is closed here, and the transport has none.
-func dialDataPlane(ctx context.Context, addr string, token []byte, lim wire.Limits, peer dataPlanePeer, arena *wire.Arena, shmFD int, log hclog.Logger) (_ *socketTransport, err error) {
+func dialDataPlane(ctx context.Context, addr string, token []byte, lim wire.Limits, peer dataPlanePeer, arena *wire.Arena, shmFD int, spin time.Duration, log hclog.Logger) (_ *socketTransport, err error) {
 	defer func() {
 		if err != nil && arena != nil { // nil once declined: closed already
 			arena.Close()
@@ -81,7 +81,7 @@ func dialDataPlane(ctx context.Context, addr string, token []byte, lim wire.Limi
 		}
 	}
 	_ = c.SetDeadline(time.Time{})
-	t, err := newSocketTransport(c, lim)
+	t, err := newSocketTransport(c, lim, spin)
 	if err != nil {
 		return nil, err
 	}
@@ -181,5 +181,5 @@ func (p *Process) dialSocket(ctx context.Context, info *Info) (*socketTransport,
 		}
 	}
 	return dialDataPlane(ctx, info.dataPlane, info.dataPlaneToken, wire.NewLimits(p.cfg.MaxMessage),
-		dataPlanePeer{dir: p.run.sockDir, pid: p.run.pid}, arena, fd, p.cfg.Logger.With("worker", p.cfg.Name))
+		dataPlanePeer{dir: p.run.sockDir, pid: p.run.pid}, arena, fd, p.cfg.IdleSpin, p.cfg.Logger.With("worker", p.cfg.Name))
 }

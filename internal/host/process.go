@@ -88,6 +88,10 @@ type LaunchConfig struct {
 	// worker lists wire.FeatureSharedMemory; 0 or less means none. The
 	// gRPC stream (GRPCStream, AutoMTLS) has none.
 	SharedMemory int
+	// IdleSpin is how long the socket data plane's receive loop polls
+	// the socket before it sleeps, while at most one call is in flight
+	// (wire.RawConn.SetSpin); 0 or less: it does not.
+	IdleSpin time.Duration
 	// MaxMessage is the largest arguments or result of a call, in bytes;
 	// zero means 256 MiB. It bounds every frame of the data plane too.
 	MaxMessage int

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/workestrator/workestrator/internal/wire"
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
@@ -85,10 +87,19 @@ type socketTransport struct {
 	tryWrite      func(fd uintptr) bool // made once, so that a write allocates nothing
 	blockingWrite func(fd uintptr) bool // tryWrite that waits for room
 	tryErr        error
+
+	// The calls sent and answered, and when the last was sent (a
+	// wire.Nanotime), for the receive loop's idle spin.
+	sent     atomic.Int64
+	lastSent atomic.Int64
+	answered int64 // by the receive loop only
 }
 
-// newSocketTransport is the host's side of the socket data plane on c.
-func newSocketTransport(c *net.UnixConn, lim wire.Limits) (*socketTransport, error) {
+// newSocketTransport is the host's side of the socket data plane on c;
+// its receive loop polls the socket for up to spin after the later of its
+// wait's start and the last call sent, while at most one call is in
+// flight (a caller that calls one at a time), before it sleeps.
+func newSocketTransport(c *net.UnixConn, lim wire.Limits, spin time.Duration) (*socketTransport, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		c.Close()
@@ -100,6 +111,9 @@ func newSocketTransport(c *net.UnixConn, lim wire.Limits) (*socketTransport, err
 		return nil, err
 	}
 	t := &socketTransport{c: c, rc: rc, raw: raw, fr: wire.NewFrameReader(rc, lim.Frame)}
+	if spin > 0 {
+		rc.SetSpin(wire.SpinAfter(spin, t.lastSent.Load, func() bool { return t.sent.Load()-t.answered <= 1 }))
+	}
 	t.v.Min = wire.VecMin
 	t.tryWrite = func(fd uintptr) bool {
 		var err error
@@ -127,6 +141,14 @@ func (t *socketTransport) send(items []wire.Item, own bool) error {
 		t.arena.Place(items)
 	}
 	wire.AppendCallBatchVec(&t.v, items)
+	calls := 0
+	for i := range items {
+		if !items[i].IsCancel {
+			calls++
+		}
+	}
+	t.sent.Add(int64(calls))
+	t.lastSent.Store(wire.Nanotime())
 	if t.v.Len()-t.done < wire.MaxBatchBytes {
 		return nil
 	}
@@ -184,6 +206,7 @@ func (t *socketTransport) recv(rs []wire.Response) ([]wire.Response, error) {
 	if err == nil {
 		rs, err = wire.DecodeReplies(frame, rs)
 	}
+	t.answered += int64(len(rs) - n)
 	if err == nil && t.arena != nil {
 		t.arena.Settle(rs[n:])
 	}

@@ -3,7 +3,9 @@ package wire
 import (
 	"io"
 	"net"
+	"runtime"
 	"syscall"
+	"time"
 )
 
 // rawMax is the largest read or write a RawConn makes as a raw system
@@ -15,15 +17,20 @@ const rawMax = 256 << 10
 // calls on its non-blocking descriptor, waiting in the runtime's poller
 // when the socket is empty or full. A raw call skips the runtime's system
 // call bookkeeping: in a process that was idle, the first system call of
-// a goroutine wakes the runtime's monitor thread, which then polls every
-// 20 µs for a millisecond; a data plane's message each few hundred
+// a goroutine through the runtime wakes its monitor thread, which then
+// polls every 20 µs for a millisecond; a message every few hundred
 // microseconds kept it awake for good.
 //
-// One goroutine reads at a time and one writes at a time.
+// A read that finds the socket empty may poll it for a while before it
+// waits in the poller (SetSpin). One goroutine reads at a time and one
+// writes at a time.
 type RawConn struct {
 	*net.UnixConn
 	raw syscall.RawConn
 
+	// keep, when set, says whether a read that found nothing since start
+	// polls again (see SetSpin).
+	keep  func(start, now int64) bool
 	rp    []byte
 	rn    int
 	rerr  error
@@ -41,41 +48,70 @@ func NewRawConn(c *net.UnixConn) (*RawConn, error) {
 		return nil, err
 	}
 	rc := &RawConn{UnixConn: c, raw: raw}
-	rc.read = func(fd uintptr) bool {
-		for {
-			n, err := rawRead(int(fd), rc.rp)
-			switch err {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
+	rc.read = rc.tryRead
+	rc.write = rc.tryWrite
+	return rc, nil
+}
+
+// SetSpin makes a read that finds the socket empty poll it again, letting
+// the process's other goroutines run in between, for as long as keep
+// says, before it waits in the poller: keep gets the time (Nanotime) the
+// read first found the socket empty and the time now. Polling skips the
+// sleep and the wake-up of a thread, which on many machines costs tens of
+// microseconds when the message comes from a process on another CPU. Call
+// it before the first read.
+func (c *RawConn) SetSpin(keep func(start, now int64) bool) { c.keep = keep }
+
+// tryRead reads into rp; it returns false when the socket is empty and
+// polling is over, for the poller to wait.
+func (c *RawConn) tryRead(fd uintptr) bool {
+	var start int64
+	for {
+		n, err := rawRead(int(fd), c.rp)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			if c.keep == nil {
 				return false
 			}
-			rc.rn, rc.rerr = n, err
+			now := Nanotime()
+			if start == 0 {
+				start = now
+			}
+			if !c.keep(start, now) {
+				return false
+			}
+			runtime.Gosched()
+			continue
+		}
+		c.rn, c.rerr = n, err
+		return true
+	}
+}
+
+// tryWrite writes wp; it returns false when the socket is full, for the
+// poller to wait for room.
+func (c *RawConn) tryWrite(fd uintptr) bool {
+	for len(c.wp) > 0 {
+		n, err := rawWrite(int(fd), c.wp)
+		if n > 0 {
+			c.wn += n
+			c.wp = c.wp[n:]
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return false
+		case err != nil:
+			c.werr = err
+			return true
+		case n <= 0:
+			c.werr = io.ErrShortWrite
 			return true
 		}
 	}
-	rc.write = func(fd uintptr) bool {
-		for len(rc.wp) > 0 {
-			n, err := rawWrite(int(fd), rc.wp)
-			if n > 0 {
-				rc.wn += n
-				rc.wp = rc.wp[n:]
-			}
-			switch {
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				return false
-			case err != nil:
-				rc.werr = err
-				return true
-			case n <= 0:
-				rc.werr = io.ErrShortWrite
-				return true
-			}
-		}
-		return true
-	}
-	return rc, nil
+	return true
 }
 
 // Read reads into p.
@@ -110,3 +146,10 @@ func (c *RawConn) Write(p []byte) (int, error) {
 	c.wp = nil
 	return n, err
 }
+
+// epoch is the origin of Nanotime.
+var epoch = time.Now()
+
+// Nanotime is the monotonic time in nanoseconds since the process
+// started, never 0.
+func Nanotime() int64 { return int64(time.Since(epoch)) + 1 }

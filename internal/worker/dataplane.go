@@ -164,6 +164,11 @@ func (s *server) serveConn(c net.Conn, arena []byte) {
 	var rw io.ReadWriter = c
 	if uc, ok := c.(*net.UnixConn); ok {
 		if rc, err := wire.NewRawConn(uc); err == nil {
+			if s.idleSpin > 0 {
+				// The next call of a caller that calls one at a time comes
+				// a round trip after the last one ended.
+				rc.SetSpin(wire.SpinAfter(s.idleSpin, s.lastEnd.Load, nil))
+			}
 			rw = rc
 		}
 	}

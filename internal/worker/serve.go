@@ -65,6 +65,9 @@ func Serve(methods Methods, o Options) {
 	}
 	srv.rawResults = os.Getenv(wire.EnvRawBytes) == "1"
 	srv.shmSize, _ = strconv.Atoi(os.Getenv(wire.EnvSharedMemory))
+	if srv.idleSpin, err = wire.ParseIdleSpin(os.Getenv(wire.EnvIdleSpin)); err != nil {
+		fail(err)
+	}
 	log := Logger()
 	if offerDataPlane() {
 		if d, err := listenDataPlane(); err != nil {

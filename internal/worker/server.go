@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/workestrator/workestrator/internal/wire"
@@ -28,6 +29,12 @@ type server struct {
 	// shmSize is the size of the shared-memory arena the host may pass on
 	// the data plane socket (wire.EnvSharedMemory); 0: the host passes none.
 	shmSize int
+	// idleSpin is how long the socket data plane's reader polls for the
+	// next call after the last call ended (wire.EnvIdleSpin); 0: it does
+	// not.
+	idleSpin time.Duration
+	// lastEnd is when a call last ended (a wire.Nanotime).
+	lastEnd atomic.Int64
 }
 
 func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*server, error) {

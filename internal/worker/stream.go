@@ -169,6 +169,7 @@ func (ss *session) run(j job) {
 		j.cancel()
 	}
 	alone := ss.inflight.Add(-1) == 0
+	ss.s.lastEnd.Store(wire.Nanotime())
 	if ss.out.Add(o) {
 		if sendNow(alone, ran) {
 			ss.out.Flush()

@@ -27,7 +27,14 @@ const (
 	DefaultMaxMessageSize              = 256 << 20
 	DefaultScaleDownAfter              = 10 * time.Second
 	DefaultSharedMemory                = 64 << 20
+	DefaultIdleSpin                    = 50 * time.Microsecond
 )
+
+// IdleSpinOff as Config.IdleSpin turns idle spin off.
+const IdleSpinOff = -1
+
+// MaxIdleSpin is the longest Config.IdleSpin.
+const MaxIdleSpin = time.Second
 
 // SharedMemoryOff as Config.SharedMemory turns shared memory off.
 const SharedMemoryOff = -1
@@ -209,6 +216,22 @@ type Config struct {
 	// MaxConcurrentCallsPerWorker × the usual arguments, some calls go on
 	// the socket.
 	SharedMemory int64
+	// IdleSpin is how long a side of a worker connection that expects the
+	// other side's next message polls its socket before it sleeps (the
+	// socket data plane): the host while at most one call is in flight on
+	// the connection, a Go worker after it answered its calls. A caller
+	// that calls one at a time then gets its answer, and the worker its
+	// next call, without waking a sleeping thread, which on many machines
+	// costs tens of microseconds when the message comes from another CPU.
+	// The poll yields to the process's other goroutines; it costs each
+	// side at most IdleSpin of CPU per wait, and none when calls are many
+	// in flight or far apart. 0 means DefaultIdleSpin (50 µs) for the
+	// host, and the worker's own default (a Go worker's is the same, a
+	// Node.js worker's 100 µs); IdleSpinOff (any negative value) turns it
+	// off. A value other than 0 is passed on to the workers as
+	// WORKESTRATOR_IDLE_SPIN_US, unless Env sets that variable. At most
+	// MaxIdleSpin.
+	IdleSpin time.Duration
 
 	// Logger receives the farm's logs and the workers' re-logged lines;
 	// nil means a logger on stderr at the level LogEnv says (warn by default).
@@ -299,6 +322,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("SharedMemory", c.SharedMemory, "must be negative (off), 0 (64 MiB) or at least 1 MiB")
 	case c.SharedMemory > MaxSharedMemory:
 		return c, bad("SharedMemory", c.SharedMemory, fmt.Sprintf("must be at most %d (1 TiB; 2 GiB less 1 MiB on a 32-bit platform)", int64(MaxSharedMemory)))
+	case c.IdleSpin > MaxIdleSpin:
+		return c, bad("IdleSpin", c.IdleSpin, "must be at most 1s (negative: off, 0: 50µs)")
 	case c.Checksum != nil && len(c.Checksum) != 32:
 		return c, bad("Checksum", fmt.Sprintf("%d bytes", len(c.Checksum)), "a SHA-256 checksum has 32 bytes")
 	case c.Serializer != nil && c.Serializer.Name() == "":

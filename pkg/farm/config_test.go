@@ -39,6 +39,7 @@ func TestConfigValidation(t *testing.T) {
 		{"SharedMemory", farm.Config{Path: "x", SharedMemory: 1}},
 		{"SharedMemory", farm.Config{Path: "x", SharedMemory: farm.MinSharedMemory - 1}},
 		{"SharedMemory", farm.Config{Path: "x", SharedMemory: farm.MaxSharedMemory + 1}},
+		{"IdleSpin", farm.Config{Path: "x", IdleSpin: farm.MaxIdleSpin + 1}},
 		{"Checksum", farm.Config{Path: "x", Checksum: []byte{1, 2}}},
 		{"Env[0]", farm.Config{Path: "x", Env: []string{"NOEQUALS"}}},
 	}

@@ -98,6 +98,7 @@ func (f *Farm) launchLocal(ctx context.Context, spec launchSpec) (workerConn, er
 		AutoMTLS:     f.cfg.AutoMTLS,
 		MaxMessage:   f.cfg.MaxMessageSize,
 		SharedMemory: int(max(f.cfg.SharedMemory, 0)),
+		IdleSpin:     hostIdleSpin(f.cfg.IdleSpin),
 		KillTimeout:  f.cfg.KillTimeout,
 		RawBytes:     f.rawBytes.Load(),
 		SkipHostEnv:  f.cfg.SkipHostEnv,
@@ -109,4 +110,15 @@ func (f *Farm) launchLocal(ctx context.Context, spec launchSpec) (workerConn, er
 		return nil, err
 	}
 	return localWorker{Conn: p.Conn(), p: p}, nil
+}
+
+// hostIdleSpin is the host side's window for Config.IdleSpin d; 0: none.
+func hostIdleSpin(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultIdleSpin
+	case d < 0:
+		return 0
+	}
+	return d
 }

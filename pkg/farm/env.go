@@ -2,9 +2,13 @@ package farm
 
 import (
 	"os"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/workestrator/workestrator/internal/host"
+	"github.com/workestrator/workestrator/internal/wire"
 )
 
 // resolvePath resolves path and dir once, as Config.Path says; what cannot
@@ -14,20 +18,34 @@ func resolvePath(path, dir string) (string, string) {
 	return path, dir
 }
 
-// workerEnv returns the workers' extra environment: c.Env, after
-// GOMAXPROCS=1 unless GOMAXPROCS is set already, by c.Env or by the host
-// environment the workers get (with SkipHostEnv, only if HostEnv passes
-// it). A worker is one of Workers processes sharing the machine's cores;
+// workerEnv returns the workers' extra environment: c.Env, with
+// WORKESTRATOR_IDLE_SPIN_US from a non-zero c.IdleSpin unless c.Env sets
+// it, after GOMAXPROCS=1 unless GOMAXPROCS is set already, by c.Env or by
+// the host environment the workers get (with SkipHostEnv, only if HostEnv
+// passes it). A worker is one of Workers processes sharing the machine's cores;
 // one thread for Go code lowers the latency of a call and spends less CPU
 // per call.
 func workerEnv(c Config) []string {
-	if _, ok := os.LookupEnv("GOMAXPROCS"); ok && (!c.SkipHostEnv || host.EnvAllowed(c.HostEnv, "GOMAXPROCS")) {
-		return c.Env
+	env := c.Env
+	if c.IdleSpin != 0 && !setsEnv(c.Env, wire.EnvIdleSpin) {
+		us := (max(c.IdleSpin, 0) + time.Microsecond - 1) / time.Microsecond
+		env = append(slices.Clip(env), wire.EnvIdleSpin+"="+strconv.FormatInt(int64(us), 10))
 	}
-	for _, kv := range c.Env {
-		if strings.HasPrefix(kv, "GOMAXPROCS=") {
-			return c.Env
+	if _, ok := os.LookupEnv("GOMAXPROCS"); ok && (!c.SkipHostEnv || host.EnvAllowed(c.HostEnv, "GOMAXPROCS")) {
+		return env
+	}
+	if setsEnv(c.Env, "GOMAXPROCS") {
+		return env
+	}
+	return append([]string{"GOMAXPROCS=1"}, env...)
+}
+
+// setsEnv reports whether env sets the variable name.
+func setsEnv(env []string, name string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			return true
 		}
 	}
-	return append([]string{"GOMAXPROCS=1"}, c.Env...)
+	return false
 }
