@@ -32,7 +32,7 @@ func TestHelpListsEveryFlagAndItsVariable(t *testing.T) {
 	}
 	code, out, _ := runCmd(t, "serve", "--help")
 	for _, want := range []string{"--nats", "--workers", "--max-per-worker", "--prefetch", "--ttl", "--max-idle", "--timeout",
-		"--kill-timeout", "--start-timeout", "--max-memory", "--max-memory-hard", "--drain-timeout", "--heartbeat", "--pool", "--name", "--nkey", "--env", "--checksum"} {
+		"--kill-timeout", "--start-timeout", "--max-memory", "--max-memory-hard", "--drain-timeout", "--heartbeat", "--pool", "--name", "--nkey", "--env", "--checksum", "--idle-spin"} {
 		if !strings.Contains(out, want+" ") {
 			t.Errorf("serve --help lacks %s (exit %d)", want, code)
 		}

@@ -36,8 +36,9 @@ type AgentConfig struct {
 	// Farm is the agent's local farm: Path, Workers,
 	// MaxConcurrentCallsPerWorker, TTL, MaxIdleTime, timeouts, memory
 	// limits, Init... MaxRetries is ignored: a failed call goes back to
-	// its host, whose retry policy decides, on any capacity. Remote must
-	// be nil.
+	// its host, whose retry policy decides, on any capacity. IdleSpin left
+	// at 0 is off (IdleSpinOff): calls reach an agent a NATS round trip
+	// apart. Remote must be nil.
 	Farm Config
 
 	// URL is the NATS server (or servers, comma-separated); empty means
@@ -166,6 +167,11 @@ func newAgent(cfg AgentConfig) (*agent, error) {
 		cfg.Name = hostname()
 	}
 	cfg.Farm.MaxRetries = NoRetries
+	if cfg.Farm.IdleSpin == 0 {
+		// Calls reach an agent a NATS round trip apart: polling a worker's
+		// socket for the next one would spin for nothing.
+		cfg.Farm.IdleSpin = IdleSpinOff
+	}
 	return &agent{
 		cfg: cfg, subj: subj, name: cfg.Name, id: newID("a"),
 		hosts:   make(map[string]*hostState),

@@ -64,3 +64,16 @@ func (p *dropProxy) drop(d time.Duration) {
 	}
 	p.conns = nil
 }
+
+// An agent's farm does not poll its workers' sockets unless told to.
+func TestAgentIdleSpinOffByDefault(t *testing.T) {
+	for set, want := range map[time.Duration]time.Duration{0: IdleSpinOff, 30 * time.Microsecond: 30 * time.Microsecond, IdleSpinOff: IdleSpinOff} {
+		a, err := newAgent(AgentConfig{Farm: Config{Path: "/bin/true", IdleSpin: set}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.cfg.Farm.IdleSpin; got != want {
+			t.Errorf("Farm.IdleSpin %v: the agent's farm has %v, want %v", set, got, want)
+		}
+	}
+}
