@@ -74,7 +74,6 @@ func (t *grpcTransport) recv(rs []wire.Response) ([]wire.Response, error) {
 // write): a helper writes what the socket takes without blocking (raw,
 // through tryWrite), the sender goroutine the rest, blocking.
 type socketTransport struct {
-	c    *net.UnixConn
 	rc   *wire.RawConn
 	raw  syscall.RawConn
 	fr   *wire.FrameReader
@@ -110,7 +109,7 @@ func newSocketTransport(c *net.UnixConn, lim wire.Limits, spin time.Duration) (*
 		c.Close()
 		return nil, err
 	}
-	t := &socketTransport{c: c, rc: rc, raw: raw, fr: wire.NewFrameReader(rc, lim.Frame)}
+	t := &socketTransport{rc: rc, raw: raw, fr: wire.NewFrameReader(rc, lim.Frame)}
 	if spin > 0 {
 		rc.SetSpin(wire.SpinAfter(spin, t.lastSent.Load, func() bool { return t.sent.Load()-t.answered <= 1 }))
 	}
@@ -165,7 +164,7 @@ func (t *socketTransport) name() string         { return "socket" }
 // close closes the socket, then drops the arena once no copy into or out
 // of it runs.
 func (t *socketTransport) close() {
-	t.c.Close()
+	t.rc.Close()
 	if t.arena != nil {
 		t.arena.Close()
 	}

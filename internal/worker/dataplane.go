@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -151,6 +152,18 @@ func readToken(c net.Conn, got []byte) (fd int, err error) {
 	return fd, nil
 }
 
+// mayPoll says when the data plane's reader may poll for the next call
+// (see wire.RawConn.SetSpin): always with one thread for Go code, where it
+// only runs when no call's goroutine can, the next call of a caller that
+// calls one at a time coming a round trip after the last one ended; with
+// more, only while no call runs, so as not to take a CPU from them.
+func (s *server) mayPoll() func() bool {
+	if runtime.GOMAXPROCS(0) == 1 {
+		return nil
+	}
+	return func() bool { return s.running.Load() == 0 }
+}
+
 // serveConn serves the data plane on the host's connection until it ends;
 // arena is the connection's shared memory (nil for none), unmapped once
 // every call of the session has returned.
@@ -161,19 +174,16 @@ func (s *server) serveConn(c net.Conn, arena []byte) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var rw io.ReadWriter = c
 	if uc, ok := c.(*net.UnixConn); ok {
 		if rc, err := wire.NewRawConn(uc); err == nil {
 			if s.idleSpin > 0 {
-				// The next call of a caller that calls one at a time comes
-				// a round trip after the last one ended.
-				rc.SetSpin(wire.SpinAfter(s.idleSpin, s.lastEnd.Load, nil))
+				rc.SetSpin(wire.SpinAfter(s.idleSpin, s.lastEnd.Load, s.mayPoll()))
 			}
-			rw = rc
+			c = rc
 		}
 	}
-	fr := wire.NewFrameReader(rw, s.lim.Frame)
-	fw := &wire.FrameWriter{W: rw}
+	fr := wire.NewFrameReader(c, s.lim.Frame)
+	fw := &wire.FrameWriter{W: c}
 	names := wire.Interner{}
 	recv := func() (*workerpb.CallBatch, error) {
 		frame, err := fr.ReadOwned()

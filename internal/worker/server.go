@@ -33,7 +33,9 @@ type server struct {
 	// next call after the last call ended (wire.EnvIdleSpin); 0: it does
 	// not.
 	idleSpin time.Duration
-	// lastEnd is when a call last ended (a wire.Nanotime).
+	// running counts the calls running, on every session; lastEnd is when
+	// one last ended (a wire.Nanotime).
+	running atomic.Int64
 	lastEnd atomic.Int64
 }
 

@@ -130,6 +130,7 @@ func (ss *session) start(c *workerpb.Call) {
 		ss.cancels[c.Id] = j.cancel
 		ss.mu.Unlock()
 	}
+	ss.s.running.Add(1)
 	if n := ss.inflight.Add(1); n > ss.peak.Load() {
 		ss.peak.Store(n)
 	}
@@ -170,6 +171,7 @@ func (ss *session) run(j job) {
 	}
 	alone := ss.inflight.Add(-1) == 0
 	ss.s.lastEnd.Store(wire.Nanotime())
+	ss.s.running.Add(-1)
 	if ss.out.Add(o) {
 		if sendNow(alone, ran) {
 			ss.out.Flush()

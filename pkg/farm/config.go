@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/workestrator/workestrator/internal/host"
+	"github.com/workestrator/workestrator/internal/wire"
 	"github.com/workestrator/workestrator/pkg/serializer"
 )
 
@@ -27,14 +28,14 @@ const (
 	DefaultMaxMessageSize              = 256 << 20
 	DefaultScaleDownAfter              = 10 * time.Second
 	DefaultSharedMemory                = 64 << 20
-	DefaultIdleSpin                    = 50 * time.Microsecond
+	DefaultIdleSpin                    = wire.DefaultIdleSpin // 50 µs
 )
 
 // IdleSpinOff as Config.IdleSpin turns idle spin off.
 const IdleSpinOff = -1
 
 // MaxIdleSpin is the longest Config.IdleSpin.
-const MaxIdleSpin = time.Second
+const MaxIdleSpin = wire.MaxIdleSpin // 1 s
 
 // SharedMemoryOff as Config.SharedMemory turns shared memory off.
 const SharedMemoryOff = -1
@@ -223,9 +224,14 @@ type Config struct {
 	// that calls one at a time then gets its answer, and the worker its
 	// next call, without waking a sleeping thread, which on many machines
 	// costs tens of microseconds when the message comes from another CPU.
-	// The poll yields to the process's other goroutines; it costs each
-	// side at most IdleSpin of CPU per wait, and none when calls are many
-	// in flight or far apart. 0 means DefaultIdleSpin (50 µs) for the
+	// The poll yields to the process's other goroutines. It costs a side
+	// up to IdleSpin of CPU each time it waits for a message: the host,
+	// with one call in flight, until IdleSpin after the call was sent,
+	// then again after the answer for the next call; the worker after
+	// each call ends. A host with several calls in flight on a worker does
+	// not poll, nor does a worker with GOMAXPROCS above 1 while calls run,
+	// nor more readers of a process at once than GOMAXPROCS-1 (at least
+	// one). 0 means DefaultIdleSpin (50 µs) for the
 	// host, and the worker's own default (a Go worker's is the same, a
 	// Node.js worker's 100 µs); IdleSpinOff (any negative value) turns it
 	// off. A value other than 0 is passed on to the workers as
@@ -323,7 +329,7 @@ func (c Config) withDefaults() (Config, error) {
 	case c.SharedMemory > MaxSharedMemory:
 		return c, bad("SharedMemory", c.SharedMemory, fmt.Sprintf("must be at most %d (1 TiB; 2 GiB less 1 MiB on a 32-bit platform)", int64(MaxSharedMemory)))
 	case c.IdleSpin > MaxIdleSpin:
-		return c, bad("IdleSpin", c.IdleSpin, "must be at most 1s (negative: off, 0: 50µs)")
+		return c, bad("IdleSpin", c.IdleSpin, fmt.Sprintf("must be at most %v (negative: off, 0: %v)", MaxIdleSpin, DefaultIdleSpin))
 	case c.Checksum != nil && len(c.Checksum) != 32:
 		return c, bad("Checksum", fmt.Sprintf("%d bytes", len(c.Checksum)), "a SHA-256 checksum has 32 bytes")
 	case c.Serializer != nil && c.Serializer.Name() == "":
