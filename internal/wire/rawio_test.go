@@ -83,6 +83,12 @@ func TestRawConnCloseEndsARead(t *testing.T) {
 	}()
 	// The read is waiting or about to: closing ends it either way.
 	b.Close()
+	wantClosedRead(t, errc)
+}
+
+// wantClosedRead waits for the error of a read whose conn was closed.
+func wantClosedRead(t *testing.T, errc <-chan error) {
+	t.Helper()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, net.ErrClosed) {

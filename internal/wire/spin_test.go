@@ -1,9 +1,7 @@
 package wire
 
 import (
-	"errors"
 	"io"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -125,12 +123,5 @@ func TestRawConnCloseEndsAPoll(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close blocked behind a read that polls for a minute")
 	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("read on a closed conn: %v; want net.ErrClosed", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a polling read did not end when its conn closed")
-	}
+	wantClosedRead(t, errc)
 }
