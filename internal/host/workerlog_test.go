@@ -1,10 +1,8 @@
 package host_test
 
 import (
-	"bytes"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,28 +13,11 @@ import (
 	"github.com/workestrator/workestrator/internal/wire"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // badlogProc starts the badlog fixture with a text host logger named
 // "host" at trace level writing into the returned buffer.
-func badlogProc(t *testing.T, env ...string) (*host.Process, <-chan wire.Response, *lockedBuffer) {
+func badlogProc(t *testing.T, env ...string) (*host.Process, <-chan wire.Response, *testutil.SyncBuffer) {
 	t.Helper()
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	log := hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Trace, Output: &out})
 	p, got := startProc(t, host.LaunchConfig{
 		Path: testutil.MustBuild(t, "./internal/testutil/fixtures/badlog"), Logger: log, Env: env,
@@ -46,7 +27,7 @@ func badlogProc(t *testing.T, env ...string) (*host.Process, <-chan wire.Respons
 
 // finish has the worker write a last line, waits for it in the host log,
 // and stops the worker.
-func finish(t *testing.T, p *host.Process, got <-chan wire.Response, out *lockedBuffer) {
+func finish(t *testing.T, p *host.Process, got <-chan wire.Response, out *testutil.SyncBuffer) {
 	t.Helper()
 	callProc(t, p, got, nil, "done")
 	testutil.Eventually(t, 5*time.Second, "the last line", func() bool {

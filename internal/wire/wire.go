@@ -131,13 +131,9 @@ func fastCallBatch(b []byte, in Interner) (*workerpb.CallBatch, error) {
 			}
 			m.Calls = append(m.Calls, c)
 		case f.Num == 2 && f.Typ == protowire.BytesType: // packed cancels
-			for v := f.Bytes; len(v) > 0; {
-				id, k := protowire.ConsumeVarint(v)
-				if k < 0 {
-					return errFallback
-				}
-				m.Cancels = append(m.Cancels, id)
-				v = v[k:]
+			var ok bool
+			if m.Cancels, ok = appendPacked(m.Cancels, f.Bytes); !ok {
+				return errFallback
 			}
 		default:
 			return errFallback
@@ -185,14 +181,9 @@ func fastCall(b []byte, in Interner, box *callBox) (*workerpb.Call, error) {
 			c.ShmArgs = f.Varint
 		case f.Num == 10 && f.Typ == protowire.BytesType && !lensSeen: // packed
 			lensSeen = true
-			c.ShmArgLens = box.lens[:0]
-			for v := f.Bytes; len(v) > 0; {
-				n, k := protowire.ConsumeVarint(v)
-				if k < 0 {
-					return errFallback
-				}
-				c.ShmArgLens = append(c.ShmArgLens, n)
-				v = v[k:]
+			var ok bool
+			if c.ShmArgLens, ok = appendPacked(box.lens[:0], f.Bytes); !ok {
+				return errFallback
 			}
 		default:
 			return errFallback
@@ -274,4 +265,18 @@ func fastReply(b []byte) (Response, error) {
 		return nil
 	})
 	return r, err
+}
+
+// appendPacked appends the varints of a packed repeated field's bytes b to
+// dst; false if b does not hold whole varints.
+func appendPacked(dst []uint64, b []byte) ([]uint64, bool) {
+	for len(b) > 0 {
+		v, k := protowire.ConsumeVarint(b)
+		if k < 0 {
+			return dst, false
+		}
+		dst = append(dst, v)
+		b = b[k:]
+	}
+	return dst, true
 }
