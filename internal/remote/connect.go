@@ -3,10 +3,13 @@ package remote
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
+
+	"github.com/workestrator/workestrator/internal/wire"
 )
 
 // Auth is how a host or an agent proves itself to the NATS server.
@@ -38,7 +41,8 @@ func Options(name string, auth Auth, log hclog.Logger, h Handlers) ([]nats.Optio
 		nats.ReconnectBufSize(8 << 20),
 		nats.PingInterval(5 * time.Second),
 		nats.MaxPingsOutstanding(2),
-		nats.Timeout(5 * time.Second),
+		nats.Timeout(dialTimeout),
+		nats.SetCustomDialer(rawDialer{}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Debug("nats disconnected", "error", err)
 			if h.Disconnected != nil {
@@ -81,4 +85,28 @@ func Options(name string, auth Auth, log hclog.Logger, h Handlers) ([]nats.Optio
 		opts = append(opts, nats.Secure(auth.TLS))
 	}
 	return opts, nil
+}
+
+// dialTimeout bounds the dial of a NATS server.
+const dialTimeout = 5 * time.Second
+
+// rawDialer dials a NATS server over TCP and reads and writes the
+// connection with raw system calls (wire.RawTCPConn): in an agent that
+// waits for its next calls, the runtime's path woke its monitor thread on
+// every message.
+type rawDialer struct{}
+
+// Dial dials address.
+func (rawDialer) Dial(network, address string) (net.Conn, error) {
+	d := net.Dialer{Timeout: dialTimeout}
+	c, err := d.Dial(network, address)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		if rc, err := wire.NewRawTCPConn(tc); err == nil {
+			return rc, nil
+		}
+	}
+	return c, nil
 }

@@ -29,10 +29,69 @@ const rawMax = 256 << 10
 // writes at a time.
 type RawConn struct {
 	*net.UnixConn
-	raw syscall.RawConn
+	io rawIO
+}
+
+// NewRawConn wraps c.
+func NewRawConn(c *net.UnixConn) (*RawConn, error) {
+	rc := &RawConn{UnixConn: c}
+	if err := rc.io.init(c, c, "unix"); err != nil {
+		return nil, err
+	}
+	return rc, nil
+}
+
+// SetSpin makes a read that finds the socket empty poll it again, letting
+// the process's other goroutines run in between, for as long as keep
+// says, before it waits in the poller: keep gets the time (Nanotime) the
+// read first found the socket empty and the time now. Polling skips the
+// sleep and the wake-up of a thread, which on many machines costs tens of
+// microseconds when the message comes from a process on another CPU. Call
+// it before the first read.
+func (c *RawConn) SetSpin(keep func(start, now int64) bool) { c.io.keep = keep }
+
+// Read reads into p.
+func (c *RawConn) Read(p []byte) (int, error) { return c.io.Read(p) }
+
+// Write writes p whole.
+func (c *RawConn) Write(p []byte) (int, error) { return c.io.Write(p) }
+
+// Close closes the socket; a read that polls stops at once.
+func (c *RawConn) Close() error {
+	c.io.closed.Store(true)
+	return c.UnixConn.Close()
+}
+
+// RawTCPConn is a TCP connection read and written as RawConn reads and
+// writes a unix socket (without polling): a NATS client's connection.
+type RawTCPConn struct {
+	*net.TCPConn
+	io rawIO
+}
+
+// NewRawTCPConn wraps c.
+func NewRawTCPConn(c *net.TCPConn) (*RawTCPConn, error) {
+	rc := &RawTCPConn{TCPConn: c}
+	if err := rc.io.init(c, c, "tcp"); err != nil {
+		return nil, err
+	}
+	return rc, nil
+}
+
+// Read reads into p.
+func (c *RawTCPConn) Read(p []byte) (int, error) { return c.io.Read(p) }
+
+// Write writes p whole.
+func (c *RawTCPConn) Write(p []byte) (int, error) { return c.io.Write(p) }
+
+// rawIO makes the raw reads and writes of a socket.
+type rawIO struct {
+	c       net.Conn // the socket itself: its own Read and Write, for big ones
+	network string
+	raw     syscall.RawConn
 
 	// keep, when set, says whether a read that found nothing since start
-	// polls again (see SetSpin).
+	// polls again (see RawConn.SetSpin).
 	keep   func(start, now int64) bool
 	closed atomic.Bool
 	rp     []byte
@@ -50,36 +109,20 @@ type RawConn struct {
 // the process may use from the work that produces their messages.
 var spinners atomic.Int32
 
-// NewRawConn wraps c.
-func NewRawConn(c *net.UnixConn) (*RawConn, error) {
-	raw, err := c.SyscallConn()
+func (r *rawIO) init(c net.Conn, sc syscall.Conn, network string) error {
+	raw, err := sc.SyscallConn()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rc := &RawConn{UnixConn: c, raw: raw}
-	rc.read = rc.tryRead
-	rc.write = rc.tryWrite
-	return rc, nil
-}
-
-// SetSpin makes a read that finds the socket empty poll it again, letting
-// the process's other goroutines run in between, for as long as keep
-// says, before it waits in the poller: keep gets the time (Nanotime) the
-// read first found the socket empty and the time now. Polling skips the
-// sleep and the wake-up of a thread, which on many machines costs tens of
-// microseconds when the message comes from a process on another CPU. Call
-// it before the first read.
-func (c *RawConn) SetSpin(keep func(start, now int64) bool) { c.keep = keep }
-
-// Close closes the socket; a read that polls stops at once.
-func (c *RawConn) Close() error {
-	c.closed.Store(true)
-	return c.UnixConn.Close()
+	r.c, r.network, r.raw = c, network, raw
+	r.read = r.tryRead
+	r.write = r.tryWrite
+	return nil
 }
 
 // tryRead reads into rp; it returns false when the socket is empty and
 // polling is over, for the poller to wait.
-func (c *RawConn) tryRead(fd uintptr) bool {
+func (r *rawIO) tryRead(fd uintptr) bool {
 	var start int64
 	spinning := false
 	defer func() {
@@ -88,19 +131,19 @@ func (c *RawConn) tryRead(fd uintptr) bool {
 		}
 	}()
 	for {
-		n, err := rawRead(int(fd), c.rp)
+		n, err := rawRead(int(fd), r.rp)
 		switch err {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			if c.keep == nil || c.closed.Load() {
+			if r.keep == nil || r.closed.Load() {
 				return false
 			}
 			now := Nanotime()
 			if start == 0 {
 				start = now
 			}
-			if !c.keep(start, now) {
+			if !r.keep(start, now) {
 				return false
 			}
 			if !spinning {
@@ -114,47 +157,47 @@ func (c *RawConn) tryRead(fd uintptr) bool {
 			continue
 		case nil:
 		default:
-			err = c.opError("read", err)
+			err = r.opError("read", err)
 		}
-		c.rn, c.rerr = n, err
+		r.rn, r.rerr = n, err
 		return true
 	}
 }
 
 // tryWrite writes wp; it returns false when the socket is full, for the
 // poller to wait for room.
-func (c *RawConn) tryWrite(fd uintptr) bool {
-	done, err := tryWrite(int(fd), c.wp[c.wn:], c.wn)
-	c.wn = done
+func (r *rawIO) tryWrite(fd uintptr) bool {
+	done, err := tryWrite(int(fd), r.wp[r.wn:], r.wn)
+	r.wn = done
 	if err == syscall.EAGAIN {
 		return false
 	}
 	if err != nil {
-		c.werr = c.opError("write", err)
+		r.werr = r.opError("write", err)
 	}
 	return true
 }
 
 // opError is err of the system call op, as the net package reports it.
-func (c *RawConn) opError(op string, err error) error {
+func (r *rawIO) opError(op string, err error) error {
 	if _, ok := err.(syscall.Errno); !ok {
 		return err
 	}
-	return &net.OpError{Op: op, Net: "unix", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError(op, err)}
+	return &net.OpError{Op: op, Net: r.network, Source: r.c.LocalAddr(), Addr: r.c.RemoteAddr(), Err: os.NewSyscallError(op, err)}
 }
 
 // Read reads into p.
-func (c *RawConn) Read(p []byte) (int, error) {
+func (r *rawIO) Read(p []byte) (int, error) {
 	if len(p) == 0 || len(p) > rawMax {
-		return c.UnixConn.Read(p)
+		return r.c.Read(p)
 	}
-	c.rp, c.rn, c.rerr = p, 0, nil
-	err := c.raw.Read(c.read)
-	n := c.rn
+	r.rp, r.rn, r.rerr = p, 0, nil
+	err := r.raw.Read(r.read)
+	n := r.rn
 	if err == nil {
-		err = c.rerr
+		err = r.rerr
 	}
-	c.rp = nil
+	r.rp = nil
 	if err == nil && n == 0 {
 		err = io.EOF
 	}
@@ -162,17 +205,17 @@ func (c *RawConn) Read(p []byte) (int, error) {
 }
 
 // Write writes p whole.
-func (c *RawConn) Write(p []byte) (int, error) {
+func (r *rawIO) Write(p []byte) (int, error) {
 	if len(p) > rawMax {
-		return c.UnixConn.Write(p)
+		return r.c.Write(p)
 	}
-	c.wp, c.wn, c.werr = p, 0, nil
-	err := c.raw.Write(c.write)
-	n := c.wn
+	r.wp, r.wn, r.werr = p, 0, nil
+	err := r.raw.Write(r.write)
+	n := r.wn
 	if err == nil {
-		err = c.werr
+		err = r.werr
 	}
-	c.wp = nil
+	r.wp = nil
 	return n, err
 }
 

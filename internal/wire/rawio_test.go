@@ -98,3 +98,59 @@ func wantClosedRead(t *testing.T, errc <-chan error) {
 		t.Fatal("a read on a closed conn did not end")
 	}
 }
+
+// A RawTCPConn carries bytes whole both ways, small ones by raw system
+// calls and big ones through the runtime's, and reads EOF once its peer
+// closed.
+func TestRawTCPConnCarriesBytes(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewRawTCPConn(c.(*net.TCPConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	peer, ok := <-accepted
+	if !ok {
+		t.Fatal("accept failed")
+	}
+	b, err := NewRawTCPConn(peer.(*net.TCPConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{1, 1000, rawMax + 1, 3 << 20} {
+		want := bytes.Repeat([]byte{byte(size)}, size)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := a.Write(want)
+			errc <- err
+		}()
+		got := make([]byte, size)
+		if _, err := io.ReadFull(b, got); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: read %v, equal %v", size, err, bytes.Equal(got, want))
+		}
+		if err := <-errc; err != nil {
+			t.Fatalf("%d bytes: write: %v", size, err)
+		}
+	}
+	b.Close()
+	if n, err := a.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+		t.Fatalf("read after the peer closed: %d, %v; want 0, EOF", n, err)
+	}
+}
