@@ -98,6 +98,20 @@ func (s *sizeFlag) Set(v string) error {
 	return nil
 }
 
+// offSizeFlag is a sizeFlag that may also be "off" (-1).
+type offSizeFlag struct{ sizeFlag }
+
+func (s *offSizeFlag) Set(v string) error {
+	if v == "off" {
+		s.sizeFlag = -1
+		return nil
+	}
+	if err := s.sizeFlag.Set(v); err != nil {
+		return fmt.Errorf("want a byte count such as 64M, or off")
+	}
+	return nil
+}
+
 // hexFlag is bytes given in hexadecimal.
 type hexFlag []byte
 

@@ -28,6 +28,7 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 		maxMem     sizeFlag
 		maxMemHard sizeFlag
 		maxMsg     sizeFlag
+		heapFloor  offSizeFlag
 		checksum   hexFlag
 		ser        string
 		level      string
@@ -49,6 +50,7 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	fs.DurationVar(&cfg.Farm.IdleSpin, "idle-spin", 0, durationUsage("how long the agent and its workers poll a worker's socket for its next message before they sleep, e.g. 50us", "off: calls reach an agent a NATS round trip apart"))
 	fs.Var(&maxMem, "max-memory", "soft limit of a worker's RSS, e.g. 512M: replaced once over it (0: none)")
 	fs.Var(&maxMemHard, "max-memory-hard", "hard limit of a worker's RSS: killed once over it (0: none)")
+	fs.Var(&heapFloor, "heap-floor", "heap size below which a Go worker's GC does not collect, e.g. 64M, or off (0: 32M, or half the lower memory limit)")
 	fs.Var(&maxMsg, "max-message-size", "largest encoded arguments or result of a call (0: 256M)")
 	fs.StringVar(&cfg.Farm.Dir, "dir", "", "the workers' working directory (default: this one)")
 	fs.Var(&env, "env", "KEY=VALUE for the workers' environment (repeatable)")
@@ -86,6 +88,7 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	cfg.Farm.Env, cfg.Farm.HostEnv = env, hostEnv
 	cfg.Farm.MaxWorkerMemory, cfg.Farm.MaxWorkerMemoryHard = int64(maxMem), int64(maxMemHard)
 	cfg.Farm.MaxMessageSize = int(maxMsg)
+	cfg.Farm.WorkerHeapFloor = int64(heapFloor.sizeFlag)
 	if len(checksum) > 0 {
 		cfg.Farm.Checksum = checksum
 	}

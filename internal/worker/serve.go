@@ -68,6 +68,13 @@ func Serve(methods Methods, o Options) {
 	if srv.idleSpin, err = wire.ParseIdleSpin(os.Getenv(wire.EnvIdleSpin)); err != nil {
 		fail(err)
 	}
+	floor, err := wire.ParseHeapFloor(os.Getenv(wire.EnvHeapFloor))
+	if err != nil {
+		fail(err)
+	}
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		startHeapFloor(floor)
+	}
 	log := Logger()
 	if offerDataPlane() {
 		if d, err := listenDataPlane(); err != nil {

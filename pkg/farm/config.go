@@ -28,11 +28,19 @@ const (
 	DefaultMaxMessageSize              = 256 << 20
 	DefaultScaleDownAfter              = 10 * time.Second
 	DefaultSharedMemory                = 64 << 20
-	DefaultIdleSpin                    = wire.DefaultIdleSpin // 50 µs
+	DefaultIdleSpin                    = wire.DefaultIdleSpin  // 50 µs
+	DefaultWorkerHeapFloor             = wire.DefaultHeapFloor // 32 MiB
 )
 
 // IdleSpinOff as Config.IdleSpin turns idle spin off.
 const IdleSpinOff = -1
+
+// WorkerHeapFloorOff as Config.WorkerHeapFloor gives the workers no heap
+// floor.
+const WorkerHeapFloorOff = -1
+
+// MaxWorkerHeapFloor is the highest Config.WorkerHeapFloor: 1 TiB.
+const MaxWorkerHeapFloor = wire.MaxHeapFloor
 
 // MaxIdleSpin is the longest Config.IdleSpin.
 const MaxIdleSpin = wire.MaxIdleSpin // 1 s
@@ -239,6 +247,26 @@ type Config struct {
 	// MaxIdleSpin.
 	IdleSpin time.Duration
 
+	// WorkerHeapFloor is the heap size, in bytes, below which a Go
+	// worker's garbage collector does not collect: after each collection
+	// the worker sets its GC percent so that the next one comes when the
+	// heap reaches WorkerHeapFloor, or the heap goal GOGC=100 gives
+	// when that is higher. A worker whose calls allocate big transient
+	// values (a megabyte argument or result each) then collects every few
+	// dozen calls instead of every few; the cost is up to WorkerHeapFloor
+	// of garbage per worker, resident until collected or returned to the
+	// system. 0 means DefaultWorkerHeapFloor (32 MiB), or half the lower
+	// memory limit (MaxWorkerMemory, MaxWorkerMemoryHard) when that is
+	// less; WorkerHeapFloorOff (any negative value) none. A positive value
+	// must be at most half the lower memory limit, and at most
+	// MaxWorkerHeapFloor. It reaches the workers as
+	// WORKESTRATOR_HEAP_FLOOR unless Env sets that variable; a worker
+	// whose environment sets GOGC or GOMEMLIMIT (Env, or the host's
+	// environment it inherits) keeps its collector as those say, and a
+	// worker that sets its GC percent itself (debug.SetGCPercent) ends the
+	// floor. Node.js workers ignore it.
+	WorkerHeapFloor int64
+
 	// Logger receives the farm's logs and the workers' re-logged lines;
 	// nil means a logger on stderr at the level LogEnv says (warn by default).
 	Logger hclog.Logger
@@ -330,6 +358,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("SharedMemory", c.SharedMemory, fmt.Sprintf("must be at most %d (1 TiB; 2 GiB less 1 MiB on a 32-bit platform)", int64(MaxSharedMemory)))
 	case c.IdleSpin > MaxIdleSpin:
 		return c, bad("IdleSpin", c.IdleSpin, fmt.Sprintf("must be at most %v (negative: off, 0: %v)", MaxIdleSpin, DefaultIdleSpin))
+	case c.WorkerHeapFloor > MaxWorkerHeapFloor:
+		return c, bad("WorkerHeapFloor", c.WorkerHeapFloor, fmt.Sprintf("must be at most %d (MaxWorkerHeapFloor; negative: none, 0: %d)", int64(MaxWorkerHeapFloor), DefaultWorkerHeapFloor))
+	case c.WorkerHeapFloor > 0 && memoryLimit(c) > 0 && c.WorkerHeapFloor > memoryLimit(c)/2:
+		return c, bad("WorkerHeapFloor", c.WorkerHeapFloor, fmt.Sprintf("must be at most half the lower memory limit (%d): a worker's garbage would reach it", memoryLimit(c)))
 	case c.Checksum != nil && len(c.Checksum) != 32:
 		return c, bad("Checksum", fmt.Sprintf("%d bytes", len(c.Checksum)), "a SHA-256 checksum has 32 bytes")
 	case c.Serializer != nil && c.Serializer.Name() == "":

@@ -40,6 +40,8 @@ func TestConfigValidation(t *testing.T) {
 		{"SharedMemory", farm.Config{Path: "x", SharedMemory: farm.MinSharedMemory - 1}},
 		{"SharedMemory", farm.Config{Path: "x", SharedMemory: farm.MaxSharedMemory + 1}},
 		{"IdleSpin", farm.Config{Path: "x", IdleSpin: farm.MaxIdleSpin + 1}},
+		{"WorkerHeapFloor", farm.Config{Path: "x", WorkerHeapFloor: farm.MaxWorkerHeapFloor + 1}},
+		{"WorkerHeapFloor", farm.Config{Path: "x", WorkerHeapFloor: 64 << 20, MaxWorkerMemory: 100 << 20}},
 		{"Checksum", farm.Config{Path: "x", Checksum: []byte{1, 2}}},
 		{"Env[0]", farm.Config{Path: "x", Env: []string{"NOEQUALS"}}},
 	}
