@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -91,7 +92,7 @@ func (s *sizeFlag) Set(v string) error {
 		mult, v = 1<<30, strings.TrimSuffix(v, "G")
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
 		return fmt.Errorf("want a byte count such as 512M")
 	}
 	*s = sizeFlag(n * mult)

@@ -5,16 +5,16 @@ import (
 	"strconv"
 )
 
-// The heap floor: a Go worker's garbage collector lets its heap grow to a
-// floor before it collects, however small the live heap, so that a worker
-// whose calls allocate big transient values (a megabyte argument each)
-// collects every few dozen calls rather than every few. Above the floor,
-// the collector runs as GOGC says.
+// The heap floor: a Go worker's heap goal is at least a floor, however
+// small the live heap, so that a worker whose calls allocate big transient
+// values (a megabyte argument each) collects every twenty calls or so
+// rather than every second one. Above the floor, the collector runs as
+// GOGC=100 says.
 const (
 	// EnvHeapFloor is a Go worker's heap floor in bytes, 0 for none; the
 	// host sets it from Config.WorkerHeapFloor. A worker whose environment
 	// sets GOGC or GOMEMLIMIT keeps the collector as those say.
-	EnvHeapFloor = "WORKESTRATOR_HEAP_FLOOR"
+	EnvHeapFloor = "WORKESTRATOR_HEAP_FLOOR_BYTES"
 	// DefaultHeapFloor is the floor of a worker given none: 32 MiB.
 	DefaultHeapFloor = 32 << 20
 	// MaxHeapFloor is the highest floor: 1 TiB.

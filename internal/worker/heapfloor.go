@@ -1,19 +1,20 @@
 package worker
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"sync"
 )
 
 // heapFloor keeps the garbage collector's heap goal at floor bytes or
 // more: after each collection it sets the GC percent that puts the next
-// goal at the floor, or at what GOGC=100 gives when that is higher. It
-// stops when someone else changes the GC percent.
+// goal at the floor, or at what GOGC=100 gives when that is higher. While
+// the percent is not the one it set last (the worker's own code set
+// another), it leaves the percent alone; it carries on once the percent
+// is its own again.
 type heapFloor struct {
 	floor uint64
-	mu    sync.Mutex
 	set   int // the percent it set last
 	s     []metrics.Sample
 }
@@ -21,30 +22,53 @@ type heapFloor struct {
 // gcPercentMax bounds the percent the floor sets.
 const gcPercentMax = 1 << 20
 
-// startHeapFloor starts the floor; a floor of 0 does nothing.
+// Samples read after each collection.
+const (
+	sampleLive = iota
+	sampleStacks
+	sampleGlobals
+	samplePercent
+	sampleLimit
+)
+
+// startHeapFloor starts the floor, unless floor is 0 or the process's
+// collector is not at its defaults (GOGC=100, no memory limit): its own
+// code set them before Serve.
 func startHeapFloor(floor int64) {
 	if floor <= 0 {
 		return
 	}
 	h := &heapFloor{floor: uint64(floor), s: []metrics.Sample{
-		{Name: "/gc/heap/live:bytes"},
-		{Name: "/gc/scan/stack:bytes"},
-		{Name: "/gc/scan/globals:bytes"},
-		{Name: "/gc/gogc:percent"},
+		sampleLive:    {Name: "/gc/heap/live:bytes"},
+		sampleStacks:  {Name: "/gc/scan/stack:bytes"},
+		sampleGlobals: {Name: "/gc/scan/globals:bytes"},
+		samplePercent: {Name: "/gc/gogc:percent"},
+		sampleLimit:   {Name: "/gc/gomemlimit:bytes"},
 	}}
-	// Before the first collection the goal is 4 MiB at 100 %.
+	metrics.Read(h.s)
+	if h.s[samplePercent].Value.Uint64() != 100 || h.s[sampleLimit].Value.Uint64() != math.MaxInt64 {
+		return
+	}
+	// Before the first collection the live heap is unknown: the minimum
+	// goal sets the first one.
 	h.set = h.percent(0, 0)
-	debug.SetGCPercent(h.set)
+	if prev := debug.SetGCPercent(h.set); prev != 100 {
+		debug.SetGCPercent(prev)
+		return
+	}
 	h.arm()
 }
 
-// arm asks for a call of tune after the next collection.
+// arm asks for a call of tune once a collection has found a new sentinel
+// unreachable: the collection after this one, or the next (a sentinel
+// made while a collection marks survives it). Cleanups run on goroutines
+// of their own, apart from the finalizers of the worker's code.
 func (h *heapFloor) arm() {
-	runtime.SetFinalizer(&sentinel{}, func(*sentinel) { h.tune() })
+	runtime.AddCleanup(new(sentinel), func(h *heapFloor) { h.tune() }, h)
 }
 
-// sentinel is garbage whose finalizer runs after each collection; it is
-// big enough not to share a tiny allocation block.
+// sentinel is garbage that tells of a collection; it is big enough not to
+// share a tiny allocation block.
 type sentinel struct{ _ [32]byte }
 
 // percent is the GC percent whose heap goal is the floor, for a live heap
@@ -64,17 +88,20 @@ func (h *heapFloor) percent(live, roots uint64) int {
 	return int(min(max(p, 100), gcPercentMax))
 }
 
+// tune sets the percent for the live heap the last collection found.
 func (h *heapFloor) tune() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	defer h.arm()
 	metrics.Read(h.s)
-	if int(h.s[3].Value.Uint64()) != h.set {
-		return // someone else set it: the floor ends
+	if int(h.s[samplePercent].Value.Uint64()) != h.set || h.s[sampleLimit].Value.Uint64() != math.MaxInt64 {
+		return // the worker's code set its own
 	}
-	p := h.percent(h.s[0].Value.Uint64(), h.s[1].Value.Uint64()+h.s[2].Value.Uint64())
-	if p != h.set {
-		debug.SetGCPercent(p)
-		h.set = p
+	p := h.percent(h.s[sampleLive].Value.Uint64(), h.s[sampleStacks].Value.Uint64()+h.s[sampleGlobals].Value.Uint64())
+	if p == h.set {
+		return
 	}
-	h.arm()
+	if prev := debug.SetGCPercent(p); prev != h.set {
+		debug.SetGCPercent(prev) // set by the worker's code just now
+		return
+	}
+	h.set = p
 }

@@ -38,7 +38,8 @@ type AgentConfig struct {
 	// limits, Init... MaxRetries is ignored: a failed call goes back to
 	// its host, whose retry policy decides, on any capacity. IdleSpin left
 	// at 0 is off (IdleSpinOff): calls reach an agent a NATS round trip
-	// apart. Remote must be nil.
+	// apart. WorkerHeapFloor applies to the agent's workers. Remote must be
+	// nil.
 	Farm Config
 
 	// URL is the NATS server (or servers, comma-separated); empty means

@@ -247,24 +247,26 @@ type Config struct {
 	// MaxIdleSpin.
 	IdleSpin time.Duration
 
-	// WorkerHeapFloor is the heap size, in bytes, below which a Go
-	// worker's garbage collector does not collect: after each collection
-	// the worker sets its GC percent so that the next one comes when the
-	// heap reaches WorkerHeapFloor, or the heap goal GOGC=100 gives
-	// when that is higher. A worker whose calls allocate big transient
-	// values (a megabyte argument or result each) then collects every few
-	// dozen calls instead of every few; the cost is up to WorkerHeapFloor
-	// of garbage per worker, resident until collected or returned to the
-	// system. 0 means DefaultWorkerHeapFloor (32 MiB), or half the lower
-	// memory limit (MaxWorkerMemory, MaxWorkerMemoryHard) when that is
-	// less; WorkerHeapFloorOff (any negative value) none. A positive value
-	// must be at most half the lower memory limit, and at most
+	// WorkerHeapFloor is, in bytes, the least heap goal of a Go worker's
+	// garbage collector: after each collection the worker sets its GC
+	// percent so that the next goal is WorkerHeapFloor, or the goal
+	// GOGC=100 gives when that is higher. A worker whose calls allocate big
+	// transient values (a megabyte argument or result each) then collects
+	// every twenty calls or so instead of every second one. The cost: a
+	// worker whose heap once reached the floor keeps about that much
+	// resident until it exits, Workers × WorkerHeapFloor in all. 0 means
+	// DefaultWorkerHeapFloor (32 MiB), or half the lower memory limit
+	// (MaxWorkerMemory, MaxWorkerMemoryHard) when that is less;
+	// WorkerHeapFloorOff (any negative value) none. A positive value must
+	// be at most half the lower memory limit, and at most
 	// MaxWorkerHeapFloor. It reaches the workers as
-	// WORKESTRATOR_HEAP_FLOOR unless Env sets that variable; a worker
-	// whose environment sets GOGC or GOMEMLIMIT (Env, or the host's
-	// environment it inherits) keeps its collector as those say, and a
-	// worker that sets its GC percent itself (debug.SetGCPercent) ends the
-	// floor. Node.js workers ignore it.
+	// WORKESTRATOR_HEAP_FLOOR_BYTES, unless Env sets that variable (or,
+	// when WorkerHeapFloor is 0 and no memory limit lowers the default,
+	// the host's environment the workers inherit does). A worker whose
+	// environment sets GOGC or GOMEMLIMIT to anything but the empty string
+	// has no floor, nor one whose code changed its GC percent or memory
+	// limit before plugin.Serve; while its code has set a GC percent of its
+	// own, the floor leaves it alone. Node.js workers ignore it.
 	WorkerHeapFloor int64
 
 	// Logger receives the farm's logs and the workers' re-logged lines;

@@ -1,6 +1,7 @@
 package farm_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -46,10 +47,13 @@ func TestWorkerHeapFloor(t *testing.T) {
 		{"default", farm.Config{}, near(farm.DefaultWorkerHeapFloor)},
 		{"64MiB", farm.Config{WorkerHeapFloor: 64 * mib}, near(64 * mib)},
 		{"soft limit", farm.Config{MaxWorkerMemory: 40 * mib}, near(20 * mib)},
-		{"hard limit", farm.Config{MaxWorkerMemory: 60 * mib, MaxWorkerMemoryHard: 80 * mib, WorkerHeapFloor: 30 * mib}, near(30 * mib)},
-		{"env wins", farm.Config{WorkerHeapFloor: 64 * mib, Env: []string{fmt.Sprintf("WORKESTRATOR_HEAP_FLOOR=%d", 16*mib)}}, near(16 * mib)},
+		{"hard limit", farm.Config{MaxWorkerMemoryHard: 40 * mib}, near(20 * mib)},
+		{"both limits", farm.Config{MaxWorkerMemory: 50 * mib, MaxWorkerMemoryHard: 80 * mib}, near(25 * mib)},
+		{"explicit under limits", farm.Config{MaxWorkerMemory: 60 * mib, MaxWorkerMemoryHard: 80 * mib, WorkerHeapFloor: 30 * mib}, near(30 * mib)},
+		{"env wins", farm.Config{WorkerHeapFloor: 64 * mib, Env: []string{fmt.Sprintf("WORKESTRATOR_HEAP_FLOOR_BYTES=%d", 16*mib)}}, near(16 * mib)},
 		{"off", farm.Config{WorkerHeapFloor: farm.WorkerHeapFloorOff}, func(p, goal uint64) bool { return p == 100 && goal < 16*mib }},
 		{"GOGC", farm.Config{Env: []string{"GOGC=50"}}, func(p, goal uint64) bool { return p == 50 && goal < 16*mib }},
+		{"GOMEMLIMIT", farm.Config{Env: []string{"GOMEMLIMIT=1GiB"}}, func(p, goal uint64) bool { return p == 100 && goal < 16*mib }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := c.cfg
@@ -67,7 +71,7 @@ func TestWorkerHeapFloorYields(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	f := newFarm(t, farm.Config{Workers: 1})
 	workerGC(t, f, func(p, _ uint64) bool { return p > 100 })
-	if _, err := farm.Call[any](ctx(t), f, "setgc", 150); err != nil && err != farm.ErrNoResult {
+	if _, err := farm.Call[any](ctx(t), f, "setgc", 150); err != nil && !errors.Is(err, farm.ErrNoResult) {
 		t.Fatal(err)
 	}
 	for range 5 {
@@ -79,6 +83,6 @@ func TestWorkerHeapFloorYields(t *testing.T) {
 
 // A Go worker refuses a floor it cannot read, naming the variable.
 func TestWorkerHeapFloorBadValue(t *testing.T) {
-	startFails(t, farm.Config{Path: workerBin, Workers: 1, Env: []string{"WORKESTRATOR_HEAP_FLOOR=lots"}},
-		nil, `WORKESTRATOR_HEAP_FLOOR="lots"`)
+	startFails(t, farm.Config{Path: workerBin, Workers: 1, Env: []string{"WORKESTRATOR_HEAP_FLOOR_BYTES=lots"}},
+		nil, `WORKESTRATOR_HEAP_FLOOR_BYTES="lots"`)
 }

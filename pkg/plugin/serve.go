@@ -38,6 +38,13 @@ func Logger() hclog.Logger { return worker.Logger() }
 // A panic in a function becomes an error returned to the caller, with its
 // stack; the worker keeps serving. The process exits when the host asks it
 // to stop, dies, or sends SIGTERM, after running the [OnShutdown] functions.
+//
+// Unless the environment sets GOGC or GOMEMLIMIT, or the process's code
+// changed its GC percent or memory limit before Serve, Serve keeps the
+// heap goal at least at the host's heap floor (the farm's
+// Config.WorkerHeapFloor, 32 MiB by default) by setting the GC percent
+// after each collection; while the process's code has set a GC percent of
+// its own, it leaves it alone.
 func Serve(methods Methods, opts ...ServeOption) {
 	var o worker.Options
 	for _, opt := range opts {
