@@ -47,8 +47,10 @@ func runGo(spec Spec, profile string) (Output, error) {
 	case w == "work64":
 		err = r.work()
 	case strings.HasPrefix(w, "payload-"):
-		if err = r.payload(serializer.JSON); err == nil {
-			err = r.payload(serializer.CBOR)
+		if err = r.payload(serializer.JSON, false); err == nil {
+			if err = r.payload(serializer.CBOR, false); err == nil {
+				err = r.payload(serializer.JSON, true)
+			}
 		}
 	default:
 		return Output{Skip: "unknown workload " + w}, nil
@@ -431,8 +433,10 @@ func vmRSSMB(pid int) (float64, error) {
 
 // payload echoes a Size-byte []byte Calls times with Window calls
 // outstanding, with the given serializer; the workload's rows get the
-// serializer's name as a suffix.
-func (r *goRunner) payload(ser serializer.Serializer) error {
+// serializer's name as a suffix. With reuse, each caller gets its results
+// with farm.AppendCall into one buffer of its own, and the rows the
+// suffix "append".
+func (r *goRunner) payload(ser serializer.Serializer, reuse bool) error {
 	ctx := context.Background()
 	f, err := r.newFarm(ser, 0)
 	if err != nil {
@@ -443,8 +447,15 @@ func (r *goRunner) payload(ser serializer.Serializer) error {
 	for i := range payload {
 		payload[i] = 'x'
 	}
-	echo := func() error {
-		b, err := farm.Call[[]byte](ctx, f, "echo", payload)
+	echo := func(buf *[]byte) error {
+		var b []byte
+		var err error
+		if buf != nil {
+			b, err = farm.AppendCall(ctx, f, (*buf)[:0], "echo", payload)
+			*buf = b
+		} else {
+			b, err = farm.Call[[]byte](ctx, f, "echo", payload)
+		}
 		if err != nil {
 			return err
 		}
@@ -453,7 +464,7 @@ func (r *goRunner) payload(ser serializer.Serializer) error {
 		}
 		return nil
 	}
-	if err := echo(); err != nil {
+	if err := echo(nil); err != nil {
 		return err
 	}
 	var next atomic.Int64
@@ -463,8 +474,13 @@ func (r *goRunner) payload(ser serializer.Serializer) error {
 	t0 := time.Now()
 	for g := range r.spec.Window {
 		wg.Go(func() {
+			var buf *[]byte
+			if reuse {
+				b := make([]byte, 0, len(payload))
+				buf = &b
+			}
 			for next.Add(1) <= n {
-				if err := echo(); err != nil {
+				if err := echo(buf); err != nil {
 					errs[g] = err
 					return
 				}
@@ -477,6 +493,9 @@ func (r *goRunner) payload(ser serializer.Serializer) error {
 		return err
 	}
 	w := r.spec.Workload + "-" + ser.Name()
+	if reuse {
+		w = r.spec.Workload + "-append"
+	}
 	r.add(w, "mb_per_s", float64(r.spec.Size)*float64(n)/el.Seconds()/1e6)
 	r.stats(w, f)
 	return nil

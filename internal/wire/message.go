@@ -29,6 +29,9 @@ type Request struct {
 	// Loan, when not nil, guards Args: some are a blocked caller's own
 	// slices, read only under its lock (see [Loan]).
 	Loan *Loan
+	// Dest, when not nil, is a blocked caller's buffer that a result in
+	// shared memory is appended to (see [Dest]); it does not travel.
+	Dest *Dest
 }
 
 // PB is r as the protobuf message.

@@ -76,6 +76,7 @@ type extent struct{ off, size uint64 }
 type shmCall struct {
 	off, size uint64
 	m         *shmMethod
+	dst       *Dest // the caller's buffer for the result, if any
 }
 
 // shmMethod holds the size of a method's last big raw result, 0 if its
@@ -199,7 +200,7 @@ func (a *Arena) place(r *Request) {
 	a.mu.Lock()
 	switch {
 	case ok:
-		a.track(r.ID, shmCall{off: off, size: size, m: m})
+		a.track(r.ID, shmCall{off: off, size: size, m: m, dst: r.Dest})
 	case m != nil:
 		a.track(r.ID, shmCall{m: m})
 	}
@@ -270,6 +271,8 @@ func (a *Arena) Settle(rs []Response) {
 			} else if n > a.payload {
 				r.Result, r.RawResult = nil, false
 				r.Failure = TooLarge(int(min(n, 1<<62)), int(a.payload))
+			} else if res, filled := c.dst.fill(a.mem[c.off : c.off+n]); filled {
+				r.Result = res
 			} else {
 				r.Result = clone(a.mem[c.off : c.off+n])
 			}

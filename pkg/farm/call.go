@@ -46,6 +46,7 @@ type call struct {
 	// encoded (see wire.Request.RawArgs).
 	rawArgs  uint64
 	loan     *wire.Loan     // the caller's own big []byte arguments, lent (RunMethod)
+	dest     *wire.Dest     // the caller's buffer for a []byte result (AppendCall)
 	pin      *slot          // broadcast: the slot that must run it
 	answered sync.WaitGroup // done when the call is answered
 	argv     [inlineArgs][]byte
@@ -95,11 +96,12 @@ func (f *Farm) Run(ctx context.Context, args ...any) (Result, error) {
 // whole call, queued and running: when it ends, the call returns ctx's
 // error, its context in the worker is cancelled and it is not retried.
 func (f *Farm) RunMethod(ctx context.Context, method string, args ...any) (Result, error) {
-	return f.runMethod(ctx, method, nil, args)
+	return f.runMethod(ctx, method, nil, args, nil)
 }
 
-// runMethod is RunMethod with the options o (nil: the farm's).
-func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args []any) (Result, error) {
+// runMethod is RunMethod with the options o (nil: the farm's), and a
+// []byte result in shared memory copied into dest when it fits (nil: none).
+func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args []any, dest *wire.Dest) (Result, error) {
 	if !f.made() {
 		return Result{}, ErrNotStarted
 	}
@@ -111,10 +113,14 @@ func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args [
 	}
 	f.initFuture(fu, ctx, method, nil)
 	o.apply(&fu.call)
+	fu.dest = dest
 	f.submitTo(fu, args, true).answered.Wait()
 	if fu.loan != nil {
 		// The caller may change its slices once this returns.
 		fu.loan.Return()
+	}
+	if dest != nil {
+		dest.Return() // nor is its buffer written once this returns
 	}
 	r, err := Result{raw: fu.result, ser: f.cfg.Serializer, rawBytes: fu.rawResult}, fu.err
 	if fu.recyclable {

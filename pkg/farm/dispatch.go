@@ -212,6 +212,7 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		Timeout:    timeout,
 		RawArgs:    c.rawArgs,
 		Loan:       c.loan,
+		Dest:       c.dest,
 	}
 	if w.slot.remote {
 		// The agent gets the time the attempt has left, the caller's

@@ -169,3 +169,23 @@ func ExampleFarm_Reload() {
 	// ready
 	// true 0 true
 }
+
+func ExampleAppendCall() {
+	// "bytes": func(n int) []byte returns n bytes.
+	f, err := farm.New(farm.Config{Path: workerBin, Workers: 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Kill()
+
+	buf := make([]byte, 0, 1<<20) // reused by every call
+	for range 3 {
+		if buf, err = farm.AppendCall(context.Background(), f, buf[:0], "bytes", 512<<10); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	fmt.Println(len(buf), cap(buf))
+	// Output: 524288 1048576
+}

@@ -172,7 +172,7 @@ func (c *Caller) RunMethod(ctx context.Context, method string, args ...any) (Res
 	if c.err != nil {
 		return Result{}, c.err
 	}
-	return c.f.runMethod(ctx, method, &c.o, args)
+	return c.f.runMethod(ctx, method, &c.o, args, nil)
 }
 
 // Go starts a call of method with args, with the Caller's options, and

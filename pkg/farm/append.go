@@ -1,0 +1,50 @@
+package farm
+
+import (
+	"context"
+
+	"github.com/workestrator/workestrator/internal/wire"
+)
+
+// AppendCall runs method like [Call] of a []byte and appends the result to
+// dst, returning the extended slice as append does. A result that comes
+// back through a Go worker's shared memory (Config.SharedMemory) and fits
+// in dst's spare capacity is copied from there straight into it: a caller
+// that passes the same buffer each time
+//
+//	buf, err = farm.AppendCall(ctx, f, buf[:0], "render", page)
+//
+// allocates nothing for such results, and its process collects far less
+// garbage than with a new slice per call (see the README, "The wire").
+// Other results are appended as Call returns them. f is a *Farm, or a
+// *Caller for calls with options; any other Invoker gets Call's result
+// appended.
+//
+// dst is written only while AppendCall runs. On an error it returns dst
+// unchanged, though its spare capacity may have been written.
+func AppendCall(ctx context.Context, f Invoker, dst []byte, method string, args ...any) ([]byte, error) {
+	var r Result
+	var err error
+	switch inv := f.(type) {
+	case *Farm:
+		r, err = inv.runMethod(ctx, method, nil, args, wire.NewDest(dst))
+	case *Caller:
+		if inv.err != nil {
+			return dst, inv.err
+		}
+		r, err = inv.f.runMethod(ctx, method, &inv.o, args, wire.NewDest(dst))
+	default:
+		r, err = f.RunMethod(ctx, method, args...)
+	}
+	if err != nil {
+		return dst, err
+	}
+	var b []byte
+	if err := r.Decode(&b); err != nil {
+		return dst, err
+	}
+	if n := len(dst); len(b) > 0 && cap(dst)-n >= len(b) && &dst[:n+1][n] == &b[0] {
+		return dst[:n+len(b)], nil // filled in place
+	}
+	return append(dst, b...), nil
+}

@@ -1,0 +1,131 @@
+package farm_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/workestrator/workestrator/pkg/farm"
+)
+
+// AppendCall appends a []byte result to dst: in dst's memory when it has
+// room, in new memory when it has none, with dst's contents kept; through
+// shared memory or the socket, and through a Caller.
+func TestAppendCall(t *testing.T) {
+	t.Run("shm", func(t *testing.T) { testAppendCall(t, farm.Config{Workers: 2}) })
+	t.Run("socket", func(t *testing.T) { testAppendCall(t, farm.Config{Workers: 1, SharedMemory: farm.SharedMemoryOff}) })
+}
+
+func testAppendCall(t *testing.T, cfg farm.Config) {
+	const n = 256 << 10
+	f := newFarm(t, cfg)
+	for _, c := range []struct {
+		name    string
+		inv     farm.Invoker
+		dst     []byte
+		inPlace bool
+	}{
+		{"room", f, make([]byte, 0, n), true},
+		{"prefix kept", f, append(make([]byte, 0, n+3), "abc"...), true},
+		{"no room", f, make([]byte, 0, n-1), false},
+		{"nil", f, nil, false},
+		{"caller", f.With(farm.CallOptions{Timeout: time.Minute}), make([]byte, 0, n), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for seed := range 5 {
+				prefix := bytes.Clone(c.dst)
+				got, err := farm.AppendCall(ctx(t), c.inv, c.dst, "pattern", n, seed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got[:len(prefix)], prefix) || !bytes.Equal(got[len(prefix):], pattern(n, seed)) {
+					t.Fatalf("seed %d: AppendCall returned %d bytes, not the prefix and the pattern", seed, len(got))
+				}
+				if inPlace := cap(c.dst) > len(c.dst) && &got[0] == &c.dst[:1][0]; inPlace != c.inPlace {
+					t.Fatalf("seed %d: result in dst's memory: %v, want %v", seed, inPlace, c.inPlace)
+				}
+			}
+		})
+	}
+	if _, err := farm.AppendCall(ctx(t), f.With(farm.CallOptions{Timeout: -1}), nil, "pattern", n, 1); !errors.Is(err, farm.ErrInvalidOptions) {
+		t.Fatalf("a bad Caller: err = %v, want ErrInvalidOptions", err)
+	}
+	if _, err := farm.AppendCall(ctx(t), f, nil, "nosuch"); err == nil {
+		t.Fatal("an unknown method: no error")
+	}
+}
+
+// A caller that reuses its buffer allocates far less than the results'
+// bytes: they are copied from shared memory into the buffer.
+func TestAppendCallAllocates(t *testing.T) {
+	const n, calls = 1 << 20, 50
+	f := newFarm(t, farm.Config{Workers: 1})
+	buf := make([]byte, 0, n)
+	var err error
+	for range 5 { // the arena learns the result's size
+		if buf, err = farm.AppendCall(ctx(t), f, buf[:0], "bytes", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range calls {
+		if buf, err = farm.AppendCall(ctx(t), f, buf[:0], "bytes", n); err != nil || len(buf) != n {
+			t.Fatalf("AppendCall = %d bytes, %v", len(buf), err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / calls; per > n/8 {
+		t.Fatalf("%d bytes allocated per call of a %d-byte result into a reused buffer", per, n)
+	}
+}
+
+// dst is not written once AppendCall returns: the answer of a call that
+// timed out, which the worker sends later, goes elsewhere (the race
+// detector watches the writes here).
+func TestAppendCallLateAnswer(t *testing.T) {
+	const n = 64 << 10
+	f := newFarm(t, farm.Config{Workers: 1, MaxConcurrentCallsPerWorker: 1})
+	payload := pattern(n, 3)
+	if _, err := farm.AppendCall(ctx(t), f, make([]byte, 0, n), "echoSlow", 0, payload); err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]byte, 0, n)
+	c, cancel := context.WithTimeout(ctx(t), 20*time.Millisecond)
+	defer cancel()
+	got, err := farm.AppendCall(c, f, dst, "echoSlow", 300, payload)
+	if !errors.Is(err, context.DeadlineExceeded) || len(got) != 0 {
+		t.Fatalf("AppendCall = %d bytes, %v; want none and DeadlineExceeded", len(got), err)
+	}
+	// The late answer arrives while dst is written here; the next call runs
+	// on the worker after it (one call at a time, the abandoned one
+	// counted until its answer).
+	done := make(chan error, 1)
+	go func() {
+		_, err := farm.Call[int](ctx(t), f, "pid")
+		done <- err
+	}()
+	full := dst[:n]
+	for i := 0; ; i++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, b := range full {
+				if b != 0xAA {
+					t.Fatalf("dst[%d] = %#x after the late answer: it was written", j, b)
+				}
+			}
+			return
+		default:
+			full[i%n] = 0xAA
+			if i >= n {
+				runtime.Gosched()
+			}
+		}
+	}
+}
