@@ -63,8 +63,8 @@ type call struct {
 	// context watch and its timer stopped before they fired: nothing in
 	// the farm refers to it any more.
 	recyclable bool
-	rawResult  bool // result is a byte slice as it is, not encoded
-	attempt    int
+	rawResult  bool    // result is a byte slice as it is, not encoded
+	attempt    int32   // in the padding after the flags: a Future stays in its size class
 	wire       uint64  // the current attempt's id on the wire
 	w          *worker // the worker running the current attempt
 	stopCtx    func() bool

@@ -436,9 +436,9 @@ func (f *Farm) attemptFailedLocked(c *call, err error) {
 		f.settleLocked(c, nil, err)
 		return
 	}
-	if n := c.maxRetries(); c.attempt > n {
+	if n := c.maxRetries(); int(c.attempt) > n {
 		if n > 0 {
-			err = &MaxRetriesError{Method: c.method, Attempts: c.attempt, Last: err}
+			err = &MaxRetriesError{Method: c.method, Attempts: int(c.attempt), Last: err}
 		}
 		f.settleLocked(c, nil, err)
 		return
@@ -448,7 +448,7 @@ func (f *Farm) attemptFailedLocked(c *call, err error) {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	if d := f.retryDelay(c.attempt); d > 0 {
+	if d := f.retryDelay(int(c.attempt)); d > 0 {
 		c.state = stQueued
 		f.queued++
 		f.backoff[c] = struct{}{}
@@ -521,8 +521,8 @@ func (f *Farm) attemptExpired(c *call, now int64) bool {
 // timedOutLocked counts and reports the timeout of c's attempt on w.
 func (f *Farm) timedOutLocked(c *call, w *worker) error {
 	f.st.timedOut++
-	err := &TimeoutError{Method: c.method, Timeout: c.timeout(), Attempt: c.attempt, PID: w.pid}
-	f.emitLocked(Event{Type: EventTimeout, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err, worker: w})
+	err := &TimeoutError{Method: c.method, Timeout: c.timeout(), Attempt: int(c.attempt), PID: w.pid}
+	f.emitLocked(Event{Type: EventTimeout, CallID: c.id, Method: c.method, Attempt: int(c.attempt), Err: err, worker: w})
 	return err
 }
 

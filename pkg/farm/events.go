@@ -147,7 +147,7 @@ func (f *Farm) emitCallLocked(t EventType, c *call, err error) {
 	if !f.ev.on() {
 		return
 	}
-	ev := Event{Type: t, Slot: -1, CallID: c.id, Method: c.method, Attempt: c.attempt, Err: err}
+	ev := Event{Type: t, Slot: -1, CallID: c.id, Method: c.method, Attempt: int(c.attempt), Err: err}
 	switch {
 	case c.w != nil:
 		ev.worker = c.w
