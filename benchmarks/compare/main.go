@@ -295,7 +295,7 @@ func median(v []float64) float64 {
 }
 
 // aggregate orders the rows by workload (payload rows of workestrator-go
-// carry a -json or -cbor suffix), metric, then system.
+// carry a -json, -cbor or -append suffix), metric, then system.
 func aggregate(values map[key][]float64, systems, workloads []string) []aggRow {
 	var rows []aggRow
 	for _, w := range workloads {

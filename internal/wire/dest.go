@@ -4,29 +4,44 @@ import "sync"
 
 // Dest is a blocked caller's buffer for a call's []byte result
 // (Request.Dest): a result that comes through shared memory is copied into
-// its spare capacity, when it fits, instead of into a new slice. The first attempt
-// of the call to answer fills it; once the caller stops waiting,
-// [Dest.Return] ends it, and a result that arrives later gets a slice of
-// its own. Safe for concurrent use.
+// its spare capacity, when it fits, instead of into a new slice. Only the
+// answer of the attempt it is armed for fills it ([Dest.Arm]), at most
+// once: an attempt given up (timed out and retried) cannot write into a
+// buffer that the retry may still read, as when the buffer is also an
+// argument. Once the caller stops waiting, [Dest.Return] ends it. Safe for
+// concurrent use.
 type Dest struct {
-	mu   sync.Mutex
-	base []byte
-	done bool // filled or returned
+	mu    sync.Mutex
+	base  []byte
+	armed uint64 // the request id whose answer may fill it; 0: none
+	done  bool   // filled or returned
 }
 
 // NewDest lends base's spare capacity, base[len(base):cap(base)].
 func NewDest(base []byte) *Dest { return &Dest{base: base} }
 
-// fill copies src into the lent buffer's spare capacity, once, and returns
-// the part it filled; false when there is no buffer (d is nil), it has no
-// room for src, or it was filled or returned already.
-func (d *Dest) fill(src []byte) ([]byte, bool) {
+// Arm lets the answer of request id fill the buffer, and no other; 0: none.
+// A nil Dest does nothing.
+func (d *Dest) Arm(id uint64) {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	d.armed = id
+	d.mu.Unlock()
+}
+
+// fill copies src, the result of request id, into the lent buffer's spare
+// capacity, once, and returns the part it filled; false when there is no
+// buffer (d is nil), it has no room for src, it is not armed for id, or it
+// was filled or returned already.
+func (d *Dest) fill(id uint64, src []byte) ([]byte, bool) {
 	if d == nil {
 		return nil, false
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.done || cap(d.base)-len(d.base) < len(src) {
+	if d.done || id == 0 || d.armed != id || cap(d.base)-len(d.base) < len(src) {
 		return nil, false
 	}
 	d.done = true
@@ -37,6 +52,6 @@ func (d *Dest) fill(src []byte) ([]byte, bool) {
 // returns.
 func (d *Dest) Return() {
 	d.mu.Lock()
-	d.done = true
+	d.done, d.base = true, nil
 	d.mu.Unlock()
 }

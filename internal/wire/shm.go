@@ -271,10 +271,16 @@ func (a *Arena) Settle(rs []Response) {
 			} else if n > a.payload {
 				r.Result, r.RawResult = nil, false
 				r.Failure = TooLarge(int(min(n, 1<<62)), int(a.payload))
-			} else if res, filled := c.dst.fill(a.mem[c.off : c.off+n]); filled {
-				r.Result = res
 			} else {
-				r.Result = clone(a.mem[c.off : c.off+n])
+				// Into the caller's buffer when it lent one for this
+				// attempt's raw result, else into a slice of its own.
+				src, filled := a.mem[c.off:c.off+n], false
+				if r.RawResult && r.Failure == nil {
+					r.Result, filled = c.dst.fill(r.ID, src)
+				}
+				if !filled {
+					r.Result = clone(src)
+				}
 			}
 		}
 		if !ok {

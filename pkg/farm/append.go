@@ -16,23 +16,32 @@ import (
 //
 // allocates nothing for such results, and its process collects far less
 // garbage than with a new slice per call (see the README, "The wire").
-// Other results are appended as Call returns them. f is a *Farm, or a
-// *Caller for calls with options; any other Invoker gets Call's result
-// appended.
+// That takes a Go worker with shared memory, a result of at least 32 KiB,
+// and a first call of the method on that worker (the arena learns the size
+// of its results); other results (smaller, over the socket, from a Node.js
+// worker or a remote agent) are appended as Call returns them, or returned
+// as they are when dst is empty and too small. f is a *Farm, or a *Caller
+// for calls with options; any other Invoker gets Call's result appended.
 //
-// dst is written only while AppendCall runs. On an error it returns dst
-// unchanged, though its spare capacity may have been written.
+// dst is written only while AppendCall runs, and only by the answer of the
+// call's last attempt: dst's spare capacity may be an argument of the call
+// (AppendCall(ctx, f, buf[:0], "transform", buf)). On an error it returns
+// dst unchanged, though its spare capacity may have been written.
 func AppendCall(ctx context.Context, f Invoker, dst []byte, method string, args ...any) ([]byte, error) {
+	var dest *wire.Dest
+	if cap(dst)-len(dst) >= wire.ShmMin {
+		dest = wire.NewDest(dst) // smaller results do not come through shared memory
+	}
 	var r Result
 	var err error
 	switch inv := f.(type) {
 	case *Farm:
-		r, err = inv.runMethod(ctx, method, nil, args, wire.NewDest(dst))
+		r, err = inv.runMethod(ctx, method, nil, args, dest)
 	case *Caller:
 		if inv.err != nil {
 			return dst, inv.err
 		}
-		r, err = inv.f.runMethod(ctx, method, &inv.o, args, wire.NewDest(dst))
+		r, err = inv.f.runMethod(ctx, method, &inv.o, args, dest)
 	default:
 		r, err = f.RunMethod(ctx, method, args...)
 	}
@@ -43,8 +52,11 @@ func AppendCall(ctx context.Context, f Invoker, dst []byte, method string, args 
 	if err := r.Decode(&b); err != nil {
 		return dst, err
 	}
-	if n := len(dst); len(b) > 0 && cap(dst)-n >= len(b) && &dst[:n+1][n] == &b[0] {
+	switch n := len(dst); {
+	case len(b) > 0 && cap(dst)-n >= len(b) && &dst[:n+1][n] == &b[0]:
 		return dst[:n+len(b)], nil // filled in place
+	case n == 0 && cap(dst) < len(b):
+		return b, nil // a slice of its own already: no second copy
 	}
 	return append(dst, b...), nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -85,47 +87,85 @@ func TestAppendCallAllocates(t *testing.T) {
 
 // dst is not written once AppendCall returns: the answer of a call that
 // timed out, which the worker sends later, goes elsewhere (the race
-// detector watches the writes here).
+// detector watches a writer of dst's first half; the second half is
+// checked once the answer came).
 func TestAppendCallLateAnswer(t *testing.T) {
 	const n = 64 << 10
 	f := newFarm(t, farm.Config{Workers: 1, MaxConcurrentCallsPerWorker: 1})
 	payload := pattern(n, 3)
-	if _, err := farm.AppendCall(ctx(t), f, make([]byte, 0, n), "echoSlow", 0, payload); err != nil {
+	pid, err := farm.Call[int](ctx(t), f, "pid")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := farm.AppendCall(ctx(t), f, make([]byte, 0, n), "echoSlow", 0, payload); err != nil {
+		t.Fatal(err) // the arena learns the result's size
 	}
 	dst := make([]byte, 0, n)
 	c, cancel := context.WithTimeout(ctx(t), 20*time.Millisecond)
 	defer cancel()
-	got, err := farm.AppendCall(c, f, dst, "echoSlow", 300, payload)
+	got, err := farm.AppendCall(c, f, dst, "echoSlow", 150, payload)
 	if !errors.Is(err, context.DeadlineExceeded) || len(got) != 0 {
 		t.Fatalf("AppendCall = %d bytes, %v; want none and DeadlineExceeded", len(got), err)
 	}
-	// The late answer arrives while dst is written here; the next call runs
-	// on the worker after it (one call at a time, the abandoned one
-	// counted until its answer).
+	full := dst[:n]
+	for i := n / 2; i < n; i++ {
+		full[i] = 0xAA
+	}
+	// The next call runs on the worker after the late answer (one call at
+	// a time, the abandoned one counted until its answer comes).
 	done := make(chan error, 1)
 	go func() {
-		_, err := farm.Call[int](ctx(t), f, "pid")
+		p, err := farm.Call[int](ctx(t), f, "pid")
+		if err == nil && p != pid {
+			err = fmt.Errorf("the worker was replaced (pid %d, then %d): no late answer came", pid, p)
+		}
 		done <- err
 	}()
-	full := dst[:n]
 	for i := 0; ; i++ {
 		select {
 		case err := <-done:
 			if err != nil {
 				t.Fatal(err)
 			}
-			for j, b := range full {
-				if b != 0xAA {
-					t.Fatalf("dst[%d] = %#x after the late answer: it was written", j, b)
+			for j := n / 2; j < n; j++ {
+				if full[j] != 0xAA {
+					t.Fatalf("dst[%d] = %#x after the late answer: it was written", j, full[j])
 				}
 			}
 			return
 		default:
-			full[i%n] = 0xAA
-			if i >= n {
+			full[i%(n/2)] = 0xAA
+			if i%(n/2) == 0 {
 				runtime.Gosched()
 			}
 		}
+	}
+}
+
+// An attempt that timed out does not write its late answer into dst while
+// the retry may still read it: here dst's spare capacity is the call's
+// argument, and the result is the retry's echo of it.
+func TestAppendCallRetryKeepsArgument(t *testing.T) {
+	const n = 256 << 10
+	for _, backoff := range []time.Duration{0, 150 * time.Millisecond} {
+		t.Run(fmt.Sprint(backoff), func(t *testing.T) {
+			f := newFarm(t, farm.Config{Workers: 2, MaxConcurrentCallsPerWorker: 1, RetryBackoff: backoff})
+			marker := filepath.Join(t.TempDir(), "first")
+			warm := filepath.Join(t.TempDir(), "warm")
+			buf := pattern(n, 5)
+			for range 4 { // each worker's arena learns the result's size
+				if _, err := farm.AppendCall(ctx(t), f, make([]byte, 0, n), "slowFirst", warm, 0, buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			caller := f.With(farm.CallOptions{Timeout: 100 * time.Millisecond, MaxRetries: 1})
+			got, err := farm.AppendCall(ctx(t), caller, buf[:0], "slowFirst", marker, 200, buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, pattern(n, 5)) {
+				t.Fatalf("AppendCall returned %d bytes, not the argument (first byte %#x)", len(got), got[0])
+			}
+		})
 	}
 }

@@ -193,6 +193,7 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 	c.dispatched = f.clock()
 	f.st.queueWait.add(time.Duration(c.dispatched - c.submitted))
 	w.inflight[c.wire] = c
+	c.dest.Arm(c.wire) // this attempt's answer, and no other, may fill it
 	w.pending++
 	w.calls++
 	if c.mustRunAlone() {
@@ -491,6 +492,7 @@ func (f *Farm) endBackoff(c *call) {
 func (f *Farm) abandonLocked(c *call, fl *flushList) {
 	w, wire := c.w, c.wire
 	w.inflight[wire] = nil
+	c.dest.Arm(0) // its late answer goes elsewhere: a retry may read the buffer
 	w.zombies++
 	if w.conn.EnqueueCancel(wire) {
 		fl.add(w)
