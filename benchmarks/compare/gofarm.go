@@ -51,7 +51,7 @@ func runGo(spec Spec, profile string) (Output, error) {
 	case strings.HasPrefix(w, "payload-"):
 		// The AppendCall row, which only shared memory makes different,
 		// runs between the other two.
-		reuse := r.spec.Size >= wire.ShmMin && r.spec.System != goRemoteSystem
+		reuse := r.spec.Size >= wire.ShmMin && r.spec.System == goSystem
 		if err = r.payload(serializer.JSON, false); err == nil && reuse {
 			err = r.payload(serializer.JSON, true)
 		}
