@@ -48,6 +48,17 @@ func (d *Dest) fill(id uint64, src []byte) ([]byte, bool) {
 	return append(d.base, src...)[len(d.base):], true
 }
 
+// Holds reports whether b is the part of d's buffer that fill filled, and
+// whether b would have fitted in it (before Return, which drops the
+// buffer).
+func (d *Dest) Holds(b []byte) (held, fits bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := len(d.base)
+	fits = cap(d.base)-n >= len(b)
+	return fits && len(b) > 0 && &d.base[:n+1][n] == &b[0], fits
+}
+
 // Return ends the loan of the buffer: it is not written once Return
 // returns.
 func (d *Dest) Return() {

@@ -113,11 +113,18 @@ func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args [
 	}
 	f.initFuture(fu, ctx, method, nil)
 	o.apply(&fu.call)
+	own := dest == nil
+	if own {
+		dest = f.hints.dest(method) // a new slice for a big result, made here
+	}
 	fu.dest = dest
 	f.submitTo(fu, args, true).answered.Wait()
 	if fu.loan != nil {
 		// The caller may change its slices once this returns.
 		fu.loan.Return()
+	}
+	if own && fu.err == nil {
+		f.hints.learn(method, dest, fu.result, fu.rawResult)
 	}
 	if dest != nil {
 		dest.Return() // nor is its buffer written once this returns

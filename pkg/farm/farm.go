@@ -30,6 +30,7 @@ type Farm struct {
 	mem     *memWatch   // nil without a memory limit
 	remote  *remoteHost // nil without Config.Remote
 	launch  launcher    // starts a slot's worker
+	hints   resultHints // the sizes of methods' big []byte results
 	// rawBytes: []byte arguments go as they are, not encoded (the
 	// built-in serializers decode them back unchanged).
 	rawBytes atomic.Bool
