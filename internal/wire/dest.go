@@ -49,14 +49,14 @@ func (d *Dest) fill(id uint64, src []byte) ([]byte, bool) {
 }
 
 // Holds reports whether b is the part of d's buffer that fill filled, and
-// whether b would have fitted in it (before Return, which drops the
-// buffer).
-func (d *Dest) Holds(b []byte) (held, fits bool) {
+// the buffer's room (its spare capacity); before Return, which drops the
+// buffer.
+func (d *Dest) Holds(b []byte) (held bool, room int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := len(d.base)
-	fits = cap(d.base)-n >= len(b)
-	return fits && len(b) > 0 && &d.base[:n+1][n] == &b[0], fits
+	room = cap(d.base) - n
+	return room >= len(b) && len(b) > 0 && &d.base[:n+1][n] == &b[0], room
 }
 
 // Return ends the loan of the buffer: it is not written once Return

@@ -100,7 +100,8 @@ func (f *Farm) RunMethod(ctx context.Context, method string, args ...any) (Resul
 }
 
 // runMethod is RunMethod with the options o (nil: the farm's), and a
-// []byte result in shared memory copied into dest when it fits (nil: none).
+// []byte result in shared memory copied into dest when it fits (nil: into
+// a buffer of the method's hint, if any; see resultbuf.go).
 func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args []any, dest *wire.Dest) (Result, error) {
 	if !f.made() {
 		return Result{}, ErrNotStarted
@@ -113,9 +114,11 @@ func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args [
 	}
 	f.initFuture(fu, ctx, method, nil)
 	o.apply(&fu.call)
+	var hint *resultHint
 	own := dest == nil
 	if own {
-		dest = f.hints.dest(method) // a new slice for a big result, made here
+		// The new slice of a big result, made here (resultbuf.go).
+		hint, dest = f.hints.dest(ctx, method, f.cfg.Workers*f.cfg.MaxConcurrentCallsPerWorker)
 	}
 	fu.dest = dest
 	f.submitTo(fu, args, true).answered.Wait()
@@ -123,13 +126,17 @@ func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args [
 		// The caller may change its slices once this returns.
 		fu.loan.Return()
 	}
-	if own && fu.err == nil {
-		f.hints.learn(method, dest, fu.result, fu.rawResult)
+	result := fu.result
+	switch {
+	case own && fu.err == nil:
+		result = f.hints.learn(hint, method, dest, result, fu.rawResult)
+	case own && dest != nil:
+		f.hints.release() // a failure teaches nothing
 	}
 	if dest != nil {
 		dest.Return() // nor is its buffer written once this returns
 	}
-	r, err := Result{raw: fu.result, ser: f.cfg.Serializer, rawBytes: fu.rawResult}, fu.err
+	r, err := Result{raw: result, ser: f.cfg.Serializer, rawBytes: fu.rawResult}, fu.err
 	if fu.recyclable {
 		fu.call = call{} // keeps no context or result alive in the pool
 		f.spares.Put(fu)

@@ -1,6 +1,8 @@
 package farm
 
 import (
+	"bytes"
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -8,68 +10,106 @@ import (
 )
 
 // A synchronous call (RunMethod, Call) of a method whose last result was a
-// big []byte gets a buffer of that size made by the caller's goroutine
-// before the call is sent: a result that comes back through shared memory
-// is copied into it by the connection's receive loop, which then
-// allocates nothing (an allocation there pays for the garbage collector
-// inside the loop that answers every call of the worker). The caller gets
-// a new slice either way.
+// big []byte gets a buffer of that size (a little more, for a result a
+// little bigger), made by the caller's goroutine before the call is sent:
+// a result that comes back through shared memory is copied into it by the
+// connection's receive loop, which then allocates nothing (an allocation
+// there pays for the garbage collector inside the loop that answers every
+// call of the worker). The caller gets a new slice either way; one much
+// smaller than its buffer is copied into a slice of its own size.
+//
+// A buffer saves nothing when the result does not come through shared
+// memory (the socket, a Node.js worker, an agent, a full arena), when it
+// is bigger than the buffer, or much smaller. After maxResultWaste such
+// buffers in a row a method gets none, but for one call in resultRetry,
+// which starts them again if its buffer served. Buffers exist for at most
+// as many calls at once as the local workers run (Workers ×
+// MaxConcurrentCallsPerWorker); callers beyond that, and calls whose
+// context is done, get none.
 
 // resultHints holds, per method, what its results taught (resultHint).
-type resultHints struct{ m sync.Map } // method name → *resultHint
-
-// resultHint is the size of a method's last big raw result (0: none yet,
-// or a small one), and how many buffers made for it in a row went unused
-// though the result fitted (it came on the socket, from a Node.js worker
-// or an agent).
-type resultHint struct {
-	size   atomic.Int64
-	misses atomic.Int32
+type resultHints struct {
+	m       sync.Map     // method name → *resultHint
+	methods atomic.Int32 // entries of m, at most maxResultMethods
+	out     atomic.Int64 // buffers of calls not answered yet
 }
 
-// maxResultMisses is how many unused buffers in a row stop a method's: a
-// method whose results never come through shared memory costs at most
-// that many.
-const maxResultMisses = 4
+// resultHint is the size of a method's last big raw result (0: none yet,
+// or a small one), how many of its buffers in a row saved nothing, and
+// how many calls went without one since they stopped.
+type resultHint struct {
+	size   atomic.Int64
+	wasted atomic.Int32
+	skips  atomic.Int32
+}
 
-// dest returns a buffer for a call of method, nil when its results do not
-// call for one.
-func (h *resultHints) dest(method string) *wire.Dest {
+const (
+	maxResultWaste   = 4
+	resultRetry      = 64
+	maxResultMethods = 256
+)
+
+// dest returns method's hint (nil if none yet) and a buffer for a call of
+// it (nil when it gets none); limit bounds the buffers at once.
+func (h *resultHints) dest(ctx context.Context, method string, limit int) (*resultHint, *wire.Dest) {
 	v, ok := h.m.Load(method)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	hint := v.(*resultHint)
 	n := hint.size.Load()
-	if n < wire.ShmMin || hint.misses.Load() >= maxResultMisses {
-		return nil
+	switch {
+	case n < wire.ShmMin || ctx.Err() != nil:
+		return hint, nil
+	case hint.wasted.Load() >= maxResultWaste && hint.skips.Add(1)%resultRetry != 0:
+		return hint, nil
 	}
-	return wire.NewDest(make([]byte, 0, n+min(n/16, 64<<10))) // room for a slightly bigger one
+	if h.out.Add(1) > int64(limit) {
+		h.out.Add(-1)
+		return hint, nil
+	}
+	return hint, wire.NewDest(make([]byte, 0, n+min(n/16, 64<<10)))
 }
 
-// learn notes a call's raw result and whether the buffer d made for it,
-// if any, took it.
-func (h *resultHints) learn(method string, d *wire.Dest, result []byte, raw bool) {
-	big := raw && len(result) >= wire.ShmMin
-	v, ok := h.m.Load(method)
-	if !ok {
-		if !big {
-			return
-		}
-		v, _ = h.m.LoadOrStore(method, new(resultHint))
-	}
-	hint := v.(*resultHint)
+// release ends a buffer whose call failed.
+func (h *resultHints) release() { h.out.Add(-1) }
+
+// learn notes a call's result (raw: a []byte as it is) and whether the
+// buffer d made for it, if any, served; it returns the result to give the
+// caller: result, or a copy of its own size when it is much smaller than
+// its buffer.
+func (h *resultHints) learn(hint *resultHint, method string, d *wire.Dest, result []byte, raw bool) []byte {
 	if d != nil {
-		switch held, fits := d.Holds(result); {
+		h.out.Add(-1)
+		held, room := d.Holds(result)
+		switch {
+		case held && len(result) >= room/4*3:
+			hint.wasted.Store(0)
 		case held:
-			hint.misses.Store(0)
-		case fits && hint.misses.Load() < maxResultMisses:
-			hint.misses.Add(1) // it came some other way
+			result = bytes.Clone(result) // the buffer is too big to keep
+			fallthrough
+		default:
+			if hint.wasted.Load() < maxResultWaste {
+				hint.wasted.Add(1)
+			}
 		}
 	}
-	if big {
+	big := raw && len(result) >= wire.ShmMin
+	if hint == nil {
+		if !big || h.methods.Load() >= maxResultMethods {
+			return result
+		}
+		v, loaded := h.m.LoadOrStore(method, new(resultHint))
+		if !loaded {
+			h.methods.Add(1)
+		}
+		hint = v.(*resultHint)
+	}
+	switch {
+	case big:
 		hint.size.Store(int64(len(result)))
-	} else if hint.size.Load() != 0 {
+	case hint.size.Load() != 0:
 		hint.size.Store(0)
 	}
+	return result
 }
