@@ -118,7 +118,9 @@ func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args [
 	own := dest == nil
 	if own {
 		// The new slice of a big result, made here (resultbuf.go).
-		hint, dest = f.hints.dest(ctx, method, f.cfg.Workers*f.cfg.MaxConcurrentCallsPerWorker)
+		if hint, dest = f.hints.dest(ctx, method); dest != nil {
+			defer f.hints.release()
+		}
 	}
 	fu.dest = dest
 	f.submitTo(fu, args, true).answered.Wait()
@@ -127,11 +129,8 @@ func (f *Farm) runMethod(ctx context.Context, method string, o *callOpts, args [
 		fu.loan.Return()
 	}
 	result := fu.result
-	switch {
-	case own && fu.err == nil:
+	if own && fu.err == nil { // a failure teaches nothing
 		result = f.hints.learn(hint, method, dest, result, fu.rawResult)
-	case own && dest != nil:
-		f.hints.release() // a failure teaches nothing
 	}
 	if dest != nil {
 		dest.Return() // nor is its buffer written once this returns

@@ -27,10 +27,10 @@ type Farm struct {
 	log     hclog.Logger
 	sockDir string
 	ev      *emitter
-	mem     *memWatch   // nil without a memory limit
-	remote  *remoteHost // nil without Config.Remote
-	launch  launcher    // starts a slot's worker
-	hints   resultHints // the sizes of methods' big []byte results
+	mem     *memWatch    // nil without a memory limit
+	remote  *remoteHost  // nil without Config.Remote
+	launch  launcher     // starts a slot's worker
+	hints   *resultHints // the sizes of methods' big []byte results
 	// rawBytes: []byte arguments go as they are, not encoded (the
 	// built-in serializers decode them back unchanged).
 	rawBytes atomic.Bool
@@ -115,6 +115,8 @@ func New(cfg Config) (*Farm, error) {
 		bin:     binary{path: c.Path, sum: c.Checksum},
 
 		reloading: make(chan struct{}, 1),
+		// As many result buffers at once as the local workers run calls.
+		hints: newResultHints(int64(min(c.Workers, MaxWorkers)) * int64(min(c.MaxConcurrentCallsPerWorker, 1<<20))),
 	}
 	if err := f.encodeInit(); err != nil {
 		removeSocketDir(dir)

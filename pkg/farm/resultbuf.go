@@ -32,15 +32,19 @@ type resultHints struct {
 	m       sync.Map     // method name → *resultHint
 	methods atomic.Int32 // entries of m, at most maxResultMethods
 	out     atomic.Int64 // buffers of calls not answered yet
+	limit   int64        // the most buffers at once
 }
+
+// newResultHints allows limit buffers at once.
+func newResultHints(limit int64) *resultHints { return &resultHints{limit: limit} }
 
 // resultHint is the size of a method's last big raw result (0: none yet,
 // or a small one), how many of its buffers in a row saved nothing, and
-// how many calls went without one since they stopped.
+// how many calls went without one since its buffers last served.
 type resultHint struct {
 	size   atomic.Int64
 	wasted atomic.Int32
-	skips  atomic.Int32
+	skips  atomic.Uint32
 }
 
 const (
@@ -50,8 +54,9 @@ const (
 )
 
 // dest returns method's hint (nil if none yet) and a buffer for a call of
-// it (nil when it gets none); limit bounds the buffers at once.
-func (h *resultHints) dest(ctx context.Context, method string, limit int) (*resultHint, *wire.Dest) {
+// it (nil when it gets none). A buffer given must be released once the
+// call is answered or failed.
+func (h *resultHints) dest(ctx context.Context, method string) (*resultHint, *wire.Dest) {
 	v, ok := h.m.Load(method)
 	if !ok {
 		return nil, nil
@@ -64,14 +69,14 @@ func (h *resultHints) dest(ctx context.Context, method string, limit int) (*resu
 	case hint.wasted.Load() >= maxResultWaste && hint.skips.Add(1)%resultRetry != 0:
 		return hint, nil
 	}
-	if h.out.Add(1) > int64(limit) {
+	if h.out.Add(1) > h.limit {
 		h.out.Add(-1)
 		return hint, nil
 	}
 	return hint, wire.NewDest(make([]byte, 0, n+min(n/16, 64<<10)))
 }
 
-// release ends a buffer whose call failed.
+// release ends a buffer that dest gave, whatever became of its call.
 func (h *resultHints) release() { h.out.Add(-1) }
 
 // learn notes a call's result (raw: a []byte as it is) and whether the
@@ -80,11 +85,13 @@ func (h *resultHints) release() { h.out.Add(-1) }
 // its buffer.
 func (h *resultHints) learn(hint *resultHint, method string, d *wire.Dest, result []byte, raw bool) []byte {
 	if d != nil {
-		h.out.Add(-1)
 		held, room := d.Holds(result)
 		switch {
 		case held && len(result) >= room/4*3:
-			hint.wasted.Store(0)
+			if hint.wasted.Load() != 0 {
+				hint.wasted.Store(0)
+				hint.skips.Store(0)
+			}
 		case held:
 			result = bytes.Clone(result) // the buffer is too big to keep
 			fallthrough
@@ -96,20 +103,25 @@ func (h *resultHints) learn(hint *resultHint, method string, d *wire.Dest, resul
 	}
 	big := raw && len(result) >= wire.ShmMin
 	if hint == nil {
-		if !big || h.methods.Load() >= maxResultMethods {
+		if !big {
+			return result
+		}
+		if h.methods.Add(1) > maxResultMethods {
+			h.methods.Add(-1)
 			return result
 		}
 		v, loaded := h.m.LoadOrStore(method, new(resultHint))
-		if !loaded {
-			h.methods.Add(1)
+		if loaded {
+			h.methods.Add(-1)
 		}
 		hint = v.(*resultHint)
 	}
-	switch {
-	case big:
-		hint.size.Store(int64(len(result)))
-	case hint.size.Load() != 0:
-		hint.size.Store(0)
+	size := int64(0)
+	if big {
+		size = int64(len(result))
+	}
+	if hint.size.Load() != size {
+		hint.size.Store(size)
 	}
 	return result
 }

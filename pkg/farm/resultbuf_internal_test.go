@@ -16,7 +16,7 @@ import (
 // buffer when viaShm says so and it fits; it returns the result the caller
 // gets and whether there was a buffer.
 func hintCall(h *resultHints, method string, n int, viaShm bool) ([]byte, bool) {
-	hint, d := h.dest(context.Background(), method, 10)
+	hint, d := h.dest(context.Background(), method)
 	result := make([]byte, n)
 	if d != nil && viaShm {
 		if b, ok := fillForTest(d, n); ok {
@@ -26,6 +26,7 @@ func hintCall(h *resultHints, method string, n int, viaShm bool) ([]byte, bool) 
 	result = h.learn(hint, method, d, result, true)
 	if d != nil {
 		d.Return()
+		h.release()
 	}
 	return result, d != nil
 }
@@ -35,23 +36,23 @@ func hintCall(h *resultHints, method string, n int, viaShm bool) ([]byte, bool) 
 // in a row stop, but for one call in resultRetry, which starts them again
 // when its buffer serves.
 func TestResultHints(t *testing.T) {
-	var h resultHints
+	h := newResultHints(10)
 	const n = 64 << 10
-	if _, ok := hintCall(&h, "m", n, true); ok {
+	if _, ok := hintCall(h, "m", n, true); ok {
 		t.Fatal("a buffer before any result")
 	}
-	if _, ok := hintCall(&h, "m", 10, true); !ok {
+	if _, ok := hintCall(h, "m", 10, true); !ok {
 		t.Fatal("no buffer after a big result")
 	}
-	if _, ok := hintCall(&h, "m", n, true); ok {
+	if _, ok := hintCall(h, "m", n, true); ok {
 		t.Fatal("a buffer after a small result")
 	}
 	h.learn(nil, "e", nil, make([]byte, n), false)
-	if _, d := h.dest(context.Background(), "e", 10); d != nil {
+	if _, d := h.dest(context.Background(), "e"); d != nil {
 		t.Fatal("a buffer after an encoded result")
 	}
 	for i := range 3 {
-		b, ok := hintCall(&h, "m", n, true)
+		b, ok := hintCall(h, "m", n, true)
 		if !ok || len(b) != n || cap(b) < n {
 			t.Fatalf("call %d: buffer %v, result %d bytes", i, ok, len(b))
 		}
@@ -62,7 +63,7 @@ func TestResultHints(t *testing.T) {
 	// Results over the socket: 4 wasted buffers, then one call in 64.
 	buffers := 0
 	for range 4 + 2*resultRetry {
-		if _, ok := hintCall(&h, "m", n, false); ok {
+		if _, ok := hintCall(h, "m", n, false); ok {
 			buffers++
 		}
 	}
@@ -70,25 +71,25 @@ func TestResultHints(t *testing.T) {
 		t.Fatalf("%d buffers over %d calls whose results never came through shared memory", buffers, 4+2*resultRetry)
 	}
 	for range resultRetry { // the retry's buffer serves: buffers again
-		hintCall(&h, "m", n, true)
+		hintCall(h, "m", n, true)
 	}
-	if _, ok := hintCall(&h, "m", n, true); !ok {
+	if _, ok := hintCall(h, "m", n, true); !ok {
 		t.Fatal("no buffer after one that served")
 	}
 	// A result much smaller than its buffer gets a slice of its own size.
-	hintCall(&h, "k", 1<<20, true)
-	b, ok := hintCall(&h, "k", 100<<10, true)
+	hintCall(h, "k", 1<<20, true)
+	b, ok := hintCall(h, "k", 100<<10, true)
 	if !ok || len(b) != 100<<10 || cap(b) > 200<<10 {
 		t.Fatalf("a small result in a big buffer: buffer %v, len %d, cap %d", ok, len(b), cap(b))
 	}
 	// No more buffers at once than the limit; none for a done context.
-	hintCall(&h, "k", 1<<20, true)
+	hintCall(h, "k", 1<<20, true)
 	for range 10 {
-		if _, d := h.dest(context.Background(), "k", 10); d == nil {
+		if _, d := h.dest(context.Background(), "k"); d == nil {
 			t.Fatal("no buffer under the limit")
 		}
 	}
-	if _, d := h.dest(context.Background(), "k", 10); d != nil {
+	if _, d := h.dest(context.Background(), "k"); d != nil {
 		t.Fatal("a buffer over the limit")
 	}
 	for range 10 {
@@ -96,7 +97,7 @@ func TestResultHints(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, d := h.dest(ctx, "k", 10); d != nil {
+	if _, d := h.dest(ctx, "k"); d != nil {
 		t.Fatal("a buffer for a done context")
 	}
 }
@@ -104,7 +105,7 @@ func TestResultHints(t *testing.T) {
 // The methods learnt are bounded: a worker that answers any name cannot
 // grow them without end.
 func TestResultHintsBounded(t *testing.T) {
-	var h resultHints
+	h := newResultHints(10)
 	for i := range 2 * maxResultMethods {
 		h.learn(nil, string(rune('a'+i%26))+string(rune(i)), nil, make([]byte, wire.ShmMin), true)
 	}
@@ -172,6 +173,31 @@ func TestResultHintsWorkers(t *testing.T) {
 			if hint.size.Load() != n || hint.wasted.Load() != c.maxWasted || f.hints.out.Load() != 0 {
 				t.Fatalf("size %d, wasted %d, out %d; want %d, %d, 0", hint.size.Load(), hint.wasted.Load(), f.hints.out.Load(), n, c.maxWasted)
 			}
+			// A failed call, a call whose context ends while it runs and
+			// one that panics in its arguments' encoding give their
+			// buffers back, and teach nothing.
+			hint.wasted.Store(0)
+			if _, err := f.RunMethod(ctx, "bytes", "lots"); err == nil {
+				t.Fatal("bytes(\"lots\") did not fail")
+			}
+			short, stop := context.WithTimeout(ctx, 20*time.Millisecond)
+			_, err = f.RunMethod(short, "echoSlow", 200, []byte("x"))
+			stop()
+			if err == nil {
+				t.Fatal("a call past its deadline did not fail")
+			}
+			func() {
+				defer func() { _ = recover() }()
+				_, _ = f.RunMethod(ctx, "bytes", panicky{})
+			}()
+			if hint.size.Load() != n || f.hints.out.Load() != 0 {
+				t.Fatalf("after failures: size %d, out %d; want %d, 0", hint.size.Load(), f.hints.out.Load(), n)
+			}
 		})
 	}
 }
+
+// panicky panics when it is encoded.
+type panicky struct{}
+
+func (panicky) MarshalJSON() ([]byte, error) { panic("panicky") }
