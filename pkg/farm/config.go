@@ -255,8 +255,8 @@ type Config struct {
 	// every twenty calls or so instead of every second one. The cost: a
 	// worker whose heap once reached the floor keeps about that much
 	// resident until it exits, Workers × WorkerHeapFloor in all. 0 means
-	// DefaultWorkerHeapFloor (32 MiB), or half the lower memory limit
-	// (MaxWorkerMemory, MaxWorkerMemoryHard) when that is less;
+	// DefaultWorkerHeapFloor (32 MiB), or a quarter of the lower memory
+	// limit (MaxWorkerMemory, MaxWorkerMemoryHard) when that is less;
 	// WorkerHeapFloorOff (any negative value) none. A positive value must
 	// be at most half the lower memory limit, and at most
 	// MaxWorkerHeapFloor. It reaches the workers as

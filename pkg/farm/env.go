@@ -63,8 +63,10 @@ func heapFloor(c Config) (int64, bool) {
 		return 0, true
 	case c.WorkerHeapFloor > 0:
 		return c.WorkerHeapFloor, true
-	case limit > 0 && limit/2 < DefaultWorkerHeapFloor:
-		return limit / 2, true
+	case limit > 0 && limit/4 < DefaultWorkerHeapFloor:
+		// A quarter: an idle worker's own RSS (about 13 MB) and the
+		// floor's garbage stay under any limit above 18 MiB.
+		return limit / 4, true
 	}
 	return DefaultWorkerHeapFloor, false
 }

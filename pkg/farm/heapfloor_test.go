@@ -30,7 +30,7 @@ func workerGC(t *testing.T, f *farm.Farm, ok func(percent, goal uint64) bool) (u
 }
 
 // A Go worker's heap goal is held at the floor: the default 32 MiB, a
-// Config.WorkerHeapFloor, half a lower memory limit, or Env's; none when
+// Config.WorkerHeapFloor, a quarter of a lower memory limit, or Env's; none when
 // it is off or when the environment sets GOGC.
 func TestWorkerHeapFloor(t *testing.T) {
 	t.Setenv("GOGC", "")
@@ -46,9 +46,9 @@ func TestWorkerHeapFloor(t *testing.T) {
 	}{
 		{"default", farm.Config{}, near(farm.DefaultWorkerHeapFloor)},
 		{"64MiB", farm.Config{WorkerHeapFloor: 64 * mib}, near(64 * mib)},
-		{"soft limit", farm.Config{MaxWorkerMemory: 40 * mib}, near(20 * mib)},
-		{"hard limit", farm.Config{MaxWorkerMemoryHard: 40 * mib}, near(20 * mib)},
-		{"both limits", farm.Config{MaxWorkerMemory: 50 * mib, MaxWorkerMemoryHard: 80 * mib}, near(25 * mib)},
+		{"soft limit", farm.Config{MaxWorkerMemory: 80 * mib}, near(20 * mib)},
+		{"hard limit", farm.Config{MaxWorkerMemoryHard: 80 * mib}, near(20 * mib)},
+		{"both limits", farm.Config{MaxWorkerMemory: 100 * mib, MaxWorkerMemoryHard: 160 * mib}, near(25 * mib)},
 		{"explicit under limits", farm.Config{MaxWorkerMemory: 60 * mib, MaxWorkerMemoryHard: 80 * mib, WorkerHeapFloor: 30 * mib}, near(30 * mib)},
 		{"env wins", farm.Config{WorkerHeapFloor: 64 * mib, Env: []string{fmt.Sprintf("WORKESTRATOR_HEAP_FLOOR_BYTES=%d", 16*mib)}}, near(16 * mib)},
 		{"off", farm.Config{WorkerHeapFloor: farm.WorkerHeapFloorOff}, func(p, goal uint64) bool { return p == 100 && goal < 16*mib }},
