@@ -10,8 +10,9 @@ import (
 )
 
 // A synchronous call (RunMethod, Call) of a method whose last result was a
-// big []byte gets a buffer of that size (a little more, for a result a
-// little bigger), made by the caller's goroutine before the call is sent:
+// big []byte gets a buffer of that size (rounded up to a page, as the
+// arena's blocks are), made by the caller's goroutine before the call is
+// sent:
 // a result that comes back through shared memory is copied into it by the
 // connection's receive loop, which then allocates nothing (an allocation
 // there pays for the garbage collector inside the loop that answers every
@@ -32,6 +33,7 @@ type resultHints struct {
 	m       sync.Map     // method name → *resultHint
 	methods atomic.Int32 // entries of m, at most maxResultMethods
 	out     atomic.Int64 // buffers of calls not answered yet
+	served  atomic.Int64 // buffers that took their call's result
 	limit   int64        // the most buffers at once
 }
 
@@ -48,6 +50,7 @@ type resultHint struct {
 }
 
 const (
+	blockSize        = 4096 // the granule of the arena's blocks
 	maxResultWaste   = 4
 	resultRetry      = 64
 	maxResultMethods = 256
@@ -73,7 +76,9 @@ func (h *resultHints) dest(ctx context.Context, method string) (*resultHint, *wi
 		h.out.Add(-1)
 		return hint, nil
 	}
-	return hint, wire.NewDest(make([]byte, 0, n+min(n/16, 64<<10)))
+	// The arena's block for the call is this size rounded up to a page,
+	// unless its arguments are bigger: no bigger result comes through it.
+	return hint, wire.NewDest(make([]byte, 0, (n+blockSize-1)&^(blockSize-1)))
 }
 
 // release ends a buffer that dest gave, whatever became of its call.
@@ -88,6 +93,7 @@ func (h *resultHints) learn(hint *resultHint, method string, d *wire.Dest, resul
 		held, room := d.Holds(result)
 		switch {
 		case held && len(result) >= room/4*3:
+			h.served.Add(1)
 			if hint.wasted.Load() != 0 {
 				hint.wasted.Store(0)
 				hint.skips.Store(0)
