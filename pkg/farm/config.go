@@ -265,8 +265,9 @@ type Config struct {
 	// the host's environment the workers inherit does). A worker whose
 	// environment sets GOGC or GOMEMLIMIT to anything but the empty string
 	// has no floor, nor one whose code changed its GC percent or memory
-	// limit before plugin.Serve; while its code has set a GC percent of its
-	// own, the floor leaves it alone. Node.js workers ignore it.
+	// limit before plugin.Serve; while its code has set a GC percent or a
+	// memory limit of its own, the floor leaves it alone. Node.js workers
+	// ignore it.
 	WorkerHeapFloor int64
 
 	// Logger receives the farm's logs and the workers' re-logged lines;

@@ -76,8 +76,9 @@ func (h *resultHints) dest(ctx context.Context, method string) (*resultHint, *wi
 		h.out.Add(-1)
 		return hint, nil
 	}
-	// The arena's block for the call is this size rounded up to a page,
-	// unless its arguments are bigger: no bigger result comes through it.
+	// The arena's block for the call is this size rounded up to a page
+	// (bigger when its arguments are): a bigger result does not come
+	// through a block of this size.
 	return hint, wire.NewDest(make([]byte, 0, (n+blockSize-1)&^(blockSize-1)))
 }
 

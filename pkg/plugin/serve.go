@@ -42,9 +42,10 @@ func Logger() hclog.Logger { return worker.Logger() }
 // Unless the environment sets GOGC or GOMEMLIMIT, or the process's code
 // changed its GC percent or memory limit before Serve, Serve keeps the
 // heap goal at least at the host's heap floor (the farm's
-// Config.WorkerHeapFloor, 32 MiB by default) by setting the GC percent
-// after each collection; while the process's code has set a GC percent of
-// its own, it leaves it alone.
+// Config.WorkerHeapFloor, 32 MiB by default, less under a memory limit;
+// none when the host turns it off) by setting the GC percent after each
+// collection; while the process's code has set a GC percent or a memory
+// limit of its own, it leaves it alone.
 func Serve(methods Methods, opts ...ServeOption) {
 	var o worker.Options
 	for _, opt := range opts {
