@@ -10,15 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workestrator/workestrator/internal/wire"
 	"github.com/workestrator/workestrator/pkg/farm"
 )
 
 // AppendCall appends a []byte result to dst: in dst's memory when it has
 // room, in new memory when it has none, with dst's contents kept; through
-// shared memory or the socket, and through a Caller.
+// shared memory, the socket or the gRPC stream, and through a Caller.
 func TestAppendCall(t *testing.T) {
 	t.Run("shm", func(t *testing.T) { testAppendCall(t, farm.Config{Workers: 2}) })
 	t.Run("socket", func(t *testing.T) { testAppendCall(t, farm.Config{Workers: 1, SharedMemory: farm.SharedMemoryOff}) })
+	t.Run("grpc stream", func(t *testing.T) {
+		t.Setenv(wire.EnvDataPlane, wire.DataPlaneGRPC)
+		testAppendCall(t, farm.Config{Workers: 1})
+	})
 }
 
 func testAppendCall(t *testing.T, cfg farm.Config) {
