@@ -461,3 +461,29 @@ func TestJSONBytesMatchGo(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// farm.AppendCall of a Node.js worker's echo gives what farm.Call gives, with
+// either serializer, for small and big slices (a Node.js worker has no
+// shared memory: the result is appended).
+func TestAppendCall(t *testing.T) {
+	for _, ser := range []serializer.Serializer{serializer.JSON, serializer.CBOR} {
+		t.Run(ser.Name(), func(t *testing.T) {
+			f := newFarm(t, farm.Config{Workers: 1, Serializer: ser})
+			buf := make([]byte, 0, 256<<10)
+			for _, n := range []int{3, 100 << 10} {
+				in := make([]byte, n)
+				for i := range in {
+					in[i] = byte(i * 7)
+				}
+				want, err := farm.Call[[]byte](ctx(t), f, "echo", in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := farm.AppendCall(ctx(t), f, buf[:0], "echo", in)
+				if err != nil || !bytes.Equal(got, want) || !bytes.Equal(got, in) {
+					t.Fatalf("AppendCall(echo, %d bytes) = %d bytes, %v; Call gave %d", n, len(got), err, len(want))
+				}
+			}
+		})
+	}
+}
