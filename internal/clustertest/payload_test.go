@@ -10,7 +10,7 @@ import (
 )
 
 // Payloads bigger than the server's max payload travel in chunks, both
-// ways.
+// ways, taken with Call and with AppendCall.
 func TestBigPayloadChunked(t *testing.T) {
 	f := newHost(t, farm.Config{Remote: &farm.RemoteConfig{Listen: "127.0.0.1:0", MaxPayload: 1 << 20}})
 	a1 := startAgent(t, "a1", f.URL(), nil)
@@ -29,6 +29,14 @@ func TestBigPayloadChunked(t *testing.T) {
 	}
 	if !bytes.Equal(in, out) {
 		t.Fatalf("echo of %d bytes came back as %d bytes, different", len(in), len(out))
+	}
+	// AppendCall through the agent: the same bytes, appended to the
+	// caller's buffer, several times over.
+	buf := make([]byte, 0, len(in))
+	for range 3 {
+		if buf, err = farm.AppendCall(ctx(t), f, buf[:0], "echoBytes", in); err != nil || !bytes.Equal(buf, in) {
+			t.Fatalf("AppendCall through the agent: %d bytes, %v", len(buf), err)
+		}
 	}
 }
 
