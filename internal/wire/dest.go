@@ -54,9 +54,14 @@ func (d *Dest) fill(id uint64, src []byte) ([]byte, bool) {
 func (d *Dest) Holds(b []byte) (held bool, room int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n := len(d.base)
-	room = cap(d.base) - n
-	return room >= len(b) && len(b) > 0 && &d.base[:n+1][n] == &b[0], room
+	return InPlace(d.base, b), cap(d.base) - len(d.base)
+}
+
+// InPlace reports whether b lies at the start of base's spare capacity, as
+// the bytes that append(base, ...) wrote there without growing it.
+func InPlace(base, b []byte) bool {
+	n := len(base)
+	return len(b) > 0 && cap(base)-n >= len(b) && &base[:n+1][n] == &b[0]
 }
 
 // Return ends the loan of the buffer: it is not written once Return

@@ -53,7 +53,7 @@ func AppendCall(ctx context.Context, f Invoker, dst []byte, method string, args 
 		return dst, err
 	}
 	switch n := len(dst); {
-	case len(b) > 0 && cap(dst)-n >= len(b) && &dst[:n+1][n] == &b[0]:
+	case wire.InPlace(dst, b):
 		return dst[:n+len(b)], nil // filled in place
 	case n == 0 && cap(dst) < len(b):
 		return b, nil // a slice of its own already: no second copy
