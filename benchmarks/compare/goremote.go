@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,8 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
-	"sync"
 	"syscall"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/workestrator/workestrator/internal/remote"
+	"github.com/workestrator/workestrator/internal/testutil"
 	"github.com/workestrator/workestrator/internal/testutil/netns"
 	"github.com/workestrator/workestrator/pkg/farm"
 	"github.com/workestrator/workestrator/pkg/serializer"
@@ -33,7 +31,7 @@ import (
 type agentProc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	err  error // set before done is closed
 }
@@ -50,24 +48,6 @@ func (a *agentProc) stop() {
 		_ = a.cmd.Process.Kill()
 		<-a.done
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// Bytes returns a copy of what the buffer holds.
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.b.Bytes())
 }
 
 // remoteFarm starts a farm of no local worker whose embedded NATS server
@@ -118,7 +98,7 @@ func (r *goRunner) addAgent(f *farm.Farm, name string, h *netns.Host) error {
 		cmd = exec.Command(r.spec.Taskset, args...)
 	}
 	cmd.Env = append(os.Environ(), r.workerEnv()...) // the agent's workers inherit it
-	a := &agentProc{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	a := &agentProc{name: name, cmd: cmd, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = a.out, a.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -143,11 +123,11 @@ func (r *goRunner) addAgent(f *farm.Farm, name string, h *netns.Host) error {
 		}
 		select {
 		case <-a.done:
-			return fmt.Errorf("agent %s exited before it joined: %v: %s", name, a.err, lastLines(a.out.Bytes(), 5))
+			return fmt.Errorf("agent %s exited before it joined: %v: %s", name, a.err, lastLines([]byte(a.out.String()), 5))
 		case <-time.After(5 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("agent %s: %d of %d workers online after 20 s: %s", name, n, r.spec.Workers, lastLines(a.out.Bytes(), 5))
+			return fmt.Errorf("agent %s: %d of %d workers online after 20 s: %s", name, n, r.spec.Workers, lastLines([]byte(a.out.String()), 5))
 		}
 	}
 }
