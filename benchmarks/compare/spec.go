@@ -104,7 +104,7 @@ var fullSizes = sizes{
 	ttlCalls:     20000,
 	piPoints:     200_000_000,
 	piChunks:     100,
-	payloadCalls: map[string]int{"payload-1KiB": 5000, "payload-1MiB": 200, "payload-16MiB": 16},
+	payloadCalls: map[string]int{"payload-1KiB": 5000, "payload-1MiB": 1000, "payload-16MiB": 64},
 	hangTimeoutS: 60, runTimeoutS: 600,
 	pythonBaselineChunks: 10,
 	perWorker:            64, burstPerWork: 256,

@@ -42,6 +42,7 @@ func TestConfigValidation(t *testing.T) {
 		{"IdleSpin", farm.Config{Path: "x", IdleSpin: farm.MaxIdleSpin + 1}},
 		{"WorkerHeapFloor", farm.Config{Path: "x", WorkerHeapFloor: farm.MaxWorkerHeapFloor + 1}},
 		{"WorkerHeapFloor", farm.Config{Path: "x", WorkerHeapFloor: 64 << 20, MaxWorkerMemory: 100 << 20}},
+		{"HostHeapReserve", farm.Config{Path: "x", HostHeapReserve: farm.MaxHostHeapReserve + 1}},
 		{"Checksum", farm.Config{Path: "x", Checksum: []byte{1, 2}}},
 		{"Env[0]", farm.Config{Path: "x", Env: []string{"NOEQUALS"}}},
 	}

@@ -115,8 +115,10 @@ func New(cfg Config) (*Farm, error) {
 		bin:     binary{path: c.Path, sum: c.Checksum},
 
 		reloading: make(chan struct{}, 1),
+	}
+	if holdHeapReserve(c) == 0 || resultHintsAlways {
 		// As many result buffers at once as the local workers run calls.
-		hints: newResultHints(int64(min(c.Workers, MaxWorkers)) * int64(min(c.MaxConcurrentCallsPerWorker, 1<<20))),
+		f.hints = newResultHints(int64(min(c.Workers, MaxWorkers)) * int64(min(c.MaxConcurrentCallsPerWorker, 1<<20)))
 	}
 	if err := f.encodeInit(); err != nil {
 		removeSocketDir(dir)

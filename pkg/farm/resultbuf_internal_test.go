@@ -144,11 +144,16 @@ func TestResultHintsWorkers(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
+			resultHintsAlways = true // the process holds a heap reserve
 			f, err := New(Config{Path: bin, Workers: 1, SharedMemory: c.shm, Logger: hclog.NewNullLogger()})
+			resultHintsAlways = false
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Kill()
+			if f.hints == nil {
+				t.Fatal("the farm makes no result buffers")
+			}
 			const n = 256 << 10
 			for i := range 20 {
 				var b []byte
