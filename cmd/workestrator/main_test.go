@@ -32,7 +32,7 @@ func TestHelpListsEveryFlagAndItsVariable(t *testing.T) {
 	}
 	code, out, _ := runCmd(t, "serve", "--help")
 	for _, want := range []string{"--nats", "--workers", "--max-per-worker", "--prefetch", "--ttl", "--max-idle", "--timeout",
-		"--kill-timeout", "--start-timeout", "--max-memory", "--max-memory-hard", "--drain-timeout", "--heartbeat", "--pool", "--name", "--nkey", "--env", "--checksum", "--idle-spin", "--heap-floor"} {
+		"--kill-timeout", "--start-timeout", "--max-memory", "--max-memory-hard", "--drain-timeout", "--heartbeat", "--pool", "--name", "--nkey", "--env", "--checksum", "--idle-spin", "--heap-floor", "--heap-reserve"} {
 		if !strings.Contains(out, want+" ") {
 			t.Errorf("serve --help lacks %s (exit %d)", want, code)
 		}
@@ -52,6 +52,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"serve", "--serializer", "xml", "w"}, 1, `--serializer "xml"`},
 		{[]string{"serve", "--max-memory", "lots", "w"}, 2, "byte count"},
 		{[]string{"serve", "--heap-floor", "lots", "w"}, 2, "or off"},
+		{[]string{"serve", "--heap-reserve", "lots", "w"}, 2, "or off"},
 		{[]string{"serve", "--workers", "-1", "w"}, 1, "Workers = -1"},
 		{[]string{"serve", "--nats", "nats://127.0.0.1:1", "/nonexistent/worker"}, 1, "/nonexistent/worker"},
 		{[]string{"nats", "--listen", "0.0.0.0:0"}, 1, "needs a token or NKeys"},

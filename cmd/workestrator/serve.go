@@ -21,17 +21,18 @@ or a #! script such as a Node.js worker), whose workers take the calls of the
 host farms of a NATS pool. SIGTERM or SIGINT drains it: it takes no new calls,
 finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	var (
-		cfg        farm.AgentConfig
-		tlsf       tlsFlags
-		env        listFlag
-		hostEnv    listFlag
-		maxMem     sizeFlag
-		maxMemHard sizeFlag
-		maxMsg     sizeFlag
-		heapFloor  offSizeFlag
-		checksum   hexFlag
-		ser        string
-		level      string
+		cfg         farm.AgentConfig
+		tlsf        tlsFlags
+		env         listFlag
+		hostEnv     listFlag
+		maxMem      sizeFlag
+		maxMemHard  sizeFlag
+		maxMsg      sizeFlag
+		heapFloor   offSizeFlag
+		heapReserve offSizeFlag
+		checksum    hexFlag
+		ser         string
+		level       string
 	)
 	fs.StringVar(&cfg.URL, "nats", "nats://127.0.0.1:4222", "NATS server URL (several: comma-separated)")
 	fs.StringVar(&cfg.Token, "token", "", "NATS authorization token")
@@ -51,6 +52,7 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	fs.Var(&maxMem, "max-memory", "soft limit of a worker's RSS, e.g. 512M: replaced once over it (0: none)")
 	fs.Var(&maxMemHard, "max-memory-hard", "hard limit of a worker's RSS: killed once over it (0: none)")
 	fs.Var(&heapFloor, "heap-floor", "least heap goal of a Go worker's GC, e.g. 64M, or off (0: 32M, or a quarter of the lower memory limit)")
+	fs.Var(&heapReserve, "heap-reserve", "heap reserve of the agent's own process, which spaces its GC's collections, e.g. 128M, or off (0: 64M, or an eighth of its cgroup's memory limit)")
 	fs.Var(&maxMsg, "max-message-size", "largest encoded arguments or result of a call (0: 256M)")
 	fs.StringVar(&cfg.Farm.Dir, "dir", "", "the workers' working directory (default: this one)")
 	fs.Var(&env, "env", "KEY=VALUE for the workers' environment (repeatable)")
@@ -89,6 +91,7 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	cfg.Farm.MaxWorkerMemory, cfg.Farm.MaxWorkerMemoryHard = int64(maxMem), int64(maxMemHard)
 	cfg.Farm.MaxMessageSize = int(maxMsg)
 	cfg.Farm.WorkerHeapFloor = int64(heapFloor.sizeFlag)
+	cfg.Farm.HostHeapReserve = int64(heapReserve.sizeFlag)
 	if len(checksum) > 0 {
 		cfg.Farm.Checksum = checksum
 	}
