@@ -271,20 +271,32 @@ type Config struct {
 	WorkerHeapFloor int64
 
 	// HostHeapReserve is, in bytes, the heap reserve of the host process:
-	// one allocation that nothing reads or writes, so not resident, which
-	// the garbage collector counts as live heap. It raises the heap goal
-	// by HostHeapReserve × GOGC/100: a host whose calls return big values
-	// (a megabyte each) collects every few dozen calls instead of every
-	// few. The cost: that much more garbage between collections, resident
-	// at the peak. The reserve is the process's, shared by its farms: the
-	// largest any of them asked for, made by New and held for the life of
-	// the process. 0 means DefaultHostHeapReserve (64 MiB, or an eighth of
-	// the process's cgroup memory limit when that is less);
-	// HostHeapReserveOff (any negative value) none. At most
-	// MaxHostHeapReserve. A process whose GC percent is not 100 or that
-	// has a memory limit (GOGC, GOMEMLIMIT, runtime/debug) when New runs
-	// gets no reserve: its GC settings stand as chosen.
+	// one allocation that nothing reads or writes (on Linux its pages are
+	// given back, so it is not resident), which the garbage collector
+	// counts as live heap. At GOGC=100 it raises the heap goal by twice
+	// the reserve and the room for garbage between collections by the
+	// reserve: a host whose calls return big values (a megabyte each)
+	// collects every few dozen calls instead of every few. The cost: that
+	// much more garbage between collections, resident at the peak; and the
+	// reserve shows as live heap in runtime.MemStats and heap profiles
+	// (allocated by holdHeapReserve), and counts against a memory limit
+	// set after it was made. The reserve is the process's, shared by its
+	// farms: the largest any of them asked for, made when New has started
+	// the workers and held for the life of the process. 0 means
+	// DefaultHostHeapReserve (64 MiB, or an eighth of the process's cgroup
+	// memory limit when that is less); HostHeapReserveOff (any negative
+	// value) none. A positive value must be from MinHostHeapReserve to
+	// MaxHostHeapReserve. A process whose environment sets GOGC or
+	// GOMEMLIMIT, or whose code set a GC percent other than 100 or a
+	// memory limit (runtime/debug), before New gets no reserve, explicit
+	// or not: its GC settings stand as chosen (logged at debug level).
+	// While the process holds a reserve, a farm makes no result buffers
+	// for Call and RunMethod (see "The wire" in the README).
 	HostHeapReserve int64
+
+	// resultBuffers makes the farm make result buffers, reserve or not:
+	// for tests of them (export_test.go).
+	resultBuffers bool
 
 	// Logger receives the farm's logs and the workers' re-logged lines;
 	// nil means a logger on stderr at the level LogEnv says (warn by default).
@@ -381,8 +393,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("WorkerHeapFloor", c.WorkerHeapFloor, fmt.Sprintf("must be at most %d (MaxWorkerHeapFloor; negative: none, 0: %d)", int64(MaxWorkerHeapFloor), DefaultWorkerHeapFloor))
 	case c.WorkerHeapFloor > 0 && memoryLimit(c) > 0 && c.WorkerHeapFloor > memoryLimit(c)/2:
 		return c, bad("WorkerHeapFloor", c.WorkerHeapFloor, fmt.Sprintf("must be at most half the lower memory limit (%d): a worker's garbage would reach it", memoryLimit(c)))
-	case c.HostHeapReserve > MaxHostHeapReserve:
-		return c, bad("HostHeapReserve", c.HostHeapReserve, fmt.Sprintf("must be at most %d (MaxHostHeapReserve; negative: none, 0: %d)", int64(MaxHostHeapReserve), DefaultHostHeapReserve))
+	case c.HostHeapReserve > 0 && (c.HostHeapReserve < MinHostHeapReserve || c.HostHeapReserve > MaxHostHeapReserve):
+		return c, bad("HostHeapReserve", c.HostHeapReserve, fmt.Sprintf("must be from %d to %d (MinHostHeapReserve, MaxHostHeapReserve; negative: none, 0: %d)", MinHostHeapReserve, int64(MaxHostHeapReserve), DefaultHostHeapReserve))
 	case c.Checksum != nil && len(c.Checksum) != 32:
 		return c, bad("Checksum", fmt.Sprintf("%d bytes", len(c.Checksum)), "a SHA-256 checksum has 32 bytes")
 	case c.Serializer != nil && c.Serializer.Name() == "":

@@ -43,6 +43,7 @@ func TestConfigValidation(t *testing.T) {
 		{"WorkerHeapFloor", farm.Config{Path: "x", WorkerHeapFloor: farm.MaxWorkerHeapFloor + 1}},
 		{"WorkerHeapFloor", farm.Config{Path: "x", WorkerHeapFloor: 64 << 20, MaxWorkerMemory: 100 << 20}},
 		{"HostHeapReserve", farm.Config{Path: "x", HostHeapReserve: farm.MaxHostHeapReserve + 1}},
+		{"HostHeapReserve", farm.Config{Path: "x", HostHeapReserve: 1000}},
 		{"Checksum", farm.Config{Path: "x", Checksum: []byte{1, 2}}},
 		{"Env[0]", farm.Config{Path: "x", Env: []string{"NOEQUALS"}}},
 	}

@@ -116,10 +116,6 @@ func New(cfg Config) (*Farm, error) {
 
 		reloading: make(chan struct{}, 1),
 	}
-	if holdHeapReserve(c) == 0 || resultHintsAlways {
-		// As many result buffers at once as the local workers run calls.
-		f.hints = newResultHints(int64(min(c.Workers, MaxWorkers)) * int64(min(c.MaxConcurrentCallsPerWorker, 1<<20)))
-	}
 	if err := f.encodeInit(); err != nil {
 		removeSocketDir(dir)
 		return nil, err
@@ -152,6 +148,10 @@ func New(cfg Config) (*Farm, error) {
 		}
 	}
 	f.mu.Unlock()
+	if holdHeapReserve(c, f.log) == 0 || c.resultBuffers {
+		// As many result buffers at once as the local workers run calls.
+		f.hints = newResultHints(int64(min(c.Workers, MaxWorkers)) * int64(min(c.MaxConcurrentCallsPerWorker, 1<<20)))
+	}
 	if f.mem != nil {
 		f.wg.Add(1)
 		go f.sampleMemory()

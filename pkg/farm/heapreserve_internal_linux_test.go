@@ -3,7 +3,12 @@ package farm
 import (
 	"os"
 	"path/filepath"
+	"runtime"
+	"syscall"
 	"testing"
+	"unsafe"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // The reserve a configuration asks for: the default, lowered under a
@@ -57,5 +62,73 @@ func TestCgroupLimit(t *testing.T) {
 		if got := cgroupLimit(filepath.Join(root, c.list), root); got != c.want {
 			t.Errorf("%s: %d, want %d", c.list, got, c.want)
 		}
+	}
+}
+
+// A reserve made of reused memory, which make zeroes, is not resident once
+// made: its pages are given back.
+func TestHeapReserveNotResident(t *testing.T) {
+	heapReserve.mu.Lock()
+	held := heapReserve.b
+	heapReserve.b = nil // the process's reserve, restored below
+	heapReserve.mu.Unlock()
+	defer func() {
+		heapReserve.mu.Lock()
+		heapReserve.b = held
+		heapReserve.mu.Unlock()
+	}()
+	// Memory the heap reuses: touched, then garbage.
+	junk := make([]byte, 128<<20)
+	for i := range junk {
+		junk[i] = 1
+	}
+	junk = nil
+	runtime.GC()
+	if tuned := gcTuned(); tuned != "" {
+		t.Skip("the GC is tuned:", tuned)
+	}
+	if n := holdHeapReserve(Config{HostHeapReserve: 64 << 20}, hclog.NewNullLogger()); n != 64<<20 {
+		t.Fatalf("reserve of %d bytes", n)
+	}
+	b := heapReserve.b
+	page := os.Getpagesize()
+	vec := make([]byte, (len(b)+page-1)/page+1)
+	// mincore wants a page-aligned start: from the first whole page of b.
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	off := int((uintptr(page) - start%uintptr(page)) % uintptr(page))
+	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, start+uintptr(off), uintptr(len(b)-off), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal("mincore:", errno)
+	}
+	resident := 0
+	for _, v := range vec[:(len(b)-off)/page] {
+		resident += int(v & 1)
+	}
+	if resident > len(vec)/16 {
+		t.Fatalf("%d of the reserve's %d pages are resident", resident, len(vec))
+	}
+}
+
+// releasePages leaves alone a page that b shares with other memory.
+func TestReleasePagesWholePagesOnly(t *testing.T) {
+	page := os.Getpagesize()
+	buf := make([]byte, 4*page)
+	for i := range buf {
+		buf[i] = 7
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	off := int((uintptr(page) - start%uintptr(page)) % uintptr(page))
+	// b starts mid-page and ends mid-page: only the page wholly inside
+	// it is dropped.
+	b := buf[off+page/2 : off+page/2+2*page]
+	releasePages(b)
+	for i, v := range buf {
+		inside := i >= off+page && i < off+2*page
+		if inside && v != 0 || !inside && v != 7 {
+			t.Fatalf("byte %d (page offset %d) is %d after releasePages", i, off, v)
+		}
+	}
+	releasePages(buf[off+1 : off+page]) // no whole page: nothing
+	if buf[off+1] != 7 {
+		t.Fatal("a part of a page was dropped")
 	}
 }

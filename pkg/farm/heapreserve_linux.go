@@ -6,12 +6,24 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 )
 
-// releasePages drops the resident pages of b, which nothing reads: they
-// read as zeros if ever touched again.
+// releasePages drops the resident pages that lie wholly inside b, which
+// nothing reads: they read as zeros if ever touched again. A page b shares
+// with other memory is left alone.
 func releasePages(b []byte) {
-	_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
+	if len(b) == 0 {
+		return
+	}
+	page := uintptr(os.Getpagesize())
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	first := (start + page - 1) &^ (page - 1)
+	end := (start + uintptr(len(b))) &^ (page - 1)
+	if end <= first {
+		return
+	}
+	_ = syscall.Madvise(b[first-start:end-start], syscall.MADV_DONTNEED)
 }
 
 // cgroupMemoryLimit is the lowest memory limit of the process's cgroup and
@@ -65,6 +77,8 @@ func cgroupLimit(list, root string) int64 {
 	return lowest
 }
 
+// hasController reports whether the comma-separated controller list of a
+// cgroup v1 hierarchy names the controller name.
 func hasController(list, name string) bool {
 	for c := range strings.SplitSeq(list, ",") {
 		if c == name {

@@ -144,9 +144,8 @@ func TestResultHintsWorkers(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			resultHintsAlways = true // the process holds a heap reserve
-			f, err := New(Config{Path: bin, Workers: 1, SharedMemory: c.shm, Logger: hclog.NewNullLogger()})
-			resultHintsAlways = false
+			// The process may hold a heap reserve: buffers all the same.
+			f, err := New(WithResultBuffers(Config{Path: bin, Workers: 1, SharedMemory: c.shm, Logger: hclog.NewNullLogger()}))
 			if err != nil {
 				t.Fatal(err)
 			}

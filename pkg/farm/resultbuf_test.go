@@ -9,14 +9,16 @@ import (
 )
 
 // Call[[]byte] of big results whose sizes change from call to call gives
-// each call its own bytes, through shared memory and over the socket.
+// each call its own bytes, through shared memory (with result buffers and
+// as configured) and over the socket.
 func TestCallBytesSizesChange(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		cfg  farm.Config
 	}{
-		{"shm", farm.Config{Workers: 2}},
-		{"socket", farm.Config{Workers: 1, SharedMemory: farm.SharedMemoryOff}},
+		{"shm", farm.WithResultBuffers(farm.Config{Workers: 2})},
+		{"shm-default", farm.Config{Workers: 2}}, // none while the process holds a heap reserve
+		{"socket", farm.WithResultBuffers(farm.Config{Workers: 1, SharedMemory: farm.SharedMemoryOff})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFarm(t, c.cfg)
@@ -46,7 +48,7 @@ func TestCallBytesSizesChange(t *testing.T) {
 // the reply's copy of it; an unused buffer would add a third).
 func TestCallBytesNoSharedMemory(t *testing.T) {
 	const n, calls = 256 << 10, 20
-	f := newFarm(t, farm.Config{Workers: 1, SharedMemory: farm.SharedMemoryOff})
+	f := newFarm(t, farm.WithResultBuffers(farm.Config{Workers: 1, SharedMemory: farm.SharedMemoryOff}))
 	for range 10 {
 		if _, err := farm.Call[[]byte](ctx(t), f, "bytes", n); err != nil {
 			t.Fatal(err)
