@@ -470,39 +470,43 @@ func (r *goRunner) payload(ser serializer.Serializer, reuse bool) error {
 		}
 		return nil
 	}
-	if err := echo(nil); err != nil {
-		return err
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, r.spec.Window)
-	n := int64(r.spec.Calls)
-	t0 := time.Now()
 	bufs := make([][]byte, r.spec.Window)
 	if reuse {
 		for g := range bufs {
 			bufs[g] = make([]byte, 0, len(payload))
 		}
 	}
-	for g := range r.spec.Window {
-		wg.Go(func() {
-			var buf *[]byte
-			if reuse {
-				buf = &bufs[g]
-			}
-			for next.Add(1) <= n {
-				if err := echo(buf); err != nil {
-					errs[g] = err
-					return
+	// window runs n echoes, r.spec.Window at a time.
+	window := func(n int64) error {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		errs := make([]error, r.spec.Window)
+		for g := range r.spec.Window {
+			wg.Go(func() {
+				var buf *[]byte
+				if reuse {
+					buf = &bufs[g]
 				}
-			}
-		})
+				for next.Add(1) <= n {
+					if err := echo(buf); err != nil {
+						errs[g] = err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return errors.Join(errs...)
 	}
-	wg.Wait()
-	el := time.Since(t0)
-	if err := errors.Join(errs...); err != nil {
+	if err := window(int64(max(r.spec.Warmup, 1))); err != nil {
 		return err
 	}
+	n := int64(r.spec.Calls)
+	t0 := time.Now()
+	if err := window(n); err != nil {
+		return err
+	}
+	el := time.Since(t0)
 	for _, b := range bufs {
 		if reuse && !bytes.Equal(b, payload) {
 			return errors.New("AppendCall's last result is not the payload")

@@ -14,8 +14,8 @@ type Spec struct {
 	System   string `json:"system"`
 	Workload string `json:"workload"`
 	Workers  int    `json:"workers"`
-	// Calls is the number of measured calls; Warmup calls run before them
-	// (seq only).
+	// Calls is the number of measured calls; Warmup calls run before them,
+	// untimed (seq and the payloads).
 	Calls  int `json:"calls,omitempty"`
 	Warmup int `json:"warmup,omitempty"`
 	// Window is the number of calls outstanding at a time.
@@ -222,6 +222,9 @@ func (z sizes) specFor(system, workload string, e *environment) Spec {
 	default:
 		if size, ok := payloadSizes[workload]; ok {
 			s.Size, s.Calls, s.PerWorker = size, z.payloadCalls[workload], 2
+			// Untimed echoes first, an eighth as many: a JIT compiles, a
+			// heap grows to its working size.
+			s.Warmup = max(s.Calls/8, 1)
 			s.Window = min(4, s.Calls)
 		}
 	}

@@ -207,7 +207,7 @@ const workloads = {
       // worker-farm speaks JSON over the IPC channel: a string; piscina
       // structured-clones: a Uint8Array.
       const payload = spec.system === 'piscina' ? new Uint8Array(spec.size).fill(120) : 'x'.repeat(spec.size)
-      await pool.call('echo', payload)
+      await windowed(Math.max(spec.warmup || 0, 1), spec.window, () => pool.call('echo', payload))
       const t0 = now()
       await windowed(spec.calls, spec.window, async () => {
         const r = await pool.call('echo', payload)

@@ -239,7 +239,7 @@ def w_payload(spec, make):
     size = spec["size"]
     payload = b"x" * size
     try:
-        pool.result(pool.submit(echo, payload))
+        windowed(pool, max(spec.get("warmup", 0), 1), spec["window"], echo, payload)
         t0 = now()
         hs = windowed(pool, spec["calls"], spec["window"], echo, payload)
         elapsed = now() - t0
