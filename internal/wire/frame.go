@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"io"
+	"sync"
 
 	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 )
@@ -67,22 +68,29 @@ func (fw *FrameWriter) Flush() error {
 	return err
 }
 
-// FrameReader reads frames, each into a new buffer: the decoders alias
-// arguments and results into it (see wire.go). A frame announced over limit
-// is refused before anything is allocated for it; a frame's buffer starts
-// at frameChunk bytes at most and grows frameGrowth times over each time it
-// is full (to the exact size once that is near), so that a header that
-// lies costs at most 2*frameGrowth times what the peer sent (frameChunk at
-// first), and a big frame is copied about 1/frameGrowth of its size on the
-// way.
-// frameGrowth is the factor by which a frame's buffer grows as it fills.
-const frameGrowth = 8
-
+// FrameReader reads frames, each into a new buffer of its exact size: the
+// decoders alias arguments and results into it (see wire.go). A frame
+// announced over limit is refused before anything is allocated for it. A
+// frame of up to frameChunk bytes gets its buffer at once; a bigger one is
+// read frameChunk bytes at first into a buffer shared by the process's
+// readers (firstChunks), then into a buffer of its own that grows
+// frameGrowth times over each time it is full (to the exact size once that
+// is near), so that a header that lies costs at most frameGrowth times what
+// the peer sent, and a big frame is copied about 1/frameGrowth of its size
+// on the way and allocated once below 2 MiB.
 type FrameReader struct {
 	r     *bufio.Reader
 	limit int
 }
 
+// frameGrowth is the factor by which a frame's buffer grows as it fills.
+const frameGrowth = 8
+
+// firstChunks holds the buffers that take the first frameChunk bytes of a
+// frame bigger than that, before its own buffer is allocated.
+var firstChunks = sync.Pool{New: func() any { return new([frameChunk]byte) }}
+
+// NewFrameReader reads frames from r, each of at most limit bytes.
 func NewFrameReader(r io.Reader, limit int) *FrameReader {
 	return &FrameReader{r: bufio.NewReaderSize(r, 64<<10), limit: limit}
 }
@@ -98,28 +106,54 @@ func (fr *FrameReader) ReadOwned() ([]byte, error) {
 		return nil, ErrFrameTooLarge(n, fr.limit)
 	}
 	size := int(n)
-	b := make([]byte, 0, min(size, frameChunk))
+	if size <= frameChunk {
+		b := make([]byte, size)
+		if err := fr.readFull(b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	first := firstChunks.Get().(*[frameChunk]byte)
+	if err := fr.readFull(first[:]); err != nil {
+		firstChunks.Put(first)
+		return nil, err
+	}
+	b := make([]byte, frameChunk, frameStep(frameChunk, size))
+	copy(b, first[:])
+	firstChunks.Put(first)
 	for len(b) < size {
 		if len(b) == cap(b) {
-			// Exactly the frame's size once that is at most twice the
-			// next step, so that a frame is never copied for its
-			// last few bytes.
-			n := frameGrowth * len(b)
-			if 2*n >= size {
-				n = size
-			}
-			nb := make([]byte, len(b), n)
+			nb := make([]byte, len(b), frameStep(len(b), size))
 			copy(nb, b)
 			b = nb
 		}
-		k := min(cap(b), size) - len(b)
-		if _, err := io.ReadFull(fr.r, b[len(b):len(b)+k]); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
+		if err := fr.readFull(b[len(b):cap(b)]); err != nil {
 			return nil, err
 		}
-		b = b[:len(b)+k]
+		b = b[:cap(b)]
 	}
 	return b, nil
+}
+
+// frameStep is the capacity of a frame's buffer of size bytes once have
+// bytes filled the last one: frameGrowth times have, or exactly size when
+// that is at most twice as much, so that a frame is never copied for its
+// last few bytes.
+func frameStep(have, size int) int {
+	if n := frameGrowth * have; 2*n < size {
+		return n
+	}
+	return size
+}
+
+// readFull fills b from the frame's bytes; a frame cut short is
+// io.ErrUnexpectedEOF.
+func (fr *FrameReader) readFull(b []byte) error {
+	if _, err := io.ReadFull(fr.r, b); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
 }

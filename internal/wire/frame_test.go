@@ -77,3 +77,32 @@ func TestFrameReaderLimit(t *testing.T) {
 		}
 	}
 }
+
+// A frame over frameChunk allocates about its own size, not its first
+// chunk besides: that chunk's buffer is shared.
+func TestFrameReaderAllocatesOnce(t *testing.T) {
+	for _, n := range []int{frameChunk + 1, 300 << 10, 2 << 20} {
+		frame := append(binary.AppendUvarint(nil, uint64(n)), bytes.Repeat([]byte{'f'}, n)...)
+		fr := NewFrameReader(bytes.NewReader(frame), 64<<20)
+		read := func() {
+			fr.r.Reset(bytes.NewReader(frame))
+			b, err := fr.ReadOwned()
+			if err != nil || len(b) != n || b[n-1] != 'f' {
+				t.Fatalf("frame of %d bytes: %d bytes, %v", n, len(b), err)
+			}
+		}
+		read()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		const reads = 20
+		for range reads {
+			read()
+		}
+		runtime.ReadMemStats(&after)
+		// Half a chunk of slack: the race detector's pool drops some
+		// of what it is given.
+		if per := (after.TotalAlloc - before.TotalAlloc) / reads; per > uint64(n+frameChunk/2) {
+			t.Errorf("a frame of %d bytes allocated %d bytes", n, per)
+		}
+	}
+}
