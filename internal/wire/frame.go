@@ -71,13 +71,16 @@ func (fw *FrameWriter) Flush() error {
 // FrameReader reads frames, each into a new buffer of its exact size: the
 // decoders alias arguments and results into it (see wire.go). A frame
 // announced over limit is refused before anything is allocated for it. A
-// frame of up to frameChunk bytes gets its buffer at once; a bigger one is
-// read frameChunk bytes at first into a buffer shared by the process's
-// readers (firstChunks), then into a buffer of its own that grows
-// frameGrowth times over each time it is full (to the exact size once that
-// is near), so that a header that lies costs at most frameGrowth times what
-// the peer sent, and a big frame is copied about 1/frameGrowth of its size
-// on the way and allocated once below 2 MiB.
+// frame of up to frameChunk bytes gets its buffer at once. A bigger one is
+// read frameChunk bytes at first into a pooled buffer (firstChunks, one
+// reader at a time), then into a buffer of its own that grows frameGrowth
+// times over each time it is full, to the exact size once that is at most
+// twice the next step. So a header that lies costs at most frameChunk
+// before any of its bytes arrive, then about 2*frameGrowth+1 times what the
+// peer sent beyond its first frameChunk bytes; a frame is allocated once up
+// to 2*frameGrowth*frameChunk (4 MiB), and a bigger one once more for each
+// growth, copying its first frameChunk bytes and then what each buffer it
+// outgrew held.
 type FrameReader struct {
 	r     *bufio.Reader
 	limit int
@@ -140,8 +143,8 @@ func (fr *FrameReader) ReadOwned() ([]byte, error) {
 // that is at most twice as much, so that a frame is never copied for its
 // last few bytes.
 func frameStep(have, size int) int {
-	if n := frameGrowth * have; 2*n < size {
-		return n
+	if have < size/(2*frameGrowth) { // no overflow, on 32 bits either
+		return frameGrowth * have
 	}
 	return size
 }
