@@ -186,6 +186,11 @@ func newAgent(cfg AgentConfig) (*agent, error) {
 // serve starts the farm, joins the pool and serves until ctx ends.
 func (a *agent) serve(ctx context.Context) error {
 	user := a.cfg.Farm.OnEvent
+	if user == nil {
+		// The agent's own listener: no per-call events to time-stamp,
+		// queue and hand to its goroutine.
+		a.cfg.Farm.eventMask = 1<<EventOnline | 1<<EventExit
+	}
 	a.cfg.Farm.OnEvent = func(e Event) {
 		if e.Type == EventOnline || e.Type == EventExit {
 			select {

@@ -297,6 +297,10 @@ type Config struct {
 	// resultBuffers makes the farm make result buffers, reserve or not:
 	// for tests of them (export_test.go).
 	resultBuffers bool
+	// eventMask is the event types OnEvent takes, bit t for EventType t;
+	// 0: all. An agent's farm, whose listener only watches its workers
+	// come and go, takes no per-call events.
+	eventMask uint64
 
 	// Logger receives the farm's logs and the workers' re-logged lines;
 	// nil means a logger on stderr at the level LogEnv says (warn by default).

@@ -129,7 +129,7 @@ type Event struct {
 // identity when ev.worker is set; the caller holds the farm's lock, which
 // orders the events.
 func (f *Farm) emitLocked(ev Event) {
-	if !f.ev.on() {
+	if !f.ev.on(ev.Type) {
 		return
 	}
 	ev.Time = time.Now()
@@ -144,7 +144,7 @@ func (f *Farm) emitLocked(ev Event) {
 // runs (or ran) its current attempt while c is running, to no worker
 // (Slot -1) while c waits in a queue or a retry backoff.
 func (f *Farm) emitCallLocked(t EventType, c *call, err error) {
-	if !f.ev.on() {
+	if !f.ev.on(t) {
 		return
 	}
 	ev := Event{Type: t, Slot: -1, CallID: c.id, Method: c.method, Attempt: int(c.attempt), Err: err}
@@ -164,6 +164,7 @@ func (f *Farm) emitCallLocked(t EventType, c *call, err error) {
 // order, from an unbounded queue: pushing never blocks.
 type emitter struct {
 	fn   func(Event)
+	mask uint64 // bit t: the listener takes events of type t; 0: all
 	log  hclog.Logger
 	wake chan struct{} // buffered: a push made the queue non-empty, or close
 	done chan struct{} // closed when the goroutine has returned
@@ -173,8 +174,8 @@ type emitter struct {
 	closed bool
 }
 
-func newEmitter(fn func(Event), log hclog.Logger) *emitter {
-	e := &emitter{fn: fn, log: log}
+func newEmitter(fn func(Event), mask uint64, log hclog.Logger) *emitter {
+	e := &emitter{fn: fn, mask: mask, log: log}
 	if fn != nil {
 		e.wake = make(chan struct{}, 1)
 		e.done = make(chan struct{})
@@ -183,7 +184,10 @@ func newEmitter(fn func(Event), log hclog.Logger) *emitter {
 	return e
 }
 
-func (e *emitter) on() bool { return e.fn != nil }
+// on reports whether the listener takes events of type t.
+func (e *emitter) on(t EventType) bool {
+	return e.fn != nil && (e.mask == 0 || e.mask&(1<<t) != 0)
+}
 
 // push queues ev; after close it drops it.
 func (e *emitter) push(ev Event) {

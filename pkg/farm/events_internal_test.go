@@ -10,7 +10,7 @@ import (
 
 func TestEmitterOrderAndClose(t *testing.T) {
 	var got []uint64
-	e := newEmitter(func(ev Event) { got = append(got, ev.CallID) }, hclog.NewNullLogger())
+	e := newEmitter(func(ev Event) { got = append(got, ev.CallID) }, 0, hclog.NewNullLogger())
 	for i := range 10000 {
 		e.push(Event{Type: EventMessage, CallID: uint64(i)})
 	}
@@ -31,7 +31,7 @@ func TestEmitterOrderAndClose(t *testing.T) {
 func TestEmitterCloseTimesOut(t *testing.T) {
 	release := make(chan struct{})
 	var n atomic.Int64
-	e := newEmitter(func(Event) { <-release; n.Add(1) }, hclog.NewNullLogger())
+	e := newEmitter(func(Event) { <-release; n.Add(1) }, 0, hclog.NewNullLogger())
 	e.push(Event{Type: EventFork})
 	e.push(Event{Type: EventOnline})
 	start := time.Now()
@@ -49,8 +49,8 @@ func TestEmitterCloseTimesOut(t *testing.T) {
 }
 
 func TestEmitterOff(t *testing.T) {
-	e := newEmitter(nil, hclog.NewNullLogger())
-	if e.on() || !e.close(0) {
+	e := newEmitter(nil, 0, hclog.NewNullLogger())
+	if e.on(EventMessage) || !e.close(0) {
 		t.Fatal("an emitter without listener")
 	}
 }
@@ -59,7 +59,7 @@ func TestEmitterOff(t *testing.T) {
 // listener that counts, on the listener's goroutine.
 func BenchmarkEmitterPush(b *testing.B) {
 	var n atomic.Int64
-	e := newEmitter(func(Event) { n.Add(1) }, hclog.NewNullLogger())
+	e := newEmitter(func(Event) { n.Add(1) }, 0, hclog.NewNullLogger())
 	ev := Event{Type: EventMessage, Method: "add", Attempt: 1}
 	for b.Loop() {
 		e.push(ev)
@@ -74,11 +74,38 @@ func BenchmarkEmitterPush(b *testing.B) {
 // sequential caller does: the cost of waking the listener's goroutine.
 func BenchmarkEmitterPushOneByOne(b *testing.B) {
 	got := make(chan struct{}, 1)
-	e := newEmitter(func(Event) { got <- struct{}{} }, hclog.NewNullLogger())
+	e := newEmitter(func(Event) { got <- struct{}{} }, 0, hclog.NewNullLogger())
 	ev := Event{Type: EventMessage, Method: "add", Attempt: 1}
 	for b.Loop() {
 		e.push(ev)
 		<-got
 	}
 	e.close(time.Minute)
+}
+
+// A listener that takes some event types only is given those: the farm
+// does not even time-stamp the others.
+func TestEmitterMask(t *testing.T) {
+	got := make(chan EventType, 4)
+	e := newEmitter(func(ev Event) { got <- ev.Type }, 1<<EventOnline|1<<EventExit, hclog.NewNullLogger())
+	if e.on(EventMessage) || e.on(EventRetry) || !e.on(EventOnline) || !e.on(EventExit) {
+		t.Fatal("the mask does not say which events the listener takes")
+	}
+	f := &Farm{ev: e}
+	f.emitLocked(Event{Type: EventMessage})
+	f.emitLocked(Event{Type: EventExit})
+	if !e.close(time.Second) {
+		t.Fatal("the listener did not finish")
+	}
+	close(got)
+	var types []EventType
+	for ty := range got {
+		types = append(types, ty)
+	}
+	if len(types) != 1 || types[0] != EventExit {
+		t.Fatalf("the listener got %v, want only the exit", types)
+	}
+	if all := newEmitter(func(Event) {}, 0, hclog.NewNullLogger()); !all.on(EventMessage) || !all.close(time.Second) {
+		t.Fatal("a mask of 0 is not every event")
+	}
 }

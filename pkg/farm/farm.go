@@ -123,7 +123,7 @@ func New(cfg Config) (*Farm, error) {
 	f.workerEnv = workerEnv(c)
 	f.launch = f.launchLocal
 	f.rawBytes.Store(c.Serializer == serializer.JSON || c.Serializer == serializer.CBOR)
-	f.ev = newEmitter(c.OnEvent, c.Logger)
+	f.ev = newEmitter(c.OnEvent, c.eventMask, c.Logger)
 	f.mem = newMemWatch(c)
 	f.slots = make([]*slot, c.Workers)
 	for i := range f.slots {
