@@ -21,11 +21,11 @@ func resolvePath(path, dir string) (string, string) {
 // workerEnv returns the workers' extra environment: c.Env, with
 // WORKESTRATOR_IDLE_SPIN_US from a non-zero c.IdleSpin and
 // WORKESTRATOR_HEAP_FLOOR_BYTES from a floor other than the workers'
-// default (heapFloor), unless c.Env sets them, after GOMAXPROCS=1 unless GOMAXPROCS is set already, by c.Env or by
-// the host environment the workers get (with SkipHostEnv, only if HostEnv
-// passes it). A worker is one of Workers processes sharing the machine's cores;
-// one thread for Go code lowers the latency of a call and spends less CPU
-// per call.
+// default (heapFloor), unless c.Env sets them, after GOMAXPROCS=1 unless
+// GOMAXPROCS is set already, by c.Env or by the host environment the
+// workers get (with SkipHostEnv, only if HostEnv passes it). A worker is
+// one of Workers processes sharing the machine's cores; one thread for Go
+// code lowers the latency of a call and spends less CPU per call.
 func workerEnv(c Config) []string {
 	env := c.Env
 	if c.IdleSpin != 0 && !setsEnv(c.Env, wire.EnvIdleSpin) {

@@ -94,9 +94,8 @@ func TestHeapReserveNotResident(t *testing.T) {
 	page := os.Getpagesize()
 	vec := make([]byte, (len(b)+page-1)/page+1)
 	// mincore wants a page-aligned start: from the first whole page of b.
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	off := int((uintptr(page) - start%uintptr(page)) % uintptr(page))
-	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, start+uintptr(off), uintptr(len(b)-off), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+	off := toPage(b)
+	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&b[off])), uintptr(len(b)-off), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
 		t.Fatal("mincore:", errno)
 	}
 	resident := 0
@@ -115,8 +114,7 @@ func TestReleasePagesWholePagesOnly(t *testing.T) {
 	for i := range buf {
 		buf[i] = 7
 	}
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
-	off := int((uintptr(page) - start%uintptr(page)) % uintptr(page))
+	off := toPage(buf)
 	// b starts mid-page and ends mid-page: only the page wholly inside
 	// it is dropped.
 	b := buf[off+page/2 : off+page/2+2*page]
@@ -131,4 +129,10 @@ func TestReleasePagesWholePagesOnly(t *testing.T) {
 	if buf[off+1] != 7 {
 		t.Fatal("a part of a page was dropped")
 	}
+}
+
+// toPage is the offset in b of its first byte at a page boundary.
+func toPage(b []byte) int {
+	page := uintptr(os.Getpagesize())
+	return int((page - uintptr(unsafe.Pointer(unsafe.SliceData(b)))%page) % page)
 }

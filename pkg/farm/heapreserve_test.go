@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +118,11 @@ func reserveChild(mode string) {
 	case "setgc":
 		debug.SetGCPercent(120)
 	}
-	rss0 := residentBytes()
+	rss0, err := farm.ResidentBytes()
+	if err != nil {
+		fmt.Println("resident memory:", err)
+		os.Exit(2)
+	}
 	f, err := farm.New(cfg)
 	if err != nil {
 		fmt.Println("New:", err)
@@ -129,7 +132,7 @@ func reserveChild(mode string) {
 	runtime.GC() // the goal of a finished cycle, which counts the reserve
 	s := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
 	metrics.Read(s)
-	rss1 := residentBytes()
+	rss1, _ := farm.ResidentBytes()
 	arg := bytes.Repeat([]byte{'r'}, 1<<20)
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -140,26 +143,8 @@ func reserveChild(mode string) {
 		}
 	}
 	runtime.ReadMemStats(&m1)
-	grew := uint64(0)
-	if rss1 > rss0 {
-		grew = rss1 - rss0
-	}
+	grew := max(rss1-rss0, 0)
 	fmt.Printf("RESERVE asked %d goal %d rss+ %d gcs %d buffers %t\n", farm.HostHeapReserveFor(cfg), s[0].Value.Uint64(), grew, m1.NumGC-m0.NumGC, farm.MakesResultBuffers(f))
-}
-
-// residentBytes is the process's resident memory (VmRSS).
-func residentBytes() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return n << 10
-		}
-	}
-	return 0
 }
 
 // lastLine is the last line of out that starts with prefix.
