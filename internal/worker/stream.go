@@ -160,9 +160,10 @@ func (ss *session) runner(j job) {
 
 func (ss *session) run(j job) {
 	o := outReplies.Get().(*outReply)
-	start := time.Now()
+	start := wire.Nanotime()
 	o.buf = ss.s.runInto(j.ctx, j.call, j.m, &o.r, o.buf, ss.arena)
-	ran := time.Since(start)
+	end := wire.Nanotime()
+	ran := time.Duration(end - start)
 	if j.cancel != nil {
 		ss.mu.Lock()
 		delete(ss.cancels, j.call.Id)
@@ -170,7 +171,7 @@ func (ss *session) run(j job) {
 		j.cancel()
 	}
 	alone := ss.inflight.Add(-1) == 0
-	ss.s.lastEnd.Store(wire.Nanotime())
+	ss.s.lastEnd.Store(end)
 	ss.s.running.Add(-1)
 	if ss.out.Add(o) {
 		if sendNow(alone, ran) {
