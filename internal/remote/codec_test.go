@@ -78,3 +78,38 @@ func TestRepliesCodecIsProtobuf(t *testing.T) {
 		t.Fatalf("DecodeReplies: %+v", got)
 	}
 }
+
+// A batch of many calls with 0 to 4 arguments each: every call gets its own
+// arguments, the calls decoded before a new chunk of argument slices keep
+// theirs, and appending to a call's arguments writes none of another's.
+func TestDecodeBatchManyArgs(t *testing.T) {
+	var b []byte
+	for i := range 300 {
+		c := Call{ID: uint64(i + 1), Method: "m", Serializer: "json"}
+		for j := range i % 5 {
+			c.Args = append(c.Args, []byte{byte(i), byte(j)})
+		}
+		b = AppendCall(b, &c)
+	}
+	b = AppendBatchTail(b, "h", 1, 1, time.Second, 0, false)
+	var x Batch
+	if err := DecodeBatch(b, &x, wire.Interner{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Calls) != 300 {
+		t.Fatalf("%d calls decoded, want 300", len(x.Calls))
+	}
+	for i, c := range x.Calls {
+		if c.ID != uint64(i+1) || len(c.Args) != i%5 {
+			t.Fatalf("call %d: id %d, %d arguments, want %d", i, c.ID, len(c.Args), i%5)
+		}
+		for j, a := range c.Args {
+			if len(a) != 2 || a[0] != byte(i) || a[1] != byte(j) {
+				t.Fatalf("call %d argument %d = %v", i, j, a)
+			}
+		}
+		if len(c.Args) > 0 && cap(c.Args) != len(c.Args) {
+			t.Fatalf("call %d: its arguments' slice has room beyond them (cap %d, len %d)", i, cap(c.Args), len(c.Args))
+		}
+	}
+}
