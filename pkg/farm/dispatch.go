@@ -190,7 +190,7 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 	c.attempt++
 	c.wire = f.nextWire
 	c.w = w
-	c.dispatched = f.clock()
+	c.dispatched = max(fl.clock(f), c.submitted) // a retry queued since the clock was read
 	f.st.queueWait.add(time.Duration(c.dispatched - c.submitted))
 	w.inflight[c.wire] = c
 	c.dest.Arm(c.wire) // this attempt's answer, and no other, may fill it
@@ -259,6 +259,17 @@ type flushList struct {
 	n    int
 	ws   [4]*worker
 	more []*worker
+	// now is the farm's clock when the dispatch started its first call:
+	// the calls it starts together share it.
+	now int64
+}
+
+// clock is the farm's clock, read once per dispatch.
+func (l *flushList) clock(f *Farm) int64 {
+	if l.now == 0 {
+		l.now = f.clock()
+	}
+	return l.now
 }
 
 func (l *flushList) add(w *worker) {
