@@ -111,6 +111,7 @@ type agent struct {
 
 	mu       sync.Mutex
 	hosts    map[string]*hostState
+	free     []*relayCall // answered, to reuse (see freeRelayCallLocked)
 	draining bool
 	inflight int
 	idle     chan struct{} // gets a token when inflight drops to 0

@@ -50,6 +50,8 @@ type relayCall struct {
 	// ownTimeout: the attempt's bound is the agent's Timeout, not the
 	// host's budget.
 	ownTimeout bool
+	// held: a cancel list may still refer to it, so it is not reused.
+	held bool
 	// req is the call as decoded, until run submits it.
 	req *remote.Call
 }
@@ -57,6 +59,7 @@ type relayCall struct {
 // cancelLocked returns rc's call to cancel with why, or nil when run will
 // (it has not entered the farm yet); under a.mu.
 func (rc *relayCall) cancelLocked(why error) *call {
+	rc.held = true
 	if !rc.entered {
 		if rc.why == nil {
 			rc.why = why
@@ -203,7 +206,8 @@ func (a *agent) onBatch(m *nats.Msg) {
 		case h.calls[c.ID] != nil:
 			// A duplicate: the first one answers.
 		default:
-			rc := &relayCall{a: a, h: h, id: c.ID, slot: c.Slot, epoch: b.Epoch, req: c}
+			rc := a.newRelayCallLocked()
+			*rc = relayCall{a: a, h: h, id: c.ID, slot: c.Slot, epoch: b.Epoch, req: c}
 			f.initFuture(&rc.fu, context.Background(), c.Method, f.slots[c.Slot])
 			h.calls[c.ID] = rc
 			a.inflight++
@@ -305,8 +309,9 @@ func (a *agent) answered(rc *relayCall, c *call) {
 		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_OTHER, Message: err.Error()}
 	}
 	a.mu.Lock()
-	if rc.expiry != nil {
-		rc.expiry.Stop()
+	reuse := c.recyclable && !rc.held
+	if rc.expiry != nil && !rc.expiry.Stop() {
+		reuse = false // expire may still run
 	}
 	h := rc.h
 	if size := replySize(r); h.maxMessage > 0 && size > h.maxMessage-1024 {
@@ -326,9 +331,37 @@ func (a *agent) answered(rc *relayCall, c *call) {
 		if !rc.dropped {
 			h.reply(r)
 		}
+		if reuse {
+			a.freeRelayCallLocked(rc)
+		}
 	}
 	a.mu.Unlock()
 	a.kick()
+}
+
+// maxFreeRelayCalls bounds the agent's spare relayCalls.
+const maxFreeRelayCalls = 4096
+
+// newRelayCallLocked returns a spare relayCall, or a new one; under a.mu.
+// The caller sets every field: a spare holds its last call's.
+func (a *agent) newRelayCallLocked() *relayCall {
+	if n := len(a.free); n > 0 {
+		rc := a.free[n-1]
+		a.free[n-1] = nil
+		a.free = a.free[:n-1]
+		return rc
+	}
+	return new(relayCall)
+}
+
+// freeRelayCallLocked keeps rc, answered, for a later call: reused memory
+// is in the CPU's caches, a new allocation is not; under a.mu. Only the
+// calls subscription's goroutine reuses it, in onBatch, once run is done
+// with the batch rc came in.
+func (a *agent) freeRelayCallLocked(rc *relayCall) {
+	if len(a.free) < maxFreeRelayCalls {
+		a.free = append(a.free, rc)
+	}
 }
 
 // replySize bounds the encoded size of r.

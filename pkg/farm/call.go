@@ -396,8 +396,12 @@ func (c *call) markAnswered() {
 	if ch := c.done.Swap(&closed); ch != nil {
 		close(*ch)
 	}
-	if c.opts != nil && c.opts.notify != nil {
-		c.opts.notify.answered(c)
+	if n := c.opts; n != nil && n.notify != nil {
+		// Nothing waits for a notified call: its notifier may reuse it
+		// once told.
+		c.answered.Done()
+		n.notify.answered(c)
+		return
 	}
 	c.answered.Done()
 }
