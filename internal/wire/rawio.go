@@ -42,13 +42,14 @@ func NewRawConn(c *net.UnixConn) (*RawConn, error) {
 }
 
 // SetSpin makes a read that finds the socket empty poll it again, letting
-// the process's other goroutines run in between, for as long as keep
-// says, before it waits in the poller: keep gets the time (Nanotime) the
-// read first found the socket empty and the time now. Polling skips the
-// sleep and the wake-up of a thread, which on many machines costs tens of
-// microseconds when the message comes from a process on another CPU. Call
-// it before the first read.
-func (c *RawConn) SetSpin(keep func(start, now int64) bool) { c.io.keep = keep }
+// the process's other goroutines run in between, for as long as s's Keep
+// says, before it waits in the poller: Keep gets the time (Nanotime) the
+// read first found the socket empty and the time now; Arrived is told
+// when bytes come after that. Polling skips the sleep and the wake-up of
+// a thread, which on many machines costs tens of microseconds when the
+// message comes from a process on another CPU. Call it before the first
+// read.
+func (c *RawConn) SetSpin(s Spinner) { c.io.spin = s }
 
 // Read reads into p.
 func (c *RawConn) Read(p []byte) (int, error) { return c.io.Read(p) }
@@ -90,9 +91,11 @@ type rawIO struct {
 	network string
 	raw     syscall.RawConn
 
-	// keep, when set, says whether a read that found nothing since start
-	// polls again (see RawConn.SetSpin).
-	keep   func(start, now int64) bool
+	// spin, when set, says whether a read that found nothing since start
+	// polls again (see RawConn.SetSpin); waited: the socket was found
+	// empty since the last bytes read.
+	spin   Spinner
+	waited bool
 	closed atomic.Bool
 	rp     []byte
 	rn     int
@@ -136,14 +139,15 @@ func (r *rawIO) tryRead(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			if r.keep == nil || r.closed.Load() {
+			if r.spin == nil || r.closed.Load() {
 				return false
 			}
+			r.waited = true
 			now := Nanotime()
 			if start == 0 {
 				start = now
 			}
-			if !r.keep(start, now) {
+			if !r.spin.Keep(start, now) {
 				return false
 			}
 			if !spinning {
@@ -156,6 +160,10 @@ func (r *rawIO) tryRead(fd uintptr) bool {
 			runtime.Gosched()
 			continue
 		case nil:
+			if r.waited {
+				r.waited = false
+				r.spin.Arrived()
+			}
 		default:
 			err = r.opError("read", err)
 		}

@@ -32,12 +32,81 @@ func ParseIdleSpin(v string) (time.Duration, error) {
 	return time.Duration(us * float64(time.Microsecond)), nil
 }
 
-// SpinAfter is a RawConn keep function: polling goes on until window has
-// passed since the later of the read's start and *last (a Nanotime),
-// while busy (nil: always) holds.
-func SpinAfter(window time.Duration, last func() int64, busy func() bool) func(start, now int64) bool {
-	w := int64(window)
-	return func(start, now int64) bool {
-		return (busy == nil || busy()) && now < max(start, last())+w
+// A Spinner decides a RawConn's idle spin (RawConn.SetSpin). It is used
+// by the goroutine that reads the connection only.
+type Spinner interface {
+	// Keep reports whether a read that first found the socket empty at
+	// start polls it again at now (Nanotimes).
+	Keep(start, now int64) bool
+	// Arrived is told that bytes came to a read that had found the
+	// socket empty.
+	Arrived()
+}
+
+// How a Spin learns whether polling pays: after spinMisses waits in a row
+// whose message came after their window, a wait polls only once in
+// spinProbe, until one's message comes within the window again.
+const (
+	spinMisses = 4
+	spinProbe  = 16
+)
+
+// Spin is the Spinner of an idle spin: a wait polls until window has
+// passed since the later of its start and last() (a Nanotime), while busy
+// (nil: always) holds, and only while polling pays: a caller that calls
+// one at a time gets its answer while the host polls, a caller that
+// thinks longer than the window between its calls, or a call that runs
+// longer, stops its polls (but for one probe in spinProbe waits, which
+// turns them on again when messages come in time again).
+type Spin struct {
+	window int64
+	last   func() int64
+	busy   func() bool
+
+	misses  int   // waits in a row whose message came after the window
+	skipped int   // waits that did not poll since polling stopped paying
+	wait    int64 // the start of the last wait Keep saw
+	watched bool  // that wait polls and its message counts (once)
+	late    bool  // that wait's window ended before its message came
+}
+
+// SpinAfter returns the Spin of window, last and busy.
+func SpinAfter(window time.Duration, last func() int64, busy func() bool) *Spin {
+	return &Spin{window: int64(window), last: last, busy: busy}
+}
+
+// Keep implements Spinner.
+func (s *Spin) Keep(start, now int64) bool {
+	if start != s.wait {
+		s.wait, s.late = start, false
+		s.watched = s.misses < spinMisses
+		if !s.watched {
+			s.skipped++
+			s.watched = s.skipped%spinProbe == 0
+		}
+	}
+	switch {
+	case !s.watched || s.late:
+		return false
+	case s.busy != nil && !s.busy():
+		s.watched = false // the wait is not one polling is for
+		return false
+	case now >= max(start, s.last())+s.window:
+		s.late = true
+		return false
+	}
+	return true
+}
+
+// Arrived implements Spinner.
+func (s *Spin) Arrived() {
+	if !s.watched {
+		return
+	}
+	s.watched = false
+	if !s.late {
+		s.misses, s.skipped = 0, 0
+	} else if s.misses < spinMisses {
+		s.misses++
 	}
 }

@@ -31,7 +31,6 @@ func TestParseIdleSpin(t *testing.T) {
 func TestSpinAfter(t *testing.T) {
 	var last int64
 	busy := true
-	keep := SpinAfter(50, func() int64 { return last }, func() bool { return busy })
 	for _, c := range []struct {
 		last, start, now int64
 		busy             bool
@@ -45,11 +44,12 @@ func TestSpinAfter(t *testing.T) {
 		{0, 100, 120, false, false},
 	} {
 		last, busy = c.last, c.busy
-		if got := keep(c.start, c.now); got != c.want {
+		keep := SpinAfter(50, func() int64 { return last }, func() bool { return busy })
+		if got := keep.Keep(c.start, c.now); got != c.want {
 			t.Errorf("last %d, start %d, now %d, busy %v: keep = %v, want %v", c.last, c.start, c.now, c.busy, got, c.want)
 		}
 	}
-	if !SpinAfter(50, func() int64 { return 0 }, nil)(100, 120) {
+	if !SpinAfter(50, func() int64 { return 0 }, nil).Keep(100, 120) {
 		t.Error("a nil busy stops the poll")
 	}
 }
@@ -63,7 +63,7 @@ func TestRawConnSpin(t *testing.T) {
 		var asked atomic.Int64
 		var start0 int64
 		first := make(chan struct{})
-		b.SetSpin(func(start, now int64) bool {
+		b.SetSpin(keepFunc(func(start, now int64) bool {
 			if asked.Add(1) == 1 {
 				start0 = start
 				close(first)
@@ -74,7 +74,7 @@ func TestRawConnSpin(t *testing.T) {
 				t.Errorf("keep got now %d before start %d", now, start)
 			}
 			return spin && now < start+int64(10*time.Second)
-		})
+		}))
 		errc := make(chan error, 1)
 		go func() {
 			<-first // the read found the socket empty
@@ -101,12 +101,12 @@ func TestRawConnCloseEndsAPoll(t *testing.T) {
 	_, b := rawPair(t)
 	polling := make(chan struct{})
 	var once atomic.Bool
-	b.SetSpin(func(start, now int64) bool {
+	b.SetSpin(keepFunc(func(start, now int64) bool {
 		if once.CompareAndSwap(false, true) {
 			close(polling)
 		}
 		return now < start+int64(time.Minute)
-	})
+	}))
 	errc := make(chan error, 1)
 	go func() {
 		_, err := b.Read(make([]byte, 10))
@@ -125,3 +125,132 @@ func TestRawConnCloseEndsAPoll(t *testing.T) {
 	}
 	wantClosedRead(t, errc)
 }
+
+// keepFunc is a Spinner of a Keep function alone.
+type keepFunc func(start, now int64) bool
+
+func (f keepFunc) Keep(start, now int64) bool { return f(start, now) }
+func (keepFunc) Arrived()                     {}
+
+// A Spin polls while its waits' messages come within the window; after
+// spinMisses waits in a row whose message came after it, it polls for one
+// wait in spinProbe only, and a probe whose message comes in time turns
+// polling on again. A wait that busy excludes counts for nothing.
+func TestSpinLearns(t *testing.T) {
+	busy := true
+	s := SpinAfter(50, func() int64 { return 0 }, func() bool { return busy })
+	clock := int64(1000)
+	// wait runs one wait whose message comes after d; it reports whether
+	// the wait polled at its start.
+	wait := func(d int64) bool {
+		clock += 1000
+		start := clock
+		polled := s.Keep(start, start)
+		for now := start + 10; polled && now <= start+d && s.Keep(start, now); now += 10 {
+		}
+		s.Arrived()
+		return polled
+	}
+	for i := range 10 {
+		if !wait(20) {
+			t.Fatalf("wait %d, its messages in time: did not poll", i)
+		}
+	}
+	for i := range spinMisses {
+		if !wait(200) {
+			t.Fatalf("late wait %d of %d: did not poll", i+1, spinMisses)
+		}
+	}
+	polls := 0
+	for range 2 * spinProbe {
+		if wait(200) {
+			polls++
+		}
+	}
+	if polls != 2 {
+		t.Errorf("after %d late waits, %d of %d late waits polled; want 2 probes", spinMisses, polls, 2*spinProbe)
+	}
+	// Probes until one is in time, then every wait polls again.
+	for i := 0; ; i++ {
+		if i > spinProbe {
+			t.Fatal("no probe in spinProbe waits")
+		}
+		if wait(20) {
+			break
+		}
+	}
+	for i := range 10 {
+		if !wait(200) && i < spinMisses {
+			t.Fatalf("after a probe in time, wait %d did not poll", i)
+		}
+	}
+	// A wait busy excludes neither polls nor counts.
+	s = SpinAfter(50, func() int64 { return 0 }, func() bool { return busy })
+	busy = false
+	for range 3 * spinMisses {
+		if wait(200) {
+			t.Fatal("a wait polled while busy was false")
+		}
+	}
+	busy = true
+	if !wait(20) {
+		t.Error("waits busy excluded stopped the polls")
+	}
+}
+
+// A RawConn tells its Spinner once per wait whose bytes came, and not
+// for a read that found bytes at once.
+func TestRawConnArrived(t *testing.T) {
+	a, b := rawPair(t)
+	sp := &countSpin{first: make(chan struct{}, 1)}
+	b.SetSpin(sp)
+	for i := range 3 {
+		errc := make(chan error, 1)
+		go func() {
+			<-sp.first
+			_, err := a.Write([]byte("call"))
+			errc <- err
+		}()
+		got := make([]byte, 4)
+		if _, err := io.ReadFull(b, got); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if n := sp.arrived.Load(); n != int64(i+1) {
+			t.Fatalf("after %d waits, Arrived told %d times", i+1, n)
+		}
+	}
+	if _, err := a.Write([]byte("more")); err != nil {
+		t.Fatal(err)
+	}
+	// The bytes are in the socket before the read: no wait.
+	if _, err := io.ReadFull(b, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if n := sp.arrived.Load(); n != 3 {
+		t.Errorf("a read that waited for nothing told Arrived: %d times in all, want 3", n)
+	}
+}
+
+// countSpin polls for up to 10 s, signals first on a wait's first Keep,
+// and counts Arrived.
+type countSpin struct {
+	first   chan struct{}
+	wait    int64
+	arrived atomic.Int64
+}
+
+func (s *countSpin) Keep(start, now int64) bool {
+	if start != s.wait {
+		s.wait = start
+		select {
+		case s.first <- struct{}{}:
+		default:
+		}
+	}
+	return now < start+int64(10*time.Second)
+}
+
+func (s *countSpin) Arrived() { s.arrived.Add(1) }

@@ -239,7 +239,11 @@ type Config struct {
 	// each call ends. A host with several calls in flight on a worker does
 	// not poll, nor does a worker with GOMAXPROCS above 1 while calls run,
 	// nor more readers of a process at once than GOMAXPROCS-1 (at least
-	// one). 0 means DefaultIdleSpin (50 µs) for the
+	// one). The host and a Go worker poll only while it pays: after 4
+	// waits in a row whose message came after the window (calls longer
+	// than IdleSpin, or a caller that waits longer between them), a side
+	// polls for one wait in 16, until a message comes within the window
+	// again. 0 means DefaultIdleSpin (50 µs) for the
 	// host, and the worker's own default (a Go worker's is the same, a
 	// Node.js worker's 100 µs); IdleSpinOff (any negative value) turns it
 	// off. A value other than 0 is passed on to the workers as
