@@ -44,11 +44,12 @@ func NewRawConn(c *net.UnixConn) (*RawConn, error) {
 // SetSpin makes a read that finds the socket empty poll it again, letting
 // the process's other goroutines run in between, for as long as s's Keep
 // says, before it waits in the poller: Keep gets the time (Nanotime) the
-// read first found the socket empty and the time now; Arrived is told
-// when bytes come after that. Polling skips the sleep and the wake-up of
-// a thread, which on many machines costs tens of microseconds when the
-// message comes from a process on another CPU. Call it before the first
-// read.
+// socket was first found empty since the last bytes read, over as many
+// reads as that takes, and the time now; Arrived is told when bytes come
+// after that, unless the process's polls were all taken then. Polling
+// skips the sleep and the wake-up of a thread, which on many machines
+// costs tens of microseconds when the message comes from a process on
+// another CPU. Call it before the first read.
 func (c *RawConn) SetSpin(s Spinner) { c.io.spin = s }
 
 // Read reads into p.
@@ -92,19 +93,22 @@ type rawIO struct {
 	raw     syscall.RawConn
 
 	// spin, when set, says whether a read that found nothing since start
-	// polls again (see RawConn.SetSpin); waited: the socket was found
-	// empty since the last bytes read.
-	spin   Spinner
-	waited bool
-	closed atomic.Bool
-	rp     []byte
-	rn     int
-	rerr   error
-	read   func(fd uintptr) bool
-	wp     []byte
-	wn     int
-	werr   error
-	write  func(fd uintptr) bool
+	// polls again (see RawConn.SetSpin). waitStart is when the socket was
+	// found empty since the last bytes read (0: it was not), counted
+	// whether spin hears of the bytes that end that wait: not when the
+	// process's polls were all taken.
+	spin      Spinner
+	waitStart int64
+	counted   bool
+	closed    atomic.Bool
+	rp        []byte
+	rn        int
+	rerr      error
+	read      func(fd uintptr) bool
+	wp        []byte
+	wn        int
+	werr      error
+	write     func(fd uintptr) bool
 }
 
 // spinners counts the reads of the process that poll, at most one fewer
@@ -126,7 +130,6 @@ func (r *rawIO) init(c net.Conn, sc syscall.Conn, network string) error {
 // tryRead reads into rp; it returns false when the socket is empty and
 // polling is over, for the poller to wait.
 func (r *rawIO) tryRead(fd uintptr) bool {
-	var start int64
 	spinning := false
 	defer func() {
 		if spinning {
@@ -142,17 +145,17 @@ func (r *rawIO) tryRead(fd uintptr) bool {
 			if r.spin == nil || r.closed.Load() {
 				return false
 			}
-			r.waited = true
 			now := Nanotime()
-			if start == 0 {
-				start = now
+			if r.waitStart == 0 {
+				r.waitStart, r.counted = now, true
 			}
-			if !r.spin.Keep(start, now) {
+			if !r.spin.Keep(r.waitStart, now) {
 				return false
 			}
 			if !spinning {
 				if spinners.Add(1) > int32(max(1, runtime.GOMAXPROCS(0)-1)) {
 					spinners.Add(-1)
+					r.counted = false // it could not poll
 					return false
 				}
 				spinning = true
@@ -160,9 +163,11 @@ func (r *rawIO) tryRead(fd uintptr) bool {
 			runtime.Gosched()
 			continue
 		case nil:
-			if r.waited {
-				r.waited = false
-				r.spin.Arrived()
+			if r.waitStart != 0 {
+				if r.counted {
+					r.spin.Arrived()
+				}
+				r.waitStart = 0
 			}
 		default:
 			err = r.opError("read", err)

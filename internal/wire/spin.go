@@ -57,7 +57,8 @@ const (
 // one at a time gets its answer while the host polls, a caller that
 // thinks longer than the window between its calls, or a call that runs
 // longer, stops its polls (but for one probe in spinProbe waits, which
-// turns them on again when messages come in time again).
+// turns them on again when messages come in time again). A wait that
+// starts while busy is false neither polls nor counts.
 type Spin struct {
 	window int64
 	last   func() int64
@@ -78,7 +79,10 @@ func SpinAfter(window time.Duration, last func() int64, busy func() bool) *Spin 
 // Keep implements Spinner.
 func (s *Spin) Keep(start, now int64) bool {
 	if start != s.wait {
-		s.wait, s.late = start, false
+		s.wait, s.late, s.watched = start, false, false
+		if s.busy != nil && !s.busy() {
+			return false // not a wait polling is for: it counts for nothing
+		}
 		s.watched = s.misses < spinMisses
 		if !s.watched {
 			s.skipped++
@@ -89,7 +93,7 @@ func (s *Spin) Keep(start, now int64) bool {
 	case !s.watched || s.late:
 		return false
 	case s.busy != nil && !s.busy():
-		s.watched = false // the wait is not one polling is for
+		s.watched = false // no longer a wait polling is for
 		return false
 	case now >= max(start, s.last())+s.window:
 		s.late = true

@@ -196,6 +196,54 @@ func TestSpinLearns(t *testing.T) {
 	if !wait(20) {
 		t.Error("waits busy excluded stopped the polls")
 	}
+	// Nor does it spend a probe: with polling off, excluded waits between
+	// the others leave one probe in spinProbe of those.
+	for range spinMisses {
+		wait(200)
+	}
+	polls = 0
+	for range 2 * spinProbe {
+		busy = false
+		wait(20)
+		busy = true
+		if wait(200) {
+			polls++
+		}
+	}
+	if polls != 2 {
+		t.Errorf("with excluded waits between them, %d of %d late waits polled; want 2 probes", polls, 2*spinProbe)
+	}
+	// A wait that Keep is asked about again, from a later read with the
+	// same start, stays late.
+	s = SpinAfter(50, func() int64 { return 0 }, nil)
+	if !s.Keep(100, 100) || s.Keep(100, 200) || s.Keep(100, 210) {
+		t.Error("a wait past its window polled again")
+	}
+}
+
+// A wait that could not poll, every poll of the process being taken, does
+// not tell its Spinner of its bytes: they teach nothing of polling.
+func TestRawConnArrivedNotWhenPollsTaken(t *testing.T) {
+	a, b := rawPair(t)
+	sp := &countSpin{first: make(chan struct{}, 1)}
+	b.SetSpin(sp)
+	spinners.Add(1 << 20)
+	defer spinners.Add(-1 << 20)
+	errc := make(chan error, 1)
+	go func() {
+		<-sp.first
+		_, err := a.Write([]byte("call"))
+		errc <- err
+	}()
+	if _, err := io.ReadFull(b, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if n := sp.arrived.Load(); n != 0 {
+		t.Errorf("Arrived told %d times for a wait that could not poll", n)
+	}
 }
 
 // A RawConn tells its Spinner once per wait whose bytes came, and not

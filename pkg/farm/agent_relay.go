@@ -360,6 +360,7 @@ func (a *agent) newRelayCallLocked() *relayCall {
 // with the batch rc came in.
 func (a *agent) freeRelayCallLocked(rc *relayCall) {
 	if len(a.free) < maxFreeRelayCalls {
+		*rc = relayCall{} // keeps no message, result or host alive
 		a.free = append(a.free, rc)
 	}
 }

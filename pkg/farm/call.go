@@ -36,7 +36,9 @@ const (
 
 // call is one call from submission to answer; a [Future] is its public face.
 // Every field after the first block is guarded by the farm's lock until
-// answered is done, then read-only.
+// answered is done, then read-only, until the call's owner reuses it once
+// nothing in the farm refers to it (recyclable: runMethod's spares, an
+// agent's relayed calls).
 type call struct {
 	f      *Farm
 	ctx    context.Context
