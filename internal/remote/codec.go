@@ -155,32 +155,52 @@ func DecodeBatch(b []byte, x *Batch, in wire.Interner) error {
 func decodeCall(b []byte, c *Call, in wire.Interner, args *[][]byte) error {
 	first := len(*args)
 	for len(b) > 0 {
-		f, rest, ok := wire.NextField(b)
-		if !ok {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
 			return wire.ErrNotFast
 		}
-		b = rest
-		switch {
-		case f.Num == 1 && f.Typ == protowire.VarintType:
-			c.ID = f.Varint
-		case f.Num == 2 && f.Typ == protowire.BytesType:
-			c.Method = in.Get(f.Bytes)
-		case f.Num == 3 && f.Typ == protowire.BytesType:
-			c.Serializer = in.Get(f.Bytes)
-		case f.Num == 4 && f.Typ == protowire.BytesType:
-			if len(*args) == cap(*args) {
-				// A new chunk, with this call's arguments so far.
-				grown := make([][]byte, 0, max(16, 2*cap(*args)))
-				*args = append(grown, (*args)[first:]...)
-				first = 0
+		b = b[n:]
+		switch typ {
+		case protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return wire.ErrNotFast
 			}
-			*args = append(*args, f.Bytes[:len(f.Bytes):len(f.Bytes)])
-		case f.Num == 5 && f.Typ == protowire.VarintType:
-			c.RawArgs = f.Varint
-		case f.Num == 6 && f.Typ == protowire.VarintType:
-			c.Budget = time.Duration(f.Varint)
-		case f.Num == 7 && f.Typ == protowire.VarintType:
-			c.Slot = int32(f.Varint)
+			b = b[n:]
+			switch num {
+			case 1:
+				c.ID = v
+			case 5:
+				c.RawArgs = v
+			case 6:
+				c.Budget = time.Duration(v)
+			case 7:
+				c.Slot = int32(v)
+			default:
+				return wire.ErrNotFast
+			}
+		case protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return wire.ErrNotFast
+			}
+			b = b[n:]
+			switch num {
+			case 2:
+				c.Method = in.Get(v)
+			case 3:
+				c.Serializer = in.Get(v)
+			case 4:
+				if len(*args) == cap(*args) {
+					// A new chunk, with this call's arguments so far.
+					grown := make([][]byte, 0, max(16, 2*cap(*args)))
+					*args = append(grown, (*args)[first:]...)
+					first = 0
+				}
+				*args = append(*args, v[:len(v):len(v)])
+			default:
+				return wire.ErrNotFast
+			}
 		default:
 			return wire.ErrNotFast
 		}

@@ -75,39 +75,29 @@ var ErrNotFast = errFallback
 // other wire type, or malformed input, is ErrNotFast.
 func EachField(b []byte, fn func(Field) error) error {
 	for len(b) > 0 {
-		f, rest, ok := NextField(b)
-		if !ok {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
 			return errFallback
 		}
-		b = rest
+		b = b[n:]
+		f := Field{Num: num, Typ: typ}
+		switch typ {
+		case protowire.VarintType:
+			f.Varint, n = protowire.ConsumeVarint(b)
+		case protowire.BytesType:
+			f.Bytes, n = protowire.ConsumeBytes(b)
+		default:
+			return errFallback
+		}
+		if n < 0 {
+			return errFallback
+		}
+		b = b[n:]
 		if err := fn(f); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// NextField consumes the first field of b, a varint or length-delimited
-// one; ok is false for any other wire type, or malformed input.
-func NextField(b []byte) (f Field, rest []byte, ok bool) {
-	num, typ, n := protowire.ConsumeTag(b)
-	if n < 0 {
-		return Field{}, nil, false
-	}
-	b = b[n:]
-	f = Field{Num: num, Typ: typ}
-	switch typ {
-	case protowire.VarintType:
-		f.Varint, n = protowire.ConsumeVarint(b)
-	case protowire.BytesType:
-		f.Bytes, n = protowire.ConsumeBytes(b)
-	default:
-		return Field{}, nil, false
-	}
-	if n < 0 {
-		return Field{}, nil, false
-	}
-	return f, b[n:], true
 }
 
 func fastCallBatch(b []byte, in Interner) (*workerpb.CallBatch, error) {
