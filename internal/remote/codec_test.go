@@ -113,3 +113,23 @@ func TestDecodeBatchManyArgs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeBatch decodes a batch of 256 calls of three small
+// arguments, as an agent gets them from a host at a deep queue.
+func BenchmarkDecodeBatch(b *testing.B) {
+	var msg []byte
+	for i := range 256 {
+		c := Call{ID: uint64(i + 1), Method: "add", Serializer: "json", Args: [][]byte{[]byte("1"), []byte("2"), []byte("345")}, Slot: int32(i % 2)}
+		msg = AppendCall(msg, &c)
+	}
+	msg = AppendBatchTail(msg, "h1", 1, 1, time.Second, 1<<20, false)
+	var x Batch
+	in := wire.Interner{}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if err := DecodeBatch(msg, &x, in); err != nil || len(x.Calls) != 256 {
+			b.Fatal(err)
+		}
+	}
+}
