@@ -342,8 +342,8 @@ func (a *agent) answered(rc *relayCall, c *call) {
 // maxFreeRelayCalls bounds the agent's spare relayCalls.
 const maxFreeRelayCalls = 4096
 
-// newRelayCallLocked returns a spare relayCall, or a new one; under a.mu.
-// The caller sets every field: a spare holds its last call's.
+// newRelayCallLocked returns a spare relayCall, zero, or a new one; under
+// a.mu.
 func (a *agent) newRelayCallLocked() *relayCall {
 	if n := len(a.free); n > 0 {
 		rc := a.free[n-1]
