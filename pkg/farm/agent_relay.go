@@ -342,8 +342,9 @@ func (a *agent) answered(rc *relayCall, c *call) {
 // maxFreeRelayCalls bounds the agent's spare relayCalls.
 const maxFreeRelayCalls = 4096
 
-// newRelayCallLocked returns a spare relayCall, zero, or a new one; under
-// a.mu.
+// newRelayCallLocked returns a spare relayCall, or a new one; under a.mu.
+// The caller sets all its fields (run may have marked a spare entered
+// after it was kept).
 func (a *agent) newRelayCallLocked() *relayCall {
 	if n := len(a.free); n > 0 {
 		rc := a.free[n-1]
