@@ -78,24 +78,26 @@ func SpinAfter(window time.Duration, last func() int64, busy func() bool) *Spin 
 
 // Keep implements Spinner.
 func (s *Spin) Keep(start, now int64) bool {
-	if start != s.wait {
-		s.wait, s.late, s.watched = start, false, false
-		if s.busy != nil && !s.busy() {
-			return false // not a wait polling is for: it counts for nothing
-		}
-		s.watched = s.misses < spinMisses
-		if !s.watched {
+	switch {
+	case start != s.wait:
+		// A new wait; one busy excludes counts for nothing, not even a
+		// probe.
+		s.wait, s.late = start, false
+		s.watched = s.busy == nil || s.busy()
+		if s.watched && s.misses >= spinMisses {
 			s.skipped++
 			s.watched = s.skipped%spinProbe == 0
 		}
-	}
-	switch {
 	case !s.watched || s.late:
 		return false
 	case s.busy != nil && !s.busy():
 		s.watched = false // no longer a wait polling is for
 		return false
-	case now >= max(start, s.last())+s.window:
+	}
+	if !s.watched {
+		return false
+	}
+	if now >= max(start, s.last())+s.window {
 		s.late = true
 		return false
 	}

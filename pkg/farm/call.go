@@ -398,14 +398,16 @@ func (c *call) markAnswered() {
 	if ch := c.done.Swap(&closed); ch != nil {
 		close(*ch)
 	}
-	if n := c.opts; n != nil && n.notify != nil {
+	var n notifier
+	if c.opts != nil {
+		n = c.opts.notify
+	}
+	c.answered.Done() // a waiter may reuse c from here: only n is read
+	if n != nil {
 		// Nothing waits for a notified call: its notifier may reuse it
 		// once told.
-		c.answered.Done()
-		n.notify.answered(c)
-		return
+		n.answered(c)
 	}
-	c.answered.Done()
 }
 
 // serializer is the name of the serializer of c's arguments.
