@@ -229,8 +229,11 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 		req.Args, req.RawArgs = f.encodeRaw(c.args, c.rawArgs), 0
 	}
 	if w.conn.Enqueue(req) {
-		if w.pending == 1 && !w.burst {
-			fl.add(w) // alone: the caller sends it at once
+		if (w.pending == 1 && !w.burst) || (fl.inline && !w.slot.remote) {
+			// Alone, or started by a receive goroutine, which has no more
+			// to add: the caller sends it at once. Waking the sender
+			// instead would wake a thread, on a CPU that a worker runs on.
+			fl.add(w)
 		} else {
 			w.conn.Wake() // more to come: the sender batches them
 		}
@@ -262,6 +265,9 @@ type flushList struct {
 	// now is the farm's clock when the dispatch started its first call:
 	// the calls it starts together share it.
 	now int64
+	// inline is set when the dispatch follows a worker's answers: what
+	// it starts on local workers is flushed by the receive goroutine.
+	inline bool
 }
 
 // clock is the farm's clock, read once per dispatch.
@@ -376,7 +382,7 @@ func (f *Farm) answer(w *worker, rs []wire.Response, wake *[]*call) {
 		f.memAnsweredLocked(w, now)
 	}
 	f.wakeLater = nil
-	var fl flushList
+	fl := flushList{inline: true}
 	f.dispatchLocked(&fl)
 	f.mu.Unlock()
 	for _, c := range *wake {
