@@ -164,7 +164,8 @@ func (c *Conn) EnqueueCancel(id uint64) bool {
 }
 
 // Flush sends what is pending from the calling goroutine, unless another
-// goroutine is sending. Use it for a lone call that must leave at once.
+// goroutine is sending. Use it for what must leave at once: a lone call,
+// or all the calls a goroutine has just enqueued.
 //
 // Flush never blocks on the worker: it writes what the socket takes at
 // once and hands the rest to the connection's sender goroutine, which

@@ -230,9 +230,10 @@ func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 	}
 	if w.conn.Enqueue(req) {
 		if (w.pending == 1 && !w.burst) || (fl.inline && !w.slot.remote) {
-			// Alone, or started by a receive goroutine, which has no more
-			// to add: the caller sends it at once. Waking the sender
-			// instead would wake a thread, on a CPU that a worker runs on.
+			// Alone, or started after answers, all enqueued by now: the
+			// dispatching goroutine sends them once the lock is released.
+			// Handing them to the socket's sender goroutine instead would
+			// wake a thread, on a CPU that a worker may be running on.
 			fl.add(w)
 		} else {
 			w.conn.Wake() // more to come: the sender batches them
@@ -265,8 +266,9 @@ type flushList struct {
 	// now is the farm's clock when the dispatch started its first call:
 	// the calls it starts together share it.
 	now int64
-	// inline is set when the dispatch follows a worker's answers: what
-	// it starts on local workers is flushed by the receive goroutine.
+	// inline is set when the dispatch follows answers (Farm.answer): what
+	// it starts on local workers is flushed by the goroutine that took the
+	// answers, never handed to the connections' senders with Wake.
 	inline bool
 }
 

@@ -32,8 +32,8 @@ type worker struct {
 	calls    int              // attempts dispatched, for TTL
 	answered int              // attempts answered
 	// burst: its last message of answers held several, whose callers may
-	// be about to call again; the next call dispatched to it waits for
-	// theirs in the batcher instead of going alone.
+	// be about to call again; the next call a caller dispatches to it
+	// waits for theirs in the batcher instead of going alone.
 	burst bool
 	// wake holds the calls its last message of answers settled, woken once
 	// the farm's lock is released; used by its receive goroutine only.
