@@ -24,9 +24,10 @@ type hostState struct {
 	maxMessage int
 	calls      map[uint64]*relayCall
 	// out holds the encoded answers waiting to be sent, ready the full
-	// messages of them.
+	// messages of them; spare is a sent message's buffer, for the next out.
 	out   []byte
 	ready [][]byte
+	spare []byte
 	gone  bool
 }
 
@@ -107,6 +108,9 @@ func (h *hostState) reply(r *remote.Reply) {
 	if len(h.out) > 0 && len(h.out)+remote.ReplySize(r) > maxBatch {
 		h.ready = append(h.ready, h.out)
 		h.out = nil
+	}
+	if h.out == nil {
+		h.out, h.spare = h.spare, nil
 	}
 	h.out = remote.AppendReply(h.out, r)
 }
@@ -285,28 +289,10 @@ func (a *agent) run(start []*relayCall) {
 // answered turns the answer of a relayed call into a reply for its host.
 func (a *agent) answered(rc *relayCall, c *call) {
 	r := &remote.Reply{ID: rc.id, Slot: rc.slot, PID: int64(c.pid)}
-	var re *RemoteError
-	var we *WorkerExitError
-	switch err := c.err; {
-	case err == nil:
+	if c.err == nil {
 		r.Result, r.RawResult = c.result, c.rawResult
-	case errors.As(err, &re):
-		r.Error = &workerpb.Error{Code: workerpb.Error_Code(re.Code), Type: re.Type, Message: re.Message,
-			Stack: re.Stack, Details: re.Details, Permanent: re.Permanent}
-	case errors.As(err, &we):
-		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_WORKER_EXIT, Message: err.Error(),
-			ExitCode: int32(we.Status.Code), Signal: we.Status.Signal}
-		if r.PID == 0 {
-			r.PID = int64(we.PID)
-		}
-	case errors.Is(err, errHostCanceled), errors.Is(err, errHostSilent):
-		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_CANCELED, Message: err.Error()}
-	case errors.Is(err, errBudget), errors.Is(err, ErrTimeout) && !rc.ownTimeout:
-		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_EXPIRED, Message: err.Error()}
-	case errors.Is(err, ErrFarmKilled), errors.Is(err, ErrShutdown):
-		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_REFUSED, Message: "it stopped"}
-	default:
-		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_OTHER, Message: err.Error()}
+	} else {
+		replyError(r, c.err, rc.ownTimeout)
 	}
 	a.mu.Lock()
 	reuse := c.recyclable && !rc.held
@@ -337,6 +323,34 @@ func (a *agent) answered(rc *relayCall, c *call) {
 	}
 	a.mu.Unlock()
 	a.kick()
+}
+
+// replyError says in r why a relayed call failed with err; ownTimeout is
+// whether the attempt's bound was the agent's own Timeout rather than the
+// host's budget. (Apart from answered, so that the common answer, without
+// an error, allocates no errors.As target.)
+func replyError(r *remote.Reply, err error, ownTimeout bool) {
+	var re *RemoteError
+	var we *WorkerExitError
+	switch {
+	case errors.As(err, &re):
+		r.Error = &workerpb.Error{Code: workerpb.Error_Code(re.Code), Type: re.Type, Message: re.Message,
+			Stack: re.Stack, Details: re.Details, Permanent: re.Permanent}
+	case errors.As(err, &we):
+		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_WORKER_EXIT, Message: err.Error(),
+			ExitCode: int32(we.Status.Code), Signal: we.Status.Signal}
+		if r.PID == 0 {
+			r.PID = int64(we.PID)
+		}
+	case errors.Is(err, errHostCanceled), errors.Is(err, errHostSilent):
+		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_CANCELED, Message: err.Error()}
+	case errors.Is(err, errBudget), errors.Is(err, ErrTimeout) && !ownTimeout:
+		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_EXPIRED, Message: err.Error()}
+	case errors.Is(err, ErrFarmKilled), errors.Is(err, ErrShutdown):
+		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_REFUSED, Message: "it stopped"}
+	default:
+		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_OTHER, Message: err.Error()}
+	}
 }
 
 // maxFreeRelayCalls bounds the agent's spare relayCalls.
@@ -473,6 +487,7 @@ func (a *agent) sendReplies() {
 // after its answers.
 func (a *agent) flushReplies(bye bool) {
 	type out struct {
+		h    *hostState
 		host string
 		msgs [][]byte
 	}
@@ -484,18 +499,29 @@ func (a *agent) flushReplies(bye bool) {
 			h.out = nil
 		}
 		if len(h.ready) > 0 {
-			outs = append(outs, out{id, h.ready})
+			outs = append(outs, out{h, id, h.ready})
 			h.ready = nil
 		}
 	}
 	a.mu.Unlock()
 	session := a.session.Load()
-	for _, o := range outs {
+	for k := range outs {
+		o := &outs[k]
 		for i, msg := range o.msgs {
 			msg = remote.AppendRepliesTail(msg, a.id, session, bye && i == len(o.msgs)-1)
 			if err := a.pub.Publish(a.subj.Host(o.host), "", msg); err != nil {
 				a.log.Warn("cannot send answers", "host", o.host, "bytes", len(msg), "error", err)
 			}
+			o.msgs[i] = msg // Publish copied it
 		}
 	}
+	// The last buffer of each host, if not oversized, holds its next
+	// answers.
+	a.mu.Lock()
+	for _, o := range outs {
+		if last := o.msgs[len(o.msgs)-1]; o.h.spare == nil && cap(last) <= 2*maxBatch {
+			o.h.spare = last[:0]
+		}
+	}
+	a.mu.Unlock()
 }
