@@ -353,6 +353,10 @@ func replyError(r *remote.Reply, err error, ownTimeout bool) {
 	}
 }
 
+// maxSpareReplies is the largest reply buffer a host keeps for its next
+// answers.
+const maxSpareReplies = 256 << 10
+
 // maxFreeRelayCalls bounds the agent's spare relayCalls.
 const maxFreeRelayCalls = 4096
 
@@ -515,11 +519,11 @@ func (a *agent) flushReplies(bye bool) {
 			o.msgs[i] = msg // Publish copied it
 		}
 	}
-	// The last buffer of each host, if not oversized, holds its next
-	// answers.
+	// The last buffer of each host, unless big (an idle host keeps it),
+	// holds its next answers.
 	a.mu.Lock()
 	for _, o := range outs {
-		if last := o.msgs[len(o.msgs)-1]; o.h.spare == nil && cap(last) <= 2*maxBatch {
+		if last := o.msgs[len(o.msgs)-1]; o.h.spare == nil && cap(last) <= maxSpareReplies {
 			o.h.spare = last[:0]
 		}
 	}
