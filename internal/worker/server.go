@@ -37,6 +37,8 @@ type server struct {
 	// one last ended (a wire.Nanotime).
 	running atomic.Int64
 	lastEnd atomic.Int64
+	// pre keeps the runtime able to preempt a call that computes.
+	pre *preempter
 }
 
 func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*server, error) {
@@ -49,7 +51,9 @@ func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*ser
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return &server{methods: ms, names: names, sers: sers, lim: wire.NewLimits(maxMessage)}, nil
+	s := &server{methods: ms, names: names, sers: sers, lim: wire.NewLimits(maxMessage)}
+	s.pre = newPreempter(s)
+	return s, nil
 }
 
 func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb.DescribeResponse, error) {

@@ -131,6 +131,7 @@ func (ss *session) start(c *workerpb.Call) {
 		ss.mu.Unlock()
 	}
 	ss.s.running.Add(1)
+	ss.s.pre.callStarting()
 	if n := ss.inflight.Add(1); n > ss.peak.Load() {
 		ss.peak.Store(n)
 	}

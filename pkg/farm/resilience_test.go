@@ -440,3 +440,26 @@ func TestWorkerFloodingItsOutput(t *testing.T) {
 		t.Fatalf("host heap grew by %d MiB", grew>>20)
 	}
 }
+
+// The cancel of a call reaches a function that computes without a system
+// call in a worker of one P (the farm's default GOMAXPROCS=1): it returns,
+// and its worker serves the next call instead of being recycled as hung.
+func TestCancelReachesComputingFunction(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, KillTimeout: 2 * time.Second})
+	pid := workerPIDs(f)[0]
+	cctx, cancel := context.WithTimeout(ctx(t), 100*time.Millisecond)
+	defer cancel()
+	if _, err := f.RunMethod(cctx, "compute"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the caller's deadline", err)
+	}
+	testutil.Eventually(t, time.Second, "the cancelled function's return", func() bool {
+		ws := f.Stats().Workers
+		return len(ws) == 1 && ws[0].PID == pid && ws[0].Abandoned == 0
+	})
+	if got, err := farm.Call[int](ctx(t), f, "pid"); err != nil || got != pid {
+		t.Fatalf("next call: pid %d (want %d), %v", got, pid, err)
+	}
+	if st := f.Stats(); st.WorkersHung != 0 || st.WorkersRecycled != 0 {
+		t.Fatalf("hung %d, recycled %d", st.WorkersHung, st.WorkersRecycled)
+	}
+}

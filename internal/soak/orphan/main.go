@@ -33,7 +33,8 @@ import (
 // Scenarios: what the child host's workers do when it is killed.
 //
 //	busy      chaos workers running calls that hang (ignoring or honouring
-//	          their context) and a stream of quick calls
+//	          their context) or compute without a system call, and a stream
+//	          of quick calls
 //	stubborn  fixture workers that ignore SIGTERM and whose OnShutdown hook
 //	          never returns
 var scenarios = []string{"busy", "stubborn"}
@@ -63,7 +64,7 @@ func runChild(scenario, worker string) int {
 	ctx := context.Background()
 	switch scenario {
 	case "busy":
-		for i, fate := range []string{"hang", "hangctx"} {
+		for i, fate := range []string{"hang", "hangctx", "compute"} {
 			f.Go(ctx, "chaos", i, fate)
 			f.Go(ctx, "chaos", i, fate)
 		}

@@ -118,6 +118,8 @@ func chaos(ctx context.Context, idx int, fate string) (int, error) {
 	case "hangctx", "cancel": // honours its context
 		<-ctx.Done()
 		return 0, ctx.Err()
+	case "compute": // computes, without a system call, until cancelled
+		return compute(ctx)
 	case "grow": // keeps 16 MiB more, resident, for good
 		b := make([]byte, 16<<20)
 		for i := 0; i < len(b); i += 4096 {
@@ -129,4 +131,17 @@ func chaos(ctx context.Context, idx int, fate string) (int, error) {
 		return idx * 2, nil
 	}
 	return 0, plugin.Permanent(fmt.Errorf("unknown fate %q", fate))
+}
+
+// compute keeps the CPU busy without a system call or an allocation until
+// ctx ends: the kind of call that keeps a one-P worker's other goroutines
+// waiting unless the runtime preempts it.
+func compute(ctx context.Context) (int, error) {
+	x := uint64(1)
+	for ctx.Err() == nil {
+		for range 1 << 16 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	return int(x & 1), ctx.Err()
 }
