@@ -463,3 +463,90 @@ func TestCancelReachesComputingFunction(t *testing.T) {
 		t.Fatalf("hung %d, recycled %d", st.WorkersHung, st.WorkersRecycled)
 	}
 }
+
+// A worker whose death the farm has seen takes no new call, not even while
+// its process is being stopped, which lasts KillTimeout when a grandchild
+// holds its pipes.
+func TestNoCallAfterDisconnect(t *testing.T) {
+	for _, held := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "pipes-held"}[held], func(t *testing.T) {
+			gone := make(chan int, 16)
+			f := newFarm(t, farm.Config{Workers: 2, MaxRetries: farm.NoRetries, KillTimeout: 2 * time.Second,
+				OnEvent: func(e farm.Event) {
+					if e.Type == farm.EventDisconnect {
+						gone <- e.PID
+					}
+				}})
+			var dead int
+			for _, w := range f.Stats().Workers {
+				if w.Slot == 0 {
+					dead = w.PID
+				}
+			}
+			if held {
+				// The lowest slot's worker, idle, takes it.
+				gc, err := farm.Call[int](ctx(t), f, "spawnDetached")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { syscall.Kill(gc, syscall.SIGKILL) })
+			}
+			if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case pid := <-gone:
+				if pid != dead {
+					t.Fatalf("disconnect of pid %d, want %d", pid, dead)
+				}
+			case <-ctx(t).Done():
+				t.Fatal("no disconnect event")
+			}
+			for i := range 3 {
+				pid, err := farm.Call[int](ctx(t), f, "pid")
+				if err != nil || pid == dead {
+					t.Fatalf("call %d after the disconnect: pid %d (the dead one %d), %v", i, pid, dead, err)
+				}
+			}
+		})
+	}
+}
+
+// The calls of a worker that died are retried at once, not once its
+// process is cleaned up, which lasts KillTimeout when a grandchild holds
+// its pipes.
+func TestCallsOfDeadWorkerRetriedAtOnce(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 2, KillTimeout: 5 * time.Second})
+	var dead int
+	for _, w := range f.Stats().Workers {
+		if w.Slot == 0 {
+			dead = w.PID
+		}
+	}
+	gc, err := farm.Call[int](ctx(t), f, "spawnDetached") // on the idle lowest slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(gc, syscall.SIGKILL) })
+	fu := f.Go(ctx(t), "sleep", 200) // slot 0 again
+	testutil.Eventually(t, 5*time.Second, "the call running on slot 0", func() bool {
+		return f.Stats().InFlight == 1
+	})
+	killed := time.Now()
+	if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	res, err := fu.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := res.Decode(&pid); err != nil || pid == dead {
+		t.Fatalf("retried call: pid %d (the dead one %d), %v", pid, dead, err)
+	}
+	// A 200 ms call on the other worker, answered long before the dead
+	// one's KillTimeout is over.
+	if d := time.Since(killed); d > 2*time.Second {
+		t.Fatalf("the retried call was answered %v after the death: it waited for the cleanup", d)
+	}
+}

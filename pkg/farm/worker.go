@@ -331,8 +331,24 @@ func (f *Farm) watch(w *worker) {
 		planned = true
 	}
 	f.mu.Lock()
+	if !planned {
+		// Dead or cut off: it takes no call while its process is stopped,
+		// which lasts KillTimeout when a child of it holds its pipes.
+		f.dyingLocked(w)
+	}
 	f.emitLocked(Event{Type: EventDisconnect, worker: w})
 	f.mu.Unlock()
+	if !planned && !w.slot.remote && exitedAndDrained(w, f.cfg.KillTimeout) {
+		// Its calls are retried at once, before its pipes are waited for
+		// (KillTimeout when a child of it holds them).
+		status := w.conn.ExitStatus()
+		var fl flushList
+		f.mu.Lock()
+		f.failInflightLocked(w, f.exitErrorLocked(w, status))
+		f.dispatchLocked(&fl)
+		f.mu.Unlock()
+		fl.flush()
+	}
 	w.conn.Stop(f.cfg.KillTimeout)
 	status := w.conn.ExitStatus()
 
@@ -354,28 +370,8 @@ func (f *Farm) watch(w *worker) {
 			break
 		}
 	}
-	exitErr := &WorkerExitError{Slot: s.index, Agent: w.agent, PID: w.pid, Status: status}
-	if err := w.conn.Err(); err != nil && !errors.Is(err, host.ErrConnClosed) {
-		exitErr.Cause = err
-	}
-	if w.mem.killed != nil {
-		exitErr.Cause = w.mem.killed
-	}
-	for wire, c := range w.inflight {
-		delete(w.inflight, wire)
-		if c != nil {
-			// One of them may have killed the worker: they are retried at
-			// once like any failed attempt, and one that was in flight at
-			// a second death runs alone from then on. An agent lost took
-			// no call down (its workers' crashes are answers of their
-			// own).
-			if !s.remote {
-				c.crashed()
-			}
-			f.attemptFailedLocked(c, exitErr)
-		}
-	}
-	w.pending, w.zombies = 0, 0
+	exitErr := f.exitErrorLocked(w, status)
+	f.failInflightLocked(w, exitErr)
 	f.st.exited++
 	if !planned {
 		f.st.crashed++
@@ -449,6 +445,66 @@ func (f *Farm) dropWorkerLocked(w *worker) {
 func (f *Farm) maybeStopLocked(w *worker) {
 	if w.state == workerRetiring && w.pending-w.zombies == 0 {
 		f.stopWorkerLocked(w)
+	}
+}
+
+// exitedAndDrained reports whether w's process has exited and its data
+// plane has delivered the last answers it sent, waiting at most bound for
+// the latter.
+func exitedAndDrained(w *worker, bound time.Duration) bool {
+	select {
+	case <-w.conn.Exited():
+	default:
+		return false // alive: Stop ends it first
+	}
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	select {
+	case <-w.conn.Done():
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// exitErrorLocked is the error of the calls w was running when its
+// process ended with status.
+func (f *Farm) exitErrorLocked(w *worker, status ExitStatus) *WorkerExitError {
+	err := &WorkerExitError{Slot: w.slot.index, Agent: w.agent, PID: w.pid, Status: status}
+	if cause := w.conn.Err(); cause != nil && !errors.Is(cause, host.ErrConnClosed) {
+		err.Cause = cause
+	}
+	if w.mem.killed != nil {
+		err.Cause = w.mem.killed
+	}
+	return err
+}
+
+// failInflightLocked ends with err the attempts w was running.
+func (f *Farm) failInflightLocked(w *worker, err *WorkerExitError) {
+	for wire, c := range w.inflight {
+		delete(w.inflight, wire)
+		if c != nil {
+			// One of them may have killed the worker: they are retried at
+			// once like any failed attempt, and one that was in flight at
+			// a second death runs alone from then on. An agent lost took
+			// no call down (its workers' crashes are answers of their
+			// own).
+			if !w.slot.remote {
+				c.crashed()
+			}
+			f.attemptFailedLocked(c, err)
+		}
+	}
+	w.pending, w.zombies = 0, 0
+}
+
+// dyingLocked makes w, whose process died or is being killed, take no
+// more calls; its watcher settles the calls it has.
+func (f *Farm) dyingLocked(w *worker) {
+	if w.state == workerOnline || w.state == workerRetiring {
+		w.state = workerStopping
+		w.stopIdleTimer()
 	}
 }
 
