@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 const usage = `Usage: workestrator COMMAND [flags] [ARGS...]
@@ -78,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		return 2
 	case err != nil:
-		fmt.Fprintf(stderr, "workestrator %s: %v\n", args[0], err)
+		hclog.New(&hclog.LoggerOptions{Name: "workestrator", Output: stderr}).Error(args[0] + ": " + err.Error())
 		return 1
 	}
 	return 0

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -32,7 +33,7 @@ func TestHelpListsEveryFlagAndItsVariable(t *testing.T) {
 	}
 	code, out, _ := runCmd(t, "serve", "--help")
 	for _, want := range []string{"--nats", "--workers", "--max-per-worker", "--prefetch", "--ttl", "--max-idle", "--timeout",
-		"--kill-timeout", "--start-timeout", "--max-memory", "--max-memory-hard", "--drain-timeout", "--heartbeat", "--pool", "--name", "--nkey", "--env", "--checksum", "--idle-spin", "--heap-floor", "--heap-reserve"} {
+		"--kill-timeout", "--start-timeout", "--max-memory", "--max-memory-hard", "--drain-timeout", "--heartbeat", "--pool", "--name", "--nkey", "--env", "--checksum", "--idle-spin", "--heap-floor", "--heap-reserve", "--init", "--init-args"} {
 		if !strings.Contains(out, want+" ") {
 			t.Errorf("serve --help lacks %s (exit %d)", want, code)
 		}
@@ -80,5 +81,27 @@ func TestEnvironmentFallback(t *testing.T) {
 	code, _, out = runCmd(t, "serve", "--workers", "-1", "--log-level", "warn", "w")
 	if code != 1 || !strings.Contains(out, "Workers = -1") {
 		t.Errorf("exit %d, stderr:\n%s", code, out)
+	}
+}
+
+func TestInitArgs(t *testing.T) {
+	args, err := parseInitArgs(`["model.bin", 4, 0.5, {"n": 2, "l": [1, 2.5]}, null]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[model.bin 4 0.5 map[l:[1 2.5] n:2] <nil>]`
+	if got := fmt.Sprint(args); got != want {
+		t.Fatalf("args = %s, want %s", got, want)
+	}
+	if n, ok := args[1].(int64); !ok || n != 4 {
+		t.Fatalf("a whole number is %T %v, want int64 4", args[1], args[1])
+	}
+	for _, bad := range []string{`{"a": 1}`, `[1] [2]`, `[1,`} {
+		if _, err := parseInitArgs(bad); err == nil || !strings.Contains(err.Error(), "--init-args") {
+			t.Errorf("%s: err = %v", bad, err)
+		}
+	}
+	if code, _, out := runCmd(t, "serve", "--init-args", "[1]", "w"); code != 1 || !strings.Contains(out, "Init.Args need a method") {
+		t.Errorf("--init-args without --init: exit %d, stderr:\n%s", code, out)
 	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -32,6 +34,7 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 		heapReserve offSizeFlag
 		checksum    hexFlag
 		ser         string
+		initArgs    string
 		level       string
 	)
 	fs.StringVar(&cfg.URL, "nats", "nats://127.0.0.1:4222", "NATS server URL (several: comma-separated)")
@@ -59,7 +62,9 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	fs.BoolVar(&cfg.Farm.SkipHostEnv, "skip-host-env", false, "give the workers none of this environment but --host-env and --env")
 	fs.Var(&hostEnv, "host-env", "variable (or PREFIX*) passed to the workers with --skip-host-env (repeatable)")
 	fs.Var(&checksum, "checksum", "SHA-256 (hex) the worker binary must match before every start")
-	fs.StringVar(&ser, "serializer", "json", "serializer of the workers' Init arguments and checks: json or cbor (calls use their host's)")
+	fs.StringVar(&cfg.Farm.Init.Method, "init", "", "worker method every new worker runs before its first call; a failure fails its start (default: none)")
+	fs.StringVar(&initArgs, "init-args", "", `the --init method's arguments, a JSON array such as '["model.bin", 4]'`)
+	fs.StringVar(&ser, "serializer", "json", "serializer of the --init arguments: json or cbor (calls use their host's)")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 0, durationUsage("period of the agent's heartbeats; hosts lose it after 3 missed", "1s"))
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, durationUsage("bound of the drain on SIGTERM", "30s"))
 	fs.StringVar(&level, "log-level", defaultLevel(), "log level: trace, debug, info, warn, error or off (default: $WORKESTRATOR_LOG, else info)")
@@ -86,6 +91,9 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	default:
 		return fmt.Errorf("--serializer %q: want json or cbor", ser)
 	}
+	if cfg.Farm.Init.Args, err = parseInitArgs(initArgs); err != nil {
+		return err
+	}
 	cfg.Farm.Path, cfg.Farm.Args = fs.Arg(0), fs.Args()[1:]
 	cfg.Farm.Env, cfg.Farm.HostEnv = env, hostEnv
 	cfg.Farm.MaxWorkerMemory, cfg.Farm.MaxWorkerMemoryHard = int64(maxMem), int64(maxMemHard)
@@ -101,4 +109,46 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 		_ = os.Unsetenv(envName(name))
 	}
 	return farm.ServeAgent(ctx, cfg)
+}
+
+// parseInitArgs decodes --init-args, a JSON array; its whole numbers
+// become int64s, the others float64s, at any depth.
+func parseInitArgs(s string) ([]any, error) {
+	if s == "" {
+		return nil, nil
+	}
+	d := json.NewDecoder(bytes.NewReader([]byte(s)))
+	d.UseNumber()
+	var args []any
+	if err := d.Decode(&args); err != nil {
+		return nil, fmt.Errorf("--init-args %q: want a JSON array: %v", s, err)
+	}
+	if d.More() {
+		return nil, fmt.Errorf("--init-args %q: want one JSON array", s)
+	}
+	for i, a := range args {
+		args[i] = numbers(a)
+	}
+	return args, nil
+}
+
+// numbers replaces the json.Numbers in v.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = numbers(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = numbers(x[k])
+		}
+	}
+	return v
 }
