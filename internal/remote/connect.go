@@ -44,13 +44,17 @@ func Options(name string, auth Auth, log hclog.Logger, h Handlers) ([]nats.Optio
 		nats.Timeout(dialTimeout),
 		nats.SetCustomDialer(rawDialer{}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Debug("nats disconnected", "error", err)
+			if err != nil {
+				log.Warn("nats connection lost; reconnecting", "error", err)
+			} else {
+				log.Debug("nats disconnected")
+			}
 			if h.Disconnected != nil {
 				h.Disconnected(err)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Debug("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
 			if h.Reconnected != nil {
 				h.Reconnected()
 			}
