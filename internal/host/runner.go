@@ -32,6 +32,10 @@ type procRunner struct {
 	stdoutR  *os.File
 	stderrR  *os.File
 	lifeline *os.File // host's write end; closing it asks the worker to exit
+	// lifeRead is the lifeline's read end, kept armed (armLifeline) while
+	// the worker lives; nil when it could not be armed.
+	lifeRead *os.File
+	lifeOnce sync.Once
 	sockDir  string
 	stderr   *stderrLog
 
@@ -169,9 +173,13 @@ func (r *procRunner) Start(context.Context) error {
 	}
 	stdoutW.Close()
 	stderrW.Close()
-	lifeR.Close()
 	r.stdoutR, r.stderrR, r.lifeline = stdoutR, stderrR, lifeW
 	r.pid = r.cmd.Process.Pid
+	if armLifeline(lifeR, r.pid) {
+		r.lifeRead = lifeR
+	} else {
+		lifeR.Close()
+	}
 	go r.readStderr()
 	go r.reap()
 	if r.cfg.OnStart != nil && !r.cfg.OnStart(r.pid, r.kill) {
@@ -202,6 +210,7 @@ func (r *procRunner) reap() {
 		}
 	}
 	r.mu.Lock()
+	r.closeLifeRead() // while its pid is not reusable
 	if err == nil {
 		// A zombie now: its pid and its group's id are not reusable yet.
 		_ = syscall.Kill(-r.pid, syscall.SIGKILL)
@@ -261,8 +270,22 @@ func (r *procRunner) kill() {
 
 // terminate asks the worker to exit: the lifeline closes, SIGTERM.
 func (r *procRunner) terminate() {
+	r.mu.Lock()
+	r.closeLifeRead() // the worker stops itself, without SIGIO
+	r.mu.Unlock()
 	r.lifeline.Close()
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// closeLifeRead disarms and closes the lifeline's read end, once; under
+// r.mu while the worker may be reaped.
+func (r *procRunner) closeLifeRead() {
+	r.lifeOnce.Do(func() {
+		if r.lifeRead != nil {
+			disarmLifeline(r.lifeRead)
+			r.lifeRead.Close()
+		}
+	})
 }
 
 // release ends the drain of the pipes by deadline at the latest, and

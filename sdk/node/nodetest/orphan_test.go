@@ -23,8 +23,9 @@ import (
 const childHostEnv = "WORKESTRATOR_NODETEST_CHILD_HOST"
 
 // TestHostSIGKILLLeavesNoNodeWorker runs this test binary again as a host
-// with two Node.js workers busy, SIGKILLs it, and checks that the workers
-// exit within a second (the lifeline).
+// with two Node.js workers busy (one of them in a function that never
+// returns nor yields), SIGKILLs it, and checks that the workers exit within
+// a second (the lifeline).
 func TestHostSIGKILLLeavesNoNodeWorker(t *testing.T) {
 	if os.Getenv(childHostEnv) == "1" {
 		runChildHost()
@@ -84,9 +85,12 @@ func runChildHost() {
 		fmt.Fprintln(os.Stderr, "child host:", err)
 		os.Exit(1)
 	}
-	for range 4 {
+	for range 3 {
 		f.Go(context.Background(), "stubborn")
 	}
+	// A function that never yields: its worker's event loop runs nothing
+	// else, not even the lifeline's end.
+	f.Go(context.Background(), "spin")
 	var pids []string
 	for _, w := range f.Stats().Workers {
 		pids = append(pids, strconv.Itoa(w.PID))
@@ -94,5 +98,29 @@ func runChildHost() {
 	fmt.Printf("PIDS %s\n", strings.Join(pids, " "))
 	for {
 		_, _ = f.RunMethod(context.Background(), "later", 1, 5)
+	}
+}
+
+// A Node.js worker that its host stops (here at its TTL) exits by itself,
+// with status 0: the lifeline's signal on the host's death (armed for
+// functions that never yield) is disarmed before a stop.
+func TestStoppedNodeWorkerExitsCleanly(t *testing.T) {
+	exits := make(chan farm.Event, 16)
+	f := newFarm(t, farm.Config{Workers: 1, TTL: 1, OnEvent: func(e farm.Event) {
+		if e.Type == farm.EventExit {
+			exits <- e
+		}
+	}})
+	pid := workerPIDs(f)[0]
+	if _, err := farm.Call[int](ctx(t), f, "pid"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-exits:
+		if e.PID != pid || e.Exit == nil || e.Exit.Code != 0 || e.Exit.Signal != "" {
+			t.Fatalf("exit of pid %d (want %d): %+v", e.PID, pid, e.Exit)
+		}
+	case <-ctx(t).Done():
+		t.Fatal("the recycled worker did not exit")
 	}
 }
