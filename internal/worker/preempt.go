@@ -35,7 +35,8 @@ type preempter struct {
 func newPreempter(s *server) *preempter {
 	p := &preempter{s: s}
 	p.armed.Store(true)
-	p.timer = time.AfterFunc(preemptTick, p.tick)
+	p.timer = time.AfterFunc(time.Hour, p.tick)
+	p.timer.Reset(preemptTick) // once p.timer is set, for tick
 	return p
 }
 

@@ -148,7 +148,7 @@ func (s *slot) needsStartLocked() bool {
 // runs when the current worker leaves.
 func (s *slot) promoteLocked() {
 	s.wantStandby = false
-	if s.cur != nil || s.standby == nil {
+	if s.cur != nil || !s.standby.online() { // none, or dying
 		return
 	}
 	s.cur, s.standby = s.standby, nil
@@ -338,21 +338,36 @@ func (f *Farm) watch(w *worker) {
 	}
 	f.emitLocked(Event{Type: EventDisconnect, worker: w})
 	f.mu.Unlock()
-	if !planned && !w.slot.remote && exitedAndDrained(w, f.cfg.KillTimeout) {
-		// Its calls are retried at once, before its pipes are waited for
+	if !planned && !w.slot.remote && f.exitedAndDrained(w, f.cfg.KillTimeout/10) {
+		// Gone, its last answers delivered: it leaves its slot and its
+		// calls are retried at once, before its pipes are waited for
 		// (KillTimeout when a child of it holds them).
 		status := w.conn.ExitStatus()
 		var fl flushList
 		f.mu.Lock()
-		f.failInflightLocked(w, f.exitErrorLocked(w, status))
-		f.dispatchLocked(&fl)
+		f.goneLocked(w, status, planned, &fl)
 		f.mu.Unlock()
 		fl.flush()
+		w.conn.Stop(f.cfg.KillTimeout)
+		f.mu.Lock()
+		f.emitLocked(Event{Type: EventClose, worker: w})
+		f.mu.Unlock()
+		return
 	}
 	w.conn.Stop(f.cfg.KillTimeout)
 	status := w.conn.ExitStatus()
-
+	var fl flushList
 	f.mu.Lock()
+	f.goneLocked(w, status, planned, &fl)
+	f.emitLocked(Event{Type: EventClose, worker: w})
+	f.mu.Unlock()
+	fl.flush()
+}
+
+// goneLocked takes w, whose process ended with status, out of its slot,
+// settles its calls, counts and reports its end and starts its
+// replacement.
+func (f *Farm) goneLocked(w *worker, status ExitStatus, planned bool, fl *flushList) {
 	s := w.slot
 	w.state = workerDead
 	w.stopIdleTimer()
@@ -396,7 +411,6 @@ func (f *Farm) watch(w *worker) {
 		s.failures = 0
 	}
 	f.emitLocked(Event{Type: EventExit, worker: w, Exit: &status})
-	f.emitLocked(Event{Type: EventClose, worker: w})
 	if s.remote {
 		// Its broadcast calls cannot run anywhere else.
 		f.failPinnedLocked(s, exitErr)
@@ -405,10 +419,7 @@ func (f *Farm) watch(w *worker) {
 		s.restarts++
 		s.wakeup()
 	}
-	var fl flushList
-	f.dispatchLocked(&fl)
-	f.mu.Unlock()
-	fl.flush()
+	f.dispatchLocked(fl)
 }
 
 // retireLocked stops giving w calls and starts its replacement at once; w
@@ -450,21 +461,22 @@ func (f *Farm) maybeStopLocked(w *worker) {
 
 // exitedAndDrained reports whether w's process has exited and its data
 // plane has delivered the last answers it sent, waiting at most bound for
-// the latter.
-func exitedAndDrained(w *worker, bound time.Duration) bool {
-	select {
-	case <-w.conn.Exited():
-	default:
-		return false // alive: Stop ends it first
-	}
+// both (the data plane of a killed worker may end just before the process
+// is reaped; a process that inherited the socket may keep it open) and not
+// at all once the farm is killed.
+func (f *Farm) exitedAndDrained(w *worker, bound time.Duration) bool {
 	t := time.NewTimer(bound)
 	defer t.Stop()
-	select {
-	case <-w.conn.Done():
-		return true
-	case <-t.C:
-		return false
+	for _, ch := range []<-chan struct{}{w.conn.Exited(), w.conn.Done()} {
+		select {
+		case <-ch:
+		case <-t.C:
+			return false
+		case <-f.killed:
+			return false
+		}
 	}
+	return true
 }
 
 // exitErrorLocked is the error of the calls w was running when its
