@@ -12,18 +12,25 @@
 //
 //   - callback style (node-worker-farm's convention): when the function
 //     declares exactly one parameter more than the call has arguments
-//     (fn.length === args.length + 1), it gets a Node-style callback
-//     (err, result) as that last parameter. The call settles with the
-//     first of: the callback, or a result other than undefined that the
-//     function returns (a Promise is awaited), so that a function whose
-//     last parameter is merely optional still works when it returns.
+//     (fn.length === args.length + 1) and that parameter is a callback:
+//     named like one (callback, cb, done, next, ...Callback, ...Cb) or
+//     called in the function's body (`name(`, `name.call(`); a function
+//     whose source cannot be read (native, bound) counts as one. It gets
+//     a Node-style callback (err, result) as that last parameter. The call
+//     settles with the first of: the callback, or a result other than
+//     undefined that the function returns (a Promise is awaited). A last
+//     parameter that is merely optional (Workestrator's
+//     `function (timeout) { ... timeout || 500 ... }` called with no
+//     argument) gets no callback: it stays undefined.
 //   - otherwise the function gets the call's arguments, and its result (a
 //     Promise is awaited) is the call's result; a throw or a rejection is
 //     the call's error.
 //
-// Either way `this` is the call's context: this.signal is an AbortSignal
-// that aborts when the attempt is cancelled (its timeout, the caller's
-// context, the farm's Kill), this.method and this.id name the call. An
+// Either way `this` is the call's context, which also reads the module's
+// exports (this.other() calls a sibling, as in Workestrator):
+// this.signal is an AbortSignal that aborts when the attempt is cancelled
+// (its timeout, the caller's context, the farm's Kill), this.method and
+// this.id name the call. An
 // arrow function, which has no `this`, reads the same context with
 // require('@workestrator/worker').currentCall() (AsyncLocalStorage).
 
@@ -112,7 +119,7 @@ function invoke(fn, args, ctx, onLate) {
 
 // call is invoke's work, in the call's storage when it has one.
 function call(fn, args, ctx, onLate) {
-  if (fn.length !== args.length + 1) {
+  if (fn.length !== args.length + 1 || !takesCallback(fn)) {
     try {
       return Promise.resolve(fn.apply(ctx, args));
     } catch (err) {
@@ -150,4 +157,90 @@ function call(fn, args, ctx, onLate) {
   });
 }
 
-module.exports = { DEFAULT_METHOD, loadModule, methodsOf, signature, invoke, currentCall, enableCurrentCall };
+// callbackLike matches the names of a callback parameter.
+const callbackLike = /^(cb|callback|done|next)$|(callback|cb)$/i;
+
+// takesCallback reports whether fn's last declared parameter (the one at
+// fn.length - 1) is a callback (see the top of this file); it reads fn's
+// source once.
+const takesCallbackCache = new WeakMap();
+function takesCallback(fn) {
+  let v = takesCallbackCache.get(fn);
+  if (v === undefined) {
+    v = lastParamIsCallback(fn);
+    takesCallbackCache.set(fn, v);
+  }
+  return v;
+}
+
+function lastParamIsCallback(fn) {
+  const p = paramsOf(Function.prototype.toString.call(fn));
+  if (!p) return true; // unreadable: the arity alone decides
+  const name = p.params[fn.length - 1];
+  if (name === undefined) return true;
+  if (!/^[A-Za-z_$][\w$]*$/.test(name)) return false; // a pattern, not a function
+  if (callbackLike.test(name)) return true;
+  const esc = name.replace(/\$/g, '\\$');
+  return new RegExp(`(^|[^\\w$.])${esc}\\s*(\\(|\\.\\s*(call|apply)\\s*\\()`).test(p.body);
+}
+
+// paramsOf splits a function's source into its parameters (each trimmed,
+// defaults cut off) and its body; null when the source is not one it
+// reads (native code, a class).
+function paramsOf(src) {
+  if (/^class\b/.test(src) || /\{\s*\[native code\]\s*\}\s*$/.test(src)) return null;
+  let i = 0;
+  let list;
+  const open = src.indexOf('(');
+  const arrow = src.indexOf('=>');
+  if (arrow >= 0 && (open < 0 || arrow < open)) {
+    // a => body, async a => body
+    list = src.slice(0, arrow).replace(/^async\s+/, '').trim();
+    return { params: list ? [list] : [], body: src.slice(arrow + 2) };
+  }
+  if (open < 0) return null;
+  i = open + 1;
+  let depth = 0;
+  let quote = '';
+  let cur = '';
+  const params = [];
+  for (; i < src.length; i++) {
+    const c = src[i];
+    if (quote) {
+      cur += c;
+      if (c === '\\') {
+        cur += src[++i] || '';
+      } else if (c === quote) {
+        quote = '';
+      }
+      continue;
+    }
+    if (c === '/' && (src[i + 1] === '*' || src[i + 1] === '/')) {
+      const end = src[i + 1] === '*' ? src.indexOf('*/', i + 2) : src.indexOf('\n', i + 2);
+      if (end < 0) return null;
+      i = src[i + 1] === '*' ? end + 1 : end;
+      cur += ' ';
+    } else if (c === '"' || c === "'" || c === '`') {
+      quote = c;
+      cur += c;
+    } else if (c === '(' || c === '[' || c === '{') {
+      depth++;
+      cur += c;
+    } else if (c === ')' || c === ']' || c === '}') {
+      if (depth === 0) break; // the parameter list's end
+      depth--;
+      cur += c;
+    } else if (c === ',' && depth === 0) {
+      params.push(cur);
+      cur = '';
+    } else {
+      cur += c;
+    }
+  }
+  if (i >= src.length) return null;
+  if (cur.trim() !== '') params.push(cur);
+  const clean = params.map((x) => x.split('=')[0].trim());
+  return { params: clean, body: src.slice(i + 1) };
+}
+
+module.exports = { DEFAULT_METHOD, loadModule, methodsOf, signature, invoke, currentCall, enableCurrentCall, takesCallback };

@@ -69,11 +69,28 @@ class CallContext {
   }
 }
 
+// contextOf returns the CallContext class of a module whose exports are
+// exp: its instances also read the module's exports, as `this` does in
+// Workestrator (a function calls a sibling as this.other()); id, method
+// and signal come first.
+function contextOf(exp) {
+  if (!exp || (typeof exp !== 'object' && typeof exp !== 'function')) return CallContext;
+  function ModuleCallContext(id, method, abort) {
+    this.id = id;
+    this.method = method;
+    this[ABORT] = abort;
+  }
+  ModuleCallContext.prototype = Object.create(exp, Object.getOwnPropertyDescriptors(CallContext.prototype));
+  return ModuleCallContext;
+}
+
 class Runtime {
-  // methods: Map name → function; sers: Map name → serializer; maxMessage:
+  // methods: Map name → function; exports: the module's, which `this`
+  // reads too; sers: Map name → serializer; maxMessage:
   // the payload limit in bytes; log: a Logger; spinMs: how long a session
   // keeps the event loop polling once it is idle (spin.js).
-  constructor({ methods, sers, maxMessage, log, spinMs = 0 }) {
+  constructor({ methods, sers, maxMessage, log, spinMs = 0, exports = null }) {
+    this.Context = contextOf(exports);
     this.spinMs = spinMs;
     this.methods = methods;
     this.names = [...methods.keys()].sort();
@@ -121,7 +138,7 @@ class Runtime {
         return reply;
       }
     }
-    const ctx = new CallContext(call.id, call.method, ac);
+    const ctx = new this.Context(call.id, call.method, ac);
     let value;
     try {
       value = await invoke(fn, args, ctx, (how) => this.log.warn('a call settled more than once; the later settlement is ignored',

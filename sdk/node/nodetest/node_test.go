@@ -487,3 +487,28 @@ func TestAppendCall(t *testing.T) {
 		})
 	}
 }
+
+// A last parameter that is merely optional gets no callback (Workestrator's
+// `function (timeout) { ... timeout || 500 ... }`, called with none): the
+// function waits as it would, and a Timeout shorter than that wait ends
+// the call.
+func TestOptionalParameterGetsNoCallback(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1})
+	got, err := farm.Call[string](ctx(t), f, "optionalDelay")
+	if err != nil || got != "undefined" {
+		t.Fatalf("optionalDelay() = %q, %v; want \"undefined\"", got, err)
+	}
+	_, err = f.With(farm.CallOptions{Timeout: 50 * time.Millisecond, MaxRetries: farm.NoRetries}).RunMethod(ctx(t), "optionalDelay")
+	if !errors.Is(err, farm.ErrTimeout) {
+		t.Fatalf("with a 50ms timeout: %v, want ErrTimeout", err)
+	}
+}
+
+// this reads the module's exports besides the call's context, as in
+// Workestrator: a function calls a sibling as this.other().
+func TestThisReadsModuleExports(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1})
+	if got, err := farm.Call[int](ctx(t), f, "viaThis", 21); err != nil || got != 42 {
+		t.Fatalf("viaThis(21) = %d, %v", got, err)
+	}
+}

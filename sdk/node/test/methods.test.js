@@ -30,9 +30,17 @@ test('one parameter more than the arguments: a node-worker-farm callback', async
   assert.equal(await invoke(cb, [1], ctx(), noLate), 2);
   const fails = function (a, callback) { callback(new Error('no')); };
   await assert.rejects(invoke(fails, [1], ctx(), noLate), /no/);
-  // A last parameter that is merely optional: the returned value settles.
+  // A last parameter that is merely optional, neither named nor used as a
+  // callback, gets none: it stays undefined.
   const optional = function (a, b) { return b === undefined ? a : 'callback?'; };
-  assert.equal(await invoke(optional, [5], ctx(), () => {}), 'callback?');
+  assert.equal(await invoke(optional, [5], ctx(), () => {}), 5);
+  const delay = function (timeout) {
+    return new Promise((resolve) => { setTimeout(() => resolve(typeof timeout), timeout || 20); });
+  };
+  assert.equal(await invoke(delay, [], ctx(), noLate), 'undefined');
+  // One that the body calls is a callback, whatever its name.
+  const short = function (e, t) { setImmediate(() => t(null, e * 2)); };
+  assert.equal(await invoke(short, [4], ctx(), noLate), 8);
   // A second callback is reported and ignored.
   let late = 0;
   const twice = function (callback) { callback(null, 1); callback(null, 2); };

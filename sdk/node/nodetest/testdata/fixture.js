@@ -125,3 +125,13 @@ module.exports.arrowContext = async () => {
   const c = currentCall();
   return { method: c.method, hasSignal: c.signal instanceof AbortSignal, aborted: c.signal.aborted };
 };
+
+// Workestrator's failTimeout: a last parameter that is merely optional.
+// Called with no argument, it waits 200 ms and resolves to typeof timeout.
+module.exports.optionalDelay = function (timeout) {
+  return new Promise((resolve) => { setTimeout(() => resolve(typeof timeout), timeout || 200); });
+};
+
+// A function that calls a sibling through this, as in Workestrator.
+module.exports.viaThis = function (x) { return this.twice(x); };
+module.exports.twice = (x) => x * 2;
