@@ -6,13 +6,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// armLifeline makes the kernel signal the worker pid with SIGIO when the
-// lifeline's last write end closes while rd, the read end the host keeps,
-// is armed: when the host dies. A worker that ignores SIGIO (a Go worker:
-// its runtime does) exits through its own watch of the lifeline; any other
-// (a Node.js worker, whose event loop may be stuck in a function that
-// never yields) dies of the signal's default action at once. It reports
-// whether rd is armed.
+// armLifeline makes the kernel signal the process group of the worker pid
+// (its own, the worker leads it) with SIGIO when the lifeline's last write
+// end closes while rd, the read end the host keeps, is armed: when the
+// host dies. A worker that ignores SIGIO (a Go worker: its runtime does)
+// exits through its own watch of the lifeline; any other (a Node.js
+// worker, whose event loop may be stuck in a function that never yields,
+// or the shell that wraps one) dies of the signal's default action at
+// once, and so do the children it left in its group. It reports whether rd
+// is armed.
 func armLifeline(rd *os.File, pid int) bool {
 	sc, err := rd.SyscallConn()
 	if err != nil {
@@ -20,7 +22,7 @@ func armLifeline(rd *os.File, pid int) bool {
 	}
 	armed := false
 	_ = sc.Control(func(fd uintptr) {
-		if _, err := unix.FcntlInt(fd, unix.F_SETOWN, pid); err != nil {
+		if _, err := unix.FcntlInt(fd, unix.F_SETOWN, -pid); err != nil {
 			return
 		}
 		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)

@@ -13,9 +13,10 @@
 //   - callback style (node-worker-farm's convention): when the function
 //     declares exactly one parameter more than the call has arguments
 //     (fn.length === args.length + 1) and that parameter is a callback:
-//     named like one (callback, cb, done, next, ...Callback, ...Cb) or
-//     called in the function's body (`name(`, `name.call(`); a function
-//     whose source cannot be read (native, bound) counts as one. It gets
+//     named like one (callback, cb, done, next, ...Callback, ...Cb), called
+//     in the function's body (`name(`, `name?.(`, `name.call(`) or passed
+//     on as an argument (`fs.readFile(p, name)`); a function whose source
+//     cannot be read (native, bound) counts as one. It gets
 //     a Node-style callback (err, result) as that last parameter. The call
 //     settles with the first of: the callback, or a result other than
 //     undefined that the function returns (a Promise is awaited). A last
@@ -176,12 +177,18 @@ function takesCallback(fn) {
 function lastParamIsCallback(fn) {
   const p = paramsOf(Function.prototype.toString.call(fn));
   if (!p) return true; // unreadable: the arity alone decides
+  // fn.length counts the parameters before the first default or rest one:
+  // a source read otherwise is not trusted.
+  const counted = p.raw.findIndex((x) => x.includes('=') || x.startsWith('...'));
+  if ((counted < 0 ? p.raw.length : counted) !== fn.length) return true;
   const name = p.params[fn.length - 1];
   if (name === undefined) return true;
   if (!/^[A-Za-z_$][\w$]*$/.test(name)) return false; // a pattern, not a function
   if (callbackLike.test(name)) return true;
+  // Called (name(, name?.(, name.call(, .apply(, .bind() or passed on as
+  // an argument (fs.readFile(p, name), setImmediate(name, ...)).
   const esc = name.replace(/\$/g, '\\$');
-  return new RegExp(`(^|[^\\w$.])${esc}\\s*(\\(|\\.\\s*(call|apply)\\s*\\()`).test(p.body);
+  return new RegExp(`(^|[^\\w$.])${esc}\\s*(\\(|\\?\\.\\s*\\(|\\.\\s*(call|apply|bind)\\s*\\()|[(,]\\s*${esc}\\s*[,)]`).test(p.body);
 }
 
 // paramsOf splits a function's source into its parameters (each trimmed,
@@ -196,7 +203,7 @@ function paramsOf(src) {
   if (arrow >= 0 && (open < 0 || arrow < open)) {
     // a => body, async a => body
     list = src.slice(0, arrow).replace(/^async\s+/, '').trim();
-    return { params: list ? [list] : [], body: src.slice(arrow + 2) };
+    return { raw: list ? [list] : [], params: list ? [list] : [], body: src.slice(arrow + 2) };
   }
   if (open < 0) return null;
   i = open + 1;
@@ -239,8 +246,8 @@ function paramsOf(src) {
   }
   if (i >= src.length) return null;
   if (cur.trim() !== '') params.push(cur);
-  const clean = params.map((x) => x.split('=')[0].trim());
-  return { params: clean, body: src.slice(i + 1) };
+  const raw = params.map((x) => x.trim());
+  return { raw, params: raw.map((x) => x.split('=')[0].trim()), body: src.slice(i + 1) };
 }
 
 module.exports = { DEFAULT_METHOD, loadModule, methodsOf, signature, invoke, currentCall, enableCurrentCall, takesCallback };

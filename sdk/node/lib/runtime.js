@@ -75,12 +75,21 @@ class CallContext {
 // and signal come first.
 function contextOf(exp) {
   if (!exp || (typeof exp !== 'object' && typeof exp !== 'function')) return CallContext;
+  const proto = Object.create(exp, Object.getOwnPropertyDescriptors(CallContext.prototype));
+  if ('id' in exp || 'method' in exp) {
+    // An export of those names may be read-only (a getter, a frozen
+    // object): the context's own fields are defined, not assigned.
+    const field = (value) => ({ value, writable: true, enumerable: true, configurable: true });
+    return function ModuleCallContext(id, method, abort) {
+      return Object.create(proto, { id: field(id), method: field(method), [ABORT]: field(abort) });
+    };
+  }
   function ModuleCallContext(id, method, abort) {
     this.id = id;
     this.method = method;
     this[ABORT] = abort;
   }
-  ModuleCallContext.prototype = Object.create(exp, Object.getOwnPropertyDescriptors(CallContext.prototype));
+  ModuleCallContext.prototype = proto;
   return ModuleCallContext;
 }
 

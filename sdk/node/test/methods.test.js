@@ -38,9 +38,11 @@ test('one parameter more than the arguments: a node-worker-farm callback', async
     return new Promise((resolve) => { setTimeout(() => resolve(typeof timeout), timeout || 20); });
   };
   assert.equal(await invoke(delay, [], ctx(), noLate), 'undefined');
-  // One that the body calls is a callback, whatever its name.
+  // One that the body calls, or passes on, is a callback, whatever its name.
   const short = function (e, t) { setImmediate(() => t(null, e * 2)); };
   assert.equal(await invoke(short, [4], ctx(), noLate), 8);
+  const passed = function (e, t) { setImmediate(t, null, e * 3); };
+  assert.equal(await invoke(passed, [4], ctx(), noLate), 12);
   // A second callback is reported and ignored.
   let late = 0;
   const twice = function (callback) { callback(null, 1); callback(null, 2); };
@@ -58,4 +60,19 @@ test('this and currentCall() are the call context', async () => {
   };
   assert.equal(await invoke(arrow, [], c, noLate), c);
   assert.equal(currentCall(), undefined);
+});
+
+test("a call's this reads the module's exports, read-only ones named id or method too", () => {
+  const { Runtime } = require('../lib/runtime');
+  const plain = { helper: (x) => x * 2 };
+  const frozen = Object.freeze({ id: 1, method: 'm', helper: (x) => x * 2 });
+  const getter = Object.defineProperty({ helper: (x) => x * 2 }, 'id', { get() { return 5; }, enumerable: true });
+  for (const exp of [plain, frozen, getter]) {
+    const rt = new Runtime({ methods: new Map(), exports: exp, sers: new Map(), maxMessage: 0, log: null });
+    const c = new rt.Context(7, 'run', { signal: 'S' });
+    assert.equal(c.helper(2), 4);
+    assert.equal(c.id, 7);
+    assert.equal(c.method, 'run');
+    assert.equal(c.signal, 'S');
+  }
 });
