@@ -32,12 +32,14 @@ type procRunner struct {
 	stdoutR  *os.File
 	stderrR  *os.File
 	lifeline *os.File // host's write end; closing it asks the worker to exit
-	// lifeRead is the lifeline's read end, kept armed (armLifeline) while
-	// the worker lives; nil when it could not be armed.
-	lifeRead *os.File
-	lifeOnce sync.Once
-	sockDir  string
-	stderr   *stderrLog
+	// deathR and deathW are the ends of the pipe whose read end the worker
+	// inherits and the host keeps armed (armDeathline) while the worker
+	// lives: closed only by reap, or by the host's death; nil when it could
+	// not be armed.
+	deathR, deathW *os.File
+	deathOnce      sync.Once
+	sockDir        string
+	stderr         *stderrLog
 
 	exited chan struct{} // closed once the process is reaped
 	status wire.ExitStatus
@@ -163,22 +165,29 @@ func (r *procRunner) Start(context.Context) error {
 	if err != nil {
 		return fail(err)
 	}
+	deathR, deathW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
 	r.cmd.Stdout, r.cmd.Stderr = stdoutW, stderrW
 	r.cmd.ExtraFiles = []*os.File{lifeR}
 	if r.exe.file != nil {
 		r.cmd.ExtraFiles = append(r.cmd.ExtraFiles, r.exe.file) // fd exeFD
 	}
+	r.cmd.ExtraFiles = append(r.cmd.ExtraFiles, deathR) // no worker reads it
 	if err := r.cmd.Start(); err != nil {
 		return fail(fmt.Errorf("start worker %s: %w", r.exe.path, err))
 	}
 	stdoutW.Close()
 	stderrW.Close()
+	lifeR.Close()
 	r.stdoutR, r.stderrR, r.lifeline = stdoutR, stderrR, lifeW
 	r.pid = r.cmd.Process.Pid
-	if armLifeline(lifeR, r.pid) {
-		r.lifeRead = lifeR
+	if armDeathline(deathR, r.pid) {
+		r.deathR, r.deathW = deathR, deathW
 	} else {
-		lifeR.Close()
+		deathR.Close()
+		deathW.Close()
 	}
 	go r.readStderr()
 	go r.reap()
@@ -210,7 +219,7 @@ func (r *procRunner) reap() {
 		}
 	}
 	r.mu.Lock()
-	r.closeLifeRead() // while its pid is not reusable
+	r.closeDeathline() // while its pid is not reusable
 	if err == nil {
 		// A zombie now: its pid and its group's id are not reusable yet.
 		_ = syscall.Kill(-r.pid, syscall.SIGKILL)
@@ -270,20 +279,17 @@ func (r *procRunner) kill() {
 
 // terminate asks the worker to exit: the lifeline closes, SIGTERM.
 func (r *procRunner) terminate() {
-	r.mu.Lock()
-	r.closeLifeRead() // the worker stops itself, without SIGIO
-	r.mu.Unlock()
 	r.lifeline.Close()
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 }
 
-// closeLifeRead disarms and closes the lifeline's read end, once; under
-// r.mu while the worker may be reaped.
-func (r *procRunner) closeLifeRead() {
-	r.lifeOnce.Do(func() {
-		if r.lifeRead != nil {
-			disarmLifeline(r.lifeRead)
-			r.lifeRead.Close()
+// closeDeathline disarms the death pipe and closes its ends, once.
+func (r *procRunner) closeDeathline() {
+	r.deathOnce.Do(func() {
+		if r.deathR != nil {
+			disarmDeathline(r.deathR)
+			r.deathW.Close()
+			r.deathR.Close()
 		}
 	})
 }
