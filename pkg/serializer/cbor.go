@@ -64,7 +64,7 @@ func cborEncOptions() cbor.EncOptions {
 // cborDecOptions are the decoding options of [CBOR].
 func cborDecOptions() cbor.DecOptions {
 	return cbor.DecOptions{
-		MaxNestedLevels:  256,
+		MaxNestedLevels:  CBORMaxNestedLevels,
 		MaxArrayElements: CBORMaxElements,
 		MaxMapPairs:      CBORMaxElements,
 		IntDec:           cbor.IntDecConvertSignedOrBigInt,
@@ -91,8 +91,12 @@ func newCBOR() cborSerializer {
 // Name returns "cbor".
 func (cborSerializer) Name() string { return "cbor" }
 
-// Marshal encodes v as CBOR.
+// Marshal encodes v as CBOR. A value nested deeper than
+// CBORMaxNestedLevels (one that contains itself) is an error.
 func (s cborSerializer) Marshal(v any) ([]byte, error) {
+	if err := checkDepth(v); err != nil {
+		return nil, wrap(s.Name(), OpMarshal, v, err)
+	}
 	b, err := s.enc.Marshal(v)
 	if err != nil {
 		return nil, wrap(s.Name(), OpMarshal, v, err)

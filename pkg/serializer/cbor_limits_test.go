@@ -2,6 +2,8 @@ package serializer_test
 
 import (
 	"encoding/binary"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/workestrator/workestrator/pkg/serializer"
@@ -35,5 +37,48 @@ func TestCBORElementLimit(t *testing.T) {
 	var s []int8
 	if err := serializer.CBOR.Unmarshal(b, &s); err != nil || len(s) != serializer.CBORMaxElements {
 		t.Fatalf("an array of CBORMaxElements: %d elements, %v", len(s), err)
+	}
+}
+
+// A value that contains itself, or nests deeper than the decoder takes, is
+// an error of Marshal, not a stack overflow that ends the process.
+func TestCBORRefusesCyclesAndDeepValues(t *testing.T) {
+	m := map[string]any{}
+	m["self"] = m
+	type node struct {
+		Next *node
+		V    int
+	}
+	n := &node{V: 1}
+	n.Next = n
+	s := []any{nil}
+	s[0] = s
+	deep := any(1)
+	for range serializer.CBORMaxNestedLevels + 1 {
+		deep = []any{deep}
+	}
+	for name, v := range map[string]any{"map": m, "list": n, "slice": s, "deep": deep} {
+		_, err := serializer.CBOR.Marshal(v)
+		var se *serializer.Error
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), "nested deeper than 256 levels") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	// As deep as the decoder takes: encoded and decoded back.
+	ok := any(1)
+	for range serializer.CBORMaxNestedLevels - 1 {
+		ok = []any{ok}
+	}
+	b, err := serializer.CBOR.Marshal(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back any
+	if err := serializer.CBOR.Unmarshal(b, &back); err != nil {
+		t.Fatalf("decoding %d levels: %v", serializer.CBORMaxNestedLevels, err)
+	}
+	// A flat value of a type that cannot nest is not walked.
+	if _, err := serializer.CBOR.Marshal(make([]int, 1<<20)); err != nil {
+		t.Fatal(err)
 	}
 }
