@@ -122,7 +122,10 @@ async function main(argv) {
   try {
     mod = await loadModule(argv[0]);
   } catch (err) {
-    fail(rawStderrWrite, `cannot load module ${argv[0]}: ${err && err.stack ? err.stack : err}`);
+    // The stack first, the message last: the host quotes the end of
+    // stderr in its start error.
+    if (err && err.stack) rawStderrWrite(`${err.stack}\n`);
+    fail(rawStderrWrite, `cannot load module ${argv[0]}: ${err && err.message !== undefined ? err.message : err}`);
   }
   let methods;
   try {

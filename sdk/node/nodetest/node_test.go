@@ -512,3 +512,19 @@ func TestThisReadsModuleExports(t *testing.T) {
 		t.Fatalf("viaThis(21) = %d, %v", got, err)
 	}
 }
+
+// A module that fails to load: the start error quotes its message (the
+// end of the worker's stderr), not only the stack that precedes it.
+func TestModuleLoadFailureNamed(t *testing.T) {
+	needNode(t)
+	for _, c := range []struct{ module, want string }{
+		{filepath.Join(filepath.Dir(fixture), "throws.js"), "module load failure"},
+		{"/nonexistent/module.js", "Cannot find module"},
+	} {
+		_, err := farm.New(farm.Config{Path: workerBin, Args: []string{c.module}, Workers: 1, Logger: testLogger(t)})
+		if !errors.Is(err, farm.ErrNotWorker) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v; want ErrNotWorker naming %q", c.module, err, c.want)
+		}
+	}
+	testutil.NoChildren(t, 2*time.Second)
+}

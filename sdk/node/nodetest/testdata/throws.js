@@ -1,0 +1,2 @@
+// A module that fails to load.
+throw new Error('module load failure');
