@@ -244,6 +244,9 @@ func (p *Process) startError(err error) error {
 		err = fmt.Errorf("%w: %s", ErrProtocolVersion, escape(msg))
 	case p.exitedAlone():
 		err = fmt.Errorf("%w: it exited with %v before the handshake (go-plugin: %s)", ErrNotWorker, p.run.status, escape(first))
+	case strings.Contains(msg, startTimeoutText):
+		err = fmt.Errorf("%w: no handshake within StartTimeout (%v): not a worker, or one slower to start than that (go-plugin: %s)",
+			kind, p.cfg.StartTimeout, escape(first))
 	case kind != nil:
 		err = fmt.Errorf("%w: %s", kind, escape(first))
 	}
@@ -265,8 +268,12 @@ var goPluginStartErrors = []struct {
 	{"incompatible API version", ErrProtocolVersion},
 	{"incompatible core API version", ErrNotWorker},
 	{"Unrecognized remote plugin message", ErrNotWorker},
-	{"timeout while waiting for plugin to start", ErrNotWorker},
+	{startTimeoutText, ErrNotWorker},
 }
+
+// startTimeoutText is go-plugin's error when the handshake did not come
+// within StartTimeout.
+const startTimeoutText = "timeout while waiting for plugin to start"
 
 // goPluginStartError returns what go-plugin's start error msg means, or
 // nil when it is none of goPluginStartErrors.

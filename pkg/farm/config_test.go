@@ -122,7 +122,7 @@ func TestNewNotAWorker(t *testing.T) {
 
 func TestNewSilentProgramTimesOut(t *testing.T) {
 	startFails(t, farm.Config{Path: "/bin/sleep", Args: []string{"60"}, Workers: 1, StartTimeout: 300 * time.Millisecond},
-		farm.ErrNotWorker, "timeout")
+		farm.ErrNotWorker, "no handshake within StartTimeout (300ms)")
 }
 
 func TestNewProtocolMismatch(t *testing.T) {
