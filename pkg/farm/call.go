@@ -241,7 +241,7 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte, 
 				argv[i] = append(make([]byte, 0, len(b)), b...)
 			}
 			raw |= 1 << i
-			size += encodedBytesLen(len(b)) // what a worker without raw bytes gets
+			size += f.encodedBytesLen(len(b)) // what a worker without raw bytes gets
 			continue
 		}
 		if ap != nil && i < inlineArgs {
@@ -371,9 +371,14 @@ func (c *call) crashed() {
 }
 
 // encodedBytesLen bounds the length of a byte slice of n bytes encoded by
-// the built-in serializers: base64 in quotes for JSON, a byte string's
-// header and bytes for CBOR.
-func encodedBytesLen(n int) int { return max(4*((n+2)/3)+2, n+9) }
+// the farm's serializer: a byte string's header and bytes for CBOR, base64
+// in quotes for JSON (and, to be safe, for any other).
+func (f *Farm) encodedBytesLen(n int) int {
+	if f.cfg.Serializer.Name() == "cbor" {
+		return n + 9
+	}
+	return max(4*((n+2)/3)+2, n+9)
+}
 
 // encodeRaw returns args with each raw byte slice (its bit set in raw)
 // encoded by the serializer, for a worker that takes no raw arguments.

@@ -327,3 +327,16 @@ func TestBlockingCallsUnderChurn(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// With CBOR a raw []byte argument counts against MaxMessageSize at its
+// CBOR size (header and bytes), not at the base64 size JSON would give it.
+func TestCBORBytesSizedAsCBOR(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, Serializer: serializer.CBOR, MaxMessageSize: 1 << 20})
+	n, err := farm.Call[int](ctx(t), f, "size", make([]byte, 800<<10)) // 1.07 MB in base64
+	if err != nil || n != 800<<10 {
+		t.Fatalf("size = %d, %v", n, err)
+	}
+	if _, err := f.RunMethod(ctx(t), "size", make([]byte, 1<<20)); !errors.Is(err, farm.ErrTooLarge) {
+		t.Fatalf("1 MiB: %v, want ErrTooLarge", err)
+	}
+}
