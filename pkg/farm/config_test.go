@@ -166,3 +166,25 @@ func TestArgsEnvDir(t *testing.T) {
 		t.Fatalf("cwd = %q, want %q", cwd, dir)
 	}
 }
+
+// Bad Remote settings are config errors that name the field.
+func TestRemoteConfigValidation(t *testing.T) {
+	const user = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"
+	for _, c := range []struct {
+		rc   farm.RemoteConfig
+		want string
+	}{
+		{farm.RemoteConfig{Token: "t", ServerNKeys: []string{user}}, "Remote.ServerNKeys"},
+		{farm.RemoteConfig{ServerNKeys: []string{"Ubad"}}, "Remote.ServerNKeys[0]"},
+		{farm.RemoteConfig{Listen: "garbage", Token: "t"}, `Remote.Listen = "garbage"`},
+		{farm.RemoteConfig{Listen: "garbage"}, "want host:port"},
+		{farm.RemoteConfig{Listen: "127.0.0.1:99999"}, "want host:port"},
+		{farm.RemoteConfig{Listen: "0.0.0.0:0"}, "needs a Token or ServerNKeys"},
+	} {
+		rc := c.rc
+		_, err := farm.New(farm.Config{Remote: &rc})
+		if !errors.Is(err, farm.ErrInvalidConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: err = %v, want ErrInvalidConfig naming %q", c.rc, err, c.want)
+		}
+	}
+}

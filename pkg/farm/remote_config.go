@@ -3,10 +3,13 @@ package farm
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/workestrator/workestrator/internal/remote"
 )
@@ -97,6 +100,22 @@ func (r RemoteConfig) withDefaults() (RemoteConfig, error) {
 		return r, bad("URL", r.URL, "give a URL or a Conn, not both")
 	case (r.URL != "" || r.Conn != nil) && (r.Listen != "" || len(r.ServerNKeys) > 0 || r.ServerTLS != nil):
 		return r, bad("Listen", r.Listen, "configures the embedded server, which runs only without URL and Conn")
+	}
+	if r.URL == "" && r.Conn == nil {
+		if r.Token != "" && len(r.ServerNKeys) > 0 {
+			return r, bad("ServerNKeys", r.ServerNKeys, "give a Token or ServerNKeys, not both")
+		}
+		for i, k := range r.ServerNKeys {
+			if !nkeys.IsValidPublicUserKey(k) {
+				return r, bad(fmt.Sprintf("ServerNKeys[%d]", i), fmt.Sprintf("%q", k), "not a public user NKey (U...)")
+			}
+		}
+		if r.Listen != "" {
+			_, port, err := net.SplitHostPort(r.Listen)
+			if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+				return r, bad("Listen", fmt.Sprintf("%q", r.Listen), "want host:port, the port 0 to 65535 (0: any free one)")
+			}
+		}
 	}
 	if r.URL == "" && r.Conn == nil && r.Token == "" && len(r.ServerNKeys) == 0 && !remote.LoopbackAddr(r.Listen) {
 		return r, bad("Listen", fmt.Sprintf("%q", r.Listen), "an embedded server reachable from other machines needs a Token or ServerNKeys")
