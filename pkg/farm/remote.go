@@ -25,7 +25,9 @@ var (
 	// Never retried.
 	ErrUnknownSerializer = errors.New("worker does not know the serializer")
 	// ErrTooLarge: a payload, a result or a frame exceeds the size limit
-	// (MaxMessageSize). Never retried.
+	// (MaxMessageSize). Never retried, but for a frame that a worker sent
+	// beyond the limit: its data plane is broken, so it is a worker death
+	// (a *WorkerExitError with this cause), retried as one.
 	ErrTooLarge = wire.ErrTooLarge
 	// ErrPermanent: the function marked its error with plugin.Permanent.
 	// Never retried.
