@@ -65,7 +65,11 @@ const json = {
       if (err instanceof SerializerError) throw err;
       throw new SerializerError(`json: ${err.message}`);
     }
-    if (s === undefined) return EMPTY;
+    if (s === undefined) {
+      // undefined is no result; a function or a symbol has no JSON form.
+      if (value === undefined) return EMPTY;
+      throw new SerializerError(`json: unsupported type: ${typeof value}`);
+    }
     if (goEscapes.test(s)) {
       goEscapes.lastIndex = 0;
       s = s.replace(goEscapes, goEscape);

@@ -49,3 +49,9 @@ test('the registry names json (also "") and cbor', () => {
   assert.equal(r.get('json'), json);
   assert.equal(r.get('cbor').name, 'cbor');
 });
+
+test('json refuses a result that has no JSON form: a function, a symbol', () => {
+  assert.equal(json.encode(undefined).length, 0); // no result
+  assert.throws(() => json.encode(() => 1), SerializerError);
+  assert.throws(() => json.encode(Symbol('s')), SerializerError);
+});
