@@ -420,6 +420,17 @@ func (c Config) withDefaults() (Config, error) {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return c, bad(fmt.Sprintf("Env[%d]", i), fmt.Sprintf("%q", kv), "must be KEY=VALUE")
 		}
+		if strings.ContainsRune(kv, 0) {
+			return c, bad(fmt.Sprintf("Env[%d]", i), fmt.Sprintf("%q", kv), "holds a NUL byte, which no environment can")
+		}
+	}
+	for i, a := range c.Args {
+		if strings.ContainsRune(a, 0) {
+			return c, bad(fmt.Sprintf("Args[%d]", i), fmt.Sprintf("%q", a), "holds a NUL byte, which no argument can")
+		}
+	}
+	if strings.ContainsRune(c.Path, 0) || strings.ContainsRune(c.Dir, 0) {
+		return c, bad("Path", fmt.Sprintf("%q (Dir %q)", c.Path, c.Dir), "holds a NUL byte, which no file name can")
 	}
 	if c.Workers == 0 && local {
 		c.Workers = runtime.NumCPU()
