@@ -54,6 +54,9 @@ type memWatch struct {
 	// due lists the workers whose answers asked for a sample; guarded by
 	// the farm's lock.
 	due []*worker
+	// warnedFresh: a worker over the soft limit before its first answer
+	// was reported (once: the limit is below what a worker needs).
+	warnedFresh bool
 }
 
 // memState is a worker's part of the memory watch, guarded by the farm's
@@ -236,6 +239,11 @@ func (f *Farm) memSampledLocked(s memSample, now int64) (kill func(), replaced b
 	if m.soft > 0 && s.rss > m.soft && !w.mem.over && w.state == workerOnline && sl.cur == w {
 		w.mem.over = true
 		f.log.Debug("worker over MaxWorkerMemory; replacing it", "slot", sl.index, "pid", w.pid, "rss", s.rss, "limit", m.soft)
+		if w.answered == 0 && !m.warnedFresh {
+			m.warnedFresh = true
+			f.log.Warn("a worker is over MaxWorkerMemory before its first answer: the limit is below what a worker needs, and workers are replaced at every check",
+				"slot", sl.index, "pid", w.pid, "rss", s.rss, "limit", m.soft)
+		}
 		if sl.standby != nil {
 			f.memReplaceLocked(w)
 			return nil, true

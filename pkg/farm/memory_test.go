@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/workestrator/workestrator/internal/testutil"
 	"github.com/workestrator/workestrator/pkg/farm"
 )
@@ -353,4 +355,18 @@ func BenchmarkWindow64Memory(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
+
+// A soft limit below what a fresh worker needs churns workers: the farm
+// says so once, at warn level.
+func TestMemoryLimitBelowFreshWorkerWarned(t *testing.T) {
+	var log testutil.SyncBuffer
+	newFarm(t, farm.Config{Workers: 1, MaxWorkerMemory: 1 << 20, MemoryCheckInterval: 10 * time.Millisecond,
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: &log})})
+	testutil.Eventually(t, 5*time.Second, "the warning", func() bool {
+		return strings.Contains(log.String(), "over MaxWorkerMemory before its first answer")
+	})
+	if n := strings.Count(log.String(), "before its first answer"); n != 1 {
+		t.Fatalf("warned %d times", n)
+	}
 }
