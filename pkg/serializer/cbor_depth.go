@@ -1,42 +1,83 @@
 package serializer
 
 import (
+	"encoding"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // CBORMaxNestedLevels is the deepest nesting of arrays, maps and structs
-// that [CBOR] encodes and decodes. A value nested deeper, a cyclic one
-// above all (a map that holds itself), is refused with an error instead
-// of exhausting the encoder's stack, which would end the process.
+// that [CBOR] decodes.
 const CBORMaxNestedLevels = 256
 
-// errTooDeep is the error of a value nested deeper than CBORMaxNestedLevels.
-var errTooDeep = fmt.Errorf("nested deeper than %d levels (a value that contains itself?)", CBORMaxNestedLevels)
+// cborMaxEncodeDepth bounds the levels (arrays, maps, structs, pointer and
+// interface hops) that [CBOR] walks before it encodes a value: a deeper
+// value, a cyclic one above all (a map that holds itself), is refused with
+// an error instead of exhausting the encoder's stack, which would end the
+// process. It is above CBORMaxNestedLevels: a value the decoder takes is
+// never refused for its depth.
+const cborMaxEncodeDepth = 4 * CBORMaxNestedLevels
+
+// errTooDeep is the error of a value nested deeper than cborMaxEncodeDepth.
+var errTooDeep = fmt.Errorf("nested deeper than %d levels (a value that contains itself?)", cborMaxEncodeDepth)
+
+var (
+	cborMarshaler   = reflect.TypeFor[cbor.Marshaler]()
+	binaryMarshaler = reflect.TypeFor[encoding.BinaryMarshaler]()
+)
 
 // mayNest caches, by type, whether a value of the type can nest without a
 // bound known from its type: it holds an interface, or its type refers to
-// itself through a pointer, map or slice.
+// itself through a pointer, map or slice, in what the encoder writes.
 var mayNest sync.Map // reflect.Type → bool
 
 // checkDepth reports errTooDeep when v nests deeper than
-// CBORMaxNestedLevels. Values of a type that cannot nest deeper than its
+// cborMaxEncodeDepth. Values of a type that cannot nest deeper than its
 // own definition are not walked.
 func checkDepth(v any) error {
-	switch v.(type) {
-	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64,
-		float32, float64, string, []byte, []int, []float64, []string:
-		return nil
-	}
-	rv := reflect.ValueOf(v)
-	if !typeMayNest(rv.Type()) {
-		return nil
-	}
-	if !withinDepth(rv, 0) {
+	if !walkAny(v, 0) {
 		return errTooDeep
 	}
 	return nil
+}
+
+// walkAny reports whether x, at depth, nests at most cborMaxEncodeDepth;
+// the common dynamic types are walked without reflection.
+func walkAny(x any, depth int) bool {
+	switch t := x.(type) {
+	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64,
+		float32, float64, string, []byte, []int, []int64, []float64, []string:
+		return true
+	case map[string]any:
+		if depth++; depth > cborMaxEncodeDepth {
+			return false
+		}
+		for _, e := range t {
+			if !walkAny(e, depth) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		if depth++; depth > cborMaxEncodeDepth {
+			return false
+		}
+		for _, e := range t {
+			if !walkAny(e, depth) {
+				return false
+			}
+		}
+		return true
+	}
+	rv := reflect.ValueOf(x)
+	if !typeMayNest(rv.Type()) {
+		return true
+	}
+	return withinDepth(rv, depth)
 }
 
 func typeMayNest(t reflect.Type) bool {
@@ -48,11 +89,24 @@ func typeMayNest(t reflect.Type) bool {
 	return r
 }
 
-// typeNests reports whether t holds an interface or reaches itself;
-// onPath holds the types being looked at.
+// marshals reports whether the encoder writes a value of t with its own
+// method rather than from its elements or fields.
+func marshals(t reflect.Type) bool {
+	if t.Implements(cborMarshaler) || t.Implements(binaryMarshaler) {
+		return true
+	}
+	p := reflect.PointerTo(t)
+	return p.Implements(cborMarshaler) || p.Implements(binaryMarshaler)
+}
+
+// typeNests reports whether t holds an interface or reaches itself in
+// what the encoder writes; onPath holds the types being looked at.
 func typeNests(t reflect.Type, onPath map[reflect.Type]bool) bool {
 	if onPath[t] {
 		return true
+	}
+	if marshals(t) {
+		return false
 	}
 	switch t.Kind() {
 	case reflect.Interface:
@@ -69,7 +123,7 @@ func typeNests(t reflect.Type, onPath map[reflect.Type]bool) bool {
 		onPath[t] = true
 		defer delete(onPath, t)
 		for i := range t.NumField() {
-			if f := t.Field(i); f.IsExported() && typeNests(f.Type, onPath) {
+			if f := t.Field(i); encoded(f) && typeNests(f.Type, onPath) {
 				return true
 			}
 		}
@@ -77,21 +131,39 @@ func typeNests(t reflect.Type, onPath map[reflect.Type]bool) bool {
 	return false
 }
 
-// withinDepth reports whether v nests at most CBORMaxNestedLevels deep
-// from depth, counting its arrays, maps and structs.
+// encoded reports whether the encoder writes field f: exported or
+// embedded, and not tagged "-" (cbor's tag, else json's).
+func encoded(f reflect.StructField) bool {
+	if !f.IsExported() && !f.Anonymous {
+		return false
+	}
+	tag, ok := f.Tag.Lookup("cbor")
+	if !ok {
+		tag = f.Tag.Get("json")
+	}
+	name, _, _ := strings.Cut(tag, ",")
+	return name != "-"
+}
+
+// withinDepth reports whether v nests at most cborMaxEncodeDepth deep
+// from depth, counting its arrays, maps, structs, pointer and interface
+// hops.
 func withinDepth(v reflect.Value, depth int) bool {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		if v.IsNil() {
+		if v.IsNil() || marshals(v.Type()) {
 			return true
+		}
+		if depth++; depth > cborMaxEncodeDepth {
+			return false
 		}
 		v = v.Elem()
 	}
 	if !typeMayNest(v.Type()) {
-		return true // bounded by its type, which encodes as written
+		return true // bounded by its type
 	}
 	switch v.Kind() {
 	case reflect.Slice, reflect.Array:
-		if depth++; depth > CBORMaxNestedLevels {
+		if depth++; depth > cborMaxEncodeDepth {
 			return false
 		}
 		for i := range v.Len() {
@@ -100,7 +172,7 @@ func withinDepth(v reflect.Value, depth int) bool {
 			}
 		}
 	case reflect.Map:
-		if depth++; depth > CBORMaxNestedLevels {
+		if depth++; depth > cborMaxEncodeDepth {
 			return false
 		}
 		it := v.MapRange()
@@ -110,12 +182,12 @@ func withinDepth(v reflect.Value, depth int) bool {
 			}
 		}
 	case reflect.Struct:
-		if depth++; depth > CBORMaxNestedLevels {
+		if depth++; depth > cborMaxEncodeDepth {
 			return false
 		}
 		t := v.Type()
 		for i := range v.NumField() {
-			if t.Field(i).IsExported() && !withinDepth(v.Field(i), depth) {
+			if encoded(t.Field(i)) && !withinDepth(v.Field(i), depth) {
 				return false
 			}
 		}

@@ -40,9 +40,10 @@ func TestCBORElementLimit(t *testing.T) {
 	}
 }
 
-// A value that contains itself, or nests deeper than the decoder takes, is
-// an error of Marshal, not a stack overflow that ends the process.
-func TestCBORRefusesCyclesAndDeepValues(t *testing.T) {
+// A value that contains itself is an error of Marshal, not a stack
+// overflow that ends the process; what the encoder does not walk (fields
+// tagged "-", types with their own MarshalCBOR) is not walked either.
+func TestCBORRefusesCycles(t *testing.T) {
 	m := map[string]any{}
 	m["self"] = m
 	type node struct {
@@ -53,14 +54,16 @@ func TestCBORRefusesCyclesAndDeepValues(t *testing.T) {
 	n.Next = n
 	s := []any{nil}
 	s[0] = s
-	deep := any(1)
-	for range serializer.CBORMaxNestedLevels + 1 {
-		deep = []any{deep}
-	}
-	for name, v := range map[string]any{"map": m, "list": n, "slice": s, "deep": deep} {
+	var p any
+	p = &p
+	type inner struct{ M map[string]any }
+	type outer struct{ inner }
+	e := map[string]any{}
+	e["self"] = outer{inner{e}}
+	for name, v := range map[string]any{"map": m, "list": n, "slice": s, "pointer": &p, "embedded": e} {
 		_, err := serializer.CBOR.Marshal(v)
 		var se *serializer.Error
-		if !errors.As(err, &se) || !strings.Contains(err.Error(), "nested deeper than 256 levels") {
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), "a value that contains itself?") {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}
@@ -77,8 +80,25 @@ func TestCBORRefusesCyclesAndDeepValues(t *testing.T) {
 	if err := serializer.CBOR.Unmarshal(b, &back); err != nil {
 		t.Fatalf("decoding %d levels: %v", serializer.CBORMaxNestedLevels, err)
 	}
-	// A flat value of a type that cannot nest is not walked.
-	if _, err := serializer.CBOR.Marshal(make([]int, 1<<20)); err != nil {
-		t.Fatal(err)
+	// A parent pointer the encoder skips.
+	type tree struct {
+		Parent   *tree `cbor:"-"`
+		Children []*tree
+	}
+	root := &tree{}
+	root.Children = []*tree{{Parent: root}}
+	if _, err := serializer.CBOR.Marshal(root); err != nil {
+		t.Errorf("a tree with a skipped parent pointer: %v", err)
+	}
+	// A type that marshals itself.
+	self := &selfMarshaled{}
+	self.Me = self
+	if _, err := serializer.CBOR.Marshal(self); err != nil {
+		t.Errorf("a MarshalCBOR type: %v", err)
 	}
 }
+
+// selfMarshaled holds itself but encodes as a fixed value.
+type selfMarshaled struct{ Me *selfMarshaled }
+
+func (selfMarshaled) MarshalCBOR() ([]byte, error) { return []byte{0x01}, nil }
