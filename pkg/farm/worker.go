@@ -338,28 +338,29 @@ func (f *Farm) watch(w *worker) {
 	}
 	f.emitLocked(Event{Type: EventDisconnect, worker: w})
 	f.mu.Unlock()
-	if !planned && !w.slot.remote && f.exitedAndDrained(w, f.cfg.KillTimeout/10) {
-		// Gone, its last answers delivered: it leaves its slot and its
-		// calls are retried at once, before its pipes are waited for
-		// (KillTimeout when a child of it holds them).
-		status := w.conn.ExitStatus()
-		var fl flushList
-		f.mu.Lock()
-		f.goneLocked(w, status, planned, &fl)
-		f.mu.Unlock()
-		fl.flush()
-		w.conn.Stop(f.cfg.KillTimeout)
-		f.mu.Lock()
-		f.emitLocked(Event{Type: EventClose, worker: w})
-		f.mu.Unlock()
-		return
+	// Gone, its last answers delivered: it leaves its slot and its calls
+	// are retried at once, before its pipes are waited for (KillTimeout
+	// when a child of it holds them).
+	early := !planned && !w.slot.remote && f.exitedAndDrained(w, f.cfg.KillTimeout/10)
+	if early {
+		f.gone(w, planned)
 	}
 	w.conn.Stop(f.cfg.KillTimeout)
+	if !early {
+		f.gone(w, planned)
+	}
+	f.mu.Lock()
+	f.emitLocked(Event{Type: EventClose, worker: w})
+	f.mu.Unlock()
+}
+
+// gone runs goneLocked for w, whose process has ended, and flushes what
+// it started.
+func (f *Farm) gone(w *worker, planned bool) {
 	status := w.conn.ExitStatus()
 	var fl flushList
 	f.mu.Lock()
 	f.goneLocked(w, status, planned, &fl)
-	f.emitLocked(Event{Type: EventClose, worker: w})
 	f.mu.Unlock()
 	fl.flush()
 }

@@ -3,6 +3,8 @@ package serializer
 import (
 	"encoding"
 	"fmt"
+	"iter"
+	"maps"
 	"reflect"
 	"strings"
 	"sync"
@@ -53,16 +55,9 @@ func walkAny(x any, depth int) bool {
 		float32, float64, string, []byte, []int, []int64, []float64, []string:
 		return true
 	case map[string]any:
-		if depth++; depth > cborMaxEncodeDepth {
-			return false
-		}
-		for _, e := range t {
-			if !walkAny(e, depth) {
-				return false
-			}
-		}
-		return true
+		return walkAll(maps.Values(t), depth)
 	case []any:
+		// A plain loop: a slice's iterator costs as much as the check.
 		if depth++; depth > cborMaxEncodeDepth {
 			return false
 		}
@@ -78,6 +73,20 @@ func walkAny(x any, depth int) bool {
 		return true
 	}
 	return withinDepth(rv, depth)
+}
+
+// walkAll reports whether the elements of a map at depth nest at most
+// cborMaxEncodeDepth.
+func walkAll(elems iter.Seq[any], depth int) bool {
+	if depth++; depth > cborMaxEncodeDepth {
+		return false
+	}
+	for e := range elems {
+		if !walkAny(e, depth) {
+			return false
+		}
+	}
+	return true
 }
 
 func typeMayNest(t reflect.Type) bool {
