@@ -2,13 +2,16 @@ package worker
 
 import (
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
 // preemptTick is the period of the timer a worker keeps while it runs
-// calls (see preempter).
-const preemptTick = 50 * time.Millisecond
+// calls, idleTick its period after a preemptTick without any (see
+// preempter).
+const (
+	preemptTick = 50 * time.Millisecond
+	idleTick    = 250 * time.Millisecond
+)
 
 // preempter keeps the Go runtime's monitor thread from its long sleep
 // while calls run. That thread preempts a goroutine that has run for
@@ -18,9 +21,14 @@ const preemptTick = 50 * time.Millisecond
 // wakes it early. The data plane's reads are raw system calls that do
 // not, so a call that computes without one would hold a GOMAXPROCS=1
 // worker's only P until it returned: its cancel would not be read, nor
-// the lifeline's end, nor a stop. So while calls run, a timer is pending
-// every preemptTick, which bounds that sleep; the first call after a
-// period without any wakes the thread with a system call of its own.
+// the lifeline's end, nor a stop. So a timer is always pending: every
+// preemptTick while calls run, every idleTick when none has for a
+// preemptTick, which bounds that sleep, and so the time a computing call
+// holds the P, to idleTick and the runtime's 10 ms after a quiet period.
+// Nothing wakes the monitor thread early: a system call through the
+// runtime would, but it also restarts the thread's polling at 20 µs,
+// about sixty wake-ups taken from the calls each time the worker gets
+// busy again.
 type preempter struct {
 	s     *server
 	armed atomic.Bool
@@ -29,9 +37,7 @@ type preempter struct {
 	seen atomic.Int64
 }
 
-// newPreempter starts armed: a new worker's first calls come soon, and
-// the timer bounds the monitor thread's sleep from the start, without a
-// system call to wake it.
+// newPreempter starts armed: a new worker's first calls come soon.
 func newPreempter(s *server) *preempter {
 	p := &preempter{s: s}
 	p.armed.Store(true)
@@ -48,17 +54,13 @@ func (p *preempter) callStarting() {
 }
 
 func (p *preempter) arm() {
-	if !p.armed.CompareAndSwap(false, true) {
-		return
+	if p.armed.CompareAndSwap(false, true) {
+		p.timer.Reset(preemptTick)
 	}
-	// Through the runtime's system call path: wakes the monitor thread if
-	// it sleeps.
-	syscall.Syscall(syscall.SYS_GETPID, 0, 0, 0)
-	p.timer.Reset(preemptTick)
 }
 
-// tick keeps the timer while calls ran in the last period, and lets it go
-// after a period without any.
+// tick keeps the short period while calls ran in the last one, and takes
+// the idle period after one without any.
 func (p *preempter) tick() {
 	end := p.s.lastEnd.Load()
 	if p.s.running.Load() > 0 || end != p.seen.Load() {
@@ -66,6 +68,7 @@ func (p *preempter) tick() {
 		p.timer.Reset(preemptTick)
 		return
 	}
+	p.timer.Reset(idleTick)
 	p.armed.Store(false)
 	// A call that started before the store saw the timer armed: it arms
 	// it again.

@@ -3,6 +3,7 @@ package farm_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -443,10 +444,25 @@ func TestWorkerFloodingItsOutput(t *testing.T) {
 
 // The cancel of a call reaches a function that computes without a system
 // call in a worker of one P (the farm's default GOMAXPROCS=1): it returns,
-// and its worker serves the next call instead of being recycled as hung.
+// and its worker serves the next call instead of being recycled as hung,
+// both for a call that comes at once and for one after the worker has
+// been quiet long enough to slow its timer.
 func TestCancelReachesComputingFunction(t *testing.T) {
+	for _, quiet := range []time.Duration{0, 600 * time.Millisecond} {
+		t.Run(fmt.Sprintf("after-%v", quiet), func(t *testing.T) {
+			cancelReachesComputingFunction(t, quiet)
+		})
+	}
+}
+
+func cancelReachesComputingFunction(t *testing.T, quiet time.Duration) {
 	f := newFarm(t, farm.Config{Workers: 1, KillTimeout: 2 * time.Second})
 	pid := workerPIDs(f)[0]
+	if quiet > 0 {
+		// The scenario is a worker without calls for a while, not a wait
+		// for an event.
+		<-time.After(quiet)
+	}
 	cctx, cancel := context.WithTimeout(ctx(t), 100*time.Millisecond)
 	defer cancel()
 	if _, err := f.RunMethod(cctx, "compute"); !errors.Is(err, context.DeadlineExceeded) {
