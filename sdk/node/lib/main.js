@@ -79,8 +79,10 @@ function watchLifeline(log, stop) {
     log.warn('cannot watch the lifeline', { error: err.message });
     return;
   }
+  let closed = false;
   const gone = () => {
-    log.debug('host closed the lifeline; worker stopping');
+    if (closed) return;
+    closed = true;
     stop();
   };
   s.on('data', () => {});
@@ -175,13 +177,34 @@ async function main(argv) {
     server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   }).catch((err) => fail(rawStderrWrite, `listen on ${sock}: ${err.message}`));
 
-  watchLifeline(log, () => exit(0));
+  // A stop (the host closes the lifeline and sends SIGTERM) and SIGINT or
+  // SIGTERM end the worker, unless the module listens for them itself:
+  // then, as in any Node.js program, its listeners decide, and as in
+  // Workestrator, whose kill is a SIGINT, a stop runs the module's SIGINT
+  // listeners, once. A worker that does not exit is killed after the
+  // farm's KillTimeout.
+  const ours = new Map();
+  const moduleListens = (sig) => process.listeners(sig).some((l) => l !== ours.get(sig));
+  let interrupted = false;
+  const stop = (why) => {
+    if (why !== 'lifeline' && moduleListens(why)) return; // its listeners run
+    if (moduleListens('SIGINT')) {
+      if (!interrupted) {
+        interrupted = true;
+        log.debug("worker stopping: the module's SIGINT listeners decide", { by: why });
+        process.emit('SIGINT', 'SIGINT');
+      }
+      return;
+    }
+    log.debug('worker stopping', { by: why });
+    exit(0);
+  };
   for (const sig of ['SIGTERM', 'SIGINT']) {
-    process.on(sig, () => {
-      log.debug('worker stopping on signal', { signal: sig });
-      exit(0);
-    });
+    const onSignal = () => stop(sig);
+    ours.set(sig, onSignal);
+    process.on(sig, onSignal);
   }
+  watchLifeline(log, () => stop('lifeline'));
   fs.writeSync(1, `${CORE_PROTOCOL_VERSION}|${version}|unix|${sock}|grpc\n`);
   log.debug('worker serving', { module: argv[0], methods: rt.names.join(','), socket: sock });
 }

@@ -27,13 +27,19 @@
 //     Promise is awaited) is the call's result; a throw or a rejection is
 //     the call's error.
 //
-// Either way `this` is the call's context, which also reads the module's
-// exports (this.other() calls a sibling, as in Workestrator):
-// this.signal is an AbortSignal that aborts when the attempt is cancelled
-// (its timeout, the caller's context, the farm's Kill), this.method and
-// this.id name the call. An
-// arrow function, which has no `this`, reads the same context with
-// require('@workestrator/worker').currentCall() (AsyncLocalStorage).
+// Either way `this` is the module's exports, as in Workestrator
+// (this.other() calls a sibling; what a call sets on this stays), through
+// which this.signal is an AbortSignal that aborts when the attempt is
+// cancelled (its timeout, the caller's context, the farm's Kill), and
+// this.method and this.id name the call (see thisOf in runtime.js: a class
+// instance's methods get the instance itself). An arrow function, which
+// has no `this`, and any code of a call read the call's context (id,
+// method, signal) with require('@workestrator/worker').currentCall()
+// (AsyncLocalStorage).
+//
+// The methods are also what module.exports[name] finds beyond the
+// exports' own enumerable functions: non-enumerable and inherited ones,
+// such as the methods of an exported class instance.
 
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
@@ -93,6 +99,16 @@ function methodsOf(exp, esm) {
       for (const [name, v] of Object.entries(exp)) {
         if (typeof v === 'function' && !methods.has(name)) methods.set(name, v);
       }
+      // What module.exports[name] also finds, as Workestrator looks a
+      // method up: non-enumerable and inherited methods (a class
+      // instance's), short of Object's and Function's own.
+      for (let o = exp; o && o !== Object.prototype && o !== Function.prototype; o = Object.getPrototypeOf(o)) {
+        for (const name of Object.getOwnPropertyNames(o)) {
+          if (name === 'constructor' || methods.has(name)) continue;
+          const d = Object.getOwnPropertyDescriptor(o, name);
+          if (d && typeof d.value === 'function') methods.set(name, d.value);
+        }
+      }
     }
   }
   if (methods.size === 0) {
@@ -110,15 +126,17 @@ function signature(name, fn) {
 
 const isThenable = (v) => v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
 
-// invoke calls fn with args and the call context ctx (see the top of this
-// file) and returns a Promise of its result. onLate is called with a
+// invoke calls fn with args, the call context ctx (what currentCall
+// returns) and self as its this (ctx unless given), and returns a Promise
+// of its result. onLate is called with a
 // description of each settlement after the first (a callback called twice,
 // a callback after a returned value), which is ignored.
-function invoke(fn, args, ctx, onLate) {
-  return useStorage ? callStorage.run(ctx, call, fn, args, ctx, onLate) : call(fn, args, ctx, onLate);
+function invoke(fn, args, ctx, onLate, self = ctx) {
+  return useStorage ? callStorage.run(ctx, call, fn, args, self, onLate) : call(fn, args, self, onLate);
 }
 
-// call is invoke's work, in the call's storage when it has one.
+// call is invoke's work, in the call's storage when it has one; ctx is
+// the function's this.
 function call(fn, args, ctx, onLate) {
   if (fn.length !== args.length + 1 || !takesCallback(fn)) {
     try {
@@ -188,7 +206,48 @@ function lastParamIsCallback(fn) {
   // Called (name(, name?.(, name.call(, .apply(, .bind() or passed on as
   // an argument (fs.readFile(p, name), setImmediate(name, ...)).
   const esc = name.replace(/\$/g, '\\$');
-  return new RegExp(`(^|[^\\w$.])${esc}\\s*(\\(|\\?\\.\\s*\\(|\\.\\s*(call|apply|bind)\\s*\\()|[(,]\\s*${esc}\\s*[,)]`).test(p.body);
+  if (new RegExp(`(^|[^\\w$.])${esc}\\s*(\\(|\\?\\.\\s*\\(|\\.\\s*(call|apply|bind)\\s*\\()`).test(p.body)) return true;
+  const arg = new RegExp(`[(,]\\s*${esc}\\s*[,)]`, 'g');
+  for (let m; (m = arg.exec(p.body)) !== null;) {
+    if (takesFunction(calleeOf(p.body, m.index))) return true;
+  }
+  return false;
+}
+
+// calleeOf returns the callee of the call whose argument list holds the
+// position at (an opening parenthesis or a comma in it): { name, isNew },
+// or null when the parenthesis is not a call's (a grouping, an arrow
+// function's parameters).
+function calleeOf(src, at) {
+  let open = at;
+  if (src[at] !== '(') {
+    for (let depth = 0, i = at - 1; ; i--) {
+      if (i < 0) return null;
+      const c = src[i];
+      if (c === ')' || c === ']' || c === '}') depth++;
+      else if (c === '(' || c === '[' || c === '{') {
+        if (depth === 0) {
+          if (c !== '(') return null;
+          open = i;
+          break;
+        }
+        depth--;
+      }
+    }
+  }
+  const m = /(\bnew\s+)?([A-Za-z_$][\w$]*(?:\s*\??\.\s*[A-Za-z_$][\w$]*)*)\s*$/.exec(src.slice(Math.max(0, open - 200), open));
+  if (!m || /^(if|while|for|switch|catch|return|typeof|function)$/.test(m[2])) return null;
+  return { name: m[2], isNew: Boolean(m[1]) };
+}
+
+// takesFunction reports whether a callee passed a parameter may take it
+// as a callback: not a constructor (new X(p), or a capitalised name such
+// as Error(p), String(p), JSON.stringify(p)), not console's, nor a
+// promise's resolve or reject, which take values.
+function takesFunction(callee) {
+  if (!callee || callee.isNew) return false;
+  const first = callee.name.split(/\s*\??\.\s*/)[0];
+  return !/^[A-Z]/.test(first) && first !== 'console' && first !== 'resolve' && first !== 'reject';
 }
 
 // paramsOf splits a function's source into its parameters (each trimmed,

@@ -55,7 +55,7 @@ class CallAbort {
 
 const ABORT = Symbol('abort');
 
-// CallContext is the `this` of a call's function (and currentCall()):
+// CallContext is what currentCall() returns, and what `this` shows:
 // id, method, and signal, the call's AbortSignal (made when first read).
 class CallContext {
   constructor(id, method, abort) {
@@ -69,28 +69,41 @@ class CallContext {
   }
 }
 
-// contextOf returns the CallContext class of a module whose exports are
-// exp: its instances also read the module's exports, as `this` does in
-// Workestrator (a function calls a sibling as this.other()); id, method
-// and signal come first.
-function contextOf(exp) {
-  if (!exp || (typeof exp !== 'object' && typeof exp !== 'function')) return CallContext;
-  const proto = Object.create(exp, Object.getOwnPropertyDescriptors(CallContext.prototype));
-  if ('id' in exp || 'method' in exp) {
-    // An export of those names may be read-only (a getter, a frozen
-    // object): the context's own fields are defined, not assigned.
-    const field = (value) => ({ value, writable: true, enumerable: true, configurable: true });
-    return function ModuleCallContext(id, method, abort) {
-      return Object.create(proto, { id: field(id), method: field(method), [ABORT]: field(abort) });
-    };
+// CALL_FIELDS are the names under which `this` shows the call.
+const CALL_FIELDS = new Set(['id', 'method', 'signal']);
+
+// thisOf returns, for a module whose exports are exp, the function that
+// makes a call's `this` from its CallContext. As in Workestrator, `this`
+// is the module's exports: this.other() calls a sibling, this.state = 7
+// stays for the next calls, the default export's `this` is itself. For
+// exports of the usual shapes (an object, a function, an ES module's
+// namespace) it is seen through a proxy that also answers this.id,
+// this.method and this.signal with the call's, unless the exports fix
+// those names themselves (a frozen property); a class instance is `this`
+// itself, for its private fields, and currentCall() gives the call.
+function thisOf(exp) {
+  if (!exp || (typeof exp !== 'object' && typeof exp !== 'function')) return (ctx) => ctx;
+  const proto = Object.getPrototypeOf(exp);
+  if (typeof exp !== 'function' && proto !== Object.prototype && proto !== null) return () => exp;
+  const fixed = new Set();
+  for (const name of CALL_FIELDS) {
+    const d = Object.getOwnPropertyDescriptor(exp, name);
+    if (d && !d.configurable && ('value' in d ? !d.writable : d.get === undefined)) fixed.add(name);
   }
-  function ModuleCallContext(id, method, abort) {
-    this.id = id;
-    this.method = method;
-    this[ABORT] = abort;
-  }
-  ModuleCallContext.prototype = proto;
-  return ModuleCallContext;
+  const shown = (p) => CALL_FIELDS.has(p) && !fixed.has(p);
+  const traps = {
+    get(target, p) {
+      return shown(p) ? this.ctx[p] : Reflect.get(target, p);
+    },
+    has(target, p) {
+      return shown(p) || Reflect.has(target, p);
+    },
+  };
+  return (ctx) => {
+    const handler = Object.create(traps);
+    handler.ctx = ctx;
+    return new Proxy(exp, handler);
+  };
 }
 
 class Runtime {
@@ -99,7 +112,7 @@ class Runtime {
   // the payload limit in bytes; log: a Logger; spinMs: how long a session
   // keeps the event loop polling once it is idle (spin.js).
   constructor({ methods, sers, maxMessage, log, spinMs = 0, exports = null }) {
-    this.Context = contextOf(exports);
+    this.thisOf = thisOf(exports);
     this.spinMs = spinMs;
     this.methods = methods;
     this.names = [...methods.keys()].sort();
@@ -147,11 +160,11 @@ class Runtime {
         return reply;
       }
     }
-    const ctx = new this.Context(call.id, call.method, ac);
+    const ctx = new CallContext(call.id, call.method, ac);
     let value;
     try {
       value = await invoke(fn, args, ctx, (how) => this.log.warn('a call settled more than once; the later settlement is ignored',
-        { method: call.method, by: how }));
+        { method: call.method, by: how }), this.thisOf(ctx));
     } catch (err) {
       reply.error = encodeError(err, ser, ac instanceof CallAbort ? ac : ac.signal);
       if (reply.error.details.length > this.maxMessage) reply.error.details = EMPTY;

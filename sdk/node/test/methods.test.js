@@ -62,17 +62,64 @@ test('this and currentCall() are the call context', async () => {
   assert.equal(currentCall(), undefined);
 });
 
-test("a call's this reads the module's exports, read-only ones named id or method too", () => {
-  const { Runtime } = require('../lib/runtime');
+test("a call's this is the module's exports, which show the call's id, method and signal", async () => {
+  const { Runtime, CallContext } = require('../lib/runtime');
   const plain = { helper: (x) => x * 2 };
-  const frozen = Object.freeze({ id: 1, method: 'm', helper: (x) => x * 2 });
   const getter = Object.defineProperty({ helper: (x) => x * 2 }, 'id', { get() { return 5; }, enumerable: true });
-  for (const exp of [plain, frozen, getter]) {
+  const fn = Object.assign(function () { return typeof this; }, { helper: (x) => x * 2 });
+  for (const exp of [plain, getter, fn]) {
     const rt = new Runtime({ methods: new Map(), exports: exp, sers: new Map(), maxMessage: 0, log: null });
-    const c = new rt.Context(7, 'run', { signal: 'S' });
-    assert.equal(c.helper(2), 4);
-    assert.equal(c.id, 7);
-    assert.equal(c.method, 'run');
-    assert.equal(c.signal, 'S');
+    const self = rt.thisOf(new CallContext(7, 'run', { signal: 'S' }));
+    assert.equal(self.helper(2), 4);
+    assert.equal(self.id, 7);
+    assert.equal(self.method, 'run');
+    assert.equal(self.signal, 'S');
+    assert.ok('signal' in self);
+    self.state = 3; // stays on the exports, for the next calls
+    assert.equal(exp.state, 3);
+    assert.equal(rt.thisOf(new CallContext(8, 'run', { signal: 'T' })).state, 3);
   }
+  const rt = new Runtime({ methods: new Map(), exports: fn, sers: new Map(), maxMessage: 0, log: null });
+  assert.equal(await invoke(fn, [], ctx(), noLate, rt.thisOf(ctx())), 'function');
+  // A frozen export of one of those names is the module's own.
+  const frozen = Object.freeze({ id: 1, method: 'm', helper: (x) => x * 2 });
+  const fr = new Runtime({ methods: new Map(), exports: frozen, sers: new Map(), maxMessage: 0, log: null });
+  const self = fr.thisOf(new CallContext(7, 'run', { signal: 'S' }));
+  assert.equal(self.id, 1);
+  assert.equal(self.signal, 'S');
+  // A class instance is this itself: its private fields work.
+  class Counter {
+    #n = 0;
+    bump() { this.#n += 1; return this.#n; }
+  }
+  const inst = new Counter();
+  const cr = new Runtime({ methods: methodsOf(inst, false), exports: inst, sers: new Map(), maxMessage: 0, log: null });
+  const bump = methodsOf(inst, false).get('bump');
+  assert.equal(await invoke(bump, [], ctx(), noLate, cr.thisOf(ctx())), 1);
+  assert.equal(await invoke(bump, [], ctx(), noLate, cr.thisOf(ctx())), 2);
+});
+
+test("a class instance's methods and non-enumerable functions are methods", () => {
+  class Mod {
+    hello(n) { return n + 1; }
+  }
+  assert.deepEqual([...methodsOf(new Mod(), false).keys()], ['hello']);
+  const hidden = Object.defineProperty({ a() {} }, 'b', { value() {}, enumerable: false });
+  assert.deepEqual([...methodsOf(hidden, false).keys()].sort(), ['a', 'b']);
+});
+
+test('a parameter passed to a constructor or a value function is no callback', async () => {
+  // Workestrator's err(type, message), called without a message.
+  const err = function (type, message) {
+    switch (type) {
+      case 'TypeError': throw new TypeError(message);
+      default: throw Error(message);
+    }
+  };
+  await assert.rejects(invoke(err, ['TypeError'], ctx(), noLate), (e) => e instanceof TypeError && e.message === '');
+  await assert.rejects(invoke(err, ['x'], ctx(), noLate), (e) => e.message === '');
+  const str = function (a, b) { console.log(b); return String(b) + JSON.stringify(b); };
+  assert.equal(await invoke(str, [1], ctx(), noLate), 'undefinedundefined');
+  const prom = function (a, b) { return new Promise((resolve) => resolve(b)); };
+  assert.equal(await invoke(prom, [1], ctx(), noLate), undefined);
 });
