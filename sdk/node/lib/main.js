@@ -115,10 +115,17 @@ async function main(argv) {
     fail(rawStderrWrite, 'usage: workestrator-worker MODULE', 2);
   }
 
-  process.on('uncaughtException', (err) => {
+  // An uncaught exception ends the worker, unless the module listens for
+  // them itself: then, as in any Node.js program, it carries on.
+  const onUncaught = (err) => {
+    if (process.listeners('uncaughtException').some((l) => l !== onUncaught)) {
+      log.warn('uncaught exception, left to the module\'s listener', { error: err });
+      return;
+    }
     log.error('uncaught exception; the worker exits', { error: err });
     process.exit(1);
-  });
+  };
+  process.on('uncaughtException', onUncaught);
 
   let mod;
   try {

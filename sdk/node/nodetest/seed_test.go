@@ -99,6 +99,23 @@ func TestThisIsTheModule(t *testing.T) {
 	}
 }
 
+// A module that listens for uncaught exceptions keeps its worker when one
+// comes, as a Node.js program does.
+func TestModuleHandlesUncaughtException(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, Args: []string{testdata("shapes.js")}})
+	pid := workerPIDs(f)[0]
+	if _, err := f.RunMethod(ctx(t), "throwLater"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "the module's listener seeing the exception", func() bool {
+		n, err := farm.Call[int](ctx(t), f, "caught")
+		return err == nil && n == 1
+	})
+	if got := workerPIDs(f); len(got) != 1 || got[0] != pid || f.Stats().WorkersExited != 0 {
+		t.Fatalf("workers: %v, want [%d]; exited %d", got, pid, f.Stats().WorkersExited)
+	}
+}
+
 // A module that exports a class instance serves its methods, which see
 // the instance as this.
 func TestClassInstanceModule(t *testing.T) {

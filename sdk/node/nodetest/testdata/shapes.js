@@ -18,3 +18,20 @@ module.exports.err = function (type, message) {
     default: throw new Error(message);
   }
 };
+
+// The module handles its own uncaught exceptions: its worker carries on.
+let caught = 0;
+process.on('uncaughtException', () => {
+  caught++;
+});
+
+module.exports.throwLater = function () {
+  setImmediate(() => {
+    throw new Error('later');
+  });
+  return 1;
+};
+
+module.exports.caught = function () {
+  return caught;
+};
