@@ -32,6 +32,7 @@ var hostLock struct {
 	prefix string   // workestrator-<pid>-<host>-
 	tmp    string   // the temporary directory of the lock and the directories
 	file   *os.File // held (flocked) while dirs > 0
+	path   string   // the lock file's name (file.Name() is its name before the rename)
 }
 
 // makeSocketDir makes a new socket directory for a farm, taking the
@@ -45,7 +46,7 @@ func makeSocketDir() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		hostLock.prefix, hostLock.tmp, hostLock.file = "workestrator-"+key+"-", tmp, f
+		hostLock.prefix, hostLock.tmp, hostLock.file, hostLock.path = "workestrator-"+key+"-", tmp, f, lockPath(tmp, key)
 	}
 	// Beside the lock, even if TMPDIR changed since it was taken.
 	dir, err := os.MkdirTemp(hostLock.tmp, hostLock.prefix+"*")
@@ -72,9 +73,9 @@ func removeSocketDir(dir string) {
 
 // releaseHostLock removes the lock file, then closes it (which unlocks).
 func releaseHostLock() {
-	_ = os.Remove(hostLock.file.Name())
+	_ = os.Remove(hostLock.path)
 	hostLock.file.Close()
-	hostLock.file, hostLock.prefix, hostLock.tmp = nil, "", ""
+	hostLock.file, hostLock.prefix, hostLock.tmp, hostLock.path = nil, "", "", ""
 }
 
 // lockHost creates and flocks a lock file for a host of that pid in tmp and

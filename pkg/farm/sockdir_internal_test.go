@@ -105,3 +105,27 @@ func TestStaleSocketDirsFollowTheHostLock(t *testing.T) {
 		t.Errorf("lock files left: %v", left)
 	}
 }
+
+// The lock file goes with the last socket directory: nothing of the host
+// is left in its temporary directory.
+func TestLockFileRemovedWithTheLastSocketDir(t *testing.T) {
+	hostLock.mu.Lock()
+	busy := hostLock.dirs
+	hostLock.mu.Unlock()
+	if busy != 0 {
+		t.Skip("another farm of this process holds the host lock")
+	}
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dir, err := makeSocketDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if locks, _ := filepath.Glob(filepath.Join(tmp, ".workestrator-*.lock")); len(locks) != 1 {
+		t.Fatalf("lock files while a directory lives: %v", locks)
+	}
+	removeSocketDir(dir)
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Fatalf("left in TMPDIR after the last directory: %v", left)
+	}
+}
