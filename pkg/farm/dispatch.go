@@ -452,10 +452,71 @@ func (f *Farm) attemptFailedLocked(c *call, err error) {
 		f.settleLocked(c, nil, ErrFarmKilled)
 		return
 	}
-	if !retryable(err) || (f.cfg.RetryIf != nil && !f.cfg.RetryIf(err)) {
+	if !retryable(err) {
 		f.settleLocked(c, nil, err)
 		return
 	}
+	if f.cfg.RetryIf != nil {
+		// Asked without the farm's lock, which RetryIf may need (it may
+		// call the farm), nor holding up dispatch while it runs. The call
+		// waits among those in a backoff meanwhile, where a cancel or Kill
+		// finds it.
+		if c.timer != nil {
+			c.timer.Stop()
+			c.timer = nil
+		}
+		c.state = stQueued
+		f.queued++
+		f.backoff[c] = struct{}{}
+		go f.askRetryIf(c, err)
+		return
+	}
+	f.retryLocked(c, err)
+}
+
+// askRetryIf asks Config.RetryIf whether c, whose attempt failed with err,
+// is retried, and settles or retries it unless a cancel or Kill settled it
+// meanwhile.
+func (f *Farm) askRetryIf(c *call, err error) {
+	retry := f.retryIf(err)
+	f.mu.Lock()
+	if _, ok := f.backoff[c]; !ok || c.state != stQueued {
+		f.mu.Unlock()
+		return
+	}
+	delete(f.backoff, c)
+	f.queued--
+	switch {
+	case c.ctx.Err() != nil:
+		f.settleLocked(c, nil, c.ctx.Err())
+	case f.state == farmKilled:
+		f.settleLocked(c, nil, ErrFarmKilled)
+	case !retry:
+		f.settleLocked(c, nil, err)
+	default:
+		f.retryLocked(c, err)
+	}
+	var fl flushList
+	f.dispatchLocked(&fl)
+	f.mu.Unlock()
+	fl.flush()
+}
+
+// retryIf returns what Config.RetryIf says of err; a RetryIf that panics
+// says no, and the panic is logged.
+func (f *Farm) retryIf(err error) (retry bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			f.log.Error("Config.RetryIf panicked; the failure is not retried", "panic", p, "error", err)
+			retry = false
+		}
+	}()
+	return f.cfg.RetryIf(err)
+}
+
+// retryLocked retries c, whose attempt failed with the retryable err,
+// unless its retries are spent.
+func (f *Farm) retryLocked(c *call, err error) {
 	if n := c.maxRetries(); int(c.attempt) > n {
 		if n > 0 {
 			err = &MaxRetriesError{Method: c.method, Attempts: int(c.attempt), Last: err}

@@ -98,6 +98,54 @@ func TestRetryIf(t *testing.T) {
 	}
 }
 
+// RetryIf may call the farm (it runs without the farm's lock), and one
+// that panics says no: the call gets its failure, the host lives on.
+func TestRetryIfCallsTheFarmOrPanics(t *testing.T) {
+	var mr *farm.MaxRetriesError
+	t.Run("calls-the-farm", func(t *testing.T) {
+		var f *farm.Farm
+		f = newFarm(t, farm.Config{Workers: 1, RetryIf: func(err error) bool {
+			return f.Stats().Retried < 2
+		}})
+		_, err := f.RunMethod(ctx(t), "fail", "plain")
+		if errors.As(err, &mr) || f.Stats().Retried != 2 {
+			t.Fatalf("err = %v, retried %d; want the raw failure after 2 retries", err, f.Stats().Retried)
+		}
+	})
+	t.Run("panics", func(t *testing.T) {
+		p := newFarm(t, farm.Config{Workers: 1, RetryIf: func(err error) bool { panic("RetryIf broke") }})
+		_, err := p.RunMethod(ctx(t), "fail", "plain")
+		var re *farm.RemoteError
+		if !errors.As(err, &re) || errors.As(err, &mr) || re.Message != "plain failure" || p.Stats().Retried != 0 {
+			t.Fatalf("err = %v, retried %d; want the raw failure, not retried", err, p.Stats().Retried)
+		}
+		if v, err := farm.Call[int](ctx(t), p, "add", 1, 2, 3); err != nil || v != 6 {
+			t.Fatalf("next call: %v, %v", v, err)
+		}
+	})
+}
+
+// A call whose RetryIf is still deciding is settled by Kill.
+func TestKillWhileRetryIfDecides(t *testing.T) {
+	asked := make(chan struct{})
+	release := make(chan struct{})
+	f := newFarm(t, farm.Config{Workers: 1, RetryIf: func(err error) bool {
+		close(asked)
+		<-release
+		return true
+	}})
+	defer close(release)
+	fu := f.Go(ctx(t), "fail", "plain")
+	<-asked
+	if st := f.Stats(); st.Queued != 1 {
+		t.Errorf("queued while RetryIf decides: %d, want 1", st.Queued)
+	}
+	f.Kill()
+	if _, err := fu.Result(); !errors.Is(err, farm.ErrFarmKilled) {
+		t.Fatalf("err = %v, want ErrFarmKilled", err)
+	}
+}
+
 func TestRefusalsNotRetried(t *testing.T) {
 	f := newFarm(t, farm.Config{Workers: 1})
 	cases := []struct {
