@@ -98,15 +98,9 @@ func New(cfg Config) (*Farm, error) {
 	if err != nil {
 		return nil, err
 	}
-	removeStaleSocketDirs()
-	dir, err := makeSocketDir()
-	if err != nil {
-		return nil, fmt.Errorf("farm: socket directory: %w", err)
-	}
 	f := &Farm{
 		cfg:     c,
 		log:     c.Logger,
-		sockDir: dir,
 		epoch:   time.Now(),
 		killed:  make(chan struct{}),
 		done:    make(chan struct{}),
@@ -116,9 +110,14 @@ func New(cfg Config) (*Farm, error) {
 
 		reloading: make(chan struct{}, 1),
 	}
+	// Before the socket directory: an Init argument whose encoding fails
+	// or panics leaves nothing behind.
 	if err := f.encodeInit(); err != nil {
-		removeSocketDir(dir)
 		return nil, err
+	}
+	removeStaleSocketDirs()
+	if f.sockDir, err = makeSocketDir(); err != nil {
+		return nil, fmt.Errorf("farm: socket directory: %w", err)
 	}
 	f.workerEnv = workerEnv(c)
 	f.launch = f.launchLocal

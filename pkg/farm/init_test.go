@@ -2,6 +2,7 @@ package farm_test
 
 import (
 	"errors"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -130,4 +131,28 @@ func TestInitInvalid(t *testing.T) {
 			t.Fatalf("Init %+v: err = %v, want ErrInvalidConfig", in, err)
 		}
 	}
+}
+
+// panicky is an argument whose encoding panics.
+type panicky struct{}
+
+func (panicky) MarshalJSON() ([]byte, error) { panic("MarshalJSON broke") }
+
+// An Init argument whose encoding panics makes New panic before it makes
+// anything: no socket directory, no lock file, no process.
+func TestInitEncodingPanicLeavesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("New did not panic")
+			}
+		}()
+		_, _ = farm.New(farm.Config{Path: workerBin, Workers: 1, Init: farm.Init{Method: "setState", Args: []any{panicky{}}}, Logger: testLogger(t)})
+	}()
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Fatalf("left in TMPDIR: %v", left)
+	}
+	testutil.NoChildren(t, 2*time.Second)
 }
