@@ -27,10 +27,13 @@ type Farm struct {
 	log     hclog.Logger
 	sockDir string
 	ev      *emitter
-	mem     *memWatch    // nil without a memory limit
-	remote  *remoteHost  // nil without Config.Remote
-	launch  launcher     // starts a slot's worker
-	hints   *resultHints // the sizes of methods' big []byte results
+	mem     *memWatch   // nil without a memory limit
+	remote  *remoteHost // nil without Config.Remote; set under remoteMu
+	// remoteMu orders New's start of the remote side with Kill's end of
+	// it, for a Kill (KillAll) that comes while New runs.
+	remoteMu sync.Mutex
+	launch   launcher     // starts a slot's worker
+	hints    *resultHints // the sizes of methods' big []byte results
 	// rawBytes: []byte arguments go as they are, not encoded (the
 	// built-in serializers decode them back unchanged).
 	rawBytes atomic.Bool
@@ -128,17 +131,24 @@ func New(cfg Config) (*Farm, error) {
 	for i := range f.slots {
 		f.slots[i] = &slot{f: f, index: i, wake: make(chan struct{}, 1), bin: f.bin}
 	}
+	// From here on KillAll reaches the farm, even while it starts.
+	register(f)
 	if err := f.startAll(); err != nil {
 		f.Kill()
 		return nil, err
 	}
 	if c.Remote != nil {
-		if err := f.startRemote(*c.Remote); err != nil {
+		if err := f.startRemoteUnlessKilled(*c.Remote); err != nil {
 			f.Kill()
 			return nil, err
 		}
 	}
+	if holdHeapReserve(c, f.log) == 0 || c.resultBuffers {
+		// As many result buffers at once as the local workers run calls.
+		f.hints = newResultHints(int64(min(c.Workers, MaxWorkers)) * int64(min(c.MaxConcurrentCallsPerWorker, 1<<20)))
+	}
 	f.mu.Lock()
+	killed := f.state == farmKilled
 	for _, s := range f.slots {
 		if w := s.cur; w != nil && !w.rawBytes {
 			// Workers without raw bytes (another SDK): encode []byte
@@ -146,18 +156,30 @@ func New(cfg Config) (*Farm, error) {
 			f.rawBytes.Store(false)
 		}
 	}
-	f.mu.Unlock()
-	if holdHeapReserve(c, f.log) == 0 || c.resultBuffers {
-		// As many result buffers at once as the local workers run calls.
-		f.hints = newResultHints(int64(min(c.Workers, MaxWorkers)) * int64(min(c.MaxConcurrentCallsPerWorker, 1<<20)))
-	}
-	if f.mem != nil {
+	if f.mem != nil && !killed {
 		f.wg.Add(1)
 		go f.sampleMemory()
 	}
-	register(f)
+	f.mu.Unlock()
+	if killed {
+		f.Kill()
+		return nil, ErrFarmKilled
+	}
 	f.log.Debug("farm started", "workers", c.Workers, "path", c.Path)
 	return f, nil
+}
+
+// startRemoteUnlessKilled starts the remote side, unless a Kill came first.
+func (f *Farm) startRemoteUnlessKilled(rc RemoteConfig) error {
+	f.remoteMu.Lock()
+	defer f.remoteMu.Unlock()
+	f.mu.Lock()
+	killed := f.state == farmKilled
+	f.mu.Unlock()
+	if killed {
+		return ErrFarmKilled
+	}
+	return f.startRemote(rc)
 }
 
 // Kill stops the farm at once: every queued and in-flight call returns
@@ -190,9 +212,11 @@ func (f *Farm) Kill() {
 		}
 		f.mu.Unlock()
 		f.wg.Wait()
+		f.remoteMu.Lock()
 		if f.remote != nil {
 			f.remote.close()
 		}
+		f.remoteMu.Unlock()
 		removeSocketDir(f.sockDir)
 		unregister(f)
 		// The listener gets what is left, and at least a twentieth of
@@ -288,7 +312,8 @@ func unregister(f *Farm) {
 }
 
 // KillAll kills every farm of the process, concurrently, and returns when
-// all are dead.
+// all are dead; a farm whose New is still starting it is killed too, and
+// that New returns ErrFarmKilled.
 func KillAll() {
 	farmsMu.Lock()
 	all := make([]*Farm, 0, len(farms))

@@ -89,6 +89,42 @@ func TestKillAll(t *testing.T) {
 	}
 }
 
+// KillAll reaches a farm whose New is still starting its workers: New
+// fails with ErrFarmKilled and leaves no process.
+func TestKillAllDuringNew(t *testing.T) {
+	online := make(chan struct{}, 64)
+	type result struct {
+		f   *farm.Farm
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := farm.New(farm.Config{Path: workerBin, Workers: 8, Logger: testLogger(t), OnEvent: func(e farm.Event) {
+			if e.Type == farm.EventOnline {
+				online <- struct{}{}
+			}
+		}})
+		done <- result{f, err}
+	}()
+	select {
+	case <-online:
+	case r := <-done:
+		t.Fatalf("New returned before KillAll: %v", r.err)
+	}
+	farm.KillAll()
+	r := <-done
+	if r.err == nil {
+		// New was done before KillAll came: KillAll killed the farm.
+		defer r.f.Kill()
+		if _, err := r.f.Run(ctx(t)); !errors.Is(err, farm.ErrFarmKilled) {
+			t.Fatalf("a farm New returned is alive after KillAll: %v", err)
+		}
+	} else if !errors.Is(r.err, farm.ErrFarmKilled) {
+		t.Fatalf("New: %v, want ErrFarmKilled", r.err)
+	}
+	testutil.NoChildren(t, 2*time.Second)
+}
+
 func TestShutdownDrains(t *testing.T) {
 	f := newFarm(t, farm.Config{Workers: 1, MaxConcurrentCallsPerWorker: 1})
 	var futures []*farm.Future

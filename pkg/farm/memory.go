@@ -231,7 +231,6 @@ func (f *Farm) memSampledLocked(s memSample, now int64) (kill func(), replaced b
 		w.mem.killed = &MemoryError{PID: w.pid, RSS: s.rss, Limit: m.hard}
 		f.log.Warn("worker over MaxWorkerMemoryHard; killing it", "slot", w.slot.index, "pid", w.pid, "rss", s.rss, "limit", m.hard)
 		f.dyingLocked(w)
-		f.st.memoryKilled++
 		f.emitLocked(Event{Type: EventMemoryKill, worker: w})
 		return w.mem.kill, false
 	}

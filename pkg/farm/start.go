@@ -35,8 +35,9 @@ func (f *Farm) startAll() error {
 	f.mu.Unlock()
 	for _, s := range f.slots {
 		if s.elastic() {
-			f.wg.Add(1)
-			go s.supervise()
+			if !f.superviseUnlessKilled(s) {
+				break
+			}
 			continue
 		}
 		sem <- struct{}{}
@@ -57,12 +58,26 @@ func (f *Farm) startAll() error {
 				errs = append(errs, f.explainStartError(s, err))
 				return
 			}
-			f.wg.Add(1)
-			go s.supervise()
+			if !f.superviseUnlessKilled(s) {
+				errs = append(errs, ErrFarmKilled)
+			}
 		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// superviseUnlessKilled starts s's supervisor, unless the farm was killed:
+// Kill, which waits for the supervisors, sees every one that starts.
+func (f *Farm) superviseUnlessKilled(s *slot) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state == farmKilled {
+		return false
+	}
+	f.wg.Add(1)
+	go s.supervise()
+	return true
 }
 
 // explainStartError adds to a resource error of a first start how many

@@ -391,6 +391,9 @@ func (f *Farm) goneLocked(w *worker, status ExitStatus, planned bool, fl *flushL
 	f.st.exited++
 	if !planned {
 		f.st.crashed++
+		if w.mem.killed != nil {
+			f.st.memoryKilled++ // counted with the crash it is one of
+		}
 		// A worker that never answered counts as a failed start (a crash
 		// loop backs off); one that did resets the count.
 		if w.answered == 0 {
