@@ -96,6 +96,9 @@ func (f *Farm) reload(ctx context.Context, path string, sum []byte) error {
 	if path == "" {
 		return fmt.Errorf("%w: Reload path = \"\": the worker executable is required", ErrInvalidConfig)
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case f.reloading <- struct{}{}:
 	case <-ctx.Done():
@@ -186,7 +189,9 @@ func (f *Farm) reloadSlot(ctx context.Context, s *slot, bin binary, need []strin
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+			// The start was cut short: what the process said then is
+			// not the cause.
+			err = fmt.Errorf("%w: the reload's context ended while the new worker started", ctx.Err())
 		}
 		serr := &StartError{Slot: s.index, Err: err}
 		f.st.startFailures++

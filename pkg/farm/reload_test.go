@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -291,8 +292,12 @@ func TestReloadContextEnded(t *testing.T) {
 	old := workerPIDs(f)
 	c, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := f.Reload(c, v2); !errors.Is(err, context.Canceled) {
+	started := f.Stats().WorkersStarted
+	if err := f.Reload(c, v2); !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "not a workestrator worker") {
 		t.Fatalf("Reload with an ended ctx = %v", err)
+	}
+	if n := f.Stats().WorkersStarted; n != started {
+		t.Errorf("workers started: %d, want %d: a reload whose ctx had ended started one", n, started)
 	}
 	if got := workerPIDs(f); !slices.Equal(got, old) {
 		t.Fatalf("workers %v, want %v", got, old)
