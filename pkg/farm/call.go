@@ -270,8 +270,12 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte, 
 		}
 	}
 	if size > f.cfg.MaxMessageSize {
-		return nil, 0, 0, fmt.Errorf("method %q: %w: arguments of %d bytes exceed MaxMessageSize (%d)",
-			method, ErrTooLarge, size, f.cfg.MaxMessageSize)
+		how := ""
+		if raw != 0 {
+			how = fmt.Sprintf(" (a []byte counted as %s encodes it, which is how a worker without raw bytes gets it)", f.cfg.Serializer.Name())
+		}
+		return nil, 0, 0, fmt.Errorf("method %q: %w: arguments of %d bytes encoded%s exceed MaxMessageSize (%d)",
+			method, ErrTooLarge, size, how, f.cfg.MaxMessageSize)
 	}
 	return argv, raw, lent, nil
 }

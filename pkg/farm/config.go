@@ -205,7 +205,12 @@ type Config struct {
 	// A custom serializer must also be given to the worker's plugin.Serve.
 	Serializer serializer.Serializer
 	// MaxMessageSize caps the encoded arguments of a call and its result,
-	// in bytes; 0 means 256 MiB.
+	// in bytes; 0 means 256 MiB. A []byte argument counts at its size as
+	// the serializer encodes it (base64 under JSON: 4/3 of its length),
+	// even when it travels raw, since a worker without raw bytes (a
+	// Node.js worker, one reached through an agent) gets it so; a Go
+	// worker's []byte result, which always travels raw, counts at its
+	// length.
 	MaxMessageSize int
 	// SharedMemory is the size in bytes of the shared memory each worker
 	// connection gets (Linux, a Go worker, the socket data plane: not the
