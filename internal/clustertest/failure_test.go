@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"context"
 	"errors"
 	"syscall"
 	"testing"
@@ -158,4 +159,42 @@ func TestHostKill(t *testing.T) {
 		}
 	}
 	testutil.Eventually(t, 5*time.Second, "the agents cancelled the host's calls", func() bool { return len(j.count(t, "cancel")) == 8 })
+}
+
+// A host killed right after it sent its calls: its goodbye may reach an
+// agent before the calls do (they come on another subscription), and the
+// agent drops them too, without waiting for the host's heartbeats to stop
+// (three of them, 3 s by default).
+func TestHostKillRightAfterSend(t *testing.T) {
+	srv := newHost(t, farm.Config{})
+	a1 := startAgent(t, "a1", srv.URL(), nil, "--max-per-worker", "4")
+	waitJoined(t, srv, 2, a1)
+	for round := range 4 {
+		f, err := farm.New(farm.Config{Logger: testLogger(t), Remote: &farm.RemoteConfig{URL: srv.URL()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 5*time.Second, "the agent's slots", func() bool { return len(agentWorkers(f, "a1")) == 2 })
+		j := newJournal(t)
+		for i := range 8 {
+			f.Go(ctx(t), "record", string(j), i, -1)
+		}
+		f.Kill()
+		// The agent's 8 slots are free again at once: 8 calls of another
+		// host run on it well within the 3 s a silent host takes.
+		c, cancel := context.WithTimeout(ctx(t), 1500*time.Millisecond)
+		futures := make([]*farm.Future, 8)
+		for i := range futures {
+			futures[i] = srv.Go(c, "record", string(newJournal(t)), i, 0)
+		}
+		for i, fu := range futures {
+			if _, err := fu.Result(); err != nil {
+				t.Errorf("round %d: call %d of the live host: %v (the killed host's calls still hold the agent)", round, i, err)
+			}
+		}
+		cancel()
+		if s, c := len(j.count(t, "start")), len(j.count(t, "cancel")); s != c {
+			t.Errorf("round %d: %d of the killed host's calls started, %d cancelled", round, s, c)
+		}
+	}
 }

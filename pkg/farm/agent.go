@@ -109,8 +109,11 @@ type agent struct {
 
 	session atomic.Uint64
 
-	mu       sync.Mutex
-	hosts    map[string]*hostState
+	mu    sync.Mutex
+	hosts map[string]*hostState
+	// byes holds the hosts that said goodbye, with when: a call message of
+	// theirs that comes after it (on another subscription) is dropped.
+	byes     map[string]time.Time
 	free     []*relayCall // answered, to reuse (see freeRelayCallLocked)
 	draining bool
 	inflight int
@@ -177,6 +180,7 @@ func newAgent(cfg AgentConfig) (*agent, error) {
 	return &agent{
 		cfg: cfg, subj: subj, name: cfg.Name, id: newID("a"),
 		hosts:   make(map[string]*hostState),
+		byes:    make(map[string]time.Time),
 		idle:    make(chan struct{}, 1),
 		wake:    make(chan struct{}, 1),
 		changed: make(chan struct{}, 1),

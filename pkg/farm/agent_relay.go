@@ -136,6 +136,10 @@ func (a *agent) hostLocked(id string, hb time.Duration) *hostState {
 	return h
 }
 
+// byeMemory is how long an agent remembers a host's goodbye, far longer
+// than its messages can lag behind it.
+const byeMemory = time.Minute
+
 // onHostBeat notes a host's heartbeat; a host's bye drops its calls.
 func (a *agent) onHostBeat(m *nats.Msg) {
 	var b remotepb.HostBeat
@@ -143,6 +147,9 @@ func (a *agent) onHostBeat(m *nats.Msg) {
 		return
 	}
 	if b.Bye {
+		a.mu.Lock()
+		a.byes[b.Host] = time.Now()
+		a.mu.Unlock()
 		a.dropHosts(func(h *hostState) bool { return h.id == b.Host }, "the host left")
 		return
 	}
@@ -186,6 +193,12 @@ func (a *agent) onBatch(m *nats.Msg) {
 	}
 	f := a.f
 	a.mu.Lock()
+	if _, left := a.byes[b.Host]; left {
+		// Sent before the host's goodbye, read after it: its host is
+		// gone, and so are its calls.
+		a.mu.Unlock()
+		return
+	}
 	h := a.hostLocked(b.Host, b.Heartbeat)
 	h.maxMessage = int(b.MaxMessage)
 	refuse := ""
@@ -444,6 +457,11 @@ func (a *agent) dropHosts(drop func(*hostState) bool, why string) {
 func (a *agent) silentHosts(now time.Time) {
 	cancel := cancelList{why: errHostSilent}
 	a.mu.Lock()
+	for id, at := range a.byes {
+		if now.Sub(at) > byeMemory {
+			delete(a.byes, id)
+		}
+	}
 	for id, h := range a.hosts {
 		if now.Sub(h.lastSeen) <= HeartbeatMisses*h.hb {
 			continue
