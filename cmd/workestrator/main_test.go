@@ -58,6 +58,11 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"serve", "--nats", "nats://127.0.0.1:1", "/nonexistent/worker"}, 1, "/nonexistent/worker"},
 		{[]string{"nats", "--listen", "0.0.0.0:0"}, 1, "needs a token or NKeys"},
 		{[]string{"nats", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"nats", "--max-payload", "2G"}, 1, "--max-payload 2147483648: must be 0 (8M) or positive, at most 64M"},
+		{[]string{"nats", "--max-payload", "4G"}, 1, "--max-payload 4294967296"},
+		{[]string{"nats", "--nkeys", "bogus"}, 1, `--nkeys: entry 1, "bogus", is not a public user NKey`},
+		{[]string{"nats", "--nkeys", ","}, 1, `--nkeys: entry 1, "", is not`},
+		{[]string{"serve", "--heartbeat", "2m", "w"}, 1, "Heartbeat = 2m0s: must be 0 (1s), or from 10ms to 1m0s"},
 	} {
 		code, _, out := runCmd(t, c.args...)
 		if code != c.code || !strings.Contains(out, c.want) {

@@ -6,8 +6,14 @@ import (
 	"io"
 	"strings"
 
+	nkey "github.com/nats-io/nkeys"
+
 	"github.com/workestrator/workestrator/internal/remote"
 )
+
+// maxPayloadLimit is the largest --max-payload, as farm.RemoteConfig's
+// MaxPayload.
+const maxPayloadLimit = 64 << 20
 
 // natsServer runs `workestrator nats`.
 func natsServer(ctx context.Context, args []string, stderr io.Writer) error {
@@ -42,7 +48,15 @@ and refuses an address reachable from other machines without --token or
 		return err
 	}
 	if nkeys != "" {
-		o.NKeys = strings.Split(nkeys, ",")
+		for i, k := range strings.Split(nkeys, ",") {
+			if k = strings.TrimSpace(k); !nkey.IsValidPublicUserKey(k) {
+				return fmt.Errorf("--nkeys: entry %d, %q, is not a public user NKey (U...)", i+1, k)
+			}
+			o.NKeys = append(o.NKeys, k)
+		}
+	}
+	if max < 0 || max > maxPayloadLimit {
+		return fmt.Errorf("--max-payload %d: must be 0 (8M) or positive, at most 64M (bigger messages travel in chunks)", max)
 	}
 	if o.TLS, err = tlsf.config(true); err != nil {
 		return err

@@ -137,8 +137,8 @@ func newAgent(cfg AgentConfig) (*agent, error) {
 		return nil, bad("Farm.MinWorkers", cfg.Farm.MinWorkers, "an agent's workers are a fixed pool: hosts send calls to each of them")
 	case cfg.Prefetch < -1:
 		return nil, bad("Prefetch", cfg.Prefetch, "must be -1 (none), 0 (1) or positive")
-	case cfg.Heartbeat < 0 || (cfg.Heartbeat > 0 && cfg.Heartbeat < 10*time.Millisecond):
-		return nil, bad("Heartbeat", cfg.Heartbeat, "must be 0 (1s) or at least 10ms")
+	case cfg.Heartbeat < 0 || (cfg.Heartbeat > 0 && cfg.Heartbeat < 10*time.Millisecond) || cfg.Heartbeat > maxHeartbeat:
+		return nil, bad("Heartbeat", cfg.Heartbeat, fmt.Sprintf("must be 0 (1s), or from 10ms to %v (hosts refuse longer ones)", maxHeartbeat))
 	case cfg.DrainTimeout < 0:
 		return nil, bad("DrainTimeout", cfg.DrainTimeout, "must be 0 (30s) or positive")
 	case cfg.Token != "" && cfg.NKeyFile != "":
