@@ -9,7 +9,11 @@ type Serializer interface {
 	// Name identifies the serializer on the wire. It must be non-empty and
 	// unique among the serializers a worker knows.
 	Name() string
-	// Marshal encodes v.
+	// Marshal encodes v. It should encode every value in at least one
+	// byte: an empty result reads as a function that returned nothing
+	// (farm's ErrNoResult), so a serializer whose encoding of some value
+	// is empty (a protobuf message of default fields) should add a byte
+	// of its own.
 	Marshal(v any) ([]byte, error)
 	// Unmarshal decodes data into the value v points to.
 	Unmarshal(data []byte, v any) error

@@ -48,7 +48,8 @@ const json = {
     // JSON.stringify is several times faster without one.
     if (typeof value === 'number') {
       if (!Number.isFinite(value)) throw new SerializerError(`json: unsupported value: ${value}`);
-      return Buffer.from(JSON.stringify(value), 'latin1');
+      // encoding/json writes a negative zero as -0; JSON.stringify as 0.
+      return Buffer.from(Object.is(value, -0) ? '-0' : JSON.stringify(value), 'latin1');
     }
     let s;
     if (typeof value === 'string') {

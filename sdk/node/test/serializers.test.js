@@ -55,3 +55,9 @@ test('json refuses a result that has no JSON form: a function, a symbol', () => 
   assert.throws(() => json.encode(() => 1), SerializerError);
   assert.throws(() => json.encode(Symbol('s')), SerializerError);
 });
+
+test('json writes a negative zero as encoding/json does', () => {
+  assert.equal(json.encode(-0).toString(), '-0');
+  assert.equal(json.encode(0).toString(), '0');
+  assert.ok(Object.is(json.decode(Buffer.from('-0')), -0));
+});
