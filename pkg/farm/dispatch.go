@@ -480,12 +480,10 @@ func (f *Farm) attemptFailedLocked(c *call, err error) {
 func (f *Farm) askRetryIf(c *call, err error) {
 	retry := f.retryIf(err)
 	f.mu.Lock()
-	if _, ok := f.backoff[c]; !ok || c.state != stQueued {
+	if !f.leaveBackoffLocked(c) {
 		f.mu.Unlock()
 		return
 	}
-	delete(f.backoff, c)
-	f.queued--
 	switch {
 	case c.ctx.Err() != nil:
 		f.settleLocked(c, nil, c.ctx.Err())
@@ -551,14 +549,23 @@ func (f *Farm) retryDelay(n int) time.Duration {
 	return min(b, 30*time.Second)
 }
 
-func (f *Farm) endBackoff(c *call) {
-	f.mu.Lock()
+// leaveBackoffLocked takes c out of the calls waiting out a backoff (or a
+// RetryIf), and reports false when a cancel or Kill settled it meanwhile.
+func (f *Farm) leaveBackoffLocked(c *call) bool {
 	if _, ok := f.backoff[c]; !ok || c.state != stQueued {
-		f.mu.Unlock()
-		return
+		return false
 	}
 	delete(f.backoff, c)
 	f.queued--
+	return true
+}
+
+func (f *Farm) endBackoff(c *call) {
+	f.mu.Lock()
+	if !f.leaveBackoffLocked(c) {
+		f.mu.Unlock()
+		return
+	}
 	f.enqueueLocked(c, true)
 	var fl flushList
 	f.dispatchLocked(&fl)
