@@ -148,10 +148,12 @@ type Config struct {
 	RetryBackoff time.Duration
 	// RetryIf, when set, is asked whether a retryable failure should be
 	// retried. It is never asked about failures that are never retried.
-	// It runs on a goroutine of its own, outside the farm's lock, so it may
-	// call the farm (Stats, say) and take its time; the call waits as if in
-	// a retry backoff meanwhile. A RetryIf that panics answers no, and the
-	// panic is logged.
+	// It runs on a goroutine of its own for each failed attempt (so
+	// concurrently when several fail at once), outside the farm's lock: it
+	// may call the farm (Stats, say) and take its time, while the call
+	// waits as if in a retry backoff. Kill does not wait for it: a Kill
+	// settles the call, and the answer of a RetryIf still running is
+	// ignored. A RetryIf that panics answers no, and the panic is logged.
 	RetryIf func(err error) bool
 
 	// Timeout bounds each attempt from its dispatch; 0 means none. A call

@@ -27,13 +27,10 @@ type Farm struct {
 	log     hclog.Logger
 	sockDir string
 	ev      *emitter
-	mem     *memWatch   // nil without a memory limit
-	remote  *remoteHost // nil without Config.Remote; set under remoteMu
-	// remoteMu orders New's start of the remote side with Kill's end of
-	// it, for a Kill (KillAll) that comes while New runs.
-	remoteMu sync.Mutex
-	launch   launcher     // starts a slot's worker
-	hints    *resultHints // the sizes of methods' big []byte results
+	mem     *memWatch    // nil without a memory limit
+	remote  *remoteHost  // nil without Config.Remote
+	launch  launcher     // starts a slot's worker
+	hints   *resultHints // the sizes of methods' big []byte results
 	// rawBytes: []byte arguments go as they are, not encoded (the
 	// built-in serializers decode them back unchanged).
 	rawBytes atomic.Bool
@@ -169,16 +166,13 @@ func New(cfg Config) (*Farm, error) {
 	return f, nil
 }
 
-// startRemoteUnlessKilled starts the remote side, unless a Kill came first.
+// startRemoteUnlessKilled starts the remote side, unless a Kill came
+// first; a Kill that comes meanwhile waits for it (f.wg), then closes it.
 func (f *Farm) startRemoteUnlessKilled(rc RemoteConfig) error {
-	f.remoteMu.Lock()
-	defer f.remoteMu.Unlock()
-	f.mu.Lock()
-	killed := f.state == farmKilled
-	f.mu.Unlock()
-	if killed {
+	if !f.addUnlessKilled() {
 		return ErrFarmKilled
 	}
+	defer f.wg.Done()
 	return f.startRemote(rc)
 }
 
@@ -212,11 +206,9 @@ func (f *Farm) Kill() {
 		}
 		f.mu.Unlock()
 		f.wg.Wait()
-		f.remoteMu.Lock()
 		if f.remote != nil {
 			f.remote.close()
 		}
-		f.remoteMu.Unlock()
 		removeSocketDir(f.sockDir)
 		unregister(f)
 		// The listener gets what is left, and at least a twentieth of
@@ -312,8 +304,9 @@ func unregister(f *Farm) {
 }
 
 // KillAll kills every farm of the process, concurrently, and returns when
-// all are dead; a farm whose New is still starting it is killed too, and
-// that New returns ErrFarmKilled.
+// all are dead; a farm whose New is still starting it is killed too (its
+// Kill waits for the starts under way, which it cuts short, and for a
+// connection to NATS being made), and that New returns ErrFarmKilled.
 func KillAll() {
 	farmsMu.Lock()
 	all := make([]*Farm, 0, len(farms))

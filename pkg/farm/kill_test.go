@@ -99,7 +99,7 @@ func TestKillAllDuringNew(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		f, err := farm.New(farm.Config{Path: workerBin, Workers: 8, Logger: testLogger(t), OnEvent: func(e farm.Event) {
+		f, err := farm.New(farm.Config{Path: workerBin, Workers: 16, Logger: testLogger(t), OnEvent: func(e farm.Event) {
 			if e.Type == farm.EventOnline {
 				online <- struct{}{}
 			}
@@ -112,6 +112,9 @@ func TestKillAllDuringNew(t *testing.T) {
 		t.Fatalf("New returned before KillAll: %v", r.err)
 	}
 	farm.KillAll()
+	if left := testutil.Children(os.Getpid()); len(left) != 0 {
+		t.Errorf("processes alive when KillAll returned: %v", left)
+	}
 	r := <-done
 	if r.err == nil {
 		// New was done before KillAll came: KillAll killed the farm.

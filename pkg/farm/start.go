@@ -44,11 +44,12 @@ func (f *Farm) startAll() error {
 		mu.Lock()
 		stop := failed
 		mu.Unlock()
-		if stop {
+		if stop || !f.addUnlessKilled() {
 			<-sem
 			break
 		}
 		wg.Go(func() {
+			defer f.wg.Done() // Kill waits for the starts under way
 			defer func() { <-sem }()
 			err := s.start()
 			mu.Lock()
@@ -67,16 +68,25 @@ func (f *Farm) startAll() error {
 	return errors.Join(errs...)
 }
 
-// superviseUnlessKilled starts s's supervisor, unless the farm was killed:
-// Kill, which waits for the supervisors, sees every one that starts.
+// superviseUnlessKilled starts s's supervisor, unless the farm was killed.
 func (f *Farm) superviseUnlessKilled(s *slot) bool {
+	if !f.addUnlessKilled() {
+		return false
+	}
+	go s.supervise()
+	return true
+}
+
+// addUnlessKilled adds one to f.wg for work Kill must wait for, unless the
+// farm was killed: a Kill, which sets the state under f.mu and then
+// waits, sees every addition that it lets through.
+func (f *Farm) addUnlessKilled() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.state == farmKilled {
 		return false
 	}
 	f.wg.Add(1)
-	go s.supervise()
 	return true
 }
 
