@@ -10,7 +10,7 @@ import (
 // preempter).
 const (
 	preemptTick = 50 * time.Millisecond
-	idleTick    = 250 * time.Millisecond
+	idleTick    = 100 * time.Millisecond
 )
 
 // preempter keeps the Go runtime's monitor thread from its long sleep

@@ -91,6 +91,10 @@ function watchLifeline(log, stop) {
   s.on('error', gone);
 }
 
+// STOP_GRACE_MS is how long a module that listens for SIGINT or SIGTERM
+// keeps its worker once the lifeline closed, when nothing kills it.
+const STOP_GRACE_MS = 1000;
+
 // main runs the worker for the command line argv (without node and the
 // script) and never returns while it serves.
 async function main(argv) {
@@ -189,12 +193,24 @@ async function main(argv) {
   // then, as in any Node.js program, its listeners decide, and as in
   // Workestrator, whose kill is a SIGINT, a stop runs the module's SIGINT
   // listeners, once. A worker that does not exit is killed after the
-  // farm's KillTimeout.
+  // farm's KillTimeout; without its host (which died), it exits
+  // STOP_GRACE_MS after the lifeline closed.
   const ours = new Map();
   const moduleListens = (sig) => process.listeners(sig).some((l) => l !== ours.get(sig));
   let interrupted = false;
   const stop = (why) => {
-    if (why !== 'lifeline' && moduleListens(why)) return; // its listeners run
+    if (why === 'lifeline') {
+      if (!moduleListens('SIGINT') && !moduleListens('SIGTERM')) {
+        log.debug('worker stopping', { by: why });
+        exit(0);
+        return;
+      }
+      setTimeout(() => exit(0), STOP_GRACE_MS).unref();
+      // A module that listens for SIGTERM only gets it from the host.
+      if (!moduleListens('SIGINT')) return;
+    } else if (moduleListens(why)) {
+      return; // its listeners run
+    }
     if (moduleListens('SIGINT')) {
       if (!interrupted) {
         interrupted = true;

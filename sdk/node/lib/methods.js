@@ -3,7 +3,7 @@
 //
 // A module's methods are its exports: module.exports itself, when it is a
 // function, is the default method "run" (what a farm's Run calls), and
-// each own enumerable property whose value is a function is a method of
+// each property whose value is a function (see methodsOf) is a method of
 // that name (module.exports.foo answers RunMethod(ctx, "foo", ...)). An ES
 // module's default export is "run" and its named function exports are
 // methods.
@@ -44,6 +44,7 @@
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { AsyncLocalStorage } = require('node:async_hooks');
+const { EventEmitter } = require('node:events');
 
 const DEFAULT_METHOD = 'run';
 
@@ -59,8 +60,8 @@ function enableCurrentCall() {
   useStorage = true;
 }
 
-// currentCall returns the context of the call whose code runs now (the
-// `this` of its function), or undefined outside a call.
+// currentCall returns the context of the call whose code runs now (its
+// id, method and signal), or undefined outside a call.
 function currentCall() {
   return callStorage.getStore();
 }
@@ -101,8 +102,9 @@ function methodsOf(exp, esm) {
       }
       // What module.exports[name] also finds, as Workestrator looks a
       // method up: non-enumerable and inherited methods (a class
-      // instance's), short of Object's and Function's own.
-      for (let o = exp; o && o !== Object.prototype && o !== Function.prototype; o = Object.getPrototypeOf(o)) {
+      // instance's), short of those of Node.js's own classes (Object,
+      // Function, EventEmitter, ...).
+      for (let o = exp; o && !builtinProto(o); o = Object.getPrototypeOf(o)) {
         for (const name of Object.getOwnPropertyNames(o)) {
           if (name === 'constructor' || methods.has(name)) continue;
           const d = Object.getOwnPropertyDescriptor(o, name);
@@ -115,6 +117,14 @@ function methodsOf(exp, esm) {
     throw new Error('the module exports no function: export a function (the default method "run") or an object of functions');
   }
   return methods;
+}
+
+// builtinProto reports whether o is the prototype of a class of Node.js
+// or of the language, whose methods are no module's.
+function builtinProto(o) {
+  if (o === Object.prototype || o === Function.prototype || o === EventEmitter.prototype) return true;
+  const c = Object.prototype.hasOwnProperty.call(o, 'constructor') ? o.constructor : undefined;
+  return typeof c === 'function' && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(c));
 }
 
 // signature describes fn for Describe: its kind, name and declared
@@ -240,14 +250,19 @@ function calleeOf(src, at) {
   return { name: m[2], isNew: Boolean(m[1]) };
 }
 
+// valueTakers are the globals whose functions take values, not callbacks.
+const valueTakers = new Set(['JSON', 'Math', 'Object', 'Array', 'Number', 'String', 'Boolean', 'Symbol',
+  'BigInt', 'Date', 'Promise', 'Buffer', 'console', 'resolve', 'reject']);
+
 // takesFunction reports whether a callee passed a parameter may take it
-// as a callback: not a constructor (new X(p), or a capitalised name such
-// as Error(p), String(p), JSON.stringify(p)), not console's, nor a
-// promise's resolve or reject, which take values.
+// as a callback: not a constructor (new X(p), or a bare capitalised name
+// such as Error(p)), nor a function of a global that takes values
+// (JSON.stringify(p), console.log(p), a promise's resolve(p)).
 function takesFunction(callee) {
   if (!callee || callee.isNew) return false;
-  const first = callee.name.split(/\s*\??\.\s*/)[0];
-  return !/^[A-Z]/.test(first) && first !== 'console' && first !== 'resolve' && first !== 'reject';
+  const parts = callee.name.split(/\s*\??\.\s*/);
+  if (parts.length === 1 && /^[A-Z]/.test(parts[0])) return false;
+  return !valueTakers.has(parts[0]);
 }
 
 // paramsOf splits a function's source into its parameters (each trimmed,

@@ -77,20 +77,23 @@ const CALL_FIELDS = new Set(['id', 'method', 'signal']);
 // is the module's exports: this.other() calls a sibling, this.state = 7
 // stays for the next calls, the default export's `this` is itself. For
 // exports of the usual shapes (an object, a function, an ES module's
-// namespace) it is seen through a proxy that also answers this.id,
-// this.method and this.signal with the call's, unless the exports fix
-// those names themselves (a frozen property); a class instance is `this`
-// itself, for its private fields, and currentCall() gives the call.
+// namespace, which is read-only) it is seen through a proxy that also
+// answers this.id, this.method and this.signal with the call's, unless
+// the exports fix those names themselves (a frozen property); a class
+// instance is `this` itself, for its private fields, and currentCall()
+// gives the call.
 function thisOf(exp) {
   if (!exp || (typeof exp !== 'object' && typeof exp !== 'function')) return (ctx) => ctx;
   const proto = Object.getPrototypeOf(exp);
   if (typeof exp !== 'function' && proto !== Object.prototype && proto !== null) return () => exp;
-  const fixed = new Set();
-  for (const name of CALL_FIELDS) {
-    const d = Object.getOwnPropertyDescriptor(exp, name);
-    if (d && !d.configurable && ('value' in d ? !d.writable : d.get === undefined)) fixed.add(name);
-  }
-  const shown = (p) => CALL_FIELDS.has(p) && !fixed.has(p);
+  // A property of those names that the exports fix (non-configurable and
+  // read-only) is theirs: a proxy may not answer otherwise. Looked at on
+  // each read, for exports that change after the module loaded.
+  const fixed = (p) => {
+    const d = Object.getOwnPropertyDescriptor(exp, p);
+    return d !== undefined && !d.configurable && ('value' in d ? !d.writable : d.get === undefined);
+  };
+  const shown = (p) => CALL_FIELDS.has(p) && !fixed(p);
   const traps = {
     get(target, p) {
       return shown(p) ? this.ctx[p] : Reflect.get(target, p);

@@ -57,11 +57,18 @@ func TestModuleKeepsWorkerOnSIGINT(t *testing.T) {
 	}
 }
 
-// A stop runs the module's SIGINT listeners: one that cleans up and exits
-// ends its worker before KillTimeout.
-func TestStopRunsModuleSIGINTListener(t *testing.T) {
+// A stop runs the module's SIGINT listeners, or its SIGTERM ones: one that
+// cleans up and exits (after a while: the worker waits for it) ends its
+// worker before KillTimeout.
+func TestStopRunsModuleSignalListener(t *testing.T) {
+	for _, module := range []string{"cleanup.js", "sigterm.js"} {
+		t.Run(module, func(t *testing.T) { stopRunsModuleSignalListener(t, module) })
+	}
+}
+
+func stopRunsModuleSignalListener(t *testing.T, module string) {
 	mark := filepath.Join(t.TempDir(), "cleaned")
-	f := newFarm(t, farm.Config{Workers: 1, Args: []string{testdata("cleanup.js")}, KillTimeout: 5 * time.Second,
+	f := newFarm(t, farm.Config{Workers: 1, Args: []string{testdata(module)}, KillTimeout: 5 * time.Second,
 		Env: []string{"CLEANUP_MARK=" + mark}})
 	pid, err := farm.Call[int](ctx(t), f, farm.DefaultMethod)
 	if err != nil {

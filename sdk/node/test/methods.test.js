@@ -123,3 +123,23 @@ test('a parameter passed to a constructor or a value function is no callback', a
   const prom = function (a, b) { return new Promise((resolve) => resolve(b)); };
   assert.equal(await invoke(prom, [1], ctx(), noLate), undefined);
 });
+
+test('a parameter passed to an object\'s method is a callback; an EventEmitter\'s methods are no methods', async () => {
+  const User = { findById: (id, cb) => setImmediate(cb, null, { id }) };
+  const find = function (id, reply) { User.findById(id, reply); };
+  assert.deepEqual(await invoke(find, [3], ctx(), noLate), { id: 3 });
+  const { EventEmitter } = require('node:events');
+  class Mod extends EventEmitter {
+    hello(n) { return n + 1; }
+  }
+  assert.deepEqual([...methodsOf(new Mod(), false).keys()], ['hello']);
+});
+
+test("this shows a read-only property the exports fix after loading", () => {
+  const { Runtime, CallContext } = require('../lib/runtime');
+  const exp = { helper: () => 1 };
+  const rt = new Runtime({ methods: new Map(), exports: exp, sers: new Map(), maxMessage: 0, log: null });
+  assert.equal(rt.thisOf(new CallContext(7, 'run', { signal: 'S' })).id, 7);
+  Object.defineProperty(exp, 'id', { value: 1, writable: false, configurable: false });
+  assert.equal(rt.thisOf(new CallContext(7, 'run', { signal: 'S' })).id, 1);
+});
