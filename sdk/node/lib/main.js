@@ -153,7 +153,7 @@ async function main(argv) {
     fail(rawStderrWrite, err.message, 2);
   }
   const maxMessage = Number.parseInt(process.env[ENV.maxMessage] || '', 10) || 0;
-  const rt = new Runtime({ methods, exports: mod.exports, sers: registry(), maxMessage, log, spinMs });
+  const rt = new Runtime({ methods, exports: mod.exports, esm: mod.esm, sers: registry(), maxMessage, log, spinMs });
 
   const dir = process.env[ENV.socketDir] || os.tmpdir();
   const sock = path.join(dir, `plugin${crypto.randomBytes(8).toString('hex')}`);

@@ -71,7 +71,10 @@ function currentCall() {
 async function loadModule(file) {
   const abs = path.resolve(file);
   try {
-    return { exports: require(abs), esm: false };
+    // Node.js 20.19 and later require an ES module too, and return its
+    // namespace.
+    const exports = require(abs);
+    return { exports, esm: exports !== null && typeof exports === 'object' && exports[Symbol.toStringTag] === 'Module' };
   } catch (err) {
     if (err && err.code === 'ERR_REQUIRE_ESM') {
       return { exports: await import(pathToFileURL(abs).href), esm: true };

@@ -114,8 +114,19 @@ class Runtime {
   // reads too; sers: Map name → serializer; maxMessage:
   // the payload limit in bytes; log: a Logger; spinMs: how long a session
   // keeps the event loop polling once it is idle (spin.js).
-  constructor({ methods, sers, maxMessage, log, spinMs = 0, exports = null }) {
+  constructor({ methods, sers, maxMessage, log, spinMs = 0, exports = null, esm = false }) {
     this.thisOf = thisOf(exports);
+    // An ES module's methods that come from its default export's object
+    // (export default { a, b }) have that object as `this`, so that
+    // this.b() works there; its named exports have the namespace.
+    this.thisOfMethod = new Map();
+    const def = esm && exports ? exports.default : undefined;
+    if (def && typeof def === 'object') {
+      const ofDefault = thisOf(def);
+      for (const [name, fn] of methods) {
+        if (def[name] === fn && exports[name] !== fn) this.thisOfMethod.set(name, ofDefault);
+      }
+    }
     this.spinMs = spinMs;
     this.methods = methods;
     this.names = [...methods.keys()].sort();
@@ -167,7 +178,7 @@ class Runtime {
     let value;
     try {
       value = await invoke(fn, args, ctx, (how) => this.log.warn('a call settled more than once; the later settlement is ignored',
-        { method: call.method, by: how }), this.thisOf(ctx));
+        { method: call.method, by: how }), (this.thisOfMethod.get(call.method) || this.thisOf)(ctx));
     } catch (err) {
       reply.error = encodeError(err, ser, ac instanceof CallAbort ? ac : ac.signal);
       if (reply.error.details.length > this.maxMessage) reply.error.details = EMPTY;

@@ -134,3 +134,15 @@ func TestClassInstanceModule(t *testing.T) {
 	}
 	testutil.Eventually(t, time.Second, "one worker", func() bool { return len(f.Stats().Workers) == 1 })
 }
+
+// An ES module serves its named function exports and its default export's
+// methods; each reaches its siblings through this.
+func TestESModule(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, Args: []string{testdata("esm.mjs")}})
+	if v, err := farm.Call[int](ctx(t), f, "named", 2); err != nil || v != 20 {
+		t.Fatalf("named(2) = %v, %v", v, err)
+	}
+	if v, err := farm.Call[int](ctx(t), f, "twice", 1); err != nil || v != 4 {
+		t.Fatalf("twice(1) = %v, %v", v, err)
+	}
+}
