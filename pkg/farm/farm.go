@@ -131,13 +131,11 @@ func New(cfg Config) (*Farm, error) {
 	// From here on KillAll reaches the farm, even while it starts.
 	register(f)
 	if err := f.startAll(); err != nil {
-		f.Kill()
-		return nil, err
+		return nil, f.failNew(err)
 	}
 	if c.Remote != nil {
 		if err := f.startRemoteUnlessKilled(*c.Remote); err != nil {
-			f.Kill()
-			return nil, err
+			return nil, f.failNew(err)
 		}
 	}
 	if holdHeapReserve(c, f.log) == 0 || c.resultBuffers {
@@ -166,6 +164,18 @@ func New(cfg Config) (*Farm, error) {
 	return f, nil
 }
 
+// failNew kills the farm New could not start, and returns err, or
+// ErrFarmKilled when a Kill (KillAll) cut the start short.
+func (f *Farm) failNew(err error) error {
+	select {
+	case <-f.killed:
+		err = ErrFarmKilled
+	default:
+	}
+	f.Kill()
+	return err
+}
+
 // startRemoteUnlessKilled starts the remote side, unless a Kill came
 // first; a Kill that comes meanwhile waits for it (f.wg), then closes it.
 func (f *Farm) startRemoteUnlessKilled(rc RemoteConfig) error {
@@ -181,7 +191,8 @@ func (f *Farm) startRemoteUnlessKilled(rc RemoteConfig) error {
 // KillTimeout, and no worker process, goroutine or descriptor of it is
 // left when Kill returns, within KillTimeout plus a tenth of it and a few
 // milliseconds (an event listener still busy then gets the last events
-// after Kill returned). Later calls return ErrFarmKilled.
+// after Kill returned). Later calls return ErrFarmKilled. A Kill that comes
+// while New still connects to NATS (Config.Remote) waits for that dial.
 // Kill is idempotent and safe to call concurrently; every call waits for
 // the first to finish.
 func (f *Farm) Kill() {

@@ -92,7 +92,8 @@ function watchLifeline(log, stop) {
 }
 
 // STOP_GRACE_MS is how long a module that listens for SIGINT or SIGTERM
-// keeps its worker once the lifeline closed, when nothing kills it.
+// keeps its worker once the lifeline closed without the host's SIGTERM
+// (its host died), when nothing else kills it.
 const STOP_GRACE_MS = 1000;
 
 // main runs the worker for the command line argv (without node and the
@@ -197,26 +198,35 @@ async function main(argv) {
   // STOP_GRACE_MS after the lifeline closed.
   const ours = new Map();
   const moduleListens = (sig) => process.listeners(sig).some((l) => l !== ours.get(sig));
-  let interrupted = false;
+  let interrupted = false; // the module's SIGINT listeners ran
+  let termSeen = false; // a SIGTERM came: the host stops the worker, and kills it in time
+  let orphanExit = null;
   const stop = (why) => {
+    if (why === 'SIGTERM') {
+      termSeen = true;
+      if (orphanExit) clearTimeout(orphanExit);
+    } else if (why === 'SIGINT' && moduleListens('SIGINT')) {
+      interrupted = true;
+    }
     if (why === 'lifeline') {
       if (!moduleListens('SIGINT') && !moduleListens('SIGTERM')) {
         log.debug('worker stopping', { by: why });
         exit(0);
         return;
       }
-      setTimeout(() => exit(0), STOP_GRACE_MS).unref();
-      // A module that listens for SIGTERM only gets it from the host.
-      if (!moduleListens('SIGINT')) return;
+      // Without the host's SIGTERM (its host died), nothing else ends it.
+      if (!termSeen) orphanExit = setTimeout(() => exit(0), STOP_GRACE_MS).unref();
+      // A module that listens for SIGTERM gets the one the host sends.
+      if (moduleListens('SIGTERM') || interrupted) return;
     } else if (moduleListens(why)) {
       return; // its listeners run
+    } else if (interrupted) {
+      return; // the module's SIGINT listeners ran: they decide
     }
     if (moduleListens('SIGINT')) {
-      if (!interrupted) {
-        interrupted = true;
-        log.debug("worker stopping: the module's SIGINT listeners decide", { by: why });
-        process.emit('SIGINT', 'SIGINT');
-      }
+      interrupted = true;
+      log.debug("worker stopping: the module's SIGINT listeners decide", { by: why });
+      process.emit('SIGINT', 'SIGINT');
       return;
     }
     log.debug('worker stopping', { by: why });

@@ -76,7 +76,7 @@ async function loadModule(file) {
     const exports = require(abs);
     return { exports, esm: exports !== null && typeof exports === 'object' && exports[Symbol.toStringTag] === 'Module' };
   } catch (err) {
-    if (err && err.code === 'ERR_REQUIRE_ESM') {
+    if (err && (err.code === 'ERR_REQUIRE_ESM' || err.code === 'ERR_REQUIRE_ASYNC_MODULE')) {
       return { exports: await import(pathToFileURL(abs).href), esm: true };
     }
     throw err;
@@ -92,29 +92,10 @@ function methodsOf(exp, esm) {
       if (typeof v !== 'function') continue;
       methods.set(name === 'default' ? DEFAULT_METHOD : name, v);
     }
-    if (exp.default && typeof exp.default === 'object') {
-      for (const [name, v] of Object.entries(exp.default)) {
-        if (typeof v === 'function' && !methods.has(name)) methods.set(name, v);
-      }
-    }
+    if (exp.default && typeof exp.default === 'object') addMethods(exp.default, methods);
   } else {
     if (typeof exp === 'function') methods.set(DEFAULT_METHOD, exp);
-    if (exp && (typeof exp === 'object' || typeof exp === 'function')) {
-      for (const [name, v] of Object.entries(exp)) {
-        if (typeof v === 'function' && !methods.has(name)) methods.set(name, v);
-      }
-      // What module.exports[name] also finds, as Workestrator looks a
-      // method up: non-enumerable and inherited methods (a class
-      // instance's), short of those of Node.js's own classes (Object,
-      // Function, EventEmitter, ...).
-      for (let o = exp; o && !builtinProto(o); o = Object.getPrototypeOf(o)) {
-        for (const name of Object.getOwnPropertyNames(o)) {
-          if (name === 'constructor' || methods.has(name)) continue;
-          const d = Object.getOwnPropertyDescriptor(o, name);
-          if (d && typeof d.value === 'function') methods.set(name, d.value);
-        }
-      }
-    }
+    if (exp && (typeof exp === 'object' || typeof exp === 'function')) addMethods(exp, methods);
   }
   if (methods.size === 0) {
     throw new Error('the module exports no function: export a function (the default method "run") or an object of functions');
@@ -122,10 +103,39 @@ function methodsOf(exp, esm) {
   return methods;
 }
 
+// addMethods adds to methods the functions of obj that methods does not
+// name yet: its own enumerable ones first, then what obj[name] also finds,
+// as Workestrator looks a method up: non-enumerable and inherited ones (a
+// class instance's), short of those of Node.js's own classes (Object,
+// Function, EventEmitter, streams, ...).
+function addMethods(obj, methods) {
+  for (const [name, v] of Object.entries(obj)) {
+    if (typeof v === 'function' && !methods.has(name)) methods.set(name, v);
+  }
+  for (let o = obj; o && !builtinProto(o); o = Object.getPrototypeOf(o)) {
+    for (const name of Object.getOwnPropertyNames(o)) {
+      if (name === 'constructor' || methods.has(name)) continue;
+      const d = Object.getOwnPropertyDescriptor(o, name);
+      if (d && typeof d.value === 'function') methods.set(name, d.value);
+    }
+  }
+}
+
+// builtinProtos are the prototypes of Node.js's classes written in
+// JavaScript that a module's class may extend.
+let builtinProtos = null;
+
 // builtinProto reports whether o is the prototype of a class of Node.js
 // or of the language, whose methods are no module's.
 function builtinProto(o) {
-  if (o === Object.prototype || o === Function.prototype || o === EventEmitter.prototype) return true;
+  if (builtinProtos === null) {
+    const stream = require('node:stream');
+    const net = require('node:net');
+    builtinProtos = new Set([Object.prototype, Function.prototype, EventEmitter.prototype, EventTarget.prototype,
+      stream.Stream.prototype, stream.Readable.prototype, stream.Writable.prototype, stream.Duplex.prototype,
+      stream.Transform.prototype, stream.PassThrough.prototype, net.Socket.prototype, net.Server.prototype]);
+  }
+  if (builtinProtos.has(o)) return true;
   const c = Object.prototype.hasOwnProperty.call(o, 'constructor') ? o.constructor : undefined;
   return typeof c === 'function' && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(c));
 }

@@ -2,6 +2,7 @@ package nodetest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -61,15 +62,18 @@ func TestModuleKeepsWorkerOnSIGINT(t *testing.T) {
 // cleans up and exits (after a while: the worker waits for it) ends its
 // worker before KillTimeout.
 func TestStopRunsModuleSignalListener(t *testing.T) {
-	for _, module := range []string{"cleanup.js", "sigterm.js"} {
-		t.Run(module, func(t *testing.T) { stopRunsModuleSignalListener(t, module) })
+	for _, c := range []struct {
+		module string
+		took   time.Duration // how long its cleanup takes
+	}{{"cleanup.js", 0}, {"sigterm.js", 0}, {"sigterm.js", 1500 * time.Millisecond}} {
+		t.Run(fmt.Sprintf("%s-%v", c.module, c.took), func(t *testing.T) { stopRunsModuleSignalListener(t, c.module, c.took) })
 	}
 }
 
-func stopRunsModuleSignalListener(t *testing.T, module string) {
+func stopRunsModuleSignalListener(t *testing.T, module string, took time.Duration) {
 	mark := filepath.Join(t.TempDir(), "cleaned")
 	f := newFarm(t, farm.Config{Workers: 1, Args: []string{testdata(module)}, KillTimeout: 5 * time.Second,
-		Env: []string{"CLEANUP_MARK=" + mark}})
+		Env: []string{"CLEANUP_MARK=" + mark, fmt.Sprintf("CLEANUP_MS=%d", took.Milliseconds())}})
 	pid, err := farm.Call[int](ctx(t), f, farm.DefaultMethod)
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +139,32 @@ func TestClassInstanceModule(t *testing.T) {
 	testutil.Eventually(t, time.Second, "one worker", func() bool { return len(f.Stats().Workers) == 1 })
 }
 
+// A module with one shutdown for SIGINT and SIGTERM has it run once by a
+// stop; a module without listeners dies of a SIGINT, as in Workestrator,
+// and is replaced.
+func TestModuleSignalListenersOnce(t *testing.T) {
+	mark := filepath.Join(t.TempDir(), "cleaned")
+	f := newFarm(t, farm.Config{Workers: 1, Args: []string{testdata("both.js")}, KillTimeout: 5 * time.Second,
+		Env: []string{"CLEANUP_MARK=" + mark}})
+	if _, err := farm.Call[int](ctx(t), f, farm.DefaultMethod); err != nil {
+		t.Fatal(err)
+	}
+	f.Kill()
+	if b, err := os.ReadFile(mark); err != nil || string(b) != "1" {
+		t.Fatalf("the shutdown ran %q times (%v), want once", b, err)
+	}
+
+	g := newFarm(t, farm.Config{Workers: 1, Args: []string{testdata("shapes.js")}})
+	pid := workerPIDs(g)[0]
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "the SIGINTed worker replaced", func() bool {
+		ws := g.Stats().Workers
+		return !testutil.Alive(pid) && len(ws) == 1 && ws[0].PID != pid
+	})
+}
+
 // An ES module serves its named function exports and its default export's
 // methods; each reaches its siblings through this.
 func TestESModule(t *testing.T) {
@@ -144,5 +174,10 @@ func TestESModule(t *testing.T) {
 	}
 	if v, err := farm.Call[int](ctx(t), f, "twice", 1); err != nil || v != 4 {
 		t.Fatalf("twice(1) = %v, %v", v, err)
+	}
+	f.Kill()
+	g := newFarm(t, farm.Config{Workers: 1, Args: []string{testdata("esmclass.mjs")}})
+	if v, err := farm.Call[int](ctx(t), g, "hello", 1); err != nil || v != 2 {
+		t.Fatalf("hello(1) of a default class instance = %v, %v", v, err)
 	}
 }
