@@ -227,6 +227,11 @@ func (p *Process) openDataPlane(ctx context.Context, wc workerpb.WorkerClient, i
 		if err == nil {
 			return tr, nil
 		}
+		if ctx.Err() != nil || p.exitsSoon() {
+			// The worker was stopped or died while it set up: its start
+			// fails, the gRPC stream would not serve either.
+			return nil, fmt.Errorf("data plane socket: %w", err)
+		}
 		p.cfg.Logger.Warn("worker data plane socket unusable; using the gRPC stream",
 			"worker", p.cfg.Name, "address", info.dataPlane, "error", err)
 	}
@@ -284,6 +289,22 @@ func goPluginStartError(msg string) error {
 		}
 	}
 	return nil
+}
+
+// exitsSoon reports whether the process ends within a tenth of
+// KillTimeout, however it ends.
+func (p *Process) exitsSoon() bool {
+	if !p.run.started() {
+		return false
+	}
+	t := time.NewTimer(p.cfg.killTimeout() / 10)
+	defer t.Stop()
+	select {
+	case <-p.run.exited:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // exitedAlone reports whether a process that failed its start ended on its
