@@ -312,21 +312,11 @@ func (p *Process) exitsSoon() bool {
 // KillTimeout, for its stderr to be read to its end: its last words.
 func (p *Process) exitedAlone() bool {
 	r := p.run
-	if !r.started() {
+	if !p.exitsSoon() || r.status.Signal == "killed" {
 		return false
 	}
-	kt := p.cfg.killTimeout()
-	t := time.NewTimer(kt / 10)
+	t := time.NewTimer(p.cfg.killTimeout())
 	defer t.Stop()
-	select {
-	case <-r.exited:
-	case <-t.C:
-		return false
-	}
-	if r.status.Signal == "killed" {
-		return false
-	}
-	t.Reset(kt)
 	select {
 	case <-r.stderrDone:
 	case <-t.C:

@@ -191,11 +191,12 @@ async function main(argv) {
 
   // A stop (the host closes the lifeline and sends SIGTERM) and SIGINT or
   // SIGTERM end the worker, unless the module listens for them itself:
-  // then, as in any Node.js program, its listeners decide, and as in
-  // Workestrator, whose kill is a SIGINT, a stop runs the module's SIGINT
-  // listeners, once. A worker that does not exit is killed after the
-  // farm's KillTimeout; without its host (which died), it exits
-  // STOP_GRACE_MS after the lifeline closed.
+  // then, as in any Node.js program, its listeners decide. A stop runs the
+  // module's SIGTERM listeners (the host's SIGTERM) or, when it has none,
+  // its SIGINT ones, once, as Workestrator's kill (a SIGINT) does. A worker
+  // that does not exit is killed after the farm's KillTimeout; one whose
+  // lifeline closed without a SIGTERM (its host died) exits STOP_GRACE_MS
+  // later.
   const ours = new Map();
   const moduleListens = (sig) => process.listeners(sig).some((l) => l !== ours.get(sig));
   let interrupted = false; // the module's SIGINT listeners ran

@@ -36,13 +36,7 @@ func TestModuleKeepsWorkerOnSIGINT(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 5*time.Second, "the module's listener seeing the SIGINT", func() bool {
-		n, err := farm.Call[int](ctx(t), f, "sigints")
-		return err == nil && n == 1
-	})
-	if got := workerPIDs(f); len(got) != 1 || got[0] != pid || f.Stats().WorkersExited != 0 {
-		t.Fatalf("workers after SIGINT: %v, want [%d]; exited %d", got, pid, f.Stats().WorkersExited)
-	}
+	seenBySameWorker(t, f, "sigints", pid)
 	start := time.Now()
 	f.Kill()
 	if el := time.Since(start); el < killTimeout {
@@ -118,8 +112,15 @@ func TestModuleHandlesUncaughtException(t *testing.T) {
 	if _, err := f.RunMethod(ctx(t), "throwLater"); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 5*time.Second, "the module's listener seeing the exception", func() bool {
-		n, err := farm.Call[int](ctx(t), f, "caught")
+	seenBySameWorker(t, f, "caught", pid)
+}
+
+// seenBySameWorker waits until the module's counter method answers 1 (its
+// listener saw the event) and checks that f's only worker is still pid.
+func seenBySameWorker(t *testing.T, f *farm.Farm, counter string, pid int) {
+	t.Helper()
+	testutil.Eventually(t, 5*time.Second, "the module's listener seeing the event ("+counter+")", func() bool {
+		n, err := farm.Call[int](ctx(t), f, counter)
 		return err == nil && n == 1
 	})
 	if got := workerPIDs(f); len(got) != 1 || got[0] != pid || f.Stats().WorkersExited != 0 {
