@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/workestrator/workestrator/pkg/farm"
 	"github.com/workestrator/workestrator/pkg/serializer"
@@ -36,6 +37,7 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 		ser         string
 		initArgs    string
 		level       string
+		connectWait time.Duration
 	)
 	fs.StringVar(&cfg.URL, "nats", "nats://127.0.0.1:4222", "NATS server URL (several: comma-separated)")
 	fs.StringVar(&cfg.Token, "token", "", "NATS authorization token")
@@ -67,6 +69,7 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	fs.StringVar(&ser, "serializer", "json", "serializer of the --init arguments: json or cbor (calls use their host's)")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 0, durationUsage("period of the agent's heartbeats; hosts lose it after 3 missed", "1s"))
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, durationUsage("bound of the drain on SIGTERM", "30s"))
+	fs.DurationVar(&connectWait, "connect-wait", farm.DefaultConnectWait, "how long to wait at start for a NATS server that does not answer, trying again meanwhile (a duration such as 500ms or 1m; 0: one attempt)")
 	fs.StringVar(&level, "log-level", defaultLevel(), "log level: trace, debug, info, warn, error or off (default: $WORKESTRATOR_LOG, else info)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -79,6 +82,14 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	log, err := newLogger("workestrator", level, stderr)
 	if err != nil {
 		return err
+	}
+	switch {
+	case connectWait < 0:
+		return fmt.Errorf("--connect-wait %v: must be 0 (one attempt) or positive", connectWait)
+	case connectWait == 0:
+		cfg.ConnectWait = -1
+	default:
+		cfg.ConnectWait = connectWait
 	}
 	if cfg.TLS, err = tlsf.config(false); err != nil {
 		return err

@@ -75,3 +75,35 @@ func TestNATSServerRestart(t *testing.T) {
 		t.Errorf("agents' output:\n%s", out)
 	}
 }
+
+// An agent started before its NATS server waits for it and joins once it
+// listens; one whose --connect-wait runs out exits with an error naming
+// the server, its workers stopped.
+func TestAgentStartedBeforeServer(t *testing.T) {
+	addr := freeAddr(t)
+	url := "nats://" + addr
+	early := startAgent(t, "early", url, nil)
+	gone := startAgent(t, "gone", "nats://"+freeAddr(t), nil, "--connect-wait", "300ms")
+	select {
+	case <-gone.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the agent with --connect-wait 300ms still runs")
+	}
+	if out := gone.out.String(); gone.err == nil || !strings.Contains(out, "no servers available") || !strings.Contains(out, "no server answered") {
+		t.Errorf("agent with no server: exit %v, output:\n%s", gone.err, out)
+	}
+	testutil.Eventually(t, 10*time.Second, "the early agent logs its wait", func() bool {
+		return strings.Contains(early.out.String(), "waiting for it")
+	})
+	natsProc(t, addr)
+	f := newHost(t, farm.Config{Remote: &farm.RemoteConfig{URL: url}})
+	waitJoined(t, f, 2, early)
+	r, err := f.RunMethod(ctx(t), "add", 1, 2, 3)
+	var sum int
+	if err == nil {
+		err = r.Decode(&sum)
+	}
+	if err != nil || sum != 6 {
+		t.Fatalf("add(1, 2, 3) through the early agent: %d, %v", sum, err)
+	}
+}

@@ -23,6 +23,7 @@ import (
 const (
 	DefaultAgentPrefetch = 1
 	DefaultDrainTimeout  = 30 * time.Second
+	DefaultConnectWait   = 30 * time.Second
 )
 
 // Version is the version of the agent protocol and of the library, as
@@ -68,6 +69,13 @@ type AgentConfig struct {
 	// DrainTimeout bounds the drain when ctx ends: the agent takes no new
 	// calls and waits that long for those it runs; 0 means 30 s.
 	DrainTimeout time.Duration
+	// ConnectWait is how long the agent waits at start for a NATS server
+	// that does not answer (refused, unroutable, not resolvable yet),
+	// trying again every 250 ms to 2 s, its workers up meanwhile; 0 means
+	// DefaultConnectWait, negative: one attempt. A server that answers and
+	// refuses the agent (authorization, TLS) fails it at once. Once
+	// connected, the agent reconnects forever.
+	ConnectWait time.Duration
 	// OnReady, when set, is called once the agent serves its pool.
 	OnReady func()
 }
@@ -165,6 +173,9 @@ func newAgent(cfg AgentConfig) (*agent, error) {
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
 	}
+	if cfg.ConnectWait == 0 {
+		cfg.ConnectWait = DefaultConnectWait
+	}
 	if cfg.URL == "" {
 		cfg.URL = nats.DefaultURL
 	}
@@ -216,8 +227,12 @@ func (a *agent) serve(ctx context.Context) error {
 	a.calls = remote.NewAssembler(f.cfg.MaxMessageSize + 1<<20)
 	a.names = wire.Interner{}
 	a.session.Store(1)
-	if err := a.connect(); err != nil {
+	if err := a.connect(ctx); err != nil {
 		f.Kill()
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			a.log.Info("agent stopped before it reached NATS")
+			return nil
+		}
 		return err
 	}
 	a.log.Info("agent serving", "pool", a.cfg.Pool, "url", a.nc.ConnectedUrlRedacted(), "workers", f.cfg.Workers)
@@ -231,8 +246,9 @@ func (a *agent) serve(ctx context.Context) error {
 	return a.drain()
 }
 
-// connect connects to NATS, subscribes and announces the agent.
-func (a *agent) connect() error {
+// connect connects to NATS (waiting up to ConnectWait for a server that
+// does not answer, or until ctx ends), subscribes and announces the agent.
+func (a *agent) connect(ctx context.Context) error {
 	a.nc = a.cfg.Conn
 	if a.nc == nil {
 		opts, err := remote.Options("workestrator-agent-"+a.name, remote.Auth{Token: a.cfg.Token, NKeyFile: a.cfg.NKeyFile, TLS: a.cfg.TLS}, a.log, remote.Handlers{
@@ -241,8 +257,8 @@ func (a *agent) connect() error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 		}
-		if a.nc, err = nats.Connect(a.cfg.URL, opts...); err != nil {
-			return fmt.Errorf("agent: NATS %s: %w", a.cfg.URL, err)
+		if a.nc, err = remote.ConnectWait(ctx, a.cfg.URL, opts, a.cfg.ConnectWait, a.log); err != nil {
+			return fmt.Errorf("agent: NATS %s: %w", remote.RedactURLs(a.cfg.URL), err)
 		}
 		a.own = true
 	}
