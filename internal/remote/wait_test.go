@@ -1,0 +1,78 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+)
+
+func TestRedactURLs(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                    "nats://127.0.0.1:4222",
+		"nats://u:secret@a:4222,nats://tok@b:4222": "nats://u:xxxxx@a:4222,nats://xxxxx@b:4222",
+		"nats://a:4222, nats://u:p@b:4222":         "nats://a:4222,nats://u:xxxxx@b:4222",
+		"not a url %":                              "not a url %",
+		"tls://token-only@host.example:4222":       "tls://xxxxx@host.example:4222",
+	} {
+		if got := RedactURLs(in); got != want {
+			t.Errorf("RedactURLs(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// closedPort returns a loopback address that nothing listens on.
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// A refused dial is unreachable and waited for, up to the bound; an
+// authorization violation is not.
+func TestConnectWait(t *testing.T) {
+	log := hclog.NewNullLogger()
+	url := "nats://" + closedPort(t)
+	start := time.Now()
+	_, err := ConnectWait(context.Background(), url, nil, 600*time.Millisecond, log)
+	if !Unreachable(err) || !strings.Contains(err.Error(), "no server answered") {
+		t.Fatalf("closed port: %v, want an unreachable error after retries", err)
+	}
+	if d := time.Since(start); d < 600*time.Millisecond {
+		t.Errorf("gave up after %v, before the 600ms bound", d)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := ConnectWait(ctx, url, nil, time.Minute, log); !errors.Is(err, context.Canceled) {
+		t.Errorf("ended context: %v, want context.Canceled", err)
+	}
+
+	srv, err := StartServer(ServerOptions{Listen: "127.0.0.1:0", Token: "right"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	start = time.Now()
+	_, err = ConnectWait(context.Background(), srv.ClientURL(), []nats.Option{nats.Token("wrong")}, time.Minute, log)
+	if err == nil || Unreachable(err) || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
+		t.Fatalf("wrong token: %v, want an authorization violation", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("a refusal took %v: it was retried", d)
+	}
+	nc, err := ConnectWait(context.Background(), srv.ClientURL(), []nats.Option{nats.Token("right")}, time.Minute, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+}
