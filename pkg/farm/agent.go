@@ -82,9 +82,11 @@ type AgentConfig struct {
 
 // ServeAgent runs an agent until ctx ends, then drains: it announces that
 // it takes no new calls, waits up to DrainTimeout for those it runs,
-// says goodbye and stops its workers. It returns nil after a drain, or the
-// error that stopped it (a bad config, a worker that cannot start, a NATS
-// server that refuses it, e.g. "nats: authorization violation").
+// says goodbye and stops its workers. It returns nil after a drain (or
+// when ctx ends while it waits for its NATS server), or the error that
+// stopped it: a bad config, a worker that cannot start, a NATS server that
+// refuses it (e.g. "nats: authorization violation") or that did not answer
+// within ConnectWait.
 func ServeAgent(ctx context.Context, cfg AgentConfig) error {
 	a, err := newAgent(cfg)
 	if err != nil {
