@@ -160,11 +160,19 @@ func fdList() string {
 	return strings.Join(parts, " ")
 }
 
-// SocketDirs returns the farm socket directories of process pid:
-// $TMPDIR/workestrator-<pid>-*.
+// SocketDirs returns the farm socket directories of process pid,
+// $TMPDIR/workestrator-<pid>-*, and their sockets' directories of the same
+// name on a tmpfs ($XDG_RUNTIME_DIR, /dev/shm).
 func SocketDirs(pid int) []string {
-	m, _ := filepath.Glob(filepath.Join(os.TempDir(), "workestrator-"+strconv.Itoa(pid)+"-*"))
-	return m
+	var dirs []string
+	for _, base := range []string{os.TempDir(), os.Getenv("XDG_RUNTIME_DIR"), "/dev/shm"} {
+		if base == "" {
+			continue
+		}
+		m, _ := filepath.Glob(filepath.Join(base, "workestrator-"+strconv.Itoa(pid)+"-*"))
+		dirs = append(dirs, m...)
+	}
+	return dirs
 }
 
 func socketDirs() []string { return SocketDirs(os.Getpid()) }

@@ -92,7 +92,7 @@ func (f *Farm) launchLocal(ctx context.Context, spec launchSpec) (workerConn, er
 		Name:         "worker-" + strconv.Itoa(spec.slot),
 		Logger:       f.log,
 		LogLevel:     workerLogLevel(f.log),
-		SocketDir:    f.sockDir,
+		SocketDir:    f.sockDir.sockets,
 		StartTimeout: f.cfg.StartTimeout,
 		Checksum:     spec.bin.sum,
 		AutoMTLS:     f.cfg.AutoMTLS,

@@ -25,7 +25,7 @@ const (
 type Farm struct {
 	cfg     Config
 	log     hclog.Logger
-	sockDir string
+	sockDir socketDir
 	ev      *emitter
 	mem     *memWatch    // nil without a memory limit
 	remote  *remoteHost  // nil without Config.Remote

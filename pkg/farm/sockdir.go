@@ -17,6 +17,11 @@ import (
 // removes it. A host that dies leaves its directories behind; the next New
 // of any process removes them.
 //
+// When $TMPDIR is on a disk and a tmpfs is at hand (fastSocketBase), the
+// sockets themselves go to a private directory of the same name there,
+// which the first links to as "sockets" and which links to its host's lock
+// file as ".owner"; it goes with the first.
+//
 // Whether a host is alive is not told by its pid, which may belong to
 // another pid namespace (containers sharing a temporary directory) or to a
 // new process. While a process has socket directories, it holds an
@@ -35,16 +40,28 @@ var hostLock struct {
 	path   string   // the lock file's name (file.Name() is its name before the rename)
 }
 
+// socketDir is a farm's socket directory: dir, in the temporary directory,
+// and sockets, the directory its workers' sockets go to: dir, or the
+// private directory on a tmpfs that dir links to.
+type socketDir struct{ dir, sockets string }
+
+// The links of a socket directory on a tmpfs: from the farm's directory to
+// it, and from it to its host's lock file.
+const (
+	socketsLink = "sockets"
+	ownerLink   = ".owner"
+)
+
 // makeSocketDir makes a new socket directory for a farm, taking the
 // process's host lock first if it has no other.
-func makeSocketDir() (string, error) {
+func makeSocketDir() (socketDir, error) {
 	hostLock.mu.Lock()
 	defer hostLock.mu.Unlock()
 	if hostLock.dirs == 0 {
 		tmp := os.TempDir()
 		key, f, err := lockHost(tmp, os.Getpid())
 		if err != nil {
-			return "", err
+			return socketDir{}, err
 		}
 		hostLock.prefix, hostLock.tmp, hostLock.file, hostLock.path = "workestrator-"+key+"-", tmp, f, lockPath(tmp, key)
 	}
@@ -54,18 +71,54 @@ func makeSocketDir() (string, error) {
 		if hostLock.dirs == 0 {
 			releaseHostLock()
 		}
-		return "", err
+		return socketDir{}, err
 	}
 	hostLock.dirs++
-	return dir, nil
+	sd := socketDir{dir: dir, sockets: dir}
+	if base := fastSocketBase(hostLock.tmp); base != "" {
+		if fast, err := makeFastSocketDir(base, dir); err == nil {
+			sd.sockets = fast
+		}
+	}
+	return sd, nil
+}
+
+// maxFastSocketDir bounds the name of a socket directory on a tmpfs: a
+// unix socket's name has at most 107 bytes, and go-plugin adds about 40.
+const maxFastSocketDir = 64
+
+// makeFastSocketDir makes the private directory of the sockets of dir on
+// the tmpfs base, with its links.
+func makeFastSocketDir(base, dir string) (string, error) {
+	fast, err := os.MkdirTemp(base, hostLock.prefix+"*")
+	if err != nil {
+		return "", err
+	}
+	if len(fast) > maxFastSocketDir {
+		err = errors.New("name too long for a unix socket's")
+	}
+	if err == nil {
+		err = os.Symlink(hostLock.path, filepath.Join(fast, ownerLink))
+	}
+	if err == nil {
+		err = os.Symlink(fast, filepath.Join(dir, socketsLink))
+	}
+	if err != nil {
+		_ = os.RemoveAll(fast)
+		return "", err
+	}
+	return fast, nil
 }
 
 // removeSocketDir removes a directory makeSocketDir made, and releases the
 // host lock with the last one.
-func removeSocketDir(dir string) {
+func removeSocketDir(sd socketDir) {
 	hostLock.mu.Lock()
 	defer hostLock.mu.Unlock()
-	_ = os.RemoveAll(dir)
+	if sd.sockets != sd.dir {
+		_ = os.RemoveAll(sd.sockets)
+	}
+	_ = os.RemoveAll(sd.dir)
 	if hostLock.dirs--; hostLock.dirs == 0 {
 		releaseHostLock()
 	}
@@ -141,7 +194,49 @@ func digits(s string) bool {
 // removeStaleSocketDirs removes the socket directories and lock files of
 // the hosts that no longer run: those whose lock it can take at once, and
 // directories whose lock file is gone.
-func removeStaleSocketDirs() { removeStaleIn(os.TempDir()) }
+func removeStaleSocketDirs() {
+	tmp := os.TempDir()
+	removeStaleIn(tmp)
+	if base := fastSocketBase(tmp); base != "" {
+		removeStaleFastIn(base)
+	}
+}
+
+// removeLinked removes the socket directory on a tmpfs that the socket
+// directory dir of the host with that key links to, if any.
+func removeLinked(dir, key string) {
+	fast, err := os.Readlink(filepath.Join(dir, socketsLink))
+	if err == nil && filepath.IsAbs(fast) && strings.HasPrefix(filepath.Base(fast), "workestrator-"+key+"-") {
+		_ = os.RemoveAll(fast)
+	}
+}
+
+// removeStaleFastIn removes the socket directories on the tmpfs base whose
+// host's lock file is still there and no longer held: those of a host that
+// died before its socket directory linked to them. Any other goes with the
+// socket directory that links to it; a lock file that is not there may be
+// in another mount namespace.
+func removeStaleFastIn(base string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, "workestrator-*-*-*"))
+	for _, d := range dirs {
+		key := hostKey(filepath.Base(d))
+		if key == "" {
+			continue
+		}
+		lock, err := os.Readlink(filepath.Join(d, ownerLink))
+		if err != nil || filepath.Base(lock) != ".workestrator-"+key+".lock" {
+			continue
+		}
+		f, err := os.OpenFile(lock, os.O_RDONLY, 0)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			_ = os.RemoveAll(d)
+		}
+		f.Close()
+	}
+}
 
 func removeStaleIn(tmp string) {
 	locks, _ := filepath.Glob(filepath.Join(tmp, ".workestrator-*.lock"))
@@ -163,6 +258,7 @@ func removeStaleIn(tmp string) {
 		// a directory never outlives its lock while it is being removed.
 		dirs, _ := filepath.Glob(filepath.Join(tmp, "workestrator-"+key+"-*"))
 		for _, d := range dirs {
+			removeLinked(d, key)
 			_ = os.RemoveAll(d)
 		}
 		_ = os.Remove(l)
@@ -177,6 +273,7 @@ func removeStaleIn(tmp string) {
 			continue
 		}
 		if _, err := os.Lstat(lockPath(tmp, key)); errors.Is(err, os.ErrNotExist) {
+			removeLinked(d, key)
 			_ = os.RemoveAll(d)
 		}
 	}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package farm
+
+// fastSocketBase returns "": the sockets stay in the temporary directory.
+func fastSocketBase(string) string { return "" }
