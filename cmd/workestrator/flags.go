@@ -25,11 +25,13 @@ func envName(flagName string) string {
 }
 
 // newFlagSet returns a flag set whose usage prints synopsis, about, and
-// every flag with its environment variable and default.
-func newFlagSet(name, synopsis, about string, out io.Writer) *flag.FlagSet {
+// every flag with its environment variable and default, on stderr (parse
+// moves it to stdout for a --help).
+func newFlagSet(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs.SetOutput(stderr)
 	fs.Usage = func() {
+		out := fs.Output()
 		fmt.Fprintf(out, "Usage: %s\n\n%s\n\nFlags (each also read from its environment variable when not given):\n", synopsis, about)
 		fs.VisitAll(func(f *flag.Flag) {
 			def := ""
@@ -42,9 +44,38 @@ func newFlagSet(name, synopsis, about string, out io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// asksHelp reports whether args ask fs for help: -h, -help or --help among
+// its flags, before the first argument that is not one (a worker's own
+// flags are the worker's) and not as the value of a flag that takes one.
+func asksHelp(fs *flag.FlagSet, args []string) bool {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || len(a) < 2 || a[0] != '-' {
+			return false
+		}
+		name := strings.TrimLeft(a, "-")
+		if name == "h" || name == "help" {
+			return true
+		}
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+				i++ // its value
+			}
+		}
+	}
+	return false
+}
+
 // parse parses args, then sets each flag not given from its environment
-// variable; a bad value names the variable.
-func parse(fs *flag.FlagSet, args []string) error {
+// variable; a bad value names the variable. A --help prints the usage on
+// stdout.
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	if asksHelp(fs, args) {
+		fs.SetOutput(stdout)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -52,18 +52,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
-	// --help goes to stdout, a command line error's usage to stderr.
-	out := stderr
-	for _, a := range args[1:] {
-		if a == "-h" || a == "-help" || a == "--help" {
-			out = stdout
-		}
-	}
+	// --help goes to stdout, a command line error's usage and the logs to
+	// stderr.
 	switch args[0] {
 	case "serve":
-		err = serve(ctx, args[1:], out)
+		err = serve(ctx, args[1:], stdout, stderr)
 	case "nats":
-		err = natsServer(ctx, args[1:], out)
+		err = natsServer(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "workestrator", version())
 		return 0

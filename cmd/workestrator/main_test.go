@@ -58,11 +58,18 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"serve", "--nats", "nats://127.0.0.1:1", "/nonexistent/worker"}, 1, "/nonexistent/worker"},
 		{[]string{"nats", "--listen", "0.0.0.0:0"}, 1, "needs a token or NKeys"},
 		{[]string{"nats", "extra"}, 2, `unexpected argument "extra"`},
-		{[]string{"nats", "--max-payload", "2G"}, 1, "--max-payload 2147483648: must be 0 (8M) or positive, at most 64M"},
+		{[]string{"nats", "--max-payload", "2G"}, 1, "--max-payload 2147483648: must be 0 (8M), or from 64K to 64M"},
 		{[]string{"nats", "--max-payload", "4G"}, 1, "--max-payload 4294967296"},
+		{[]string{"nats", "--max-payload", "1K"}, 1, "--max-payload 1024: must be 0 (8M), or from 64K"},
 		{[]string{"nats", "--nkeys", "bogus"}, 1, `--nkeys: entry 1, "bogus", is not a public user NKey`},
 		{[]string{"nats", "--nkeys", ","}, 1, `--nkeys: entry 1, "", is not`},
 		{[]string{"serve", "--heartbeat", "2m", "w"}, 1, "Heartbeat = 2m0s: must be 0 (1s), or from 10ms to 1m0s"},
+		{[]string{"serve", "--max-per-worker", "70000", "w"}, 1, "MaxConcurrentCallsPerWorker = 70000: an agent's workers take at most 65536"},
+		{[]string{"serve", "--prefetch", "70000", "w"}, 1, "Prefetch = 70000"},
+		{[]string{"serve", "--workers", "2000", "w"}, 1, "Workers = 2000: an agent has at most 1024 workers"},
+		{[]string{"serve", "--name", strings.Repeat("n", 300), "w"}, 1, "Name = \"nnn"},
+		{[]string{"serve", "--name", "bad\xffname", "w"}, 1, "must be valid UTF-8"},
+		{[]string{"serve", "--connect-wait", "-5s", "w"}, 1, "--connect-wait -5s: must be 0 (one attempt) or positive"},
 	} {
 		code, _, out := runCmd(t, c.args...)
 		if code != c.code || !strings.Contains(out, c.want) {
@@ -108,5 +115,34 @@ func TestInitArgs(t *testing.T) {
 	}
 	if code, _, out := runCmd(t, "serve", "--init-args", "[1]", "w"); code != 1 || !strings.Contains(out, "Init.Args need a method") {
 		t.Errorf("--init-args without --init: exit %d, stderr:\n%s", code, out)
+	}
+}
+
+// Only the command's own flags ask for help: a -h of the worker's, or a
+// flag's value, does not.
+func TestAsksHelp(t *testing.T) {
+	fs := newFlagSet("serve", "", "", nil)
+	fs.String("name", "", "")
+	fs.Bool("skip-host-env", false, "")
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--help"}, true},
+		{[]string{"-h"}, true},
+		{[]string{"--skip-host-env", "-help", "w"}, true},
+		{[]string{"--name=x", "--help"}, true},
+		{[]string{"w", "--help"}, false},
+		{[]string{"--name", "-h", "w"}, false},
+		{[]string{"--", "-h"}, false},
+		{nil, false},
+	} {
+		if got := asksHelp(fs, c.args); got != c.want {
+			t.Errorf("asksHelp(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
+	code, out, errOut := runCmd(t, "serve", "--connect-wait", "0", "/nonexistent/worker", "--help")
+	if code != 1 || out != "" || !strings.Contains(errOut, "/nonexistent/worker") {
+		t.Errorf("a worker's --help: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
 }

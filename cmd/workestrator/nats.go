@@ -16,7 +16,7 @@ import (
 const maxPayloadLimit = 64 << 20
 
 // natsServer runs `workestrator nats`.
-func natsServer(ctx context.Context, args []string, stderr io.Writer) error {
+func natsServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("nats", "workestrator nats [flags]",
 		`Runs a NATS server (nats-server, embedded) for the hosts and agents of a
 cluster, until SIGTERM or SIGINT. It listens on loopback unless told otherwise,
@@ -33,9 +33,9 @@ and refuses an address reachable from other machines without --token or
 	fs.StringVar(&o.Token, "token", "", "authorization token every client must present")
 	fs.StringVar(&nkeys, "nkeys", "", "public NKeys (U...) of the users allowed in, comma-separated (instead of --token)")
 	tlsf.add(fs, "client")
-	fs.Var(&max, "max-payload", "the server's max payload, e.g. 8M (0: 8M; bigger messages travel in chunks)")
+	fs.Var(&max, "max-payload", "the server's max payload, from 64K to 64M, e.g. 8M (0: 8M; bigger messages travel in chunks)")
 	fs.StringVar(&level, "log-level", defaultLevel(), "log level: trace, debug, info, warn, error or off (default: $WORKESTRATOR_LOG, else info)")
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -55,8 +55,8 @@ and refuses an address reachable from other machines without --token or
 			o.NKeys = append(o.NKeys, k)
 		}
 	}
-	if max < 0 || max > maxPayloadLimit {
-		return fmt.Errorf("--max-payload %d: must be 0 (8M) or positive, at most 64M (bigger messages travel in chunks)", max)
+	if max < 0 || (max > 0 && max < remote.MinMaxPayload) || max > maxPayloadLimit {
+		return fmt.Errorf("--max-payload %d: must be 0 (8M), or from 64K to 64M (bigger messages travel in chunks)", max)
 	}
 	if o.TLS, err = tlsf.config(true); err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 func version() string { return farm.Version }
 
 // serve runs `workestrator serve`.
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "workestrator serve [flags] WORKER [ARGS...]",
 		`Runs an agent: a local farm of WORKER (a worker binary built with pkg/plugin,
 or a #! script such as a Node.js worker), whose workers take the calls of the
@@ -71,7 +71,7 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, durationUsage("bound of the drain on SIGTERM", "30s"))
 	fs.DurationVar(&connectWait, "connect-wait", farm.DefaultConnectWait, "how long to wait at start for a NATS server that does not answer, trying again meanwhile (a duration such as 500ms or 1m; 0: one attempt)")
 	fs.StringVar(&level, "log-level", defaultLevel(), "log level: trace, debug, info, warn, error or off (default: $WORKESTRATOR_LOG, else info)")
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -115,8 +115,9 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 		cfg.Farm.Checksum = checksum
 	}
 	cfg.Farm.Logger = log
-	// The workers get this environment: not the agent's secrets.
-	for _, name := range []string{"token", "nkey"} {
+	// The workers get this environment: not the agent's secrets (a NATS
+	// URL may hold a token or a password).
+	for _, name := range []string{"token", "nkey", "nats"} {
 		_ = os.Unsetenv(envName(name))
 	}
 	return farm.ServeAgent(ctx, cfg)

@@ -20,6 +20,10 @@ const DefaultListen = "127.0.0.1:4222"
 // travel in chunks.
 const DefaultMaxPayload = 8 << 20
 
+// MinMaxPayload is the smallest max payload of an embedded server: an
+// agent's announcement of many workers travels in one message.
+const MinMaxPayload = 64 << 10
+
 // ErrNoAuth is the error of a server told to listen beyond loopback without
 // authentication.
 var ErrNoAuth = errors.New("a NATS server reachable from other machines needs a token or NKeys")
@@ -86,16 +90,30 @@ func StartServer(o ServerOptions) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
-	if o.Logger != nil {
-		debug := o.Logger.IsDebug() || o.Logger.IsTrace()
-		s.SetLoggerV2(serverLog{o.Logger}, debug, o.Logger.IsTrace(), false)
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
 	}
+	// The server reports a failed listen as a fatal log line and carries
+	// on without a listener: its first fatal line fails the start.
+	fatal := make(chan string, 1)
+	debug := o.Logger.IsDebug() || o.Logger.IsTrace()
+	s.SetLoggerV2(serverLog{o.Logger, fatal}, debug, o.Logger.IsTrace(), false)
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		return nil, fmt.Errorf("nats server on %s: not ready within 10s (is the port in use?)", o.Listen)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if s.ReadyForConnections(20 * time.Millisecond) {
+			return s, nil
+		}
+		select {
+		case why := <-fatal:
+			s.Shutdown()
+			return nil, fmt.Errorf("nats server on %s: %s", o.Listen, why)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			return nil, fmt.Errorf("nats server on %s: not ready within 10s", o.Listen)
+		}
 	}
-	return s, nil
 }
 
 // LoopbackAddr reports whether a listen address (host:port; empty means
@@ -117,12 +135,23 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// serverLog re-logs the server's lines on an hclog logger.
-type serverLog struct{ l hclog.Logger }
+// serverLog re-logs the server's lines on an hclog logger, and hands the
+// first fatal one to fatal.
+type serverLog struct {
+	l     hclog.Logger
+	fatal chan<- string
+}
 
 func (s serverLog) Noticef(format string, v ...any) { s.l.Info(fmt.Sprintf(format, v...)) }
 func (s serverLog) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
-func (s serverLog) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
-func (s serverLog) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
-func (s serverLog) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
-func (s serverLog) Tracef(format string, v ...any)  { s.l.Trace(fmt.Sprintf(format, v...)) }
+func (s serverLog) Fatalf(format string, v ...any) {
+	line := fmt.Sprintf(format, v...)
+	s.l.Error(line)
+	select {
+	case s.fatal <- line:
+	default:
+	}
+}
+func (s serverLog) Errorf(format string, v ...any) { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s serverLog) Debugf(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s serverLog) Tracef(format string, v ...any) { s.l.Trace(fmt.Sprintf(format, v...)) }

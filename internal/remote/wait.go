@@ -21,6 +21,10 @@ func Unreachable(err error) bool {
 	if errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) {
 		return true
 	}
+	var addr *net.AddrError
+	if errors.As(err, &addr) {
+		return false // a port or address that cannot be dialled at all
+	}
 	var op *net.OpError
 	if errors.As(err, &op) {
 		return op.Op == "dial"
@@ -75,7 +79,20 @@ func RedactURLs(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, p := range parts {
 		u, err := url.Parse(strings.TrimSpace(p))
-		if err != nil || u.User == nil {
+		if err != nil {
+			// Unparsable: whatever may be credentials goes.
+			if at := strings.LastIndex(p, "@"); at >= 0 {
+				scheme, _, ok := strings.Cut(p[:at], "//")
+				if !ok {
+					scheme = ""
+				} else {
+					scheme += "//"
+				}
+				parts[i] = scheme + "xxxxx" + p[at:]
+			}
+			continue
+		}
+		if u.User == nil {
 			continue
 		}
 		if _, ok := u.User.Password(); !ok {

@@ -51,6 +51,11 @@ func TestConnectWait(t *testing.T) {
 		t.Errorf("gave up after %v, before the 600ms bound", d)
 	}
 
+	// A port that cannot be dialled is not waited for.
+	if _, err := ConnectWait(context.Background(), "nats://127.0.0.1:99999", nil, time.Minute, log); err == nil || Unreachable(err) || strings.Contains(err.Error(), "no server answered") {
+		t.Errorf("port 99999: %v, want one attempt's error", err)
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := ConnectWait(ctx, url, nil, time.Minute, log); !errors.Is(err, context.Canceled) {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
@@ -145,8 +146,14 @@ func newAgent(cfg AgentConfig) (*agent, error) {
 		return nil, bad("Farm.Path", `""`, "the worker executable is required")
 	case cfg.Farm.MinWorkers != 0 && cfg.Farm.MinWorkers != cfg.Farm.Workers:
 		return nil, bad("Farm.MinWorkers", cfg.Farm.MinWorkers, "an agent's workers are a fixed pool: hosts send calls to each of them")
-	case cfg.Prefetch < -1:
-		return nil, bad("Prefetch", cfg.Prefetch, "must be -1 (none), 0 (1) or positive")
+	case cfg.Prefetch < -1 || cfg.Prefetch > maxAgentCapacity:
+		return nil, bad("Prefetch", cfg.Prefetch, fmt.Sprintf("must be -1 (none), 0 (1) or positive, at most %d (hosts refuse more)", maxAgentCapacity))
+	case cfg.Farm.Workers > maxAgentWorkers:
+		return nil, bad("Farm.Workers", cfg.Farm.Workers, fmt.Sprintf("an agent has at most %d workers (hosts refuse more)", maxAgentWorkers))
+	case cfg.Farm.MaxConcurrentCallsPerWorker > maxAgentCapacity:
+		return nil, bad("Farm.MaxConcurrentCallsPerWorker", cfg.Farm.MaxConcurrentCallsPerWorker, fmt.Sprintf("an agent's workers take at most %d calls each (hosts refuse more)", maxAgentCapacity))
+	case len(cfg.Name) > maxAgentName || !utf8.ValidString(cfg.Name):
+		return nil, bad("Name", fmt.Sprintf("%q", cfg.Name), fmt.Sprintf("must be valid UTF-8 of at most %d bytes", maxAgentName))
 	case cfg.Heartbeat < 0 || (cfg.Heartbeat > 0 && cfg.Heartbeat < 10*time.Millisecond) || cfg.Heartbeat > maxHeartbeat:
 		return nil, bad("Heartbeat", cfg.Heartbeat, fmt.Sprintf("must be 0 (1s), or from 10ms to %v (hosts refuse longer ones)", maxHeartbeat))
 	case cfg.DrainTimeout < 0:

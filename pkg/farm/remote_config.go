@@ -57,8 +57,9 @@ type RemoteConfig struct {
 	ServerNKeys []string
 	// ServerTLS, when set, makes the embedded server require TLS.
 	ServerTLS *tls.Config
-	// MaxPayload is the embedded server's max payload; 0 means 8 MiB.
-	// Bigger messages travel in chunks, up to MaxMessageSize.
+	// MaxPayload is the embedded server's max payload, from 64 KiB to
+	// 64 MiB; 0 means 8 MiB. Bigger messages travel in chunks, up to
+	// MaxMessageSize.
 	MaxPayload int
 
 	// MinAgents makes New wait, up to StartTimeout, until that many agents
@@ -92,8 +93,8 @@ func (r RemoteConfig) withDefaults() (RemoteConfig, error) {
 		return r, bad("MinAgents", r.MinAgents, "must not be negative")
 	case r.Heartbeat < 0 || (r.Heartbeat > 0 && r.Heartbeat < 10*time.Millisecond):
 		return r, bad("Heartbeat", r.Heartbeat, "must be 0 (1s) or at least 10ms")
-	case r.MaxPayload < 0 || r.MaxPayload > 64<<20:
-		return r, bad("MaxPayload", r.MaxPayload, "must be 0 (8 MiB) or positive, at most 64 MiB")
+	case r.MaxPayload < 0 || (r.MaxPayload > 0 && r.MaxPayload < remote.MinMaxPayload) || r.MaxPayload > 64<<20:
+		return r, bad("MaxPayload", r.MaxPayload, "must be 0 (8 MiB), or from 64 KiB to 64 MiB")
 	case r.MinAgents > 0 && r.URL == "" && r.Conn == nil && strings.HasSuffix(r.Listen, ":0"):
 		return r, bad("MinAgents", r.MinAgents, "New cannot wait for agents that learn the port from Farm.URL once New returned: use Farm.WaitAgents")
 	case r.Conn != nil && r.URL != "":

@@ -302,6 +302,7 @@ const (
 	maxAgentWorkers  = 1024
 	maxAgentCapacity = 1 << 16
 	maxHeartbeat     = time.Minute
+	maxAgentName     = 256
 )
 
 // checkAnnounce refuses an announcement beyond the bounds.
@@ -316,8 +317,8 @@ func checkAnnounce(a *remotepb.Announce) error {
 		return fmt.Errorf("agent %s announces %d calls per worker and %d prefetched (at most %d each)", a.Agent, a.PerWorker, a.Prefetch, maxAgentCapacity)
 	case time.Duration(a.HeartbeatNanos) > maxHeartbeat:
 		return fmt.Errorf("agent %s announces a heartbeat of %v (at most %v)", a.Agent, time.Duration(a.HeartbeatNanos), maxHeartbeat)
-	case len(a.Name) > 256:
-		return fmt.Errorf("agent %s announces a name of %d bytes (at most 256)", a.Agent, len(a.Name))
+	case len(a.Name) > maxAgentName:
+		return fmt.Errorf("agent %s announces a name of %d bytes (at most %d)", a.Agent, len(a.Name), maxAgentName)
 	}
 	return nil
 }
