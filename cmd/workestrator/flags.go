@@ -89,16 +89,26 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		if given[f.Name] || err != nil {
 			return
 		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+		v, ok := os.LookupEnv(envName(f.Name))
+		if !ok {
+			return
+		}
+		vals := []string{v}
+		if _, list := f.Value.(*listFlag); list {
+			vals = strings.Split(strings.TrimRight(v, "\n"), "\n") // one value a line
+		}
+		for _, v := range vals {
 			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("$%s=%q: %v", envName(f.Name), v, e)
+				return
 			}
 		}
 	})
 	return err
 }
 
-// listFlag is a flag that may be given many times.
+// listFlag is a flag that may be given many times; its environment
+// variable holds one value a line.
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }

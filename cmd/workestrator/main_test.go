@@ -146,3 +146,17 @@ func TestAsksHelp(t *testing.T) {
 		t.Errorf("a worker's --help: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
 }
+
+// A repeatable flag's variable holds one value a line.
+func TestListFlagFromEnvironment(t *testing.T) {
+	t.Setenv("WORKESTRATOR_ENV", "A=1,2\nB=3\n")
+	fs := newFlagSet("serve", "", "", nil)
+	var env listFlag
+	fs.Var(&env, "env", "")
+	if err := parse(fs, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint([]string(env)); got != "[A=1,2 B=3]" {
+		t.Errorf("env = %s, want [A=1,2 B=3]", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/workestrator/workestrator/pkg/farm"
@@ -60,9 +61,9 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	fs.Var(&heapReserve, "heap-reserve", "heap reserve of the agent's own process, which spaces its GC's collections, e.g. 128M, or off (0: 64M, or an eighth of its cgroup's memory limit; none when GOGC or GOMEMLIMIT is set)")
 	fs.Var(&maxMsg, "max-message-size", "largest encoded arguments or result of a call (0: 256M)")
 	fs.StringVar(&cfg.Farm.Dir, "dir", "", "the workers' working directory (default: this one)")
-	fs.Var(&env, "env", "KEY=VALUE for the workers' environment (repeatable)")
+	fs.Var(&env, "env", "KEY=VALUE for the workers' environment (repeatable; its variable: one a line)")
 	fs.BoolVar(&cfg.Farm.SkipHostEnv, "skip-host-env", false, "give the workers none of this environment but --host-env and --env")
-	fs.Var(&hostEnv, "host-env", "variable (or PREFIX*) passed to the workers with --skip-host-env (repeatable)")
+	fs.Var(&hostEnv, "host-env", "variables (or PREFIX*), comma-separated, passed to the workers with --skip-host-env (repeatable; its variable: one list a line)")
 	fs.Var(&checksum, "checksum", "SHA-256 (hex) the worker binary must match before every start")
 	fs.StringVar(&cfg.Farm.Init.Method, "init", "", "worker method every new worker runs before its first call; a failure fails its start (default: none)")
 	fs.StringVar(&initArgs, "init-args", "", `the --init method's arguments, a JSON array such as '["model.bin", 4]'`)
@@ -106,7 +107,14 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 		return err
 	}
 	cfg.Farm.Path, cfg.Farm.Args = fs.Arg(0), fs.Args()[1:]
-	cfg.Farm.Env, cfg.Farm.HostEnv = env, hostEnv
+	cfg.Farm.Env = env
+	for _, l := range hostEnv {
+		for _, name := range strings.Split(l, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				cfg.Farm.HostEnv = append(cfg.Farm.HostEnv, name)
+			}
+		}
+	}
 	cfg.Farm.MaxWorkerMemory, cfg.Farm.MaxWorkerMemoryHard = int64(maxMem), int64(maxMemHard)
 	cfg.Farm.MaxMessageSize = int(maxMsg)
 	cfg.Farm.WorkerHeapFloor = int64(heapFloor.sizeFlag)
