@@ -49,6 +49,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{nil, 2, "Usage: workestrator COMMAND"},
 		{[]string{"bogus"}, 2, `unknown command "bogus"`},
 		{[]string{"serve"}, 2, "the WORKER binary is missing"},
+		{[]string{"serve", ""}, 1, `the WORKER argument is ""`},
 		{[]string{"serve", "--log-level", "loud", "w"}, 1, `--log-level "loud"`},
 		{[]string{"serve", "--serializer", "xml", "w"}, 1, `--serializer "xml"`},
 		{[]string{"serve", "--max-memory", "lots", "w"}, 2, "byte count"},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -79,6 +80,9 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 		fmt.Fprintln(stderr, "workestrator serve: the WORKER binary is missing")
 		fs.Usage()
 		return errUsage
+	}
+	if fs.Arg(0) == "" {
+		return errors.New(`the WORKER argument is ""`)
 	}
 	log, err := newLogger("workestrator", level, stderr)
 	if err != nil {

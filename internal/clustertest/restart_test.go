@@ -107,3 +107,32 @@ func TestAgentStartedBeforeServer(t *testing.T) {
 		t.Fatalf("add(1, 2, 3) through the early agent: %d, %v", sum, err)
 	}
 }
+
+// SIGTERM reaches an agent whose workers are still starting: it exits 0
+// at once, its workers stopped.
+func TestAgentStoppedWhileWorkersStart(t *testing.T) {
+	a := startProc(t, "slow", exec.Command(agentBin, "serve", "--nats", "nats://"+freeAddr(t), "--workers", "1",
+		"--start-timeout", "60s", "--log-level", "debug", "/bin/sleep", "300"))
+	var sleeper int
+	testutil.Eventually(t, 10*time.Second, "the worker process runs", func() bool {
+		for _, p := range testutil.Children(a.cmd.Process.Pid) {
+			sleeper = p
+			return true
+		}
+		return false
+	})
+	start := time.Now()
+	a.signal(t, syscall.SIGTERM)
+	select {
+	case <-a.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the agent still runs 15 s after SIGTERM")
+	}
+	if a.err != nil {
+		t.Errorf("exit: %v, want 0\n%s", a.err, a.out.String())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the agent took %v to stop", d)
+	}
+	testutil.Eventually(t, 5*time.Second, "the starting worker is gone", func() bool { return !testutil.Alive(sleeper) })
+}

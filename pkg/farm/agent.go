@@ -227,8 +227,12 @@ func (a *agent) serve(ctx context.Context) error {
 			user(e)
 		}
 	}
+	a.cfg.Farm.startCtx = ctx
 	f, err := New(a.cfg.Farm)
 	if err != nil {
+		if errors.Is(err, ErrFarmKilled) && ctx.Err() != nil {
+			return nil // stopped while its workers started
+		}
 		return err
 	}
 	a.f = f

@@ -1,6 +1,7 @@
 package farm
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -316,6 +317,10 @@ type Config struct {
 	// 0: all. An agent's farm, whose listener only watches its workers
 	// come and go, takes no per-call events.
 	eventMask uint64
+	// startCtx, when set, cuts New short when it ends: New kills the
+	// farm and returns ErrFarmKilled (an agent stopped while its workers
+	// start).
+	startCtx context.Context
 
 	// Logger receives the farm's logs and the workers' re-logged lines;
 	// nil means a logger on stderr at the level LogEnv says (warn by default).

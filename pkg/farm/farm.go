@@ -130,6 +130,17 @@ func New(cfg Config) (*Farm, error) {
 	}
 	// From here on KillAll reaches the farm, even while it starts.
 	register(f)
+	if c.startCtx != nil {
+		started := make(chan struct{})
+		defer close(started)
+		go func() {
+			select {
+			case <-c.startCtx.Done():
+				f.Kill()
+			case <-started:
+			}
+		}()
+	}
 	if err := f.startAll(); err != nil {
 		return nil, f.failNew(err)
 	}
