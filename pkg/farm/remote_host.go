@@ -269,7 +269,7 @@ func (h *remoteHost) onAnnounce(m *nats.Msg) {
 		// Its last answers come on the farm's reply subject, with a bye
 		// of their own: lose it now only if it runs none of our calls.
 		if l != nil && !l.busyLocked() {
-			h.loseLocked(l, fmt.Errorf("%w: agent %s left", ErrAgentLost, l.name))
+			h.leaveLocked(l)
 		} else if l != nil {
 			l.drainLocked()
 		}
@@ -434,9 +434,25 @@ func (h *remoteHost) slotFreedLocked(s *slot) {
 	}
 }
 
+// leaveLocked ends the session of an agent that said goodbye.
+func (h *remoteHost) leaveLocked(l *agentLink) {
+	if !l.lost {
+		h.f.log.Info("agent left", "agent", l.name)
+	}
+	h.endLocked(l, fmt.Errorf("%w: agent %s left", ErrAgentLost, l.name))
+}
+
 // loseLocked ends an agent session: its workers' connections close with
 // err, so their calls go through the retry policy.
 func (h *remoteHost) loseLocked(l *agentLink, err error) {
+	if !l.lost && h.f.state != farmKilled {
+		h.f.log.Warn("agent lost", "agent", l.name, "error", err)
+	}
+	h.endLocked(l, err)
+}
+
+// endLocked ends an agent session with err (see loseLocked).
+func (h *remoteHost) endLocked(l *agentLink, err error) {
 	if h.agents[l.id] == l {
 		delete(h.agents, l.id)
 	}
@@ -444,9 +460,6 @@ func (h *remoteHost) loseLocked(l *agentLink, err error) {
 		return
 	}
 	l.lost = true
-	if h.f.state != farmKilled {
-		h.f.log.Warn("agent lost", "agent", l.name, "error", err)
-	}
 	l.gone.Store(true)
 	for _, w := range l.workers {
 		w.conn.(*remoteConn).end(err)
@@ -491,7 +504,7 @@ func (h *remoteHost) onReplies(m *nats.Msg) {
 	defer func() {
 		if x.Bye {
 			f.mu.Lock()
-			h.loseLocked(l, fmt.Errorf("%w: agent %s left", ErrAgentLost, l.name))
+			h.leaveLocked(l)
 			f.mu.Unlock()
 		}
 	}()

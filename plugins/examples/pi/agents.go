@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/workestrator/workestrator/pkg/farm"
@@ -181,6 +182,28 @@ func (a *agents) names() string {
 // stop kills the agents with SIGKILL (which ends a stopped process as
 // well) and waits until they are reaped; their workers exit when their
 // agent's end of the lifeline closes. On a nil *agents it does nothing.
+// drain asks the agents to stop (SIGTERM: each says goodbye and exits 0)
+// and waits for them, 2 s at most; stop kills any left.
+func (a *agents) drain() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	a.stopping = true
+	a.mu.Unlock()
+	for _, p := range a.list {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	deadline := time.After(2 * time.Second)
+	for _, p := range a.list {
+		select {
+		case <-p.done:
+		case <-deadline:
+			return
+		}
+	}
+}
+
 func (a *agents) stop() {
 	if a == nil {
 		return

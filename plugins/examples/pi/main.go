@@ -28,9 +28,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
@@ -60,18 +62,27 @@ type options struct {
 	progress io.Writer // nil: no progress bar
 }
 
+// maxChunks bounds -chunks: each chunk is a call held in memory.
+const maxChunks = 1_000_000
+
+// maxPoints bounds -points: a float64 (1e8 is welcome) holds every whole
+// number up to 2^53.
+const maxPoints = 1 << 53
+
 func main() {
-	points := flag.Float64("points", 2e8, "number of random points")
-	chunks := flag.Int("chunks", 100, "number of calls the points are split into")
-	workers := flag.Int("workers", 0, "number of worker processes, per agent with -agents (default NumCPU, shared among the agents)")
-	agents := flag.Int("agents", 0, "number of local agents (workestrator serve) to run the farm's workers, over NATS (0: local workers)")
-	flag.Parse()
-	o := options{points: int(*points), chunks: *chunks, workers: *workers, agents: *agents}
+	o, err := parseOptions(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "pi:", err)
+		os.Exit(2)
+	}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		o.progress = os.Stderr
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Stdout, o)
+	err = run(ctx, os.Stdout, o)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pi:", err)
@@ -79,15 +90,52 @@ func main() {
 	}
 }
 
+// parseOptions parses the command line args; a bad value is an error that
+// names its flag.
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("pi", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	points := fs.Float64("points", 2e8, "number of random points, a whole number such as 2e8")
+	chunks := fs.Int("chunks", 100, fmt.Sprintf("number of calls the points are split into (at most %d)", maxChunks))
+	workers := fs.Int("workers", 0, "number of worker processes, per agent with -agents (default NumCPU, shared among the agents)")
+	agents := fs.Int("agents", 0, "number of local agents (workestrator serve) to run the farm's workers, over NATS (0: local workers)")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	p := *points
+	if math.IsNaN(p) || p < 1 || p > maxPoints || p != math.Trunc(p) {
+		return options{}, fmt.Errorf("-points %v: want a whole number from 1 to 2^53", p)
+	}
+	return options{points: int(p), chunks: *chunks, workers: *workers, agents: *agents}, nil
+}
+
+// check reports the first option out of its range, naming its flag.
+func (o options) check() error {
+	switch {
+	case o.points <= 0:
+		return fmt.Errorf("-points %d: want at least 1", o.points)
+	case o.chunks <= 0 || o.chunks > o.points || o.chunks > maxChunks:
+		return fmt.Errorf("-chunks %d: want 1 to -points (%d), at most %d", o.chunks, o.points, maxChunks)
+	case o.workers < 0:
+		return fmt.Errorf("-workers %d: want 0 (NumCPU) or more", o.workers)
+	case o.agents < 0:
+		return fmt.Errorf("-agents %d: want 0 (local workers) or more", o.agents)
+	}
+	return nil
+}
+
 func run(ctx context.Context, out io.Writer, o options) error {
-	if o.points <= 0 || o.chunks <= 0 || o.chunks > o.points || o.workers < 0 || o.agents < 0 {
-		return fmt.Errorf("need 0 < chunks ≤ points, workers ≥ 0 and agents ≥ 0")
+	if err := o.check(); err != nil {
+		return err
 	}
 	if o.workers == 0 {
 		o.workers = max(1, runtime.NumCPU()/max(1, o.agents))
 	}
 	sizes := chunkSizes(o.points, o.chunks)
-	fmt.Fprintf(out, "Monte Carlo π with %d points in %d chunks\n", o.points, o.chunks)
+	fmt.Fprintf(out, "Monte Carlo π with %s in %s\n", plural(o.points, "point"), plural(o.chunks, "chunk"))
 
 	start := time.Now()
 	single := 0
@@ -168,6 +216,7 @@ func run(ctx context.Context, out io.Writer, o options) error {
 		}
 	}
 	fmt.Fprintf(out, "speedup: %.2f× on %d CPUs\n", singleTime.Seconds()/farmTime.Seconds(), runtime.NumCPU())
+	ag.drain() // while the farm's server still runs: the agents leave quietly
 	return f.Shutdown(ctx)
 }
 

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -108,6 +110,33 @@ func TestPiBadOptions(t *testing.T) {
 	} {
 		if err := run(context.Background(), &bytes.Buffer{}, o); err == nil {
 			t.Fatalf("%+v accepted", o)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-points", "2.5"}, "-points 2.5: want a whole number"},
+		{[]string{"-points", "1e30"}, "-points 1e+30: want a whole number"},
+		{[]string{"-points", "NaN"}, "-points NaN"},
+		{[]string{"-points", "0"}, "-points 0"},
+		{[]string{"stray"}, `unexpected argument "stray"`},
+	} {
+		if _, err := parseOptions(c.args, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.args, err, c.want)
+		}
+	}
+	if o, err := parseOptions([]string{"-points", "2e6", "-chunks", "7"}, io.Discard); err != nil || o.points != 2_000_000 || o.chunks != 7 {
+		t.Errorf("-points 2e6 -chunks 7: %+v, %v", o, err)
+	}
+	for o, want := range map[options]string{
+		{points: 10, chunks: 20}:             "-chunks 20: want 1 to -points (10)",
+		{points: 2e6, chunks: maxChunks + 1}: "-chunks 1000001",
+		{points: 10, chunks: 2, workers: -1}: "-workers -1",
+		{points: 10, chunks: 2, agents: -1}:  "-agents -1",
+	} {
+		if err := o.check(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%+v: %v, want %q", o, err, want)
 		}
 	}
 }
