@@ -484,6 +484,9 @@ func (f *Farm) askRetryIf(c *call, err error) {
 		f.mu.Unlock()
 		return
 	}
+	// Back to the state of an attempt just answered, as without RetryIf:
+	// the retry or the answer is the failed attempt's, named by its worker.
+	c.state = stRunning
 	switch {
 	case c.ctx.Err() != nil:
 		f.settleLocked(c, nil, c.ctx.Err())

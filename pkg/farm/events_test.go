@@ -185,9 +185,16 @@ func TestEventMessageFailure(t *testing.T) {
 	}
 }
 
+// Retries and the last answer name the worker of the failed attempt, with
+// or without a RetryIf.
 func TestEventRetry(t *testing.T) {
+	t.Run("policy", func(t *testing.T) { testEventRetry(t, nil) })
+	t.Run("RetryIf", func(t *testing.T) { testEventRetry(t, func(error) bool { return true }) })
+}
+
+func testEventRetry(t *testing.T, retryIf func(error) bool) {
 	var rec recorder
-	f := newFarm(t, farm.Config{Workers: 1, MaxRetries: 2, OnEvent: rec.on})
+	f := newFarm(t, farm.Config{Workers: 1, MaxRetries: 2, OnEvent: rec.on, RetryIf: retryIf})
 	pid := workerPIDs(f)[0]
 	_, err := f.RunMethod(ctx(t), "fail", "plain")
 	var mr *farm.MaxRetriesError
