@@ -18,7 +18,8 @@ var (
 	// ErrFarmKilled: the farm was killed before the call was answered, or
 	// the call was made after Kill.
 	ErrFarmKilled = errors.New("farm killed")
-	// ErrShutdown: the call was made after Shutdown began.
+	// ErrShutdown: the call was made while Shutdown drains the farm; once
+	// Shutdown has returned, calls get ErrFarmKilled.
 	ErrShutdown = errors.New("farm shut down")
 	// ErrTimeout: an attempt ran longer than Config.Timeout.
 	ErrTimeout = errors.New("call timed out")
