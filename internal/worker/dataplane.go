@@ -172,7 +172,7 @@ func (s *server) serveConn(c net.Conn, arena []byte) {
 	if arena != nil {
 		defer wire.UnmapArena(arena)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(s.stopping)
 	defer cancel()
 	if uc, ok := c.(*net.UnixConn); ok {
 		if rc, err := wire.NewRawConn(uc); err == nil {

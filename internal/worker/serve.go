@@ -98,6 +98,9 @@ func Serve(methods Methods, o Options) {
 		if srv.dataPlane != nil {
 			srv.dataPlane.l.Close() // unlinks the socket if the host never came
 		}
+		// The calls still running learn it from their context; those that
+		// heed it get a moment to return before the hooks and the exit.
+		srv.stop(min(stopWait, grace/2))
 		for _, fn := range o.OnShutdown {
 			fn()
 		}
@@ -121,6 +124,10 @@ func Serve(methods Methods, o Options) {
 		Logger: log.With("from", "go-plugin"),
 	})
 }
+
+// stopWait bounds how long a stopping worker waits for its calls to return
+// once their contexts are cancelled.
+const stopWait = 100 * time.Millisecond
 
 // offerDataPlane reports whether the worker should serve its data-plane
 // socket: only when a go-plugin host started it (the handshake's cookie is

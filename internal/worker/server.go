@@ -39,6 +39,10 @@ type server struct {
 	lastEnd atomic.Int64
 	// pre keeps the runtime able to preempt a call that computes.
 	pre *preempter
+	// stopping is the parent of every call's context, cancelled by
+	// stopCalls when the worker stops.
+	stopping  context.Context
+	stopCalls context.CancelFunc
 }
 
 func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*server, error) {
@@ -53,7 +57,17 @@ func newServer(methods Methods, sers *serializer.Registry, maxMessage int) (*ser
 	sort.Strings(names)
 	s := &server{methods: ms, names: names, sers: sers, lim: wire.NewLimits(maxMessage)}
 	s.pre = newPreempter(s)
+	s.stopping, s.stopCalls = context.WithCancel(context.Background())
 	return s, nil
+}
+
+// stop cancels the context of every call and waits, up to wait, for the
+// calls that heed it to return.
+func (s *server) stop(wait time.Duration) {
+	s.stopCalls()
+	for deadline := time.Now().Add(wait); s.running.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb.DescribeResponse, error) {
@@ -78,11 +92,15 @@ func (s *server) Describe(context.Context, *workerpb.DescribeRequest) (*workerpb
 }
 
 func (s *server) Invoke(ctx context.Context, c *workerpb.Call) (*workerpb.Reply, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.stopping, cancel)()
 	if c.TimeoutNanos > 0 {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(c.TimeoutNanos))
 		defer cancel()
 	}
+	s.running.Add(1)
+	defer s.running.Add(-1)
 	return s.run(ctx, c), nil
 }
 

@@ -24,7 +24,10 @@ const (
 func (s *server) Stream(st workerpb.Worker_StreamServer) error {
 	// gRPC may read a message after Send returns (stats handlers, tracing):
 	// its replies are not reused.
-	s.serveSession(st.Context(), st.Recv, func(rs []*workerpb.Reply) error {
+	ctx, cancel := context.WithCancel(st.Context())
+	defer cancel()
+	defer context.AfterFunc(s.stopping, cancel)()
+	s.serveSession(ctx, st.Recv, func(rs []*workerpb.Reply) error {
 		return wire.EachReplyBatch(rs, func(part []*workerpb.Reply) error {
 			return st.Send(&workerpb.ReplyBatch{Replies: part})
 		})

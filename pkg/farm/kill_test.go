@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/workestrator/workestrator/internal/testutil"
+	"github.com/workestrator/workestrator/internal/wire"
 	"github.com/workestrator/workestrator/pkg/farm"
 )
 
@@ -174,5 +176,31 @@ func TestShutdownDeadlineKills(t *testing.T) {
 	}
 	if _, err := fu.Result(); !errors.Is(err, farm.ErrFarmKilled) {
 		t.Fatalf("blocked call: %v", err)
+	}
+}
+
+// Kill cancels the context of the calls its workers run, on either data
+// plane: a function that heeds it learns it before its worker exits.
+func TestKillCancelsRunningCalls(t *testing.T) {
+	for _, plane := range []string{"socket", wire.DataPlaneGRPC} {
+		t.Run(plane, func(t *testing.T) {
+			if plane == wire.DataPlaneGRPC {
+				t.Setenv(wire.EnvDataPlane, wire.DataPlaneGRPC)
+			}
+			journal := filepath.Join(t.TempDir(), "journal")
+			f := newFarm(t, farm.Config{Workers: 1})
+			fu := f.Go(ctx(t), "record", journal, 1, -1)
+			testutil.Eventually(t, 10*time.Second, "the call runs", func() bool {
+				b, _ := os.ReadFile(journal)
+				return strings.Contains(string(b), "start 1 ")
+			})
+			f.Kill()
+			if _, err := fu.Result(); !errors.Is(err, farm.ErrFarmKilled) {
+				t.Fatalf("the call: %v, want ErrFarmKilled", err)
+			}
+			if b, _ := os.ReadFile(journal); !strings.Contains(string(b), "cancel 1 ") {
+				t.Errorf("the function's context was not cancelled before its worker exited; journal:\n%s", b)
+			}
+		})
 	}
 }
