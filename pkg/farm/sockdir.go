@@ -227,7 +227,7 @@ func removeStaleFastIn(base string) {
 		if err != nil || filepath.Base(lock) != ".workestrator-"+key+".lock" {
 			continue
 		}
-		f, err := os.OpenFile(lock, os.O_RDONLY, 0)
+		f, err := openLock(lock)
 		if err != nil {
 			continue
 		}
@@ -245,7 +245,7 @@ func removeStaleIn(tmp string) {
 		if strings.HasPrefix(key, "tmp-") {
 			continue
 		}
-		f, err := os.OpenFile(l, os.O_RDONLY, 0)
+		f, err := openLock(l)
 		if err != nil {
 			continue
 		}
@@ -277,4 +277,19 @@ func removeStaleIn(tmp string) {
 			_ = os.RemoveAll(d)
 		}
 	}
+}
+
+// openLock opens a lock file of a host to test its lock: a regular file,
+// opened without blocking (a FIFO put in its place by another user would
+// block an open) and without following a symlink.
+func openLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, errors.New("not a regular file")
+	}
+	return f, nil
 }

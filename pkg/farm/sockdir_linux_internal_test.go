@@ -3,7 +3,9 @@ package farm
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // On a disk, the sockets go to a private directory on a tmpfs that the
@@ -102,5 +104,33 @@ func TestStaleFastSocketDirs(t *testing.T) {
 	}
 	if !exists(alive) {
 		t.Error("the live host's sockets directory was removed")
+	}
+}
+
+// A FIFO in a lock file's place neither blocks the cleaner nor counts as
+// a dead host's lock.
+func TestStaleCleanerSkipsAFIFOLock(t *testing.T) {
+	tmp := t.TempDir()
+	key := "12-0123456789abcdef"
+	if err := syscall.Mkfifo(lockPath(tmp, key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "workestrator-"+key+"-1")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		removeStaleIn(tmp)
+		removeStaleFastIn(tmp)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cleaner blocks on a FIFO")
+	}
+	if _, err := os.Lstat(dir); err != nil {
+		t.Errorf("the directory of a host whose lock is a FIFO was removed: %v", err)
 	}
 }
