@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -72,33 +71,20 @@ func ConnectWait(ctx context.Context, urls string, opts []nats.Option, wait time
 	}
 }
 
-// RedactURLs returns the comma-separated NATS URLs urls with any password,
-// or a token given as the user name, replaced by "xxxxx", for logs and
+// RedactURLs returns the comma-separated NATS URLs urls with whatever
+// comes between "//" and the last "@" of each (a user and password, or a
+// token, which may hold '/', '?' or '#') replaced by "xxxxx", for logs and
 // errors.
 func RedactURLs(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, p := range parts {
-		u, err := url.Parse(strings.TrimSpace(p))
-		if err != nil {
-			// Unparsable: whatever may be credentials goes.
-			if at := strings.LastIndex(p, "@"); at >= 0 {
-				scheme, _, ok := strings.Cut(p[:at], "//")
-				if !ok {
-					scheme = ""
-				} else {
-					scheme += "//"
-				}
-				parts[i] = scheme + "xxxxx" + p[at:]
-			}
-			continue
+		start := 0
+		if k := strings.Index(p, "//"); k >= 0 {
+			start = k + 2
 		}
-		if u.User == nil {
-			continue
+		if at := strings.LastIndex(p, "@"); at >= start {
+			parts[i] = p[:start] + "xxxxx" + p[at:]
 		}
-		if _, ok := u.User.Password(); !ok {
-			u.User = url.User("xxxxx") // a token given as the user name
-		}
-		parts[i] = u.Redacted()
 	}
 	return strings.Join(parts, ",")
 }

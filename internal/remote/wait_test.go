@@ -15,8 +15,8 @@ import (
 func TestRedactURLs(t *testing.T) {
 	for in, want := range map[string]string{
 		"nats://127.0.0.1:4222":                    "nats://127.0.0.1:4222",
-		"nats://u:secret@a:4222,nats://tok@b:4222": "nats://u:xxxxx@a:4222,nats://xxxxx@b:4222",
-		"nats://a:4222, nats://u:p@b:4222":         "nats://a:4222,nats://u:xxxxx@b:4222",
+		"nats://u:secret@a:4222,nats://tok@b:4222": "nats://xxxxx@a:4222,nats://xxxxx@b:4222",
+		"nats://a:4222, nats://u:p@b:4222":         "nats://a:4222, nats://xxxxx@b:4222",
 		"not a url %":                              "not a url %",
 		"tls://token-only@host.example:4222":       "tls://xxxxx@host.example:4222",
 	} {

@@ -130,22 +130,17 @@ func New(cfg Config) (*Farm, error) {
 	}
 	// From here on KillAll reaches the farm, even while it starts.
 	register(f)
+	stopKill := func() bool { return true }
 	if c.startCtx != nil {
-		started := make(chan struct{})
-		defer close(started)
-		go func() {
-			select {
-			case <-c.startCtx.Done():
-				f.Kill()
-			case <-started:
-			}
-		}()
+		stopKill = context.AfterFunc(c.startCtx, f.Kill)
 	}
 	if err := f.startAll(); err != nil {
+		stopKill()
 		return nil, f.failNew(err)
 	}
 	if c.Remote != nil {
 		if err := f.startRemoteUnlessKilled(*c.Remote); err != nil {
+			stopKill()
 			return nil, f.failNew(err)
 		}
 	}
@@ -167,8 +162,8 @@ func New(cfg Config) (*Farm, error) {
 		go f.sampleMemory()
 	}
 	f.mu.Unlock()
-	if killed {
-		f.Kill()
+	if !stopKill() || killed {
+		f.Kill() // waits for a Kill of startCtx's that began
 		return nil, ErrFarmKilled
 	}
 	f.log.Debug("farm started", "workers", c.Workers, "path", c.Path)

@@ -196,26 +196,29 @@ func digits(s string) bool {
 // directories whose lock file is gone.
 func removeStaleSocketDirs() {
 	tmp := os.TempDir()
-	removeStaleIn(tmp)
+	removeStaleIn(tmp, fastSocketBases())
 	if base := fastSocketBase(tmp); base != "" {
 		removeStaleFastIn(base)
 	}
 }
 
-// removeLinked removes the socket directory on a tmpfs that the socket
-// directory dir of the host with that key links to, if any.
-func removeLinked(dir, key string) {
-	fast, err := os.Readlink(filepath.Join(dir, socketsLink))
-	if err == nil && filepath.IsAbs(fast) && strings.HasPrefix(filepath.Base(fast), "workestrator-"+key+"-") {
-		_ = os.RemoveAll(fast)
+// removeOwnDir removes dir if it is a directory (not a link) of this
+// process's user.
+func removeOwnDir(dir string) {
+	st, err := os.Lstat(dir)
+	if err != nil || !st.IsDir() {
+		return
 	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || int(sys.Uid) != os.Geteuid() {
+		return
+	}
+	_ = os.RemoveAll(dir)
 }
 
 // removeStaleFastIn removes the socket directories on the tmpfs base whose
-// host's lock file is still there and no longer held: those of a host that
-// died before its socket directory linked to them. Any other goes with the
-// socket directory that links to it; a lock file that is not there may be
-// in another mount namespace.
+// owner link names a lock file that is there and no longer held: those of
+// a dead host whose temporary directory was not this one. A lock file that
+// is not there may be in another mount namespace.
 func removeStaleFastIn(base string) {
 	dirs, _ := filepath.Glob(filepath.Join(base, "workestrator-*-*-*"))
 	for _, d := range dirs {
@@ -232,13 +235,16 @@ func removeStaleFastIn(base string) {
 			continue
 		}
 		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-			_ = os.RemoveAll(d)
+			removeOwnDir(d)
 		}
 		f.Close()
 	}
 }
 
-func removeStaleIn(tmp string) {
+// removeStaleIn cleans the temporary directory tmp, and the tmpfs bases of
+// the sockets: the directories of a host whose lock it takes go, in tmp and
+// in the bases (its key is random: they are its own), then its lock.
+func removeStaleIn(tmp string, bases []string) {
 	locks, _ := filepath.Glob(filepath.Join(tmp, ".workestrator-*.lock"))
 	for _, l := range locks {
 		key := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(l), ".workestrator-"), ".lock")
@@ -256,9 +262,14 @@ func removeStaleIn(tmp string) {
 		}
 		// The host is gone: its directories first, then its lock, so that
 		// a directory never outlives its lock while it is being removed.
+		for _, base := range bases {
+			fast, _ := filepath.Glob(filepath.Join(base, "workestrator-"+key+"-*"))
+			for _, d := range fast {
+				removeOwnDir(d)
+			}
+		}
 		dirs, _ := filepath.Glob(filepath.Join(tmp, "workestrator-"+key+"-*"))
 		for _, d := range dirs {
-			removeLinked(d, key)
 			_ = os.RemoveAll(d)
 		}
 		_ = os.Remove(l)
@@ -273,7 +284,6 @@ func removeStaleIn(tmp string) {
 			continue
 		}
 		if _, err := os.Lstat(lockPath(tmp, key)); errors.Is(err, os.ErrNotExist) {
-			removeLinked(d, key)
 			_ = os.RemoveAll(d)
 		}
 	}

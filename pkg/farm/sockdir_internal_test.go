@@ -79,7 +79,7 @@ func TestStaleSocketDirsFollowTheHostLock(t *testing.T) {
 		}
 	}
 
-	removeStaleIn(tmp)
+	removeStaleIn(tmp, nil)
 	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
 	if !exists(live) {
 		t.Fatal("the live host's directory was removed")
@@ -97,7 +97,7 @@ func TestStaleSocketDirsFollowTheHostLock(t *testing.T) {
 	if err := holder.Wait(); err != nil {
 		t.Fatalf("holder: %v", err)
 	}
-	removeStaleIn(tmp)
+	removeStaleIn(tmp, nil)
 	if exists(live) {
 		t.Error("the directory of a host that exited survives the cleaner")
 	}

@@ -23,10 +23,18 @@ func fastSocketBase(tmp string) string {
 	if onTmpfs(tmp) {
 		return ""
 	}
-	for _, d := range []string{os.Getenv("XDG_RUNTIME_DIR"), "/dev/shm"} {
-		if d != "" && onTmpfs(d) && syscall.Access(d, 2|1) == nil { // W_OK|X_OK
+	for _, d := range fastSocketBases() {
+		if onTmpfs(d) && syscall.Access(d, 2|1) == nil { // W_OK|X_OK
 			return d
 		}
 	}
 	return ""
+}
+
+// fastSocketBases returns the directories fastSocketBase chooses from.
+func fastSocketBases() []string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return []string{d, "/dev/shm"}
+	}
+	return []string{"/dev/shm"}
 }

@@ -47,24 +47,30 @@ func TestSocketsOnTmpfs(t *testing.T) {
 	}
 }
 
-// The cleaner removes a dead host's sockets directory on the tmpfs with its
-// socket directory, and one left unlinked when its lock file says the host
-// is gone; it keeps those of live hosts, those with no owner yet, and those
-// whose lock file it cannot see (another mount namespace).
+// The cleaner, in its real order, removes a dead host's directories on
+// the tmpfs with its lock, linked or not, and those whose owner link names
+// a free lock file of another temporary directory; it keeps those of live
+// hosts, those whose lock file it cannot see (another mount namespace),
+// and those a planted link points to.
 func TestStaleFastSocketDirs(t *testing.T) {
-	tmp, base := t.TempDir(), t.TempDir()
+	tmp, other, base := t.TempDir(), t.TempDir(), t.TempDir()
 	deadKey, f, err := lockHost(tmp, noPID+1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.Close() // dead: its lock file is there, unlocked
+	otherKey, f, err := lockHost(other, noPID+3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 	liveKey, live, err := lockHost(tmp, noPID+2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer live.Close()
-	mk := func(name, owner string) string {
-		d := filepath.Join(base, name)
+	mk := func(parent, name, owner string) string {
+		d := filepath.Join(parent, name)
 		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -77,33 +83,31 @@ func TestStaleFastSocketDirs(t *testing.T) {
 	}
 	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
 
-	unlinked := mk("workestrator-"+deadKey+"-1", lockPath(tmp, deadKey))
-	alive := mk("workestrator-"+liveKey+"-2", lockPath(tmp, liveKey))
-	linked := mk("workestrator-"+deadKey+"-3", "") // no owner yet: only its link removes it
-	elsewhere := mk("workestrator-12-0123456789abcdef-4", "/nowhere/.workestrator-12-0123456789abcdef.lock")
-	removeStaleFastIn(base)
-	if exists(unlinked) {
-		t.Error("a dead host's unlinked sockets directory survives")
-	}
-	for _, d := range []string{alive, linked, elsewhere} {
-		if !exists(d) {
-			t.Errorf("%s was removed", d)
-		}
-	}
-
-	dir := filepath.Join(tmp, "workestrator-"+deadKey+"-5")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	linked := mk(base, "workestrator-"+deadKey+"-1", lockPath(tmp, deadKey))
+	unowned := mk(base, "workestrator-"+deadKey+"-2", "") // died before its owner link
+	dir := mk(tmp, "workestrator-"+deadKey+"-3", "")
 	if err := os.Symlink(linked, filepath.Join(dir, socketsLink)); err != nil {
 		t.Fatal(err)
 	}
-	removeStaleIn(tmp)
-	if exists(linked) || exists(dir) {
-		t.Error("the dead host's sockets directory survives its socket directory's cleaning")
+	alive := mk(base, "workestrator-"+liveKey+"-4", lockPath(tmp, liveKey))
+	elsewhere := mk(base, "workestrator-12-0123456789abcdef-5", "/nowhere/.workestrator-12-0123456789abcdef.lock")
+	otherTmp := mk(base, "workestrator-"+otherKey+"-6", lockPath(other, otherKey))
+	planted := mk(tmp, "workestrator-13-0123456789abcdef-7", "") // no lock file: a cleaner missed it, or a plant
+	if err := os.Symlink(alive, filepath.Join(planted, socketsLink)); err != nil {
+		t.Fatal(err)
 	}
-	if !exists(alive) {
-		t.Error("the live host's sockets directory was removed")
+
+	removeStaleIn(tmp, []string{base})
+	removeStaleFastIn(base)
+	for _, d := range []string{linked, unowned, dir, otherTmp, planted, lockPath(tmp, deadKey)} {
+		if exists(d) {
+			t.Errorf("%s survives the cleaner", d)
+		}
+	}
+	for _, d := range []string{alive, elsewhere} {
+		if !exists(d) {
+			t.Errorf("%s was removed", d)
+		}
 	}
 }
 
@@ -121,7 +125,7 @@ func TestStaleCleanerSkipsAFIFOLock(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() {
-		removeStaleIn(tmp)
+		removeStaleIn(tmp, []string{tmp})
 		removeStaleFastIn(tmp)
 		close(done)
 	}()

@@ -49,7 +49,8 @@ type agent struct {
 // server, starts n agents of workers workers each (serve is the
 // workestrator binary, worker the worker's), and waits for them to join.
 // The tally receives the farm's events. Once every agent has ended, cancel
-// is called. On success the caller calls Kill on the farm, then stop.
+// is called. On success the caller drains the agents once the job is
+// done, stops the farm, then calls stop.
 func startAgents(ctx context.Context, cancel context.CancelCauseFunc, serve, worker string, n, workers int, t *tally) (*agents, error) {
 	joined := make(chan struct{}, 1)
 	f, err := farm.New(farm.Config{
@@ -179,11 +180,9 @@ func (a *agents) names() string {
 	return strings.Join(names, ", ")
 }
 
-// stop kills the agents with SIGKILL (which ends a stopped process as
-// well) and waits until they are reaped; their workers exit when their
-// agent's end of the lifeline closes. On a nil *agents it does nothing.
 // drain asks the agents to stop (SIGTERM: each says goodbye and exits 0)
-// and waits for them, 2 s at most; stop kills any left.
+// and waits for them, 2 s at most; stop kills any left. On a nil *agents
+// it does nothing.
 func (a *agents) drain() {
 	if a == nil {
 		return
@@ -204,6 +203,9 @@ func (a *agents) drain() {
 	}
 }
 
+// stop kills the agents with SIGKILL (which ends a stopped process as
+// well) and waits until they are reaped; their workers exit when their
+// agent's end of the lifeline closes. On a nil *agents it does nothing.
 func (a *agents) stop() {
 	if a == nil {
 		return

@@ -62,6 +62,9 @@ type options struct {
 	progress io.Writer // nil: no progress bar
 }
 
+// errFlag marks an error the flag package reported with the usage.
+var errFlag = errors.New("bad flag")
+
 // maxChunks bounds -chunks: each chunk is a call held in memory.
 const maxChunks = 1_000_000
 
@@ -75,7 +78,9 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		fmt.Fprintln(os.Stderr, "pi:", err)
+		if !errors.Is(err, errFlag) {
+			fmt.Fprintln(os.Stderr, "pi:", err) // the flag package printed its own
+		}
 		os.Exit(2)
 	}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
@@ -100,7 +105,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	workers := fs.Int("workers", 0, "number of worker processes, per agent with -agents (default NumCPU, shared among the agents)")
 	agents := fs.Int("agents", 0, "number of local agents (workestrator serve) to run the farm's workers, over NATS (0: local workers)")
 	if err := fs.Parse(args); err != nil {
-		return options{}, err
+		if errors.Is(err, flag.ErrHelp) {
+			return options{}, err
+		}
+		return options{}, fmt.Errorf("%w: %v", errFlag, err)
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
