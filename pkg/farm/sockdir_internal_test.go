@@ -109,12 +109,7 @@ func TestStaleSocketDirsFollowTheHostLock(t *testing.T) {
 // The lock file goes with the last socket directory: nothing of the host
 // is left in its temporary directory.
 func TestLockFileRemovedWithTheLastSocketDir(t *testing.T) {
-	hostLock.mu.Lock()
-	busy := hostLock.dirs
-	hostLock.mu.Unlock()
-	if busy != 0 {
-		t.Skip("another farm of this process holds the host lock")
-	}
+	skipIfHostLocked(t)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	dir, err := makeSocketDir()
@@ -127,5 +122,16 @@ func TestLockFileRemovedWithTheLastSocketDir(t *testing.T) {
 	removeSocketDir(dir)
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Fatalf("left in TMPDIR after the last directory: %v", left)
+	}
+}
+
+// skipIfHostLocked skips a test of the host lock while a farm of this
+// process holds it.
+func skipIfHostLocked(t *testing.T) {
+	hostLock.mu.Lock()
+	busy := hostLock.dirs
+	hostLock.mu.Unlock()
+	if busy != 0 {
+		t.Skip("another farm of this process holds the host lock")
 	}
 }

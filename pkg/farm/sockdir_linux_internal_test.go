@@ -11,12 +11,7 @@ import (
 // On a disk, the sockets go to a private directory on a tmpfs that the
 // socket directory links to; both go with the farm's directory.
 func TestSocketsOnTmpfs(t *testing.T) {
-	hostLock.mu.Lock()
-	busy := hostLock.dirs
-	hostLock.mu.Unlock()
-	if busy != 0 {
-		t.Skip("another farm of this process holds the host lock")
-	}
+	skipIfHostLocked(t)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	base := fastSocketBase(tmp)

@@ -180,6 +180,17 @@ func (a *agents) names() string {
 	return strings.Join(names, ", ")
 }
 
+// signal marks the agents as stopping (their ends are not failures) and
+// sends each sig; one that has ended already is left alone.
+func (a *agents) signal(sig syscall.Signal) {
+	a.mu.Lock()
+	a.stopping = true
+	a.mu.Unlock()
+	for _, p := range a.list {
+		_ = p.cmd.Process.Signal(sig) // os.ErrProcessDone once it has ended
+	}
+}
+
 // drain asks the agents to stop (SIGTERM: each says goodbye and exits 0)
 // and waits for them, 2 s at most; stop kills any left. On a nil *agents
 // it does nothing.
@@ -187,12 +198,7 @@ func (a *agents) drain() {
 	if a == nil {
 		return
 	}
-	a.mu.Lock()
-	a.stopping = true
-	a.mu.Unlock()
-	for _, p := range a.list {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	}
+	a.signal(syscall.SIGTERM)
 	deadline := time.After(2 * time.Second)
 	for _, p := range a.list {
 		select {
@@ -210,12 +216,7 @@ func (a *agents) stop() {
 	if a == nil {
 		return
 	}
-	a.mu.Lock()
-	a.stopping = true
-	a.mu.Unlock()
-	for _, p := range a.list {
-		_ = p.cmd.Process.Kill() // os.ErrProcessDone once it has ended
-	}
+	a.signal(syscall.SIGKILL)
 	for _, p := range a.list {
 		<-p.done
 	}
