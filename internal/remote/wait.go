@@ -32,11 +32,11 @@ func Unreachable(err error) bool {
 	return errors.As(err, &dns)
 }
 
-// ConnectWait connects to urls (comma-separated) with opts and, while no server answers,
-// tries again (every 250 ms at first, then up to every 2 s) for up to
-// wait, logging the first failure and then one every 5 s at most. It gives
-// up at once on an error that is not Unreachable, and when ctx ends
-// (returning ctx's error). wait <= 0 tries once.
+// ConnectWait connects to urls (comma-separated) with opts and, while no
+// server answers, tries again (every 250 ms at first, then up to every
+// 2 s) for up to wait, logging the first failure and then one every 5 s at
+// most. It gives up at once on an error that is not Unreachable, and when
+// ctx ends between attempts (returning ctx's error). wait <= 0 tries once.
 func ConnectWait(ctx context.Context, urls string, opts []nats.Option, wait time.Duration, log hclog.Logger) (*nats.Conn, error) {
 	start := time.Now()
 	pause := 250 * time.Millisecond

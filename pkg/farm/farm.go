@@ -240,8 +240,9 @@ func (f *Farm) Kill() {
 
 // Shutdown stops the farm gracefully: new calls return ErrShutdown at
 // once, queued and in-flight calls run to their end, then the workers
-// stop (calls after that return ErrFarmKilled). If ctx ends first, Shutdown kills the farm (the remaining calls
-// return ErrFarmKilled) and returns ctx's error. Idempotent and safe to
+// stop (calls after that return ErrFarmKilled). If ctx ends first,
+// Shutdown kills the farm (the remaining calls return ErrFarmKilled) and
+// returns ctx's error. Idempotent and safe to
 // call concurrently with Kill.
 func (f *Farm) Shutdown(ctx context.Context) error {
 	if !f.made() {

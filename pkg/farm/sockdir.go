@@ -19,8 +19,10 @@ import (
 //
 // When $TMPDIR is on a disk and a tmpfs is at hand (fastSocketBase), the
 // sockets themselves go to a private directory of the same name there,
-// which the first links to as "sockets" and which links to its host's lock
-// file as ".owner"; it goes with the first.
+// which the first links to as "sockets" (for whoever looks; the cleaner
+// never follows it) and which links to its host's lock file as ".owner".
+// Kill removes both; a cleaner that takes a dead host's lock removes its
+// directories of either kind by the host's random key.
 //
 // Whether a host is alive is not told by its pid, which may belong to
 // another pid namespace (containers sharing a temporary directory) or to a
