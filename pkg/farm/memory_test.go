@@ -289,7 +289,9 @@ func TestMemoryHardKillsWorker(t *testing.T) {
 func TestMemoryHardRetrySucceeds(t *testing.T) {
 	var rec recorder
 	f, old := hardFarm(t, &rec, 0)
-	sleeper := farm.GoCall[int](ctx(t), f, "sleep", 500)
+	// Long enough to outlast the hold call on a busy machine: the kill
+	// must find it running.
+	sleeper := farm.GoCall[int](ctx(t), f, "sleep", 3000)
 	testutil.Eventually(t, 10*time.Second, "the sleeper in flight", func() bool { return f.Stats().InFlight == 1 })
 	if _, err := f.RunMethod(ctx(t), "hold", holdMB); err != nil {
 		t.Fatal(err)
