@@ -254,9 +254,13 @@ func TestStopWorkerWithGrandchild(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("Kill of a worker whose child holds its pipes took %v", d)
 	}
-	if testutil.Alive(pid) || testutil.Alive(child) {
-		t.Fatalf("left alive: worker %v, grandchild %v", testutil.Alive(pid), testutil.Alive(child))
+	if testutil.Alive(pid) {
+		t.Fatalf("worker %d left alive", pid)
 	}
+	// The grandchild got its SIGKILL before Kill returned, but it is not
+	// ours to reap: its pipes may close while it is still in its exit,
+	// before /proc shows it a zombie.
+	testutil.Eventually(t, time.Second, "the grandchild dead", func() bool { return !testutil.Alive(child) })
 }
 
 func TestGrandchildHoldingPipesAfterCrash(t *testing.T) {
