@@ -1,9 +1,11 @@
 package remote
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -42,7 +44,7 @@ func Options(name string, auth Auth, log hclog.Logger, h Handlers) ([]nats.Optio
 		nats.PingInterval(5 * time.Second),
 		nats.MaxPingsOutstanding(2),
 		nats.Timeout(dialTimeout),
-		nats.SetCustomDialer(rawDialer{}),
+		nats.SetCustomDialer(&rawDialer{}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("nats connection lost; reconnecting", "error", err)
@@ -97,15 +99,55 @@ const dialTimeout = 5 * time.Second
 // rawDialer dials a NATS server over TCP and reads and writes the
 // connection with raw system calls (wire.RawTCPConn): in an agent that
 // waits for its next calls, the runtime's path woke its monitor thread on
-// every message.
-type rawDialer struct{}
+// every message. Between begin and end, a dial, and the reads and writes
+// of the connection it makes, end when begin's context does.
+type rawDialer struct {
+	mu    sync.Mutex
+	ctx   context.Context
+	stops []func() bool
+}
+
+// begin makes the dials that follow, and their connections' I/O, end when
+// ctx does, until end.
+func (d *rawDialer) begin(ctx context.Context) {
+	d.mu.Lock()
+	d.ctx = ctx
+	d.mu.Unlock()
+}
+
+// end stops what begin started: later dials (reconnects) and the
+// connections made before are no longer bound to its context.
+func (d *rawDialer) end() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, stop := range d.stops {
+		stop()
+	}
+	d.ctx, d.stops = nil, nil
+}
 
 // Dial dials address.
-func (rawDialer) Dial(network, address string) (net.Conn, error) {
-	d := net.Dialer{Timeout: dialTimeout}
-	c, err := d.Dial(network, address)
+func (d *rawDialer) Dial(network, address string) (net.Conn, error) {
+	d.mu.Lock()
+	ctx := d.ctx
+	d.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	nd := net.Dialer{Timeout: dialTimeout}
+	c, err := nd.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, err
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+		d.mu.Lock()
+		if d.ctx == ctx {
+			d.stops = append(d.stops, stop)
+		} else {
+			stop()
+		}
+		d.mu.Unlock()
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		if rc, err := wire.NewRawTCPConn(tc); err == nil {

@@ -36,8 +36,13 @@ func Unreachable(err error) bool {
 // server answers, tries again (every 250 ms at first, then up to every
 // 2 s) for up to wait, logging the first failure and then one every 5 s at
 // most. It gives up at once on an error that is not Unreachable, and when
-// ctx ends between attempts (returning ctx's error). wait <= 0 tries once.
+// ctx ends (returning ctx's error; an attempt in progress ends with it).
+// wait <= 0 tries once.
 func ConnectWait(ctx context.Context, urls string, opts []nats.Option, wait time.Duration, log hclog.Logger) (*nats.Conn, error) {
+	d := &rawDialer{}
+	d.begin(ctx)
+	defer d.end()
+	opts = append(opts[:len(opts):len(opts)], nats.SetCustomDialer(d))
 	start := time.Now()
 	pause := 250 * time.Millisecond
 	var logged time.Time
@@ -48,6 +53,9 @@ func ConnectWait(ctx context.Context, urls string, opts []nats.Option, wait time
 				log.Info("nats server reached", "url", nc.ConnectedUrlRedacted(), "attempts", attempt, "waited", time.Since(start).Round(time.Millisecond))
 			}
 			return nc, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
 		left := wait - time.Since(start)
 		if !Unreachable(err) || left <= 0 {

@@ -81,3 +81,59 @@ func TestConnectWait(t *testing.T) {
 	}
 	nc.Close()
 }
+
+// A context that ends while an attempt waits for a server that accepted
+// the connection and stays silent ends the attempt, well before its 5 s
+// timeout; the connection is closed.
+func TestConnectWaitEndsAttempt(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	log := hclog.NewNullLogger()
+	opts, err := Options("test", Auth{}, log, Handlers{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := ConnectWait(ctx, "nats://"+l.Addr().String(), opts, time.Minute, log)
+		done <- err
+	}()
+	var c net.Conn
+	select {
+	case c = <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ConnectWait did not dial the listener")
+	}
+	defer c.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+	case <-time.After(dialTimeout):
+		t.Fatal("the attempt outlived its context")
+	}
+	if d := time.Since(start); d >= dialTimeout {
+		t.Errorf("returned after %v, not before the attempt's %v timeout", d, dialTimeout)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1024)); err == nil {
+		// nats may write CONNECT only after INFO, so any bytes mean a bug
+		t.Errorf("the client wrote to a server that never spoke")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Errorf("the client's connection stayed open")
+	}
+}
