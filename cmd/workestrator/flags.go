@@ -57,42 +57,44 @@ func asksHelp(fs *flag.FlagSet, args []string) bool {
 		if name == "h" || name == "help" {
 			return true
 		}
-		if strings.Contains(name, "=") {
-			continue
+		name, _, inline := strings.Cut(name, "=")
+		f := fs.Lookup(name)
+		if f == nil {
+			return false // parsing fails there, before any help
 		}
-		if f := fs.Lookup(name); f != nil {
-			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
-				i++ // its value
-			}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !inline && (!ok || !b.IsBoolFlag()) {
+			i++ // its value
 		}
 	}
 	return false
 }
 
 // parse parses args, then sets each flag not given from its environment
-// variable; a bad value names the variable. A --help prints the usage on
-// stdout.
-func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+// variable (when set and not empty); a bad value names the variable. A --help prints the usage on
+// stdout. It returns the flags whose value came from the environment.
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (fromEnv, error) {
 	if asksHelp(fs, args) {
 		fs.SetOutput(stdout)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err) // reported with the usage
+		return nil, fmt.Errorf("%w: %v", errUsage, err) // reported with the usage
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	env := fromEnv{}
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		if given[f.Name] || err != nil {
 			return
 		}
-		v, ok := os.LookupEnv(envName(f.Name))
-		if !ok {
-			return
+		v := os.Getenv(envName(f.Name))
+		if v == "" {
+			return // unset or empty: the flag's default
 		}
+		env[f.Name] = envName(f.Name)
 		vals := []string{v}
 		if _, list := f.Value.(*listFlag); list {
 			vals = strings.Split(strings.TrimRight(v, "\n"), "\n") // one value a line
@@ -104,6 +106,27 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			}
 		}
 	})
+	if _, ok := env["log-level"]; !ok && !given["log-level"] && fs.Lookup("log-level") != nil && os.Getenv(farm.LogEnv) != "" {
+		env["log-level"] = farm.LogEnv // the flag's default
+	}
+	return env, err
+}
+
+// fromEnv maps the flags whose value came from the environment to their
+// variables.
+type fromEnv map[string]string
+
+// explain names the variable in err when err is about a flag (it begins
+// "--NAME") whose value came from the environment.
+func (e fromEnv) explain(err error) error {
+	if err == nil || !strings.HasPrefix(err.Error(), "--") {
+		return err
+	}
+	msg := err.Error()[2:]
+	name := msg[:strings.IndexFunc(msg+" ", func(r rune) bool { return r == ' ' || r == ':' || r == '/' })]
+	if v, ok := e[name]; ok {
+		return fmt.Errorf("$%s: %w", v, err)
+	}
 	return err
 }
 

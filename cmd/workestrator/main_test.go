@@ -82,9 +82,26 @@ func TestCommandLineErrors(t *testing.T) {
 func TestEnvironmentFallback(t *testing.T) {
 	t.Setenv("WORKESTRATOR_LOG_LEVEL", "loud")
 	code, _, out := runCmd(t, "serve", "w")
-	if code != 1 || !strings.Contains(out, `--log-level "loud"`) {
+	if code != 1 || !strings.Contains(out, `$WORKESTRATOR_LOG_LEVEL: --log-level "loud"`) {
 		t.Errorf("exit %d, stderr:\n%s", code, out)
 	}
+	t.Setenv("WORKESTRATOR_CONNECT_WAIT", "-5s")
+	code, _, out = runCmd(t, "serve", "--log-level", "warn", "w")
+	if code != 1 || !strings.Contains(out, "$WORKESTRATOR_CONNECT_WAIT: --connect-wait -5s") {
+		t.Errorf("a bad connect wait from the environment: exit %d, stderr:\n%s", code, out)
+	}
+	code, _, out = runCmd(t, "serve", "--log-level", "warn", "--connect-wait", "-1s", "w")
+	if code != 1 || strings.Contains(out, "$WORKESTRATOR") || !strings.Contains(out, "--connect-wait -1s") {
+		t.Errorf("a bad connect wait on the command line: exit %d, stderr:\n%s", code, out)
+	}
+	t.Setenv("WORKESTRATOR_LOG_LEVEL", "") // empty: unset
+	t.Setenv("WORKESTRATOR_LOG", "loud")
+	code, _, out = runCmd(t, "nats")
+	if code != 1 || !strings.Contains(out, `$WORKESTRATOR_LOG: --log-level "loud"`) {
+		t.Errorf("a bad WORKESTRATOR_LOG: exit %d, stderr:\n%s", code, out)
+	}
+	t.Setenv("WORKESTRATOR_LOG", "")
+	t.Setenv("WORKESTRATOR_CONNECT_WAIT", "")
 	t.Setenv("WORKESTRATOR_WORKERS", "many")
 	code, _, out = runCmd(t, "serve", "w")
 	if code != 1 || !strings.Contains(out, "$WORKESTRATOR_WORKERS") {
@@ -136,6 +153,8 @@ func TestAsksHelp(t *testing.T) {
 		{[]string{"w", "--help"}, false},
 		{[]string{"--name", "-h", "w"}, false},
 		{[]string{"--", "-h"}, false},
+		{[]string{"--bogus", "-h"}, false},
+		{[]string{"--bogus=1", "--help"}, false},
 		{nil, false},
 	} {
 		if got := asksHelp(fs, c.args); got != c.want {
@@ -146,6 +165,10 @@ func TestAsksHelp(t *testing.T) {
 	if code != 1 || out != "" || !strings.Contains(errOut, "/nonexistent/worker") {
 		t.Errorf("a worker's --help: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
+	code, out, errOut = runCmd(t, "serve", "--bogus", "-h")
+	if code != 2 || out != "" || !strings.Contains(errOut, "bogus") {
+		t.Errorf("serve --bogus -h: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
 }
 
 // A repeatable flag's variable holds one value a line.
@@ -154,7 +177,7 @@ func TestListFlagFromEnvironment(t *testing.T) {
 	fs := newFlagSet("serve", "", "", nil)
 	var env listFlag
 	fs.Var(&env, "env", "")
-	if err := parse(fs, nil, nil); err != nil {
+	if _, err := parse(fs, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint([]string(env)); got != "[A=1,2 B=3]" {

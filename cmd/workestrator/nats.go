@@ -16,7 +16,7 @@ import (
 const maxPayloadLimit = 64 << 20
 
 // natsServer runs `workestrator nats`.
-func natsServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func natsServer(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlagSet("nats", "workestrator nats [flags]",
 		`Runs a NATS server (nats-server, embedded) for the hosts and agents of a
 cluster, until SIGTERM or SIGINT. It listens on loopback unless told otherwise,
@@ -35,9 +35,11 @@ and refuses an address reachable from other machines without --token or
 	tlsf.add(fs, "client")
 	fs.Var(&max, "max-payload", "the server's max payload, from 64K to 64M, e.g. 8M (0: 8M; bigger messages travel in chunks)")
 	fs.StringVar(&level, "log-level", defaultLevel(), "log level: trace, debug, info, warn, error or off (default: $WORKESTRATOR_LOG, else info)")
-	if err := parse(fs, args, stdout); err != nil {
+	src, err := parse(fs, args, stdout)
+	if err != nil {
 		return err
 	}
+	defer func() { err = src.explain(err) }()
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "workestrator nats: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()

@@ -19,7 +19,7 @@ import (
 func version() string { return farm.Version }
 
 // serve runs `workestrator serve`.
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlagSet("serve", "workestrator serve [flags] WORKER [ARGS...]",
 		`Runs an agent: a local farm of WORKER (a worker binary built with pkg/plugin,
 or a #! script such as a Node.js worker), whose workers take the calls of the
@@ -73,9 +73,11 @@ finishes those it runs (at most --drain-timeout), then exits 0.`, stderr)
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, durationUsage("bound of the drain on SIGTERM", "30s"))
 	fs.DurationVar(&connectWait, "connect-wait", farm.DefaultConnectWait, "how long to wait at start for a NATS server that does not answer, trying again meanwhile (a duration such as 500ms or 1m; 0: one attempt)")
 	fs.StringVar(&level, "log-level", defaultLevel(), "log level: trace, debug, info, warn, error or off (default: $WORKESTRATOR_LOG, else info)")
-	if err := parse(fs, args, stdout); err != nil {
+	src, err := parse(fs, args, stdout)
+	if err != nil {
 		return err
 	}
+	defer func() { err = src.explain(err) }()
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "workestrator serve: the WORKER binary is missing")
 		fs.Usage()
