@@ -336,6 +336,7 @@ func (f *Farm) answer(w *worker, rs []wire.Response, wake *[]*call) {
 		}
 		delete(w.inflight, r.ID)
 		w.pending--
+		w.heard = now
 		if c == nil { // the answer of an abandoned attempt
 			w.zombies--
 			continue
@@ -592,14 +593,46 @@ func (f *Farm) abandonLocked(c *call, fl *flushList) {
 	time.AfterFunc(f.cfg.KillTimeout, func() { f.abandonedExpired(w, wire) })
 }
 
+// abandonedExpired recycles w if the attempt abandoned as wire is still
+// running a KillTimeout after its cancel. A worker so found takes no
+// more calls; it stops once its other calls are answered, or once it has
+// answered nothing for another KillTimeout (a worker whose whole process
+// is stuck, such as a Node.js worker's blocked event loop): its calls then
+// fail as at its exit and are retried elsewhere.
 func (f *Farm) abandonedExpired(w *worker, wire uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if c, ok := w.inflight[wire]; ok && c == nil && w.state == workerOnline && !w.slot.remote {
-		f.log.Warn("worker ignores cancellation; recycling it", "slot", w.slot.index, "pid", w.pid)
-		f.st.hung++
+	c, ok := w.inflight[wire]
+	if !ok || c != nil || w.slot.remote || w.hungAt != 0 || (w.state != workerOnline && w.state != workerRetiring) {
+		return
+	}
+	f.log.Warn("worker ignores cancellation; recycling it", "slot", w.slot.index, "pid", w.pid)
+	f.st.hung++
+	w.hungAt = f.clock()
+	if w.state == workerOnline {
 		f.retireLocked(w)
 	}
+	f.hungSilentLocked(w)
+}
+
+// hungSilentLocked stops w, recycled for ignoring a cancel, if it still
+// has live calls and has answered none for KillTimeout since then;
+// otherwise it looks again when that would be so.
+func (f *Farm) hungSilentLocked(w *worker) {
+	if w.state != workerRetiring || w.pending-w.zombies == 0 {
+		return
+	}
+	quiet := time.Duration(f.clock() - max(w.heard, w.hungAt))
+	if quiet < f.cfg.KillTimeout {
+		time.AfterFunc(f.cfg.KillTimeout-quiet, func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.hungSilentLocked(w)
+		})
+		return
+	}
+	f.log.Warn("recycled worker answers nothing; stopping it", "slot", w.slot.index, "pid", w.pid, "calls", w.pending-w.zombies, "quiet", quiet.Round(time.Millisecond))
+	f.stopWorkerLocked(w)
 }
 
 // attemptExpired reports whether c's current attempt has run for

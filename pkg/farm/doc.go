@@ -52,7 +52,9 @@
 // # Recycling and stopping
 //
 // Config.Timeout bounds each attempt; a worker that ignores the
-// cancellation for KillTimeout more is recycled. Config.TTL replaces a
+// cancellation for KillTimeout more is recycled (stopped once its other
+// calls are answered, or after another KillTimeout without an answer, its
+// calls then retried elsewhere). Config.TTL replaces a
 // worker after that many calls, Config.MaxIdleTime after that long without
 // work, Config.MaxWorkerMemory when its resident memory grows past it
 // (Config.MaxWorkerMemoryHard kills it at once, like a crash); the

@@ -31,6 +31,8 @@ type worker struct {
 	zombies  int              // abandoned entries in inflight
 	calls    int              // attempts dispatched, for TTL
 	answered int              // attempts answered
+	heard    int64            // the farm's clock at its last answer
+	hungAt   int64            // the farm's clock when it was found ignoring a cancel; 0: never
 	// burst: its last message of answers held several, whose callers may
 	// be about to call again; the next call a caller dispatches to it
 	// waits for theirs in the batcher instead of going alone.

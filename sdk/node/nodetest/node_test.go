@@ -221,6 +221,42 @@ func TestTimeoutIgnoredRecyclesWorker(t *testing.T) {
 	}
 }
 
+// A worker whose event loop a call blocks answers nothing: found ignoring
+// the cancel, it is stopped after another KillTimeout of silence, and the
+// other call it held runs again on its replacement instead of waiting for
+// its caller's deadline.
+func TestHungWorkerReleasesItsOtherCalls(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, KillTimeout: 200 * time.Millisecond})
+	pid := workerPIDs(f)[0]
+	spinCtx, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	spinning := f.Go(spinCtx, "spin")
+	other := f.Go(ctx(t), "later", "done", 0)
+	testutil.Eventually(t, 5*time.Second, "both calls on the worker", func() bool { return f.Stats().InFlight == 2 })
+	cancel()
+	if _, err := spinning.Result(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the spinning call: %v, want context.Canceled", err)
+	}
+	start := time.Now()
+	res, err := other.Result()
+	var got string
+	if err == nil {
+		err = res.Decode(&got)
+	}
+	if err != nil || got != "done" {
+		t.Fatalf("the other call: %q, %v", got, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the other call waited %v", d)
+	}
+	if testutil.Alive(pid) {
+		t.Errorf("the hung worker %d still runs after its other call was answered elsewhere", pid)
+	}
+	if st := f.Stats(); st.WorkersHung != 1 {
+		t.Errorf("WorkersHung = %d, want 1", st.WorkersHung)
+	}
+}
+
 func TestWorkerDeathRetried(t *testing.T) {
 	for _, method := range []string{"flakyExit", "flakyThrow"} {
 		t.Run(method, func(t *testing.T) {
