@@ -16,7 +16,7 @@ const { Logger, parseLevel, redirectConsole } = require('./log');
 const { loadModule, methodsOf } = require('./methods');
 const { registry } = require('./serializers');
 const { Runtime, frameLimit, PROTOCOL_VERSION } = require('./runtime');
-const { newServer, newSession } = require('./server');
+const { newServer, newSession, abortRunning } = require('./server');
 const { spinWindowMs } = require('./spin');
 const { listenDataPlane } = require('./dataplane');
 
@@ -36,7 +36,28 @@ const ENV = Object.freeze({
   protocolVersions: 'PLUGIN_PROTOCOL_VERSIONS',
   clientCert: 'PLUGIN_CLIENT_CERT',
   dataPlane: 'WORKESTRATOR_DATA_PLANE',
+  killTimeout: 'WORKESTRATOR_KILL_TIMEOUT',
 });
+
+// STOP_WAIT_MS bounds how long a stopping worker waits for the calls whose
+// signal it aborted to return (at most half the host's KillTimeout), as a
+// Go worker does.
+const STOP_WAIT_MS = 100;
+
+// goDurationMs returns the milliseconds of a Go duration such as "500ms"
+// or "1m30s", or NaN.
+function goDurationMs(s) {
+  const units = { h: 3600e3, m: 60e3, s: 1e3, ms: 1, us: 1e-3, 'µs': 1e-3, ns: 1e-6 };
+  const re = /(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|ns)/y;
+  let ms = 0;
+  let m;
+  for (re.lastIndex = 0; re.lastIndex < s.length;) {
+    if (!(m = re.exec(s))) return NaN;
+    ms += Number(m[1]) * units[m[2]];
+  }
+  return s.length > 0 ? ms : NaN;
+}
+
 
 // fail writes message on stderr as a plain line and exits with code.
 function fail(writeErr, message, code = 1) {
@@ -168,8 +189,13 @@ async function main(argv) {
     } catch {
       // The host removed the directory.
     }
-    if (dataPlane) dataPlane.close();
-    process.exit(code);
+    // The calls still running learn it from their signal; those that heed
+    // it get a moment to return.
+    const kill = goDurationMs(process.env[ENV.killTimeout] || '');
+    abortRunning(kill > 0 ? Math.min(STOP_WAIT_MS, kill / 2) : STOP_WAIT_MS).then(() => {
+      if (dataPlane) dataPlane.close();
+      process.exit(code);
+    });
   };
   const frameBytes = frameLimit(rt.maxMessage);
   // The socket data plane, offered only in the private directory go-plugin
@@ -243,4 +269,4 @@ async function main(argv) {
   log.debug('worker serving', { module: argv[0], methods: rt.names.join(','), socket: sock });
 }
 
-module.exports = { main, negotiateVersion, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE };
+module.exports = { main, negotiateVersion, goDurationMs, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE };

@@ -17,9 +17,13 @@
 //     in the function's body (`name(`, `name?.(`, `name.call(`) or passed
 //     on as an argument (`fs.readFile(p, name)`); a function whose source
 //     cannot be read (native, bound) counts as one. It gets
-//     a Node-style callback (err, result) as that last parameter. The call
-//     settles with the first of: the callback, or a result other than
-//     undefined that the function returns (a Promise is awaited). A last
+//     a Node-style callback (err, result) as that last parameter; a falsy
+//     err is no error. The call settles with the first of: the callback,
+//     or a result other than undefined that the function returns (a Promise
+//     is awaited; one that resolves to undefined settles the call unless the
+//     parameter is named as a callback). What an arrow function's body
+//     returns by the way, a timer, an emitter or a stream (setTimeout,
+//     http.get), is not a result. A last
 //     parameter that is merely optional (Workestrator's
 //     `function (timeout) { ... timeout || 500 ... }` called with no
 //     argument) gets no callback: it stays undefined.
@@ -161,7 +165,8 @@ function invoke(fn, args, ctx, onLate, self = ctx) {
 // call is invoke's work, in the call's storage when it has one; ctx is
 // the function's this.
 function call(fn, args, ctx, onLate) {
-  if (fn.length !== args.length + 1 || !takesCallback(fn)) {
+  const how = fn.length === args.length + 1 ? takesCallback(fn) : false;
+  if (!how) {
     try {
       return Promise.resolve(fn.apply(ctx, args));
     } catch (err) {
@@ -180,7 +185,7 @@ function call(fn, args, ctx, onLate) {
       else reject(v);
     };
     const callback = (err, result) => {
-      if (err !== undefined && err !== null) settle('callback', false, err);
+      if (err) settle('callback', false, err); // a falsy err is none, as in Node.js
       else settle('callback', true, result);
     };
     let r;
@@ -191,20 +196,30 @@ function call(fn, args, ctx, onLate) {
       return;
     }
     if (isThenable(r)) {
-      r.then((v) => { if (v !== undefined) settle('promise', true, v); },
+      // A Promise that resolves to nothing leaves the call to a parameter
+      // named as a callback; otherwise it settles the call.
+      r.then((v) => { if (v !== undefined || how !== 'name') settle('promise', true, v); },
         (err) => settle('promise', false, err));
-    } else if (r !== undefined) {
+    } else if (r !== undefined && !isHandle(r)) {
       settle('return', true, r);
     }
   });
 }
 
+// isHandle reports whether v is what a callback-style function's body
+// returns without meaning it as a result, as an arrow function does: a
+// timer (setTimeout, setImmediate), an emitter, a socket, a stream, a
+// request.
+const isHandle = (v) => v instanceof EventEmitter ||
+  (typeof v === 'object' && v !== null && typeof v.ref === 'function' && typeof v.unref === 'function');
+
 // callbackLike matches the names of a callback parameter.
 const callbackLike = /^(cb|callback|done|next)$|(callback|cb)$/i;
 
 // takesCallback reports whether fn's last declared parameter (the one at
-// fn.length - 1) is a callback (see the top of this file); it reads fn's
-// source once.
+// fn.length - 1) is a callback (see the top of this file), and why: 'name'
+// (named as one), 'use' (called or passed on in the body), 'arity' (the
+// source cannot be read), or false; it reads fn's source once.
 const takesCallbackCache = new WeakMap();
 function takesCallback(fn) {
   let v = takesCallbackCache.get(fn);
@@ -217,22 +232,22 @@ function takesCallback(fn) {
 
 function lastParamIsCallback(fn) {
   const p = paramsOf(Function.prototype.toString.call(fn));
-  if (!p) return true; // unreadable: the arity alone decides
+  if (!p) return 'arity'; // unreadable: the arity alone decides
   // fn.length counts the parameters before the first default or rest one:
   // a source read otherwise is not trusted.
   const counted = p.raw.findIndex((x) => x.includes('=') || x.startsWith('...'));
-  if ((counted < 0 ? p.raw.length : counted) !== fn.length) return true;
+  if ((counted < 0 ? p.raw.length : counted) !== fn.length) return 'arity';
   const name = p.params[fn.length - 1];
-  if (name === undefined) return true;
+  if (name === undefined) return 'arity';
   if (!/^[A-Za-z_$][\w$]*$/.test(name)) return false; // a pattern, not a function
-  if (callbackLike.test(name)) return true;
+  if (callbackLike.test(name)) return 'name';
   // Called (name(, name?.(, name.call(, .apply(, .bind() or passed on as
   // an argument (fs.readFile(p, name), setImmediate(name, ...)).
   const esc = name.replace(/\$/g, '\\$');
-  if (new RegExp(`(^|[^\\w$.])${esc}\\s*(\\(|\\?\\.\\s*\\(|\\.\\s*(call|apply|bind)\\s*\\()`).test(p.body)) return true;
+  if (new RegExp(`(^|[^\\w$.])${esc}\\s*(\\(|\\?\\.\\s*\\(|\\.\\s*(call|apply|bind)\\s*\\()`).test(p.body)) return 'use';
   const arg = new RegExp(`[(,]\\s*${esc}\\s*[,)]`, 'g');
   for (let m; (m = arg.exec(p.body)) !== null;) {
-    if (takesFunction(calleeOf(p.body, m.index))) return true;
+    if (takesFunction(calleeOf(p.body, m.index))) return 'use';
   }
   return false;
 }

@@ -32,15 +32,43 @@ function loadProtos() {
 const cancelledByHost = () => new DOMException('the call was cancelled by the host', 'AbortError');
 const deadlinePassed = () => new DOMException("the call's deadline passed", 'TimeoutError');
 
+// running holds the controllers of the calls in flight, of every session
+// and of Invoke; idle is called when the last of them is done.
+const running = new Set();
+let idle = null;
+
 // callController returns the CallAbort of call, aborted when its relative
-// deadline (timeout_nanos) passes, and a function that clears the
-// deadline's timer.
+// deadline (timeout_nanos) passes, and a function, called when the call is
+// done, that clears the deadline's timer.
 function callController(call) {
   const ac = new CallAbort();
+  running.add(ac);
   const ms = Number(call.timeout_nanos) / 1e6;
-  if (!(ms > 0)) return { ac, done: () => {} };
-  const t = setTimeout(() => ac.abort(deadlinePassed()), Math.max(1, Math.ceil(ms)));
-  return { ac, done: () => clearTimeout(t) };
+  const t = ms > 0 ? setTimeout(() => ac.abort(deadlinePassed()), Math.max(1, Math.ceil(ms))) : null;
+  return {
+    ac,
+    done: () => {
+      if (t !== null) clearTimeout(t);
+      running.delete(ac);
+      if (running.size === 0 && idle) idle();
+    },
+  };
+}
+
+// abortRunning aborts the signal of every call in flight, as the host's
+// cancel does, and returns a Promise that resolves once they are all done
+// or ms later, whichever comes first: a stopping worker gives the calls
+// that heed their signal a moment to return.
+function abortRunning(ms) {
+  if (running.size === 0) return Promise.resolve();
+  for (const ac of running) ac.abort(cancelledByHost());
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    idle = () => {
+      clearTimeout(t);
+      resolve();
+    };
+  });
 }
 
 // newSession returns a data-plane session, the part of the Stream RPC that
@@ -180,4 +208,4 @@ function newServer(rt, log, frameBytes, onShutdown) {
   return server;
 }
 
-module.exports = { newServer, loadProtos, serveStream, newSession };
+module.exports = { newServer, loadProtos, serveStream, newSession, abortRunning };

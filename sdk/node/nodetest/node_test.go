@@ -381,6 +381,33 @@ func TestKillWithCallsQueuedAndInFlight(t *testing.T) {
 
 // TestIdleKillIsQuick checks that the worker answers go-plugin's
 // Shutdown: without it every stop waits 2 s.
+// Kill aborts the signal of the calls still running, on both data planes,
+// and the worker waits a moment for what that starts.
+func TestKillAbortsSignal(t *testing.T) {
+	for _, plane := range []string{"socket", "grpc"} {
+		t.Run(plane, func(t *testing.T) {
+			if plane == "grpc" {
+				t.Setenv("WORKESTRATOR_DATA_PLANE", "grpc")
+			}
+			f := newFarm(t, farm.Config{Workers: 1, KillTimeout: 2 * time.Second})
+			mark := filepath.Join(t.TempDir(), "mark")
+			fu := f.Go(ctx(t), "markOnAbort", mark)
+			testutil.Eventually(t, 5*time.Second, "the call running in the worker", func() bool {
+				_, err := os.Stat(mark + ".started")
+				return err == nil
+			})
+			f.Kill()
+			if _, err := fu.Result(); !errors.Is(err, farm.ErrFarmKilled) {
+				t.Fatalf("err = %v, want ErrFarmKilled", err)
+			}
+			b, err := os.ReadFile(mark)
+			if err != nil || string(b) != "AbortError" {
+				t.Fatalf("the function's abort listener: %q, %v", b, err)
+			}
+		})
+	}
+}
+
 func TestIdleKillIsQuick(t *testing.T) {
 	f := newFarm(t, farm.Config{Workers: 2, KillTimeout: 5 * time.Second})
 	pids := workerPIDs(f)

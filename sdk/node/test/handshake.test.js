@@ -84,3 +84,12 @@ test('the handshake line, then Describe, health and Shutdown', async () => {
   for (const client of [w, h, c]) client.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('goDurationMs reads the Go durations of the host KillTimeout', () => {
+  const { goDurationMs } = require('../lib/main');
+  assert.equal(goDurationMs('500ms'), 500);
+  assert.equal(goDurationMs('1m30s'), 90000);
+  assert.equal(goDurationMs('1.5s'), 1500);
+  assert.equal(goDurationMs('250µs'), 0.25);
+  for (const bad of ['', '5', 'x', '1s x']) assert.ok(Number.isNaN(goDurationMs(bad)), bad);
+});

@@ -50,6 +50,38 @@ test('one parameter more than the arguments: a node-worker-farm callback', async
   assert.equal(late, 1);
 });
 
+test('a callback-style arrow function: what its body returns by the way is no result', async () => {
+  const immediate = (x, cb) => setImmediate(cb, null, x);
+  assert.equal(await invoke(immediate, [5], ctx(), noLate), 5);
+  const timer = (x, cb) => setTimeout(cb, 5, null, x + 1);
+  assert.equal(await invoke(timer, [5], ctx(), noLate), 6);
+  const { EventEmitter } = require('node:events');
+  const emitter = (x, done) => { const e = new EventEmitter(); setImmediate(done, null, x * 2); return e; };
+  assert.equal(await invoke(emitter, [5], ctx(), noLate), 10);
+  // A plain value returned still settles the call.
+  assert.deepEqual(await invoke((x, cb) => ({ x }), [5], ctx(), () => {}), { x: 5 });
+});
+
+test('a falsy callback error is no error, as in Node.js', async () => {
+  for (const err of [false, 0, '', null, undefined]) {
+    assert.equal(await invoke((x, cb) => { cb(err, x); }, [7], ctx(), noLate), 7);
+  }
+});
+
+test('a Promise that resolves to nothing settles unless the parameter is named as a callback', async () => {
+  // ms is passed on (to setTimeout), which makes it a callback parameter,
+  // but the Promise the function returns decides.
+  const wait = function (ms) { return new Promise((resolve) => setTimeout(resolve, ms)); };
+  assert.equal(await invoke(wait, [], ctx(), () => {}), undefined);
+  const helper = async (x, opts) => x;
+  const passesOn = async function (x, opts) { await helper(x, opts); };
+  assert.equal(await invoke(passesOn, [1], ctx(), () => {}), undefined);
+  // An async function whose last parameter is named callback answers
+  // through it.
+  const named = async function (x, callback) { setImmediate(() => callback(null, x + 1)); };
+  assert.equal(await invoke(named, [1], ctx(), noLate), 2);
+});
+
 test('this and currentCall() are the call context', async () => {
   const c = ctx();
   const seen = await invoke(function () { return this; }, [], c, noLate);

@@ -135,3 +135,15 @@ module.exports.optionalDelay = function (timeout) {
 // A function that calls a sibling through this, as in Workestrator.
 module.exports.viaThis = function (x) { return this.twice(x); };
 module.exports.twice = (x) => x * 2;
+
+// Never settles: writes file + ".started" at once, and its signal's reason
+// to file when the signal aborts, a moment later, as a cleanup that takes
+// a turn of the event loop.
+module.exports.markOnAbort = function (file) {
+  require('node:fs').writeFileSync(`${file}.started`, '');
+  return new Promise(() => {
+    this.signal.addEventListener('abort', () => {
+      setImmediate(() => require('node:fs').writeFileSync(file, this.signal.reason.name));
+    });
+  });
+};
