@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/workestrator/workestrator/pkg/farm"
 )
@@ -54,5 +58,32 @@ func TestPayloadTooLargeForAgent(t *testing.T) {
 	_, err = f.RunMethod(ctx(t), "bytes", 300<<20)
 	if !errors.Is(err, farm.ErrTooLarge) {
 		t.Fatalf("a result over the host's MaxMessageSize: got %v, want ErrTooLarge", err)
+	}
+}
+
+// A NATS server whose max payload cannot carry a farm's chunks is refused
+// at start, by the host and by an agent, with an error that says so.
+func TestServerMaxPayloadTooSmall(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, MaxPayload: 512, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	defer srv.Shutdown()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	_, err = farm.New(farm.Config{Path: workerBin, Workers: 1, Logger: testLogger(t), Remote: &farm.RemoteConfig{URL: srv.ClientURL()}})
+	if err == nil || !strings.Contains(err.Error(), "max_payload is 512 bytes") {
+		t.Fatalf("farm.New: %v, want a max_payload error", err)
+	}
+	a := startAgent(t, "a1", srv.ClientURL(), nil)
+	select {
+	case <-a.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the agent still runs")
+	}
+	if out := a.out.String(); a.err == nil || !strings.Contains(out, "max_payload is 512 bytes") {
+		t.Fatalf("agent: %v, output:\n%s", a.err, out)
 	}
 }

@@ -161,3 +161,13 @@ func (a *Assembler) Add(m *nats.Msg) ([]byte, bool, error) {
 	delete(a.parts, sender)
 	return p.buf, true, nil
 }
+
+// CheckMaxPayload says why nc's server cannot carry a farm's messages: a
+// max payload under MinMaxPayload, too small for the chunks of a big
+// message and their headers.
+func CheckMaxPayload(nc *nats.Conn) error {
+	if mp := nc.MaxPayload(); mp < MinMaxPayload {
+		return fmt.Errorf("the NATS server's max_payload is %d bytes: workestrator needs at least %d (64 KiB)", mp, MinMaxPayload)
+	}
+	return nil
+}

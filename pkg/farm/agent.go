@@ -275,6 +275,11 @@ func (a *agent) connect(ctx context.Context) error {
 		}
 		a.own = true
 	}
+	if err := remote.CheckMaxPayload(a.nc); err != nil {
+		err = fmt.Errorf("agent: NATS %s: %w", a.nc.ConnectedUrlRedacted(), err)
+		a.closeConn()
+		return err
+	}
 	a.pub = remote.NewPublisher(a.nc, a.id)
 	for _, sub := range []struct {
 		subject string

@@ -527,15 +527,24 @@ func (a *agent) flushReplies(bye bool) {
 	}
 	a.mu.Unlock()
 	session := a.session.Load()
+	var lost error
 	for k := range outs {
 		o := &outs[k]
 		for i, msg := range o.msgs {
 			msg = remote.AppendRepliesTail(msg, a.id, session, bye && i == len(o.msgs)-1)
 			if err := a.pub.Publish(a.subj.Host(o.host), "", msg); err != nil {
 				a.log.Warn("cannot send answers", "host", o.host, "bytes", len(msg), "error", err)
+				lost = err
 			}
 			o.msgs[i] = msg // Publish copied it
 		}
+	}
+	if lost != nil && !bye && a.nc.IsConnected() {
+		// Answers lost on a live connection: a new session makes the
+		// hosts retry the calls of this one, as after a reconnect (which
+		// does the same for answers lost while disconnected).
+		a.log.Warn("answers lost; starting a new session so that their hosts retry the calls", "error", lost)
+		a.reconnected()
 	}
 	// The last buffer of each host, unless big (an idle host keeps it),
 	// holds its next answers.

@@ -125,9 +125,9 @@ func (c *remoteConn) Flush() {
 		c.Wake()
 		return
 	}
-	rejects := l.publishLocked()
+	rejects, err := l.publishLocked()
 	l.sendMu.Unlock()
-	l.answerRejects(rejects)
+	l.answerRejects(rejects, err)
 }
 
 // Wake hands what is pending to the agent's sender goroutine.
@@ -140,24 +140,35 @@ func (c *remoteConn) Wake() {
 
 func (l *agentLink) flush() {
 	l.sendMu.Lock()
-	rejects := l.publishLocked()
+	rejects, err := l.publishLocked()
 	l.sendMu.Unlock()
-	l.answerRejects(rejects)
+	l.answerRejects(rejects, err)
 }
 
-// answerRejects settles the calls answered here (too large to send).
-func (l *agentLink) answerRejects(rejects map[*remoteConn][]wire.Response) {
+// answerRejects settles the calls answered here (too large to send) and,
+// when a message of calls could not be published (err), ends the session
+// as if the agent were lost: those calls go through the retry policy
+// instead of waiting for answers that cannot come. The agent joins again
+// with its next announcement.
+func (l *agentLink) answerRejects(rejects map[*remoteConn][]wire.Response, err error) {
 	for c, rs := range rejects {
 		if !c.closed() {
 			var wake []*call // not c.w.wake: that is the replies goroutine's
 			l.h.f.answer(c.w, rs, &wake)
 		}
 	}
+	if err != nil {
+		f := l.h.f
+		f.mu.Lock()
+		l.h.loseLocked(l, fmt.Errorf("%w: calls to agent %s could not be sent: %v", ErrAgentLost, l.name, err))
+		f.mu.Unlock()
+	}
 }
 
 // publishLocked sends the pending messages, unless the link is gone, and
-// returns the calls answered here; under sendMu.
-func (l *agentLink) publishLocked() map[*remoteConn][]wire.Response {
+// returns the calls answered here and the first error of a publish;
+// under sendMu.
+func (l *agentLink) publishLocked() (map[*remoteConn][]wire.Response, error) {
 	l.mu.Lock()
 	msgs := l.ready
 	if len(l.batch) > 0 {
@@ -171,17 +182,16 @@ func (l *agentLink) publishLocked() map[*remoteConn][]wire.Response {
 	if l.gone.Load() {
 		// Lost: its calls are retried elsewhere; sent now they might run
 		// twice.
-		return rejects
+		return rejects, nil
 	}
 	for _, b := range msgs {
 		b = remote.AppendBatchTail(b, h.id, l.session, l.epoch, h.cfg.Heartbeat, h.f.cfg.MaxMessageSize, false)
 		if err := h.pub.Publish(l.subject, h.subj.Host(h.id), b); err != nil {
-			// The calls stay in flight until the agent is lost or their
-			// timeout ends them.
-			h.f.log.Warn("cannot send calls to agent", "agent", l.name, "bytes", len(b), "error", err)
+			// What follows would reach the agent without these.
+			return rejects, err
 		}
 	}
-	return rejects
+	return rejects, nil
 }
 
 // send is the agent's sender goroutine: it publishes what callers handed

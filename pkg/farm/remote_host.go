@@ -111,7 +111,7 @@ func (f *Farm) startRemote(rc RemoteConfig) error {
 			opts = append(opts, nats.InProcessServer(h.srv))
 		}
 		if h.nc, err = nats.Connect(url, opts...); err != nil {
-			return fmt.Errorf("farm: NATS %s: %w", url, err)
+			return fmt.Errorf("farm: NATS %s: %w", remote.RedactURLs(url), err)
 		}
 		h.own = true
 	} else {
@@ -119,6 +119,9 @@ func (f *Farm) startRemote(rc RemoteConfig) error {
 		// its state changes are watched here.
 		f.wg.Add(1)
 		go h.watchConn()
+	}
+	if err := remote.CheckMaxPayload(h.nc); err != nil {
+		return fmt.Errorf("farm: NATS %s: %w", h.nc.ConnectedUrlRedacted(), err)
 	}
 	h.pub = remote.NewPublisher(h.nc, h.id)
 	for _, sub := range []struct {
