@@ -31,10 +31,15 @@ func (f *Farm) Broadcast(ctx context.Context, args ...any) ([]WorkerReply, error
 // returns one reply per slot, in slot order, each attributed to the worker that answered; the
 // error joins the failures, each naming its slot and pid, and is nil when
 // every worker succeeded. A call whose worker dies is retried on that
-// slot's replacement, as Config.MaxRetries says.
+// slot's replacement, as Config.MaxRetries says. A ctx that has ended
+// already runs nothing: BroadcastMethod returns ctx's error and no
+// replies.
 func (f *Farm) BroadcastMethod(ctx context.Context, method string, args ...any) ([]WorkerReply, error) {
 	if !f.made() {
 		return nil, ErrNotStarted
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // as a call: nothing runs
 	}
 	enc, raw, _, err := f.encodeArgs(method, args, nil, nil, false)
 	if err != nil {

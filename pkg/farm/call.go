@@ -282,7 +282,11 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte, 
 
 // submitEncoded submits a call of method with args already encoded.
 func (f *Farm) submitEncoded(ctx context.Context, method string, pin *slot, args [][]byte, raw uint64) *Future {
-	return f.enter(f.newFuture(ctx, method, pin), args, raw)
+	fu := f.newFuture(ctx, method, pin)
+	if err := ctx.Err(); err != nil {
+		return fu.refuse(err)
+	}
+	return f.enter(fu, args, raw)
 }
 
 // enter puts fu, whose args are encoded, in the queue and dispatches.

@@ -275,6 +275,36 @@ func TestBroadcast(t *testing.T) {
 	}
 }
 
+// A broadcast with a context that has ended runs nothing and counts no
+// call, as a call with it.
+func TestBroadcastEndedContext(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 2})
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 20 {
+		replies, err := f.BroadcastMethod(c, "setState", "from-ended")
+		if !errors.Is(err, context.Canceled) || replies != nil {
+			t.Fatalf("BroadcastMethod with an ended context = %v, %v", replies, err)
+		}
+	}
+	if st := f.Stats(); st.Submitted != 0 {
+		t.Fatalf("Submitted = %d, want 0", st.Submitted)
+	}
+	replies, err := f.BroadcastMethod(ctx(t), "getState")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range replies {
+		var st fixturetypes.State
+		if err := r.Result.Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		if st.State == "from-ended" {
+			t.Fatalf("slot %d ran the broadcast of the ended context: %+v", r.Slot, st)
+		}
+	}
+}
+
 func TestBroadcastDefaultMethod(t *testing.T) {
 	f := newFarm(t, farm.Config{Workers: 2})
 	replies, err := f.Broadcast(ctx(t), "init")
