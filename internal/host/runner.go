@@ -1,13 +1,16 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -176,6 +179,11 @@ func (r *procRunner) Start(context.Context) error {
 	}
 	r.cmd.ExtraFiles = append(r.cmd.ExtraFiles, deathR) // no worker reads it
 	if err := r.cmd.Start(); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if interp := missingInterpreter(r.exe.path); interp != "" {
+				err = fmt.Errorf("its interpreter %s (its #! line) does not exist: %w", interp, err)
+			}
+		}
 		return fail(fmt.Errorf("start worker %s: %w", r.exe.path, err))
 	}
 	stdoutW.Close()
@@ -334,3 +342,31 @@ func (r *procRunner) Diagnose(context.Context) string {
 
 func (r *procRunner) PluginToHost(n, a string) (string, string, error) { return n, a, nil }
 func (r *procRunner) HostToPlugin(n, a string) (string, string, error) { return n, a, nil }
+
+// missingInterpreter returns the interpreter that the #! line of the
+// script at path names when that does not exist, else "": exec reports
+// it as the script's own absence.
+func missingInterpreter(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b := make([]byte, 256)
+	n, _ := io.ReadFull(f, b)
+	line, ok := bytes.CutPrefix(b[:n], []byte("#!"))
+	if !ok {
+		return ""
+	}
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	fields := strings.Fields(string(line))
+	if len(fields) == 0 {
+		return ""
+	}
+	if _, err := os.Stat(fields[0]); errors.Is(err, fs.ErrNotExist) {
+		return fields[0]
+	}
+	return ""
+}

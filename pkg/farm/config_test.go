@@ -1,6 +1,7 @@
 package farm_test
 
 import (
+	"crypto/sha256"
 	"errors"
 	"io/fs"
 	"os"
@@ -114,6 +115,18 @@ func TestNewNotExecutable(t *testing.T) {
 		t.Fatal(err)
 	}
 	startFails(t, farm.Config{Path: p, Workers: 1}, nil, "not executable")
+}
+
+// A script whose interpreter is missing is not reported as missing
+// itself: the error names the interpreter, with or without a checksum.
+func TestNewMissingInterpreter(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "worker.js")
+	if err := os.WriteFile(p, []byte("#!/nonexistent/node --flag\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	startFails(t, farm.Config{Path: p, Workers: 1}, fs.ErrNotExist, "interpreter /nonexistent/node (its #! line) does not exist")
+	sum := sha256.Sum256([]byte("#!/nonexistent/node --flag\n"))
+	startFails(t, farm.Config{Path: p, Workers: 1, Checksum: sum[:]}, fs.ErrNotExist, "interpreter /nonexistent/node")
 }
 
 func TestNewNotAWorker(t *testing.T) {
