@@ -41,6 +41,70 @@ func TestBroadcastAgentLost(t *testing.T) {
 	}
 }
 
+// A broadcast call of a lost agent's slot that comes back from a retry
+// backoff after the loss fails with ErrAgentLost: it neither waits for the
+// next agent to take the slot nor runs on that agent's worker.
+func TestBroadcastAgentLostDuringBackoff(t *testing.T) {
+	f := newHost(t, farm.Config{RetryBackoff: 500 * time.Millisecond})
+	a1 := startAgent(t, "a1", f.URL(), nil, "--workers", "1")
+	waitJoined(t, f, 1, a1)
+	b := startAgent(t, "b", f.URL(), nil, "--workers", "1")
+	waitJoined(t, f, 1, b)
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	type result struct {
+		replies []farm.WorkerReply
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := f.BroadcastMethod(c, "sleep", 1500)
+		done <- result{r, err}
+	}()
+	testutil.Eventually(t, 10*time.Second, "the broadcast runs", func() bool { return f.Stats().InFlight == 2 })
+	b.signal(t, syscall.SIGKILL)
+	waitLeft(t, f, "b", 10*time.Second)
+	// An agent that joins now takes b's freed slot.
+	c2 := startAgent(t, "c", f.URL(), nil, "--workers", "1")
+	waitJoined(t, f, 1, a1, c2)
+	r := <-done
+	if errors.Is(r.err, context.DeadlineExceeded) {
+		t.Fatalf("the broadcast hung until its context ended: %v", r.err)
+	}
+	if !errors.Is(r.err, farm.ErrAgentLost) {
+		t.Fatalf("broadcast: %v, want ErrAgentLost", r.err)
+	}
+	for _, rep := range r.replies {
+		if rep.Agent == "b" && rep.Err == nil {
+			t.Fatalf("a reply of b's slot succeeded after b was lost: %+v", rep)
+		}
+	}
+}
+
+// A broadcast call queued for an agent that then drains fails with
+// ErrAgentLost, saying so.
+func TestBroadcastQueuedOnDrainingAgent(t *testing.T) {
+	f := newHost(t, farm.Config{})
+	a1 := startAgent(t, "a1", f.URL(), nil, "--workers", "1", "--max-per-worker", "1", "--prefetch", "-1")
+	waitJoined(t, f, 1, a1)
+	busy := f.Go(ctx(t), "sleep", 1000)
+	testutil.Eventually(t, 10*time.Second, "the sleep runs", func() bool { return f.Stats().InFlight == 1 })
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.BroadcastMethod(ctx(t), "pid")
+		done <- err
+	}()
+	testutil.Eventually(t, 10*time.Second, "the broadcast queued", func() bool { return f.Stats().Queued == 1 })
+	a1.signal(t, syscall.SIGTERM)
+	err := <-done
+	if !errors.Is(err, farm.ErrAgentLost) || !strings.Contains(err.Error(), "draining") {
+		t.Fatalf("broadcast: %v, want ErrAgentLost saying the agent drains", err)
+	}
+	if _, err := busy.Result(); err != nil {
+		t.Fatalf("the call the agent drained: %v", err)
+	}
+}
+
 // The agent's own --timeout bounds the calls it runs (its --help: "bound of
 // each call on this agent, besides the budget its host sends").
 func TestAgentTimeoutFlag(t *testing.T) {

@@ -48,16 +48,27 @@ func (f *Farm) BroadcastMethod(ctx context.Context, method string, args ...any) 
 	f.mu.Lock()
 	slots := make([]*slot, 0, len(f.slots))
 	agents := make([]string, 0, len(f.slots))
+	var remote []*worker // by slot index: the agent's worker that must answer
 	for _, s := range f.slots {
 		if !s.parked && (!s.remote || s.cur.online()) {
 			slots = append(slots, s)
 			agents = append(agents, s.agent)
+			if s.remote {
+				if remote == nil {
+					remote = make([]*worker, len(f.slots))
+				}
+				remote[s.index] = s.cur
+			}
 		}
 	}
 	f.mu.Unlock()
 	futures := make([]*Future, len(slots))
 	for i, s := range slots {
-		futures[i] = f.submitEncoded(ctx, method, s, enc, raw)
+		var w *worker
+		if remote != nil {
+			w = remote[s.index]
+		}
+		futures[i] = f.submitEncoded(ctx, method, s, w, enc, raw)
 	}
 	replies := make([]WorkerReply, len(futures))
 	var errs []error

@@ -50,6 +50,7 @@ type call struct {
 	loan     *wire.Loan     // the caller's own big []byte arguments, lent (RunMethod)
 	dest     *wire.Dest     // the caller's buffer for a []byte result (AppendCall)
 	pin      *slot          // broadcast: the slot that must run it
+	pinW     *worker        // broadcast to a remote slot: the agent's worker that must run it
 	answered sync.WaitGroup // done when the call is answered
 	argv     [inlineArgs][]byte
 	argBytes [inlineArgBytes]byte
@@ -281,8 +282,9 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte, 
 }
 
 // submitEncoded submits a call of method with args already encoded.
-func (f *Farm) submitEncoded(ctx context.Context, method string, pin *slot, args [][]byte, raw uint64) *Future {
+func (f *Farm) submitEncoded(ctx context.Context, method string, pin *slot, pinW *worker, args [][]byte, raw uint64) *Future {
 	fu := f.newFuture(ctx, method, pin)
+	fu.pinW = pinW
 	if err := ctx.Err(); err != nil {
 		return fu.refuse(err)
 	}
@@ -349,6 +351,8 @@ func (f *Farm) takeLocked(fu *Future) error {
 	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls:
 		f.st.refused++
 		return fmt.Errorf("%w: %d calls queued or in flight (MaxConcurrentCalls)", ErrMaxConcurrentCalls, f.active)
+	case c.pinGone():
+		return c.pinGoneErr()
 	}
 	f.nextCall++
 	c.id = f.nextCall
@@ -366,6 +370,20 @@ func (f *Farm) takeLocked(fu *Future) error {
 // then cannot take other calls down with it again, while the calls of a
 // worker that died once are redistributed at once, concurrently.
 const isolateAfter = 2
+
+// pinGone reports whether c is a broadcast call for a remote slot whose
+// agent's worker is no longer there to take it (lost, left or draining):
+// it cannot run anywhere else.
+func (c *call) pinGone() bool {
+	return c.pinW != nil && (c.pin.cur != c.pinW || !c.pinW.online())
+}
+
+// pinGoneErr is the error of a call that pinGone reports.
+func (c *call) pinGoneErr() error {
+	w := c.pinW
+	return &WorkerExitError{Slot: c.pin.index, Agent: w.agent, PID: w.pid, Status: ExitStatus{Code: -1},
+		Cause: fmt.Errorf("%w: agent %s is gone or draining; a broadcast call runs on its own worker only", ErrAgentLost, w.agent)}
+}
 
 // mustRunAlone reports whether c runs alone on a worker: it was in flight
 // at isolateAfter worker deaths. A broadcast call stays on its slot.

@@ -12,6 +12,10 @@ import (
 // level, or its slot's for a broadcast; a retried call goes to the front
 // (of its level).
 func (f *Farm) enqueueLocked(c *call, front bool) {
+	if c.attempt > 0 && c.pinGone() {
+		f.settleLocked(c, nil, c.pinGoneErr())
+		return
+	}
 	c.state = stQueued
 	if c.attempt > 0 {
 		c.submitted = f.clock() // a retry's queue wait starts now

@@ -346,6 +346,11 @@ func (l *agentLink) drainLocked() {
 	for _, w := range l.workers {
 		if w.state == workerOnline {
 			w.state = workerRetiring
+			// Its broadcast calls not yet started cannot run anywhere else.
+			if w.slot.cur == w {
+				l.h.f.failPinnedLocked(w.slot, &WorkerExitError{Slot: w.slot.index, Agent: l.name, PID: w.pid, Status: ExitStatus{Code: -1},
+					Cause: fmt.Errorf("%w: agent %s is draining", ErrAgentLost, l.name)})
+			}
 			l.h.f.maybeStopLocked(w)
 		}
 	}
