@@ -116,6 +116,14 @@ func TestAgentTimeoutFlag(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "timed out after 200ms") {
 		t.Fatalf("a 1.5 s call on an agent with --timeout 200ms: %v after %v", err, time.Since(start))
 	}
+	// A timeout, as a local one, not the loss of a healthy agent.
+	var te *farm.TimeoutError
+	if !errors.As(err, &te) || te.Timeout != 200*time.Millisecond || !errors.Is(err, farm.ErrTimeout) || errors.Is(err, farm.ErrAgentLost) {
+		t.Fatalf("the agent's timeout: %v (%T), want a *TimeoutError of 200ms, not ErrAgentLost", err, err)
+	}
+	if st := f.Stats(); st.TimedOut != 1 {
+		t.Errorf("TimedOut = %d, want 1", st.TimedOut)
+	}
 }
 
 // One announcement (any client that may publish on the pool's subjects)

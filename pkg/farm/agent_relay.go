@@ -359,6 +359,16 @@ func replyError(r *remote.Reply, err error, ownTimeout bool) {
 		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_CANCELED, Message: err.Error()}
 	case errors.Is(err, errBudget), errors.Is(err, ErrTimeout) && !ownTimeout:
 		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_EXPIRED, Message: err.Error()}
+	case errors.Is(err, ErrTimeout):
+		f := &remotepb.Failure{Kind: remotepb.Failure_TIMEOUT, Message: err.Error()}
+		var te *TimeoutError
+		if errors.As(err, &te) {
+			f.TimeoutNanos = int64(te.Timeout)
+			if r.PID == 0 {
+				r.PID = int64(te.PID)
+			}
+		}
+		r.Failure = f
 	case errors.Is(err, ErrFarmKilled), errors.Is(err, ErrShutdown):
 		r.Failure = &remotepb.Failure{Kind: remotepb.Failure_REFUSED, Message: "it stopped"}
 	default:

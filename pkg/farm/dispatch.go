@@ -352,7 +352,9 @@ func (f *Farm) answer(w *worker, rs []wire.Response, wake *[]*call) {
 			if r.Crash {
 				c.crashed()
 			}
-			if err == errExpired {
+			if t, ok := err.(agentTimeout); ok {
+				err = f.timedOutAfterLocked(c, w, time.Duration(t))
+			} else if err == errExpired {
 				// Only the host's clock says whether the call or its
 				// attempt ran out of time.
 				switch d, ok := c.ctx.Deadline(); {
@@ -649,8 +651,14 @@ func (f *Farm) attemptExpired(c *call, now int64) bool {
 
 // timedOutLocked counts and reports the timeout of c's attempt on w.
 func (f *Farm) timedOutLocked(c *call, w *worker) error {
+	return f.timedOutAfterLocked(c, w, c.timeout())
+}
+
+// timedOutAfterLocked counts and reports the timeout of c's attempt on w
+// after d.
+func (f *Farm) timedOutAfterLocked(c *call, w *worker, d time.Duration) error {
 	f.st.timedOut++
-	err := &TimeoutError{Method: c.method, Timeout: c.timeout(), Attempt: int(c.attempt), PID: w.pid}
+	err := &TimeoutError{Method: c.method, Timeout: d, Attempt: int(c.attempt), PID: w.pid}
 	f.emitLocked(Event{Type: EventTimeout, CallID: c.id, Method: c.method, Attempt: int(c.attempt), Err: err, worker: w})
 	return err
 }

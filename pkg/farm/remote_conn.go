@@ -228,6 +228,8 @@ func (l *agentLink) response(r *remote.Reply) wire.Response {
 			resp.Crash = true
 		case remotepb.Failure_EXPIRED:
 			resp.Err = errExpired
+		case remotepb.Failure_TIMEOUT:
+			resp.Err = agentTimeout(time.Duration(f.TimeoutNanos))
 		default:
 			why := "refused the call"
 			switch f.Kind {
@@ -242,6 +244,16 @@ func (l *agentLink) response(r *remote.Reply) wire.Response {
 	}
 	return resp
 }
+
+// agentTimeout is the failure of an attempt that the agent's own Timeout
+// ended: the host reports it as a *TimeoutError of that timeout.
+type agentTimeout time.Duration
+
+func (t agentTimeout) Error() string {
+	return fmt.Sprintf("the agent's own timeout of %v ended the attempt", time.Duration(t))
+}
+
+func (t agentTimeout) Is(target error) bool { return target == ErrTimeout }
 
 // errExpired marks a call an agent dropped when its budget ran out: the
 // host reports it as its own timeout.

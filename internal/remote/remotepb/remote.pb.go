@@ -48,6 +48,9 @@ const (
 	Failure_CANCELED Failure_Kind = 3
 	// Anything else the agent's farm reported.
 	Failure_OTHER Failure_Kind = 4
+	// The agent's own Timeout (its --timeout) ended the attempt
+	// (timeout_nanos).
+	Failure_TIMEOUT Failure_Kind = 5
 )
 
 // Enum value maps for Failure_Kind.
@@ -58,6 +61,7 @@ var (
 		2: "REFUSED",
 		3: "CANCELED",
 		4: "OTHER",
+		5: "TIMEOUT",
 	}
 	Failure_Kind_value = map[string]int32{
 		"WORKER_EXIT": 0,
@@ -65,6 +69,7 @@ var (
 		"REFUSED":     2,
 		"CANCELED":    3,
 		"OTHER":       4,
+		"TIMEOUT":     5,
 	}
 )
 
@@ -778,6 +783,7 @@ type Failure struct {
 	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	ExitCode      int32                  `protobuf:"varint,3,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
 	Signal        string                 `protobuf:"bytes,4,opt,name=signal,proto3" json:"signal,omitempty"`
+	TimeoutNanos  int64                  `protobuf:"varint,5,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -838,6 +844,13 @@ func (x *Failure) GetSignal() string {
 		return x.Signal
 	}
 	return ""
+}
+
+func (x *Failure) GetTimeoutNanos() int64 {
+	if x != nil {
+		return x.TimeoutNanos
+	}
+	return 0
 }
 
 var File_remote_proto protoreflect.FileDescriptor
@@ -903,18 +916,20 @@ const file_remote_proto_rawDesc = "" +
 	"\x05error\x18\x04 \x01(\v2\x16.workestrator.v1.ErrorR\x05error\x129\n" +
 	"\afailure\x18\x05 \x01(\v2\x1f.workestrator.remote.v1.FailureR\afailure\x12\x10\n" +
 	"\x03pid\x18\x06 \x01(\x03R\x03pid\x12\x12\n" +
-	"\x04slot\x18\a \x01(\x05R\x04slot\"\xde\x01\n" +
+	"\x04slot\x18\a \x01(\x05R\x04slot\"\x90\x02\n" +
 	"\aFailure\x128\n" +
 	"\x04kind\x18\x01 \x01(\x0e2$.workestrator.remote.v1.Failure.KindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1b\n" +
 	"\texit_code\x18\x03 \x01(\x05R\bexitCode\x12\x16\n" +
-	"\x06signal\x18\x04 \x01(\tR\x06signal\"J\n" +
+	"\x06signal\x18\x04 \x01(\tR\x06signal\x12#\n" +
+	"\rtimeout_nanos\x18\x05 \x01(\x03R\ftimeoutNanos\"W\n" +
 	"\x04Kind\x12\x0f\n" +
 	"\vWORKER_EXIT\x10\x00\x12\v\n" +
 	"\aEXPIRED\x10\x01\x12\v\n" +
 	"\aREFUSED\x10\x02\x12\f\n" +
 	"\bCANCELED\x10\x03\x12\t\n" +
-	"\x05OTHER\x10\x04B?Z=github.com/workestrator/workestrator/internal/remote/remotepbb\x06proto3"
+	"\x05OTHER\x10\x04\x12\v\n" +
+	"\aTIMEOUT\x10\x05B?Z=github.com/workestrator/workestrator/internal/remote/remotepbb\x06proto3"
 
 var (
 	file_remote_proto_rawDescOnce sync.Once
