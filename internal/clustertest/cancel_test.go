@@ -75,3 +75,25 @@ func TestExpiredCallDropped(t *testing.T) {
 		t.Fatalf("the expired call ran %d times", n)
 	}
 }
+
+// A budget that has run out when the agent would start the call, though
+// a worker is free, drops it unrun.
+func TestBudgetSpentBeforeStartDropped(t *testing.T) {
+	f := newHost(t, farm.Config{MaxRetries: farm.NoRetries})
+	a1 := startAgent(t, "a1", f.URL(), nil, "--workers", "1")
+	waitJoined(t, f, 1, a1)
+	j := newJournal(t)
+	for i := range 20 {
+		_, err := f.With(farm.CallOptions{Timeout: time.Nanosecond}).RunMethod(ctx(t), "record", string(j), i, 0)
+		if !errors.Is(err, farm.ErrTimeout) {
+			t.Fatalf("call %d: %v, want ErrTimeout", i, err)
+		}
+	}
+	// A call after them runs after whatever they left at the agent.
+	if _, err := f.RunMethod(ctx(t), "record", string(j), 100, 0); err != nil {
+		t.Fatal(err)
+	}
+	if started := j.count(t, "start"); len(started) != 1 {
+		t.Fatalf("calls whose 1 ns budget had run out started: %v", started)
+	}
+}

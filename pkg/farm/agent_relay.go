@@ -268,6 +268,7 @@ func (a *agent) run(start []*relayCall) {
 		rc.ownTimeout = timeout != c.Budget
 		if d := c.Budget; d > 0 {
 			// The budget counts from the call's arrival, queued here too.
+			rc.opts.expires = f.clock() + int64(d)
 			rc.expiry = time.AfterFunc(d, func() { a.expire(rc) })
 		}
 		fu.opts = &rc.opts

@@ -189,6 +189,10 @@ func (d *drainSet) has(w *worker) bool {
 // startLocked sends one attempt of c to w.
 func (f *Farm) startLocked(c *call, w *worker, fl *flushList) {
 	f.queued--
+	if o := c.opts; o != nil && o.expires != 0 && fl.clock(f) >= o.expires {
+		f.settleLocked(c, nil, errBudget) // a relayed call whose budget ran out while queued
+		return
+	}
 	f.nextWire++
 	c.state = stRunning
 	c.attempt++

@@ -61,9 +61,12 @@ type callOpts struct {
 	keyed      bool
 
 	// For the calls an agent relays (agent_relay.go): the serializer
-	// that encoded the arguments, and the function told of the answer.
-	ser    string
-	notify notifier
+	// that encoded the arguments, the function told of the answer, and
+	// when its budget runs out by the farm's clock (0: never), after which
+	// it is dropped unrun.
+	ser     string
+	notify  notifier
+	expires int64
 }
 
 // notifier is told of a call's answer (see callOpts.notify).
