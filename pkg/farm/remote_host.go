@@ -169,8 +169,9 @@ func (h *remoteHost) waitAgents() error {
 }
 
 // WaitAgents waits until at least n agents have joined the farm (each
-// with its workers online), or ctx ends, or the farm is killed. Its error
-// says how many joined.
+// with its workers online) and take calls (an agent that drains does not
+// count), or ctx ends, or the farm is killed. Its error says how many
+// joined.
 func (f *Farm) WaitAgents(ctx context.Context, n int) error {
 	if !f.made() {
 		return ErrNotStarted
@@ -181,7 +182,12 @@ func (f *Farm) WaitAgents(ctx context.Context, n int) error {
 	}
 	for {
 		f.mu.Lock()
-		joined, next := len(h.agents), h.joined
+		joined, next := 0, h.joined
+		for _, l := range h.agents {
+			if !l.draining {
+				joined++
+			}
+		}
 		f.mu.Unlock()
 		if joined >= n {
 			return nil
