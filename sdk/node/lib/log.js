@@ -77,7 +77,7 @@ class Logger {
 // process.stdout to log: console.log, info and process.stdout at info,
 // console.debug at debug, console.warn at warn, console.error and
 // console.trace at error. A line written in pieces on process.stdout is
-// logged once its newline comes.
+// logged once its newline comes (or at 8 Ki characters, or at exit).
 function redirectConsole(log) {
   const logAt = (level) => (...args) => log.log(level, util.format(...args));
   console.log = logAt('info');
@@ -104,9 +104,23 @@ function redirectConsole(log) {
       log.log('info', pending.slice(0, nl), { stream: 'stdout' });
       pending = pending.slice(nl + 1);
     }
+    while (pending.length >= MAX_PENDING) {
+      log.log('info', pending.slice(0, MAX_PENDING), { stream: 'stdout' });
+      pending = pending.slice(MAX_PENDING);
+    }
     if (typeof cb === 'function') process.nextTick(cb);
     return true;
   };
+  // What the worker wrote last without a newline is logged as it exits.
+  process.on('exit', () => {
+    if (pending !== '') log.log('info', pending, { stream: 'stdout' });
+    pending = '';
+  });
 }
+
+// MAX_PENDING bounds a line written on process.stdout without a newline:
+// its first MAX_PENDING characters are logged as a line of their own, one
+// that the host's log lines (64 KiB of JSON) hold whatever the characters.
+const MAX_PENDING = 8 << 10;
 
 module.exports = { Logger, LEVELS, parseLevel, redirectConsole, timestamp };

@@ -465,6 +465,15 @@ func TestStdoutNoiseGoesToTheLog(t *testing.T) {
 	} {
 		testutil.Eventually(t, 5*time.Second, "the log line "+want, func() bool { return strings.Contains(logs.String(), want) })
 	}
+	// A line without its newline is logged when the worker exits, and a
+	// long one in pieces of 8 Ki characters.
+	_, _ = f.RunMethod(ctx(t), "unfinished")
+	testutil.Eventually(t, 5*time.Second, "the unfinished line in the log", func() bool {
+		return strings.Contains(logs.String(), "[INFO]  worker-0: no newline before the exit")
+	})
+	if !strings.Contains(logs.String(), "[INFO]  worker-0: "+strings.Repeat("x", 8<<10)+":") {
+		t.Errorf("no line of the first 8 Ki characters of the long one")
+	}
 }
 
 func TestCBOR(t *testing.T) {
