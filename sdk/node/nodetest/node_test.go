@@ -467,7 +467,9 @@ func TestStdoutNoiseGoesToTheLog(t *testing.T) {
 	}
 	// A line without its newline is logged when the worker exits, and a
 	// long one in pieces of 8 Ki characters.
-	_, _ = f.RunMethod(ctx(t), "unfinished")
+	f.Kill()
+	f = newFarm(t, farm.Config{Workers: 1, Args: []string{filepath.Join(sdkDir, "nodetest", "testdata", "unfinished.js")}, Logger: log, MaxRetries: farm.NoRetries})
+	_, _ = f.Run(ctx(t))
 	testutil.Eventually(t, 5*time.Second, "the unfinished line in the log", func() bool {
 		return strings.Contains(logs.String(), "[INFO]  worker-0: no newline before the exit")
 	})

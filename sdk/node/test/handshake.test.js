@@ -30,12 +30,13 @@ test('protocol versions', () => {
   assert.equal(negotiateVersion('2'), 0);
 });
 
-test('the handshake line, then Describe, health and Shutdown', async () => {
+test('the handshake line, then Describe, health and Shutdown', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wk-node-test-'));
   const child = spawn(bin, [fixture], {
     env: { ...process.env, [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE, PLUGIN_UNIX_SOCKET_DIR: dir, PLUGIN_PROTOCOL_VERSIONS: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  t.after(() => child.kill('SIGKILL')); // a failed assertion leaves no worker behind
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (b) => { stderr += b; });

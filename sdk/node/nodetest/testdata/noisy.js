@@ -9,10 +9,3 @@ module.exports = (v) => {
   process.stdout.write('line\n');
   return v;
 };
-
-// Writes a line without its newline, then a long one, and exits.
-module.exports.unfinished = () => {
-  process.stdout.write('x'.repeat(20 << 10));
-  process.stdout.write('\nno newline before the exit');
-  process.exit(0);
-};
