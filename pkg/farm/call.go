@@ -49,8 +49,7 @@ type call struct {
 	rawArgs  uint64
 	loan     *wire.Loan     // the caller's own big []byte arguments, lent (RunMethod)
 	dest     *wire.Dest     // the caller's buffer for a []byte result (AppendCall)
-	pin      *slot          // broadcast: the slot that must run it
-	pinW     *worker        // broadcast to a remote slot: the agent's worker that must run it
+	pin      *slot          // broadcast: the slot that must run it (a remote slot's worker: Farm.pinnedTo)
 	answered sync.WaitGroup // done when the call is answered
 	argv     [inlineArgs][]byte
 	argBytes [inlineArgBytes]byte
@@ -282,11 +281,20 @@ func (f *Farm) encodeArgs(method string, args []any, argv [][]byte, buf []byte, 
 }
 
 // submitEncoded submits a call of method with args already encoded.
+// A broadcast call for a remote slot (pinW, the agent's worker that must
+// run it) is kept in Farm.pinnedTo until it is answered.
 func (f *Farm) submitEncoded(ctx context.Context, method string, pin *slot, pinW *worker, args [][]byte, raw uint64) *Future {
 	fu := f.newFuture(ctx, method, pin)
-	fu.pinW = pinW
 	if err := ctx.Err(); err != nil {
 		return fu.refuse(err)
+	}
+	if pinW != nil {
+		f.mu.Lock()
+		if f.pinnedTo == nil {
+			f.pinnedTo = make(map[*call]*worker)
+		}
+		f.pinnedTo[&fu.call] = pinW
+		f.mu.Unlock()
 	}
 	return f.enter(fu, args, raw)
 }
@@ -301,6 +309,8 @@ func (f *Farm) enter(fu *Future, args [][]byte, raw uint64) *Future {
 	var fl flushList
 	if err == nil {
 		f.dispatchLocked(&fl)
+	} else if c.pin != nil {
+		delete(f.pinnedTo, c)
 	}
 	f.mu.Unlock()
 	if err != nil {
@@ -351,8 +361,8 @@ func (f *Farm) takeLocked(fu *Future) error {
 	case f.cfg.MaxConcurrentCalls > 0 && f.active >= f.cfg.MaxConcurrentCalls:
 		f.st.refused++
 		return fmt.Errorf("%w: %d calls queued or in flight (MaxConcurrentCalls)", ErrMaxConcurrentCalls, f.active)
-	case c.pinGone():
-		return c.pinGoneErr()
+	case f.pinGoneLocked(c):
+		return f.pinGoneErrLocked(c)
 	}
 	f.nextCall++
 	c.id = f.nextCall
@@ -371,16 +381,20 @@ func (f *Farm) takeLocked(fu *Future) error {
 // worker that died once are redistributed at once, concurrently.
 const isolateAfter = 2
 
-// pinGone reports whether c is a broadcast call for a remote slot whose
-// agent's worker is no longer there to take it (lost, left or draining):
-// it cannot run anywhere else.
-func (c *call) pinGone() bool {
-	return c.pinW != nil && (c.pin.cur != c.pinW || !c.pinW.online())
+// pinGoneLocked reports whether c is a broadcast call for a remote slot
+// whose agent's worker is no longer there to take it (lost, left or
+// draining): it cannot run anywhere else.
+func (f *Farm) pinGoneLocked(c *call) bool {
+	if c.pin == nil || !c.pin.remote {
+		return false
+	}
+	w := f.pinnedTo[c]
+	return w != nil && (c.pin.cur != w || !w.online())
 }
 
-// pinGoneErr is the error of a call that pinGone reports.
-func (c *call) pinGoneErr() error {
-	w := c.pinW
+// pinGoneErrLocked is the error of a call that pinGoneLocked reports.
+func (f *Farm) pinGoneErrLocked(c *call) error {
+	w := f.pinnedTo[c]
 	return &WorkerExitError{Slot: c.pin.index, Agent: w.agent, PID: w.pid, Status: ExitStatus{Code: -1},
 		Cause: fmt.Errorf("%w: agent %s is gone or draining; a broadcast call runs on its own worker only", ErrAgentLost, w.agent)}
 }

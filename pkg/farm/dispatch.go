@@ -12,8 +12,8 @@ import (
 // level, or its slot's for a broadcast; a retried call goes to the front
 // (of its level).
 func (f *Farm) enqueueLocked(c *call, front bool) {
-	if c.attempt > 0 && c.pinGone() {
-		f.settleLocked(c, nil, c.pinGoneErr())
+	if c.attempt > 0 && f.pinGoneLocked(c) {
+		f.settleLocked(c, nil, f.pinGoneErrLocked(c))
 		return
 	}
 	c.state = stQueued
@@ -419,6 +419,9 @@ func (f *Farm) settleLocked(c *call, result []byte, err error) {
 		c.recyclable = false // onTimeout may still run
 	}
 	f.emitCallLocked(EventMessage, c, err)
+	if c.pin != nil && c.pin.remote {
+		delete(f.pinnedTo, c)
+	}
 	if w := c.w; w != nil {
 		c.slot, c.wid, c.pid = w.slot.index, w.id, w.pid
 		c.w = nil

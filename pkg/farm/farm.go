@@ -62,6 +62,9 @@ type Farm struct {
 	drained     chan struct{} // closed when draining and active == 0
 	st          counters
 
+	// pinnedTo holds, for each broadcast call of a remote slot not yet
+	// answered, the agent's worker that must run it.
+	pinnedTo map[*call]*worker
 	// wakeLater, while set, collects the calls settleLocked answers, to be
 	// woken once the lock is released.
 	wakeLater *[]*call
