@@ -2,6 +2,7 @@ package farm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -136,6 +137,9 @@ func (f *Farm) reload(ctx context.Context, path string, sum []byte) error {
 	f.mu.Lock()
 	local := f.slots[:f.cfg.Workers:f.cfg.Workers] // an agent's workers reload with their agent
 	f.mu.Unlock()
+	if len(local) == 0 {
+		return &ReloadError{Path: abs, Err: errors.New("the farm has no local workers to reload (an agent's workers reload with their agent)")}
+	}
 	for _, s := range local {
 		if err := f.reloadSlot(ctx, s, bin, need); err != nil {
 			return &ReloadError{Path: abs, Slot: s.index, Err: err}

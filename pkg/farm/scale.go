@@ -25,8 +25,8 @@ func (f *Farm) scaleUpLocked() {
 	perWorker := f.cfg.MaxConcurrentCallsPerWorker
 	waiting := f.queue.len() + f.isolated.len() + f.keyed
 	for _, s := range f.slots {
-		if !s.parked && s.cur == nil {
-			waiting -= perWorker // starting: it takes these
+		if !s.remote && !s.parked && s.cur == nil {
+			waiting -= perWorker // starting: it takes these (a free agent's slot starts nothing)
 		}
 	}
 	for _, s := range f.slots {
