@@ -31,7 +31,9 @@ type CallOptions struct {
 	// even if other workers are idle. A retry is routed again: after its
 	// worker died, to the next slot of its key, or to the slot's
 	// replacement once it is online. With no worker online, the call runs
-	// on the first worker free.
+	// on the first worker free. Autoscaling moves keys too: a slot that
+	// starts takes its keys back from the workers that held them while it
+	// was scaled down.
 	Key string
 	// Timeout bounds each attempt of the call from its dispatch, as
 	// Config.Timeout does for every call; 0 means Config.Timeout.
