@@ -36,6 +36,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -100,7 +101,8 @@ func main() {
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("pi", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	points := fs.Float64("points", 2e8, "number of random points, a whole number such as 2e8")
+	points := &pointsValue{v: 2e8, raw: "2e8"}
+	fs.Var(points, "points", "number of random points, a whole `number` such as 2e8")
 	chunks := fs.Int("chunks", 100, fmt.Sprintf("number of calls the points are split into (at most %d)", maxChunks))
 	workers := fs.Int("workers", 0, "number of worker processes, per agent with -agents (default NumCPU, shared among the agents)")
 	agents := fs.Int("agents", 0, "number of local agents (workestrator serve) to run the farm's workers, over NATS (0: local workers)")
@@ -113,11 +115,44 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	p := *points
+	p := points.v
 	if math.IsNaN(p) || p < 1 || p > maxPoints || p != math.Trunc(p) {
 		return options{}, fmt.Errorf("-points %v: want a whole number from 1 to 2^53", p)
 	}
-	return options{points: int(p), chunks: *chunks, workers: *workers, agents: *agents}, nil
+	// A whole number written out is taken exactly, not rounded to the
+	// float it parses as.
+	if n, err := strconv.ParseUint(points.raw, 10, 64); (err == nil && n > maxPoints) || errors.Is(err, strconv.ErrRange) {
+		return options{}, fmt.Errorf("-points %s: want a whole number from 1 to 2^53", points.raw)
+	}
+	o := options{points: int(p), chunks: *chunks, workers: *workers, agents: *agents}
+	chunksGiven := false
+	fs.Visit(func(f *flag.Flag) { chunksGiven = chunksGiven || f.Name == "chunks" })
+	if !chunksGiven {
+		o.chunks = min(o.chunks, o.points) // fewer points than the default chunks
+	}
+	return o, nil
+}
+
+// pointsValue is the -points flag: a number, and the text it was given as.
+type pointsValue struct {
+	v   float64
+	raw string
+}
+
+func (p *pointsValue) String() string {
+	if p.raw != "" {
+		return p.raw
+	}
+	return strconv.FormatFloat(p.v, 'g', -1, 64)
+}
+
+func (p *pointsValue) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return errors.New("parse error")
+	}
+	p.v, p.raw = v, s
+	return nil
 }
 
 // check reports the first option out of its range, naming its flag.

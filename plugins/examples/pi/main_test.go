@@ -120,6 +120,8 @@ func TestPiBadOptions(t *testing.T) {
 		{[]string{"-points", "1e30"}, "-points 1e+30: want a whole number"},
 		{[]string{"-points", "NaN"}, "-points NaN"},
 		{[]string{"-points", "0"}, "-points 0"},
+		{[]string{"-points", "9007199254740993"}, "-points 9007199254740993: want a whole number"},
+		{[]string{"-points", "99999999999999999999999"}, "-points 1e+23: want a whole number"},
 		{[]string{"stray"}, `unexpected argument "stray"`},
 	} {
 		if _, err := parseOptions(c.args, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -128,6 +130,13 @@ func TestPiBadOptions(t *testing.T) {
 	}
 	if o, err := parseOptions([]string{"-points", "2e6", "-chunks", "7"}, io.Discard); err != nil || o.points != 2_000_000 || o.chunks != 7 {
 		t.Errorf("-points 2e6 -chunks 7: %+v, %v", o, err)
+	}
+	// Fewer points than the default chunks: one chunk a point.
+	if o, err := parseOptions([]string{"-points", "50"}, io.Discard); err != nil || o.points != 50 || o.chunks != 50 || o.check() != nil {
+		t.Errorf("-points 50: %+v, %v", o, err)
+	}
+	if o, err := parseOptions([]string{"-points", "9007199254740992"}, io.Discard); err != nil || o.points != 1<<53 {
+		t.Errorf("-points 2^53: %+v, %v", o, err)
 	}
 	for o, want := range map[options]string{
 		{points: 10, chunks: 20}:             "-chunks 20: want 1 to -points (10)",
