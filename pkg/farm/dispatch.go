@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/workestrator/workestrator/internal/wire"
+	"github.com/workestrator/workestrator/pkg/plugin/workerpb"
 )
 
 // enqueueLocked puts a call in its queue: the farm's, at its priority
@@ -340,6 +341,12 @@ func (f *Farm) answer(w *worker, rs []wire.Response, wake *[]*call) {
 			// the call once, with the worker's exit, as it fails every
 			// call in flight; retried here, it could go back to the same
 			// worker before that one is marked dead.
+			continue
+		}
+		if c != nil && r.Failure != nil && r.Failure.Code == workerpb.Error_CANCELED && w.state == workerStopping {
+			// The farm stops w while it runs c (the other calls of a
+			// worker that ignores cancellation): the stop cancelled c,
+			// which fails with w's exit and is retried.
 			continue
 		}
 		delete(w.inflight, r.ID)

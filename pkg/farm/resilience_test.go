@@ -60,6 +60,28 @@ func TestTimeoutIgnoredRecyclesWorker(t *testing.T) {
 	}
 }
 
+// A worker stopped for ignoring a cancel cancels the other calls it runs
+// as it stops: they are retried elsewhere, not answered with the
+// cancellation that the farm's stop caused.
+func TestHungWorkerStopRetriesItsOtherCalls(t *testing.T) {
+	f := newFarm(t, farm.Config{Workers: 1, MaxConcurrentCallsPerWorker: 2, KillTimeout: 100 * time.Millisecond})
+	pid := workerPIDs(f)[0]
+	marker := filepath.Join(t.TempDir(), "marker")
+	other := farm.GoCall[int](ctx(t), f, "waitFirst", marker)
+	testutil.Eventually(t, 5*time.Second, "the other call running", func() bool { _, err := os.Stat(marker); return err == nil })
+	_, err := f.With(farm.CallOptions{Timeout: 50 * time.Millisecond, MaxRetries: farm.NoRetries}).RunMethod(ctx(t), "block")
+	if !errors.Is(err, farm.ErrTimeout) {
+		t.Fatalf("the blocked call: %v, want a timeout", err)
+	}
+	got, err := other.Wait(ctx(t))
+	if err != nil || got == pid || got <= 0 {
+		t.Fatalf("the other call: pid %d (hung worker %d), %v; want it retried on a new worker", got, pid, err)
+	}
+	if st := f.Stats(); st.WorkersHung != 1 || st.Retried != 1 {
+		t.Errorf("WorkersHung %d, Retried %d; want 1, 1", st.WorkersHung, st.Retried)
+	}
+}
+
 func TestContextCancelWhileQueued(t *testing.T) {
 	f := newFarm(t, farm.Config{Workers: 1, MaxConcurrentCallsPerWorker: 1})
 	blocker := f.Go(ctx(t), "sleep", 300)
