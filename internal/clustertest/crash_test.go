@@ -3,6 +3,7 @@ package clustertest
 import (
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,5 +39,41 @@ func TestAgentWorkerCrash(t *testing.T) {
 	}
 	if st := f.Stats(); st.Retried != 1 {
 		t.Errorf("%d retries, want 1", st.Retried)
+	}
+}
+
+// The events of a call whose agent's worker crashed name the processes
+// that ran its attempts, whatever the agent's announcements said of the
+// slot meanwhile (no worker while it restarts).
+func TestAgentWorkerCrashEventsNameProcesses(t *testing.T) {
+	var mu sync.Mutex
+	var events []farm.Event
+	f := newHost(t, farm.Config{OnEvent: func(e farm.Event) {
+		if e.Type == farm.EventRetry || e.Type == farm.EventMessage {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		}
+	}})
+	a1 := startAgent(t, "a1", f.URL(), nil, "--workers", "1")
+	waitJoined(t, f, 1, a1)
+	first := agentWorkers(f, "a1")[0].PID
+	marker := filepath.Join(t.TempDir(), "crashed")
+	pid, err := farm.Call[int](ctx(t), f, "crashTimes", marker, 1)
+	if err != nil || pid == 0 || pid == first {
+		t.Fatalf("got pid %d (first worker %d), %v", pid, first, err)
+	}
+	testutil.Eventually(t, 5*time.Second, "the retry and the answer", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(events) == 2
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if e := events[0]; e.Type != farm.EventRetry || e.PID != first || e.Agent != "a1" {
+		t.Errorf("first event %v of agent %q, pid %d; want the retry, named by the crashed worker %d of a1", e.Type, e.Agent, e.PID, first)
+	}
+	if e := events[1]; e.Type != farm.EventMessage || e.PID != pid || e.Err != nil {
+		t.Errorf("second event %v, pid %d, err %v; want the answer, named by the worker %d that ran it", e.Type, e.PID, e.Err, pid)
 	}
 }

@@ -84,6 +84,9 @@ type Response struct {
 	// it ended.
 	Err   error
 	Crash bool
+	// PID, set by an agent's transport, is the process on the agent that
+	// ran the call.
+	PID int
 }
 
 // Failed reports whether the call failed in the worker.

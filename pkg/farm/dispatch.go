@@ -358,6 +358,12 @@ func (f *Farm) answer(w *worker, rs []wire.Response, wake *[]*call) {
 		}
 		w.answered++
 		f.st.runTime.add(time.Duration(now - c.dispatched))
+		if r.PID != 0 && r.PID != w.pid {
+			// An agent's answer names the process that ran the call,
+			// which its announcements may not have yet, or no longer.
+			c.slot, c.wid, c.pid = w.slot.index, w.id, r.PID
+			c.w = nil
+		}
 		if r.Err != nil {
 			err := r.Err
 			if r.Crash {
@@ -375,7 +381,7 @@ func (f *Farm) answer(w *worker, rs []wire.Response, wake *[]*call) {
 				case f.attemptExpired(c, now):
 					err = f.timedOutLocked(c, w)
 				default:
-					err = &WorkerExitError{Slot: w.slot.index, Agent: w.agent, PID: w.pid, Status: ExitStatus{Code: -1},
+					err = &WorkerExitError{Slot: w.slot.index, Agent: w.agent, PID: c.pidOn(w), Status: ExitStatus{Code: -1},
 						Cause: errors.New("the agent dropped the call: its budget ran out there before it did by the host's clock")}
 				}
 			}
@@ -672,9 +678,18 @@ func (f *Farm) timedOutLocked(c *call, w *worker) error {
 // after d.
 func (f *Farm) timedOutAfterLocked(c *call, w *worker, d time.Duration) error {
 	f.st.timedOut++
-	err := &TimeoutError{Method: c.method, Timeout: d, Attempt: int(c.attempt), PID: w.pid}
-	f.emitLocked(Event{Type: EventTimeout, CallID: c.id, Method: c.method, Attempt: int(c.attempt), Err: err, worker: w})
+	err := &TimeoutError{Method: c.method, Timeout: d, Attempt: int(c.attempt), PID: c.pidOn(w)}
+	f.emitCallLocked(EventTimeout, c, err)
 	return err
+}
+
+// pidOn is the process id of the worker that runs c's attempt on w: w's,
+// or the one an agent's answer named.
+func (c *call) pidOn(w *worker) int {
+	if c.w == nil && c.pid != 0 {
+		return c.pid
+	}
+	return w.pid
 }
 
 // onTimeout ends an attempt that ran past Config.Timeout.

@@ -218,7 +218,7 @@ func (l *agentLink) send() {
 
 // response turns a Reply into the farm's Response.
 func (l *agentLink) response(r *remote.Reply) wire.Response {
-	resp := wire.Response{ID: r.ID, Result: r.Result, RawResult: r.RawResult, Failure: r.Error}
+	resp := wire.Response{ID: r.ID, Result: r.Result, RawResult: r.RawResult, Failure: r.Error, PID: int(r.PID)}
 	if f := r.Failure; f != nil && r.Error == nil {
 		w := l.workers[r.Slot]
 		switch f.Kind {
